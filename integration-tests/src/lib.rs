@@ -1,0 +1,1 @@
+//! Black-box tests of the `vigil` binary live in `tests/`.
