@@ -1,1 +1,16 @@
-//! common
+//! Shared vocabulary of Vigil: the Arrow schemas of the stored tables (`spans`, `logs`, `samples`,
+//! `series`), the signal and tenant types that key every piece of data, the error codes that every
+//! crate maps its errors to, and the clock that tests can move.
+//!
+//! Nothing here does I/O; every other crate depends on this one.
+
+mod clock;
+mod error;
+pub mod schema;
+mod signal;
+mod tenant;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::ErrorCode;
+pub use signal::Signal;
+pub use tenant::{Tenant, TenantError, DEFAULT_TENANT};

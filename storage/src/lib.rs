@@ -1,1 +1,18 @@
-//! storage
+//! Durable storage of Vigil: acknowledged rows flow in through [`Engine::append`] (WAL first,
+//! then the in-memory head), are flushed to sorted zstd Parquet segments recorded in a per
+//! tenant and signal manifest, and flow out as [`TableSnapshot`]s (head batches plus segment
+//! files) that the query crate scans.
+
+mod engine;
+mod error;
+mod flush;
+mod head;
+mod manifest;
+pub mod metrics;
+mod segment;
+pub mod wal;
+
+pub use engine::{Engine, EngineConfig, PayloadDecoder, ReadView, Rows, Sink, TableSnapshot};
+pub use error::{Error, Result};
+pub use manifest::SegmentMeta;
+pub use wal::{FsyncPolicy, WalConfig};
