@@ -1,6 +1,8 @@
 //! The storage engine: WAL, heads and segments of every tenant and signal.
 
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,11 +11,18 @@ use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use common::{Signal, Tenant};
 use futures::future::BoxFuture;
-use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use parking_lot::{Mutex, RwLock};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::manifest::SegmentMeta;
-use crate::wal::WalConfig;
-use crate::Result;
+use crate::head::TableState;
+use crate::manifest::{self, SegmentMeta};
+use crate::metrics;
+use crate::segment::{self, SegmentOptions};
+use crate::wal::{ReplayedRecord, Wal, WalConfig, WalEntry};
+use crate::{Error, Result};
 
 /// Rows converted from one request: the main table's rows, and for metrics the series they use.
 #[derive(Debug, Clone)]
@@ -101,6 +110,528 @@ impl Default for EngineConfig {
     }
 }
 
-/// The storage engine.
-#[derive(Debug)]
-pub struct Engine {}
+/// The storage engine: the WAL, and the heads and segments of every tenant and signal.
+pub struct Engine {
+    config: EngineConfig,
+    store: Arc<dyn ObjectStore>,
+    store_root: PathBuf,
+    wal: Wal,
+    tables: RwLock<BTreeMap<(Tenant, Signal), Arc<TableState>>>,
+    series: RwLock<HashMap<Tenant, Arc<SeriesRegistry>>>,
+    head_bytes: Arc<AtomicU64>,
+    clock: Arc<dyn common::Clock>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("data_dir", &self.config.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The distinct series of one tenant, as rows of the `series` table.
+#[derive(Debug, Default)]
+struct SeriesRegistry {
+    inner: Mutex<(HashSet<u64>, Vec<RecordBatch>)>,
+}
+
+impl SeriesRegistry {
+    /// Keeps the rows of `batch` whose series id is new.
+    fn add(&self, batch: &RecordBatch) {
+        let Some(ids) = batch
+            .column_by_name("series_id")
+            .and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt64Array>())
+        else {
+            return;
+        };
+        let mut inner = self.inner.lock();
+        let (seen, batches) = &mut *inner;
+        let fresh: Vec<u32> = (0..ids.len())
+            .filter(|&i| seen.insert(ids.value(i)))
+            .map(|i| i as u32)
+            .collect();
+        if fresh.is_empty() {
+            return;
+        }
+        if fresh.len() == batch.num_rows() {
+            batches.push(batch.clone());
+        } else if let Ok(b) =
+            arrow::compute::take_record_batch(batch, &arrow::array::UInt32Array::from(fresh))
+        {
+            batches.push(b);
+        }
+    }
+
+    fn batches(&self) -> Vec<RecordBatch> {
+        self.inner.lock().1.clone()
+    }
+}
+
+/// Schema of the main table of a signal.
+fn main_schema(signal: Signal) -> SchemaRef {
+    match signal {
+        Signal::Traces => common::schema::spans_schema(),
+        Signal::Logs => common::schema::logs_schema(),
+        Signal::Metrics => common::schema::samples_schema(),
+    }
+}
+
+fn table_signal(table: &str) -> Option<Signal> {
+    match table {
+        common::schema::SPANS => Some(Signal::Traces),
+        common::schema::LOGS => Some(Signal::Logs),
+        common::schema::SAMPLES => Some(Signal::Metrics),
+        _ => None,
+    }
+}
+
+/// Flushes a file and its folder to disk.
+fn sync_file(path: &FsPath) -> Result<()> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+    f.sync_all()
+        .map_err(|e| Error::io(format!("fsync {}", path.display()), e))?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Opens the engine: loads every manifest, the series of metrics segments, and replays the
+    /// WAL records not yet in a segment into the heads.
+    pub async fn open(
+        mut config: EngineConfig,
+        clock: Arc<dyn common::Clock>,
+        decoder: Arc<dyn PayloadDecoder>,
+    ) -> Result<Arc<Self>> {
+        let store_root = config.data_dir.join("store");
+        config.wal.dir = config.data_dir.join("wal");
+        std::fs::create_dir_all(&store_root)
+            .map_err(|e| Error::io(format!("create {}", store_root.display()), e))?;
+        let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&store_root)?);
+
+        let mut tables = BTreeMap::new();
+        let mut series: HashMap<Tenant, Arc<SeriesRegistry>> = HashMap::new();
+        let listing = store.list_with_delimiter(None).await?;
+        for prefix in listing.common_prefixes {
+            let Some(name) = prefix.filename() else { continue };
+            let Ok(tenant) = Tenant::new(name) else {
+                tracing::warn!(folder = name, "skipping store folder that is not a tenant");
+                continue;
+            };
+            for signal in Signal::ALL {
+                let state = manifest::load(&store, tenant.as_str(), signal.as_str()).await?;
+                if state.seq == 0 {
+                    continue;
+                }
+                if signal == Signal::Metrics {
+                    let registry = series.entry(tenant.clone()).or_default();
+                    for seg in &state.segments {
+                        if let Some(path) = &seg.series_path {
+                            let bytes = store.get(&Path::from(path.as_str())).await?.bytes().await?;
+                            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
+                            for batch in reader {
+                                registry.add(&batch?);
+                            }
+                        }
+                    }
+                }
+                update_segment_gauges(signal, &state.segments, 1);
+                tables.insert(
+                    (tenant.clone(), signal),
+                    Arc::new(TableState::new(tenant.clone(), signal, state.segments, state.seq)),
+                );
+            }
+        }
+
+        let head_bytes = Arc::new(AtomicU64::new(0));
+        let wal_config = config.wal.clone();
+        let now = clock.now_nanos();
+        let (wal, tables, series) = tokio::task::spawn_blocking({
+            let head_bytes = Arc::clone(&head_bytes);
+            move || -> Result<_> {
+                let mut tables = tables;
+                let mut series = series;
+                let mut replayed = 0u64;
+                let mut skipped = 0u64;
+                let wal = Wal::open(wal_config, |rec: ReplayedRecord| {
+                    let table = tables
+                        .entry((rec.tenant.clone(), rec.signal))
+                        .or_insert_with(|| {
+                            Arc::new(TableState::new(rec.tenant.clone(), rec.signal, vec![], 0))
+                        });
+                    if rec.lsn <= table.inner.read().flushed_lsn {
+                        skipped += 1;
+                        return Ok(());
+                    }
+                    match decoder.decode(rec.signal, &rec.payload) {
+                        Ok(rows) => {
+                            if let Some(s) = &rows.series {
+                                series.entry(rec.tenant.clone()).or_default().add(s);
+                            }
+                            let added = table.insert(rows.batch, rows.series, rec.lsn, now);
+                            head_bytes.fetch_add(added, Ordering::Relaxed);
+                            replayed += 1;
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, lsn = rec.lsn, "dropping undecodable wal record");
+                        }
+                    }
+                    Ok(())
+                })?;
+                tracing::info!(replayed, skipped, "wal replay done");
+                Ok((wal, tables, series))
+            }
+        })
+        .await
+        .map_err(|e| Error::Replay(e.to_string()))??;
+
+        for ((_, signal), t) in &tables {
+            metrics::HEAD_BYTES
+                .with_label_values(&[signal.as_str()])
+                .add(t.head_bytes() as i64);
+        }
+        Ok(Arc::new(Self {
+            config,
+            store,
+            store_root,
+            wal,
+            tables: RwLock::new(tables),
+            series: RwLock::new(series),
+            head_bytes,
+            clock,
+        }))
+    }
+
+    fn table(&self, tenant: &Tenant, signal: Signal) -> Arc<TableState> {
+        if let Some(t) = self.tables.read().get(&(tenant.clone(), signal)) {
+            return Arc::clone(t);
+        }
+        let mut tables = self.tables.write();
+        Arc::clone(
+            tables
+                .entry((tenant.clone(), signal))
+                .or_insert_with(|| Arc::new(TableState::new(tenant.clone(), signal, vec![], 0))),
+        )
+    }
+
+    fn registry(&self, tenant: &Tenant) -> Arc<SeriesRegistry> {
+        if let Some(r) = self.series.read().get(tenant) {
+            return Arc::clone(r);
+        }
+        Arc::clone(self.series.write().entry(tenant.clone()).or_default())
+    }
+
+    fn all_tables(&self) -> Vec<Arc<TableState>> {
+        self.tables.read().values().cloned().collect()
+    }
+
+    /// Unflushed bytes over all heads.
+    pub fn head_bytes(&self) -> u64 {
+        self.head_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Flushes a table's head to a segment if it has rows; returns whether it wrote one.
+    async fn flush_table(&self, table: &Arc<TableState>) -> Result<bool> {
+        let Some((batches, series, max_lsn)) = table.freeze() else {
+            return Ok(false);
+        };
+        let signal = table.signal;
+        match self.write_segment(table, batches, series, max_lsn).await {
+            Ok(meta) => {
+                update_segment_gauges(signal, std::slice::from_ref(&meta), 1);
+                let freed = table.publish(meta);
+                self.head_bytes.fetch_sub(freed, Ordering::Relaxed);
+                metrics::HEAD_BYTES
+                    .with_label_values(&[signal.as_str()])
+                    .sub(freed as i64);
+                metrics::FLUSHES.with_label_values(&[signal.as_str(), "ok"]).inc();
+                Ok(true)
+            }
+            Err(error) => {
+                table.thaw();
+                metrics::FLUSHES.with_label_values(&[signal.as_str(), "error"]).inc();
+                Err(error)
+            }
+        }
+    }
+
+    async fn write_segment(
+        &self,
+        table: &Arc<TableState>,
+        batches: Vec<RecordBatch>,
+        series: Vec<RecordBatch>,
+        max_lsn: u64,
+    ) -> Result<SegmentMeta> {
+        let signal = table.signal;
+        let opts = SegmentOptions {
+            zstd_level: self.config.zstd_level,
+            row_group_rows: self.config.row_group_rows,
+        };
+        let (main, series_file, range, rows) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let schema = main_schema(signal);
+            let sorted = segment::sort_rows(signal, &schema, &batches)?;
+            let range = segment::time_range(signal, &sorted)?.unwrap_or((0, 0));
+            let main = segment::encode(Some(signal), &sorted, opts)?;
+            let series_file = if series.is_empty() {
+                None
+            } else {
+                let s = segment::dedup_series(&common::schema::series_schema(), &series)?;
+                Some(segment::encode(None, &s, opts)?)
+            };
+            Ok((main, series_file, range, sorted.num_rows() as u64))
+        })
+        .await
+        .map_err(|e| Error::Replay(format!("flush task failed: {e}")))??;
+
+        let now = self.clock.now_nanos();
+        let id = format!("{:016x}{:08x}", now, rand::random::<u32>());
+        let range_nanos = range.0.saturating_mul(match signal {
+            Signal::Metrics => 1_000_000,
+            _ => 1,
+        });
+        let day = day_of(range_nanos);
+        let dir = format!("{}/{}/{}", table.tenant, signal, day);
+        let path = format!("{dir}/{id}.parquet");
+        let bytes = main.len() as u64;
+        self.put_durable(&path, main).await?;
+        let series_path = match series_file {
+            Some(data) => {
+                let p = format!("{dir}/{id}.series.parquet");
+                self.put_durable(&p, data).await?;
+                Some(p)
+            }
+            None => None,
+        };
+        let meta = SegmentMeta {
+            id,
+            path,
+            series_path,
+            min_time: range.0,
+            max_time: range.1,
+            rows,
+            bytes,
+            max_lsn,
+            schema_version: common::schema::SCHEMA_VERSION,
+        };
+        let mut seq = table.manifest_seq.lock().await;
+        let committed = manifest::commit(
+            &self.store,
+            table.tenant.as_str(),
+            signal.as_str(),
+            *seq,
+            vec![meta.clone()],
+            vec![],
+            now,
+        )
+        .await?;
+        let entry = self.store_root.join(format!(
+            "{}/{}/_manifest/{committed:020}.json",
+            table.tenant, signal
+        ));
+        tokio::task::spawn_blocking(move || sync_file(&entry))
+            .await
+            .map_err(|e| Error::Replay(e.to_string()))??;
+        *seq = committed;
+        Ok(meta)
+    }
+
+    async fn put_durable(&self, path: &str, data: Vec<u8>) -> Result<()> {
+        let opts = object_store::PutOptions {
+            mode: object_store::PutMode::Create,
+            ..Default::default()
+        };
+        self.store
+            .put_opts(&Path::from(path), data.into(), opts)
+            .await?;
+        let local = self.store_root.join(path);
+        tokio::task::spawn_blocking(move || sync_file(&local))
+            .await
+            .map_err(|e| Error::Replay(e.to_string()))?
+    }
+
+    /// Deletes WAL files whose records are all in committed segments.
+    fn truncate_wal(&self) {
+        let min = self
+            .all_tables()
+            .iter()
+            .filter_map(|t| t.min_unflushed_lsn())
+            .min()
+            .unwrap_or_else(|| self.wal.next_lsn());
+        if let Err(error) = self.wal.truncate_before(min) {
+            tracing::warn!(%error, "failed to truncate wal");
+        }
+    }
+
+    /// Flushes every head with rows, then truncates the WAL.
+    pub async fn flush_all(&self) -> Result<()> {
+        let mut first_error = None;
+        for table in self.all_tables() {
+            if let Err(error) = self.flush_table(&table).await {
+                tracing::error!(%error, tenant = %table.tenant, signal = %table.signal, "flush failed");
+                first_error.get_or_insert(error);
+            }
+        }
+        self.truncate_wal();
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Flushes heads that are due by size or age, every `tick`, until `shutdown` resolves.
+    pub async fn run_flusher(
+        self: Arc<Self>,
+        tick: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = interval.tick() => {}
+            }
+            let now = self.clock.now_nanos();
+            let age = self.config.flush_age.as_nanos() as i64;
+            let mut flushed = false;
+            for table in self.all_tables() {
+                if table.due(self.config.flush_bytes, age, now) {
+                    match self.flush_table(&table).await {
+                        Ok(f) => flushed |= f,
+                        Err(error) => tracing::error!(
+                            %error, tenant = %table.tenant, signal = %table.signal, "flush failed"
+                        ),
+                    }
+                }
+            }
+            if flushed {
+                self.truncate_wal();
+            }
+        }
+    }
+
+    /// Flushes every head and closes the WAL: the clean-shutdown path.
+    pub async fn shutdown(&self) -> Result<()> {
+        let flushed = self.flush_all().await;
+        self.wal.close()?;
+        flushed
+    }
+
+    /// Bytes of WAL files on disk.
+    pub fn wal_disk_bytes(&self) -> u64 {
+        self.wal.disk_bytes()
+    }
+}
+
+fn update_segment_gauges(signal: Signal, segments: &[SegmentMeta], sign: i64) {
+    let bytes: u64 = segments.iter().map(|s| s.bytes).sum();
+    metrics::SEGMENTS
+        .with_label_values(&[signal.as_str()])
+        .add(sign * segments.len() as i64);
+    metrics::SEGMENT_BYTES
+        .with_label_values(&[signal.as_str()])
+        .add(sign * bytes as i64);
+}
+
+/// `YYYY-MM-DD` (UTC) of a nanosecond timestamp.
+fn day_of(nanos: i64) -> String {
+    let days = nanos.div_euclid(86_400_000_000_000);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+impl Sink for Engine {
+    fn append(
+        &self,
+        tenant: Tenant,
+        signal: Signal,
+        payload: Bytes,
+        rows: Rows,
+    ) -> BoxFuture<'static, Result<u64>> {
+        let held = self.head_bytes.load(Ordering::Relaxed);
+        if held > self.config.max_head_bytes {
+            let limit = self.config.max_head_bytes;
+            return Box::pin(async move { Err(Error::Backpressure { bytes: held, limit }) });
+        }
+        let table = self.table(&tenant, signal);
+        let registry = rows.series.as_ref().map(|_| self.registry(&tenant));
+        let head_bytes = Arc::clone(&self.head_bytes);
+        let now = self.clock.now_nanos();
+        let apply = Box::new(move |lsn: u64| {
+            if let (Some(reg), Some(s)) = (&registry, &rows.series) {
+                reg.add(s);
+            }
+            let added = table.insert(rows.batch, rows.series, lsn, now);
+            head_bytes.fetch_add(added, Ordering::Relaxed);
+            metrics::HEAD_BYTES
+                .with_label_values(&[signal.as_str()])
+                .add(added as i64);
+        });
+        Box::pin(self.wal.append(
+            WalEntry {
+                tenant,
+                signal,
+                payload,
+            },
+            apply,
+        ))
+    }
+}
+
+impl ReadView for Engine {
+    fn snapshot(&self, tenant: &Tenant, table: &str) -> TableSnapshot {
+        let Some(signal) = table_signal(table) else {
+            return TableSnapshot {
+                schema: common::schema::series_schema(),
+                head: self.series(tenant),
+                segments: vec![],
+            };
+        };
+        let schema = main_schema(signal);
+        let Some(state) = self.tables.read().get(&(tenant.clone(), signal)).cloned() else {
+            return TableSnapshot {
+                schema,
+                head: vec![],
+                segments: vec![],
+            };
+        };
+        let inner = state.inner.read();
+        let mut head = Vec::with_capacity(inner.head.batches.len());
+        if let Some(frozen) = &inner.flushing {
+            head.extend(frozen.batches.iter().cloned());
+        }
+        head.extend(inner.head.batches.iter().cloned());
+        TableSnapshot {
+            schema,
+            head,
+            segments: inner.segments.clone(),
+        }
+    }
+
+    fn series(&self, tenant: &Tenant) -> Vec<RecordBatch> {
+        self.series
+            .read()
+            .get(tenant)
+            .map(|r| r.batches())
+            .unwrap_or_default()
+    }
+
+    fn object_store(&self) -> Arc<dyn ObjectStore> {
+        Arc::clone(&self.store)
+    }
+}
+
+#[cfg(test)]
+mod tests;

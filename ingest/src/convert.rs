@@ -1,0 +1,141 @@
+//! Conversion of OTLP export requests into Arrow rows of the stored tables.
+//!
+//! Each signal has one entry point ([`traces`], [`logs`], [`metrics`]) that walks the request once
+//! and appends straight into Arrow column buffers sized up front. Items that break the OTLP rules
+//! the tables rely on (ids of the wrong length, missing timestamps, ...) are rejected one by one
+//! and counted, so a request can succeed partially, as OTLP's `partial_success` allows.
+//!
+//! The conversion is a pure function of the request: the WAL keeps the protobuf payload and
+//! [`OtlpDecoder`] re-runs the same conversion on replay, so anything that depended on the clock,
+//! on hash-map iteration order or on platform maths would make replayed rows differ from the
+//! acknowledged ones.
+
+use arrow::datatypes::SchemaRef;
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use common::Signal;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use storage::Rows;
+
+mod attrs;
+mod columns;
+mod logs;
+mod metrics;
+mod names;
+mod traces;
+
+#[cfg(test)]
+mod tests;
+
+/// The outcome of converting one export request.
+#[derive(Debug, Clone)]
+pub struct Converted {
+    /// The accepted items as rows of the signal's table; `None` when nothing was accepted.
+    pub rows: Option<Rows>,
+    /// Items accepted: spans, log records or metric data points, as OTLP counts them.
+    pub accepted: u64,
+    /// Items rejected, counted like `accepted`; the `rejected_*` field of OTLP's partial success.
+    pub rejected: u64,
+    /// What was wrong with the first rejected item, naming where it was in the request.
+    pub error: Option<String>,
+}
+
+/// Converts the spans of `req` into rows of the `spans` table, one row per span.
+pub fn traces(req: &ExportTraceServiceRequest) -> Converted {
+    traces::convert(req)
+}
+
+/// Converts the log records of `req` into rows of the `logs` table, one row per record.
+pub fn logs(req: &ExportLogsServiceRequest) -> Converted {
+    logs::convert(req)
+}
+
+/// Converts the data points of `req` into Prometheus-model rows of the `samples` table, with
+/// the `series` rows they use, as the OpenTelemetry-to-Prometheus compatibility spec maps them.
+pub fn metrics(req: &ExportMetricsServiceRequest) -> Converted {
+    metrics::convert(req)
+}
+
+/// Decodes WAL payloads (OTLP protobuf export requests) back into rows on replay, running the
+/// very conversion that ingest ran when it acknowledged them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OtlpDecoder;
+
+impl storage::PayloadDecoder for OtlpDecoder {
+    fn decode(&self, signal: Signal, payload: &[u8]) -> Result<Rows, String> {
+        let converted = match signal {
+            Signal::Traces => traces(&decode_request(signal, payload)?),
+            Signal::Logs => logs(&decode_request(signal, payload)?),
+            Signal::Metrics => metrics(&decode_request(signal, payload)?),
+        };
+        match converted.rows {
+            Some(rows) => Ok(rows),
+            // Only payloads with accepted items are logged, so this is a request whose items
+            // were all rejected: replaying it adds nothing.
+            None => empty_rows(signal).map_err(|e| format!("failed to build empty rows: {e}")),
+        }
+    }
+}
+
+fn decode_request<M: Message + Default>(signal: Signal, payload: &[u8]) -> Result<M, String> {
+    M::decode(payload).map_err(|e| format!("failed to decode otlp {} request: {e}", signal.as_str()))
+}
+
+fn empty_rows(signal: Signal) -> Result<Rows, ArrowError> {
+    let empty = |schema: SchemaRef| RecordBatch::new_empty(schema);
+    Ok(match signal {
+        Signal::Traces => Rows { batch: empty(common::schema::spans_schema()), series: None },
+        Signal::Logs => Rows { batch: empty(common::schema::logs_schema()), series: None },
+        Signal::Metrics => Rows {
+            batch: empty(common::schema::samples_schema()),
+            series: Some(empty(common::schema::series_schema())),
+        },
+    })
+}
+
+/// Counts accepted and rejected items and keeps the first error.
+#[derive(Debug, Default)]
+struct Tally {
+    accepted: u64,
+    rejected: u64,
+    error: Option<String>,
+}
+
+impl Tally {
+    fn accept(&mut self) {
+        self.accepted += 1;
+    }
+
+    /// Rejects `n` items; `error` is only rendered for the first rejection.
+    fn reject(&mut self, n: u64, error: impl FnOnce() -> String) {
+        self.rejected += n;
+        if self.error.is_none() {
+            self.error = Some(error());
+        }
+    }
+
+    /// Wraps up with the rows built from the accepted items. Building only fails on a bug in
+    /// this module; the request then fails as a whole instead of panicking.
+    fn finish(self, rows: Result<Rows, ArrowError>) -> Converted {
+        if self.accepted == 0 {
+            return Converted { rows: None, accepted: 0, rejected: self.rejected, error: self.error };
+        }
+        match rows {
+            Ok(rows) => Converted {
+                rows: Some(rows),
+                accepted: self.accepted,
+                rejected: self.rejected,
+                error: self.error,
+            },
+            Err(e) => Converted {
+                rows: None,
+                accepted: 0,
+                rejected: self.accepted + self.rejected,
+                error: Some(format!("failed to build rows: {e}")),
+            },
+        }
+    }
+}
