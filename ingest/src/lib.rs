@@ -1,1 +1,20 @@
-//! ingest
+//! OTLP receivers of Vigil: export requests for traces, logs and metrics flow in over OTLP/gRPC
+//! ([`grpc_routes`], [`serve_grpc`]) and OTLP/HTTP with protobuf or JSON bodies
+//! ([`http_router`]); each is checked against the size and in-flight limits of [`IngestLimits`],
+//! converted into Arrow rows and handed, with its protobuf encoding for the WAL, to the
+//! `storage::Sink` in [`IngestState`]. Out flow OTLP responses: success, partial success naming
+//! the rejected items, or a status that tells the client whether to retry.
+
+mod body;
+pub mod convert;
+mod error;
+mod grpc;
+mod http;
+mod metrics;
+mod otlp_json;
+mod service;
+
+pub use error::{Error, Result};
+pub use grpc::{grpc_routes, serve_grpc};
+pub use http::http_router;
+pub use service::{IngestLimits, IngestState};

@@ -57,6 +57,8 @@ pub(crate) enum Protocol {
     HttpProtobuf,
     /// OTLP/HTTP with a JSON body.
     HttpJson,
+    /// OTLP/HTTP with a content type that is neither.
+    HttpUnknown,
 }
 
 impl Protocol {
@@ -66,6 +68,7 @@ impl Protocol {
             Protocol::Grpc => "grpc",
             Protocol::HttpProtobuf => "http/protobuf",
             Protocol::HttpJson => "http/json",
+            Protocol::HttpUnknown => "http/unknown",
         }
     }
 }
@@ -99,5 +102,18 @@ pub(crate) fn observe_rejected(signal: Signal, reason: &str, items: u64) {
         ITEMS_REJECTED
             .with_label_values(&[signal.as_str(), reason])
             .inc_by(items);
+    }
+}
+
+/// The `code` label of a gRPC response.
+pub(crate) fn grpc_code_label(code: tonic::Code) -> &'static str {
+    match code {
+        tonic::Code::Ok => "ok",
+        tonic::Code::InvalidArgument => "invalid_argument",
+        tonic::Code::ResourceExhausted => "resource_exhausted",
+        tonic::Code::Unavailable => "unavailable",
+        tonic::Code::Internal => "internal",
+        tonic::Code::NotFound => "not_found",
+        _ => "other",
     }
 }

@@ -28,6 +28,22 @@ use crate::otlp_json::{JsonRequest, JsonResponse};
 /// work takes well under the half millisecond a runtime thread may be held.
 const BLOCKING_THRESHOLD: usize = 32 * 1024;
 
+/// The header (HTTP) or metadata key (gRPC) that names the tenant.
+pub(crate) const TENANT_HEADER: &str = "x-scope-orgid";
+
+/// The tenant named by an `X-Scope-OrgID` value, or the default tenant when there is none.
+pub(crate) fn tenant_from(value: Option<&[u8]>) -> Result<Tenant> {
+    let Some(bytes) = value else {
+        return Ok(Tenant::default_tenant());
+    };
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        Error::Tenant(common::TenantError(
+            String::from_utf8_lossy(bytes).into_owned(),
+        ))
+    })?;
+    Ok(Tenant::new(text)?)
+}
+
 /// Size limits of the OTLP receivers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestLimits {
@@ -184,31 +200,123 @@ fn saturating_i64(n: u64) -> i64 {
 }
 
 /// Decodes `input` (if it is not yet), converts it and appends the accepted rows of `tenant` to
-/// the sink, holding `permit` of the in-flight budget until the append is durable.
+/// the sink, holding the request's share of the in-flight budget until the append is durable.
 ///
 /// The WAL payload is the protobuf encoding of the request: the body itself when it came as
-/// protobuf, a fresh encoding when it came as JSON or through gRPC.
+/// protobuf, a fresh encoding when it came as JSON or through gRPC. The budget is charged with
+/// the body size, or for gRPC with the size of that encoding.
 ///
-/// A request whose items are all invalid fails with [`Error::InvalidArgument`] carrying the
-/// converter's message; an empty request succeeds without touching storage.
+/// Fails with [`Error::Overloaded`] when the budget is spent, with [`Error::InvalidArgument`]
+/// carrying the converter's message when every item is invalid; an empty request succeeds
+/// without touching storage.
 pub(crate) async fn export<R: OtlpRequest>(
-    state: &IngestState,
+    state: &Arc<IngestState>,
     tenant: Tenant,
     protocol: Protocol,
     input: Input<R>,
-    size: usize,
-    permit: OwnedSemaphorePermit,
 ) -> Result<Outcome> {
     let signal = R::SIGNAL;
-    let work = move || decode_and_convert(input);
-    let (payload, converted) = if size >= BLOCKING_THRESHOLD {
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| Error::Internal(format!("conversion task failed: {e}")))??
-    } else {
-        work()?
+    let prepared = match input {
+        Input::Message(request) => {
+            // Sizing a decoded message means walking it, so all of it runs off the runtime.
+            let state = Arc::clone(state);
+            on_blocking_pool(move || {
+                let payload = Bytes::from(request.encode_to_vec());
+                metrics::observe_bytes(signal, protocol, payload.len());
+                let permit = state.admit(payload.len())?;
+                let converted = request.convert();
+                Ok(Prepared {
+                    payload,
+                    converted,
+                    permit,
+                })
+            })
+            .await?
+        }
+        Input::Protobuf(body) => {
+            let size = body.len();
+            let permit = admit_body(state, signal, protocol, size)?;
+            let work = move || {
+                let request = R::decode(&body[..])
+                    .map_err(|e| Error::InvalidArgument(format!("invalid protobuf: {e}")))?;
+                let converted = request.convert();
+                Ok(Prepared {
+                    payload: body,
+                    converted,
+                    permit,
+                })
+            };
+            run_sized(size, work).await?
+        }
+        Input::Json(body) => {
+            let size = body.len();
+            let permit = admit_body(state, signal, protocol, size)?;
+            let work = move || {
+                let request =
+                    R::from_json(&body).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                let payload = Bytes::from(request.encode_to_vec());
+                let converted = request.convert();
+                Ok(Prepared {
+                    payload,
+                    converted,
+                    permit,
+                })
+            };
+            run_sized(size, work).await?
+        }
     };
+    append(state, tenant, signal, protocol, prepared).await
+}
 
+/// A converted request, ready to append.
+struct Prepared {
+    payload: Bytes,
+    converted: Converted,
+    permit: OwnedSemaphorePermit,
+}
+
+fn admit_body(
+    state: &IngestState,
+    signal: Signal,
+    protocol: Protocol,
+    size: usize,
+) -> Result<OwnedSemaphorePermit> {
+    metrics::observe_bytes(signal, protocol, size);
+    state.admit(size)
+}
+
+/// Runs `work` inline when `size` says it is quick, else on the blocking pool.
+async fn run_sized<T: Send + 'static>(
+    size: usize,
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    if size < BLOCKING_THRESHOLD {
+        work()
+    } else {
+        on_blocking_pool(work).await
+    }
+}
+
+async fn on_blocking_pool<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(format!("conversion task failed: {e}")))?
+}
+
+async fn append(
+    state: &IngestState,
+    tenant: Tenant,
+    signal: Signal,
+    protocol: Protocol,
+    prepared: Prepared,
+) -> Result<Outcome> {
+    let Prepared {
+        payload,
+        converted,
+        permit,
+    } = prepared;
     let Converted {
         rows,
         accepted,
@@ -220,7 +328,7 @@ pub(crate) async fn export<R: OtlpRequest>(
     if accepted == 0 {
         if rejected > 0 {
             let message = if error_message.is_empty() {
-                format!("all {rejected} items were invalid")
+                format!("all {rejected} items are invalid")
             } else {
                 error_message
             };
@@ -250,24 +358,266 @@ pub(crate) async fn export<R: OtlpRequest>(
     })
 }
 
-fn decode_and_convert<R: OtlpRequest>(input: Input<R>) -> Result<(Bytes, Converted)> {
-    let (request, payload) = match input {
-        Input::Protobuf(body) => {
-            let request = R::decode(&body[..])
-                .map_err(|e| Error::InvalidArgument(format!("invalid protobuf: {e}")))?;
-            (request, body)
-        }
-        Input::Json(body) => {
-            let request =
-                R::from_json(&body).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-            let payload = Bytes::from(request.encode_to_vec());
-            (request, payload)
-        }
-        Input::Message(request) => {
-            let payload = Bytes::from(request.encode_to_vec());
-            (request, payload)
-        }
+
+/// A fake sink and sample requests shared by the receivers' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use futures::future::BoxFuture;
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::metrics::v1::{
+        metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
     };
-    let converted = request.convert();
-    Ok((payload, converted))
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use parking_lot::Mutex;
+    use storage::Rows;
+
+    use super::*;
+
+    /// One recorded append.
+    #[derive(Debug, Clone)]
+    pub(crate) struct Append {
+        pub(crate) tenant: Tenant,
+        pub(crate) signal: Signal,
+        pub(crate) payload: Bytes,
+        pub(crate) rows: usize,
+    }
+
+    /// Records appends, or refuses them with backpressure when told to.
+    #[derive(Debug, Default)]
+    pub(crate) struct FakeSink {
+        pub(crate) appends: Mutex<Vec<Append>>,
+        pub(crate) backpressure: AtomicBool,
+    }
+
+    impl FakeSink {
+        pub(crate) fn appends(&self) -> Vec<Append> {
+            self.appends.lock().clone()
+        }
+
+        pub(crate) fn refuse(&self) {
+            self.backpressure.store(true, Ordering::SeqCst);
+        }
+    }
+
+    impl Sink for FakeSink {
+        fn append(
+            &self,
+            tenant: Tenant,
+            signal: Signal,
+            payload: Bytes,
+            rows: Rows,
+        ) -> BoxFuture<'static, storage::Result<u64>> {
+            let result = if self.backpressure.load(Ordering::SeqCst) {
+                Err(storage::Error::Backpressure { bytes: 2, limit: 1 })
+            } else {
+                let mut appends = self.appends.lock();
+                appends.push(Append {
+                    tenant,
+                    signal,
+                    payload,
+                    rows: rows.batch.num_rows(),
+                });
+                Ok(appends.len() as u64)
+            };
+            Box::pin(async move { result })
+        }
+    }
+
+    /// A state over a fresh fake sink.
+    pub(crate) fn state(limits: IngestLimits) -> (Arc<IngestState>, Arc<FakeSink>) {
+        let sink = Arc::new(FakeSink::default());
+        let state = Arc::new(IngestState::new(sink.clone(), limits));
+        (state, sink)
+    }
+
+    fn service_name(name: &str) -> Option<Resource> {
+        Some(Resource {
+            attributes: vec![KeyValue {
+                key: "service.name".into(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(name.into())),
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+    }
+
+    /// `good` valid spans followed by `bad` spans with a 3-byte trace id.
+    pub(crate) fn traces(good: usize, bad: usize) -> ExportTraceServiceRequest {
+        let span = |i: usize, trace_id: Vec<u8>| Span {
+            trace_id,
+            span_id: vec![i as u8 + 1; 8],
+            name: format!("span-{i}"),
+            kind: 2,
+            start_time_unix_nano: 1_700_000_000_000_000_000 + i as u64,
+            end_time_unix_nano: 1_700_000_000_000_001_000 + i as u64,
+            ..Default::default()
+        };
+        let spans = (0..good)
+            .map(|i| span(i, vec![7; 16]))
+            .chain((0..bad).map(|i| span(good + i, vec![7; 3])))
+            .collect();
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: service_name("checkout"),
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    /// `n` log records.
+    pub(crate) fn logs(n: usize) -> ExportLogsServiceRequest {
+        let records = (0..n)
+            .map(|i| LogRecord {
+                time_unix_nano: 1_700_000_000_000_000_000 + i as u64,
+                observed_time_unix_nano: 1_700_000_000_000_000_000 + i as u64,
+                severity_number: 9,
+                severity_text: "INFO".into(),
+                body: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(format!("line {i}"))),
+                }),
+                ..Default::default()
+            })
+            .collect();
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: service_name("checkout"),
+                scope_logs: vec![ScopeLogs {
+                    log_records: records,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    /// A gauge with `n` data points.
+    pub(crate) fn metrics(n: usize) -> ExportMetricsServiceRequest {
+        let points = (0..n)
+            .map(|i| NumberDataPoint {
+                time_unix_nano: 1_700_000_000_000_000_000 + i as u64 * 1_000_000_000,
+                value: Some(number_data_point::Value::AsDouble(i as f64)),
+                ..Default::default()
+            })
+            .collect();
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: service_name("checkout"),
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![Metric {
+                        name: "queue_depth".into(),
+                        data: Some(metric::Data::Gauge(Gauge {
+                            data_points: points,
+                        })),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+
+    #[test]
+    fn tenant_comes_from_the_header_or_defaults() {
+        assert_eq!(tenant_from(None).unwrap(), Tenant::default_tenant());
+        assert_eq!(tenant_from(Some(b"team-a")).unwrap().as_str(), "team-a");
+        let err = tenant_from(Some(b"../etc")).unwrap_err();
+        assert_eq!(err.code(), common::ErrorCode::InvalidArgument);
+        assert!(tenant_from(Some(b"\xff")).is_err());
+    }
+
+    #[test]
+    fn admission_is_bounded_and_released_on_drop() {
+        let (state, _) = state(IngestLimits {
+            max_request_bytes: 100,
+            max_inflight_bytes: 100,
+        });
+        let a = state.admit(60).unwrap();
+        assert!(matches!(state.admit(60), Err(Error::Overloaded)));
+        drop(a);
+        // A request larger than the whole budget still fits in an idle server.
+        let b = state.admit(1_000).unwrap();
+        assert!(matches!(state.admit(1), Err(Error::Overloaded)));
+        drop(b);
+        assert!(state.admit(100).is_ok());
+    }
+
+    #[tokio::test]
+    async fn protobuf_payload_is_the_body_itself() {
+        let (state, sink) = state(IngestLimits::default());
+        let body = Bytes::from(traces(2, 0).encode_to_vec());
+        let outcome = export::<ExportTraceServiceRequest>(
+            &state,
+            Tenant::new("t1").unwrap(),
+            Protocol::HttpProtobuf,
+            Input::Protobuf(body.clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome.accepted, 2);
+        let appends = sink.appends();
+        assert_eq!(appends.len(), 1);
+        assert_eq!(appends[0].payload, body);
+        assert_eq!(appends[0].signal, Signal::Traces);
+        assert_eq!(appends[0].rows, 2);
+        assert_eq!(state.inflight.available_permits(), state.limits.max_inflight_bytes);
+    }
+
+    #[tokio::test]
+    async fn large_requests_are_converted_off_the_runtime() {
+        let (state, sink) = state(IngestLimits::default());
+        let request = logs(2_000);
+        assert!(request.encoded_len() > BLOCKING_THRESHOLD);
+        let body = Bytes::from(request.encode_to_vec());
+        let outcome = export::<ExportLogsServiceRequest>(
+            &state,
+            Tenant::default_tenant(),
+            Protocol::HttpProtobuf,
+            Input::Protobuf(body),
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome.accepted, 2_000);
+        assert_eq!(sink.appends()[0].rows, 2_000);
+    }
+
+    #[tokio::test]
+    async fn all_invalid_is_an_error_and_empty_is_not() {
+        let (state, sink) = state(IngestLimits::default());
+        let err = export::<ExportTraceServiceRequest>(
+            &state,
+            Tenant::default_tenant(),
+            Protocol::Grpc,
+            Input::Message(traces(0, 2)),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(ref m) if m.contains("trace_id")), "{err}");
+        let outcome = export::<ExportTraceServiceRequest>(
+            &state,
+            Tenant::default_tenant(),
+            Protocol::Grpc,
+            Input::Message(ExportTraceServiceRequest::default()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome, Outcome::default());
+        assert!(sink.appends().is_empty());
+    }
 }

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `vigil` binary.
+
+fn main() -> anyhow::Result<()> {
+    server::cli_main()
+}

@@ -1,0 +1,294 @@
+//! Seeded generation of realistic OTLP requests: access-log lines, multi-span traces, counter
+//! and gauge points over a fixed set of series.
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, AggregationTemporality, Metric, NumberDataPoint, ResourceMetrics,
+    ScopeMetrics, Sum,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
+use rand::rngs::StdRng;
+use rand::{Rng, RngCore, SeedableRng};
+
+/// One pre-built request.
+pub(crate) enum Request {
+    Traces(ExportTraceServiceRequest),
+    Logs(ExportLogsServiceRequest),
+    Metrics(ExportMetricsServiceRequest),
+}
+
+/// All requests of a run.
+pub(crate) struct Generated {
+    pub(crate) requests: Vec<Request>,
+    pub(crate) items_per_request: usize,
+    /// Bytes of the log lines as text (logs only).
+    pub(crate) raw_text_bytes: u64,
+}
+
+const SERVICES: [&str; 5] = ["checkout", "cart", "frontend", "payments", "search"];
+const ROUTES: [&str; 12] = [
+    "/api/v1/users/{id}",
+    "/api/v1/users/{id}/orders",
+    "/api/v1/orders/{id}",
+    "/api/v1/cart",
+    "/api/v1/cart/items/{id}",
+    "/api/v1/search",
+    "/static/js/app.{id}.js",
+    "/static/css/main.css",
+    "/healthz",
+    "/api/v1/payments/{id}/capture",
+    "/api/v1/products/{id}",
+    "/login",
+];
+const METHODS: [&str; 4] = ["GET", "GET", "POST", "PUT"];
+const AGENTS: [&str; 6] = [
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:127.0) Gecko/20100101 Firefox/127.0",
+    "curl/8.5.0",
+    "okhttp/4.12.0",
+    "Go-http-client/2.0",
+];
+const STATUSES: [u32; 10] = [200, 200, 200, 200, 200, 200, 201, 304, 404, 500];
+
+fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+fn s(v: &str) -> any_value::Value {
+    any_value::Value::StringValue(v.into())
+}
+
+fn resource(service: &str, instance: usize) -> Resource {
+    Resource {
+        attributes: vec![
+            kv("service.name", s(service)),
+            kv("service.instance.id", s(&format!("{service}-{instance}"))),
+            kv("host.name", s(&format!("node-{}", instance % 3))),
+        ],
+        ..Default::default()
+    }
+}
+
+fn scope() -> InstrumentationScope {
+    InstrumentationScope {
+        name: "loadgen".into(),
+        version: "1.0.0".into(),
+        ..Default::default()
+    }
+}
+
+const START_NANOS: u64 = 1_764_000_000_000_000_000;
+
+fn access_line(rng: &mut StdRng, t_nanos: u64) -> String {
+    let ip = format!(
+        "{}.{}.{}.{}",
+        [10, 172, 192, 203][rng.random_range(0..4)],
+        rng.random_range(0..32),
+        rng.random_range(0..256),
+        rng.random_range(1..255)
+    );
+    let route = ROUTES[rng.random_range(0..ROUTES.len())]
+        .replace("{id}", &rng.random_range(1..100_000u32).to_string());
+    let secs = t_nanos / 1_000_000_000;
+    let (h, m, sec) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+    format!(
+        "{ip} - - [25/Nov/2026:{h:02}:{m:02}:{sec:02} +0000] \"{} {route} HTTP/1.1\" {} {} \"-\" \"{}\"",
+        METHODS[rng.random_range(0..METHODS.len())],
+        STATUSES[rng.random_range(0..STATUSES.len())],
+        rng.random_range(200..60_000u32),
+        AGENTS[rng.random_range(0..AGENTS.len())],
+    )
+}
+
+fn logs(rng: &mut StdRng, batch: usize, trace_context: bool, t: &mut u64, raw: &mut u64) -> Request {
+    let service = SERVICES[rng.random_range(0..SERVICES.len())];
+    let records = (0..batch)
+        .map(|_| {
+            *t += rng.random_range(0..200_000u64);
+            let line = access_line(rng, *t);
+            *raw += line.len() as u64;
+            let mut rec = LogRecord {
+                time_unix_nano: *t,
+                observed_time_unix_nano: *t + 1_000_000,
+                severity_number: 9,
+                severity_text: "INFO".into(),
+                body: Some(AnyValue {
+                    value: Some(s(&line)),
+                }),
+                ..Default::default()
+            };
+            if trace_context {
+                let mut tid = vec![0u8; 16];
+                rng.fill_bytes(&mut tid);
+                let mut sid = vec![0u8; 8];
+                rng.fill_bytes(&mut sid);
+                rec.trace_id = tid;
+                rec.span_id = sid;
+            }
+            rec
+        })
+        .collect();
+    Request::Logs(ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(resource(service, rng.random_range(0..4))),
+            scope_logs: vec![ScopeLogs {
+                scope: Some(scope()),
+                log_records: records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    })
+}
+
+fn traces(rng: &mut StdRng, batch: usize, t: &mut u64) -> Request {
+    const SPANS_PER_TRACE: usize = 8;
+    let service = SERVICES[rng.random_range(0..SERVICES.len())];
+    let mut spans = Vec::with_capacity(batch);
+    while spans.len() < batch {
+        let mut trace_id = vec![0u8; 16];
+        rng.fill_bytes(&mut trace_id);
+        *t += rng.random_range(0..2_000_000u64);
+        let root_start = *t;
+        let mut root_id = vec![0u8; 8];
+        rng.fill_bytes(&mut root_id);
+        let route = ROUTES[rng.random_range(0..ROUTES.len())];
+        for i in 0..SPANS_PER_TRACE.min(batch - spans.len()) {
+            let span_id = if i == 0 {
+                root_id.clone()
+            } else {
+                let mut id = vec![0u8; 8];
+                rng.fill_bytes(&mut id);
+                id
+            };
+            let start = root_start + (i as u64) * rng.random_range(10_000..500_000u64);
+            let dur = rng.random_range(50_000..20_000_000u64);
+            let status = STATUSES[rng.random_range(0..STATUSES.len())];
+            spans.push(Span {
+                trace_id: trace_id.clone(),
+                span_id,
+                parent_span_id: if i == 0 { vec![] } else { root_id.clone() },
+                name: if i == 0 {
+                    format!("{} {route}", METHODS[rng.random_range(0..METHODS.len())])
+                } else {
+                    ["SELECT orders", "redis GET", "grpc Cart/Get", "render", "kafka send"]
+                        [rng.random_range(0..5)]
+                    .to_string()
+                },
+                kind: if i == 0 {
+                    span::SpanKind::Server as i32
+                } else {
+                    span::SpanKind::Client as i32
+                },
+                start_time_unix_nano: start,
+                end_time_unix_nano: start + dur,
+                attributes: vec![
+                    kv("http.route", s(route)),
+                    kv(
+                        "http.response.status_code",
+                        any_value::Value::IntValue(status as i64),
+                    ),
+                ],
+                status: Some(Status {
+                    code: if status >= 500 { 2 } else { 0 },
+                    message: String::new(),
+                }),
+                ..Default::default()
+            });
+        }
+    }
+    Request::Traces(ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(resource(service, rng.random_range(0..4))),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(scope()),
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    })
+}
+
+/// One request: `batch` points, one per series of a fixed set of series, all at one timestamp
+/// 15 s after the previous request's.
+fn metrics(rng: &mut StdRng, batch: usize, step: u64, values: &mut [f64]) -> Request {
+    let t = START_NANOS + step * 15_000_000_000;
+    let points: Vec<NumberDataPoint> = (0..batch)
+        .map(|i| {
+            values[i] += rng.random_range(0.0..10.0f64).floor();
+            NumberDataPoint {
+                attributes: vec![
+                    kv("http.route", s(ROUTES[i % ROUTES.len()])),
+                    kv("http.request.method", s(METHODS[(i / ROUTES.len()) % 3])),
+                    kv("shard", s(&(i / 36).to_string())),
+                ],
+                start_time_unix_nano: START_NANOS,
+                time_unix_nano: t,
+                value: Some(number_data_point::Value::AsDouble(values[i])),
+                ..Default::default()
+            }
+        })
+        .collect();
+    Request::Metrics(ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(resource("checkout", 0)),
+            scope_metrics: vec![ScopeMetrics {
+                scope: Some(scope()),
+                metrics: vec![Metric {
+                    name: "http.server.requests".into(),
+                    unit: "1".into(),
+                    data: Some(metric::Data::Sum(Sum {
+                        data_points: points,
+                        aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                        is_monotonic: true,
+                    })),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    })
+}
+
+/// Generates `count` requests of `batch` items of the chosen signal.
+pub(crate) fn generate(
+    is_logs: bool,
+    is_traces: bool,
+    batch: usize,
+    count: usize,
+    trace_context: bool,
+    seed: u64,
+) -> Generated {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut t = START_NANOS;
+    let mut raw = 0u64;
+    let mut values = vec![0.0f64; batch];
+    let requests = (0..count)
+        .map(|i| {
+            if is_logs {
+                logs(&mut rng, batch, trace_context, &mut t, &mut raw)
+            } else if is_traces {
+                traces(&mut rng, batch, &mut t)
+            } else {
+                metrics(&mut rng, batch, i as u64, &mut values)
+            }
+        })
+        .collect();
+    Generated {
+        requests,
+        items_per_request: batch,
+        raw_text_bytes: raw,
+    }
+}

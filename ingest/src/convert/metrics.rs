@@ -1,0 +1,796 @@
+//! Metric data points to rows of the `samples` and `series` tables, following the OpenTelemetry
+//! spec's "OTLP Metric points to Prometheus" mapping.
+//!
+//! - Gauges and non-monotonic sums become Prometheus gauges, monotonic sums counters (`_total`).
+//! - Histograms become classic histograms: `_bucket{le=...}` with cumulative counts for each
+//!   explicit bound and `+Inf`, `_sum` when the point has one, `_count`.
+//! - Exponential histograms become classic histograms too (native histograms come later): one
+//!   bucket per populated exponential bucket, bounded by `-base^index` for negative buckets,
+//!   `zero_threshold` for the zero bucket and `base^(index+1)` for positive ones.
+//! - Summaries become `{quantile=...}` samples, `_sum` and `_count`.
+//! - Labels are the point's attributes, `job` (`service.namespace/service.name`), `instance`
+//!   (`service.instance.id`), `otel_scope_name` and `otel_scope_version`; the other resource
+//!   attributes go to one `target_info` sample per resource. Labels with empty values are left
+//!   out, as Prometheus treats an empty label as an absent one.
+//! - A point flagged `NO_RECORDED_VALUE` turns every sample it yields into the stale marker.
+//!
+//! Values are stored as the point states them, whatever the aggregation temporality: delta
+//! sums and histograms are not accumulated into cumulative ones yet (the spec says to, or to
+//! drop them), so their samples are per-interval values. Exemplars and `_created` series are
+//! not converted.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
+
+use arrow::array::{ArrayRef, StringBuilder};
+use arrow::datatypes::{Float64Type, Int64Type, UInt64Type};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use common::schema::{samples_schema, series_fingerprint, series_schema};
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value;
+use opentelemetry_proto::tonic::metrics::v1::{
+    ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
+    SummaryDataPoint,
+};
+use storage::Rows;
+
+use super::attrs::{find, for_each_last, write_f64};
+use super::columns::{primitive, render, strings, MapColumn};
+use super::names::{is_label_name, label_name, metric_name, Suffixes};
+use super::{Converted, Tally};
+
+/// The Prometheus stale marker, which a point flagged `NO_RECORDED_VALUE` stands for.
+pub(super) const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
+
+/// `DataPointFlags.FLAG_NO_RECORDED_VALUE`.
+const NO_RECORDED_VALUE: u32 = 1;
+
+/// Resource attributes that become `job` and `instance` rather than `target_info` labels.
+const SERVICE_NAME: &str = "service.name";
+const SERVICE_NAMESPACE: &str = "service.namespace";
+const SERVICE_INSTANCE_ID: &str = "service.instance.id";
+
+pub(super) fn convert(req: &ExportMetricsServiceRequest) -> Converted {
+    let plan = Plan::new(req);
+    let mut out = Output::new(plan.samples);
+    let mut tally = Tally::default();
+    for (ri, rm) in req.resource_metrics.iter().enumerate() {
+        convert_resource(ri, rm, &plan.keys, &mut out, &mut tally);
+    }
+    tally.finish(out.finish())
+}
+
+/// What one pass over the request learns before converting it.
+struct Plan<'a> {
+    /// About how many samples the request yields.
+    samples: usize,
+    keys: LabelNames<'a>,
+}
+
+impl<'a> Plan<'a> {
+    fn new(req: &'a ExportMetricsServiceRequest) -> Self {
+        let mut plan = Plan { samples: 0, keys: LabelNames::default() };
+        let metrics = req.resource_metrics.iter().flat_map(|r| &r.scope_metrics);
+        for m in metrics.flat_map(|s| &s.metrics) {
+            match &m.data {
+                None => {}
+                Some(Data::Gauge(g)) => plan.points(&g.data_points, |p| (&p.attributes, 1)),
+                Some(Data::Sum(s)) => plan.points(&s.data_points, |p| (&p.attributes, 1)),
+                Some(Data::Histogram(h)) => plan
+                    .points(&h.data_points, |p| (&p.attributes, p.explicit_bounds.len() + 3)),
+                Some(Data::ExponentialHistogram(h)) => plan.points(&h.data_points, |p| {
+                    let len = |b: &Option<Buckets>| b.as_ref().map_or(0, |b| b.bucket_counts.len());
+                    (&p.attributes, len(&p.positive) + len(&p.negative) + 4)
+                }),
+                Some(Data::Summary(s)) => {
+                    plan.points(&s.data_points, |p| (&p.attributes, p.quantile_values.len() + 2))
+                }
+            }
+        }
+        plan.samples += req.resource_metrics.len();
+        plan
+    }
+
+    fn points<P>(&mut self, points: &'a [P], f: impl Fn(&'a P) -> (&'a Vec<KeyValue>, usize)) {
+        for p in points {
+            let (attrs, samples) = f(p);
+            self.samples += samples;
+            for kv in attrs {
+                self.keys.learn(&kv.key);
+            }
+        }
+    }
+}
+
+/// Prometheus label names of the data point attribute keys, computed once per distinct key:
+/// most OpenTelemetry keys contain dots and would otherwise be rewritten on every point.
+#[derive(Default)]
+struct LabelNames<'a> {
+    changed: HashMap<&'a str, String>,
+}
+
+impl<'a> LabelNames<'a> {
+    fn learn(&mut self, key: &'a str) {
+        if !key.is_empty() && !is_label_name(key) && !self.changed.contains_key(key) {
+            self.changed.insert(key, label_name(key).into_owned());
+        }
+    }
+
+    /// The label name of `key`; empty (the attribute is left out) for an empty key.
+    fn get<'s>(&'s self, key: &'s str) -> &'s str {
+        if is_label_name(key) {
+            key
+        } else {
+            // Every key of the request was learnt, so a miss is an empty key.
+            self.changed.get(key).map_or("", String::as_str)
+        }
+    }
+}
+
+/// An attribute on its way to becoming a label.
+struct Attr<'x> {
+    name: Cow<'x, str>,
+    key: &'x str,
+    value: Cow<'x, str>,
+}
+
+/// Turns `attrs` into sorted labels: values of attributes whose names collide are joined with
+/// `;` in the order of the original keys, and the `fixed` labels (sorted, with non-empty values)
+/// replace attributes of the same name.
+fn merge_labels<'x>(
+    attrs: &mut Vec<Attr<'x>>,
+    fixed: &[(&'x str, &'x str)],
+    labels: &mut Vec<(Cow<'x, str>, Cow<'x, str>)>,
+) {
+    labels.clear();
+    attrs.sort_unstable_by(|a, b| (&a.name, a.key).cmp(&(&b.name, b.key)));
+    let mut fixed = fixed.iter().peekable();
+    for a in attrs.drain(..) {
+        while let Some(&&(k, v)) = fixed.peek() {
+            if k >= a.name.as_ref() {
+                break;
+            }
+            labels.push((Cow::Borrowed(k), Cow::Borrowed(v)));
+            fixed.next();
+        }
+        if fixed.peek().is_some_and(|(k, _)| *k == a.name) {
+            continue;
+        }
+        if let Some((name, value)) = labels.last_mut() {
+            if *name == a.name {
+                let joined = value.to_mut();
+                joined.push(';');
+                joined.push_str(&a.value);
+                continue;
+            }
+        }
+        labels.push((a.name, a.value));
+    }
+    labels.extend(fixed.map(|&(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v))));
+}
+
+fn convert_resource<'a>(
+    ri: usize,
+    rm: &'a ResourceMetrics,
+    keys: &'a LabelNames<'a>,
+    out: &mut Output,
+    tally: &mut Tally,
+) {
+    let res_kvs = rm.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
+    let text = |key| find(res_kvs, key).and_then(|v| render(Some(v))).filter(|v| !v.is_empty());
+    let job = text(SERVICE_NAME).map(|name| match text(SERVICE_NAMESPACE) {
+        Some(ns) => Cow::Owned(format!("{ns}/{name}")),
+        None => name,
+    });
+    let instance = text(SERVICE_INSTANCE_ID);
+    let mut target: Vec<(&str, &str)> = Vec::with_capacity(2);
+    if let Some(instance) = &instance {
+        target.push(("instance", instance));
+    }
+    if let Some(job) = &job {
+        target.push(("job", job));
+    }
+
+    let mut cx = PointContext { keys, attrs: Vec::new(), labels: Vec::new(), le: LeCache::default() };
+    let mut max_ts: Option<i64> = None;
+    for (si, sm) in rm.scope_metrics.iter().enumerate() {
+        // Sorted by name: instance < job < otel_scope_name < otel_scope_version.
+        let mut fixed = target.clone();
+        if let Some(scope) = &sm.scope {
+            if !scope.name.is_empty() {
+                fixed.push(("otel_scope_name", &scope.name));
+            }
+            if !scope.version.is_empty() {
+                fixed.push(("otel_scope_version", &scope.version));
+            }
+        }
+        for (mi, metric) in sm.metrics.iter().enumerate() {
+            let loc = Loc { resource: ri, scope: si, metric: mi };
+            convert_metric(metric, &fixed, &mut cx, out, tally, &mut max_ts, loc);
+        }
+    }
+
+    // One `target_info` per resource with something to say beyond job and instance.
+    let Some(ts) = max_ts else { return };
+    let mut attrs = Vec::new();
+    for_each_last(res_kvs, |kv| {
+        if matches!(kv.key.as_str(), SERVICE_NAME | SERVICE_NAMESPACE | SERVICE_INSTANCE_ID) {
+            return;
+        }
+        let name = label_name(&kv.key);
+        match render(kv.value.as_ref()) {
+            Some(value) if !value.is_empty() && !name.is_empty() => {
+                attrs.push(Attr { name, key: &kv.key, value });
+            }
+            _ => {}
+        }
+    });
+    if attrs.is_empty() {
+        return;
+    }
+    let mut labels = Vec::with_capacity(attrs.len() + 2);
+    merge_labels(&mut attrs, &target, &mut labels);
+    let family = Family::simple("target_info".into(), "gauge", "", "Target metadata");
+    out.sample(&family, &family.name, &labels, None, ts, 1.0);
+}
+
+/// Where a metric is in the request, for error messages.
+#[derive(Debug, Clone, Copy)]
+struct Loc {
+    resource: usize,
+    scope: usize,
+    metric: usize,
+}
+
+impl std::fmt::Display for Loc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Loc { resource, scope, metric } = self;
+        write!(f, "metric {metric} of scope {scope} of resource {resource}")
+    }
+}
+
+/// Scratch space reused across the points of a resource.
+struct PointContext<'x> {
+    keys: &'x LabelNames<'x>,
+    attrs: Vec<Attr<'x>>,
+    labels: Vec<(Cow<'x, str>, Cow<'x, str>)>,
+    le: LeCache<'x>,
+}
+
+impl<'x> PointContext<'x> {
+    /// Fills `self.labels` with the labels of a point with attributes `attrs`.
+    fn labels(&mut self, attrs: &'x [KeyValue], fixed: &[(&'x str, &'x str)]) {
+        let (keys, out) = (self.keys, &mut self.attrs);
+        for_each_last(attrs, |kv| {
+            let name = keys.get(&kv.key);
+            if name.is_empty() {
+                return;
+            }
+            match render(kv.value.as_ref()) {
+                Some(value) if !value.is_empty() => {
+                    out.push(Attr { name: Cow::Borrowed(name), key: &kv.key, value });
+                }
+                _ => {}
+            }
+        });
+        merge_labels(&mut self.attrs, fixed, &mut self.labels);
+    }
+}
+
+/// The `le` label values of the last explicit bounds seen: points of a histogram nearly always
+/// share their bounds, and formatting floats is the costly part of a bucket.
+#[derive(Default)]
+struct LeCache<'x> {
+    bounds: &'x [f64],
+    les: Vec<String>,
+}
+
+impl<'x> LeCache<'x> {
+    fn get(&mut self, bounds: &'x [f64]) -> &[String] {
+        if self.bounds != bounds || self.les.len() != bounds.len() {
+            self.bounds = bounds;
+            self.les.clear();
+            self.les.extend(bounds.iter().map(|&b| prom_float(b)));
+        }
+        &self.les
+    }
+}
+
+/// `v` as Prometheus writes `le` and `quantile` values: shortest round-trip form, `+Inf`.
+fn prom_float(v: f64) -> String {
+    let mut s = String::with_capacity(8);
+    // Writing into a String cannot fail.
+    let _ = write_f64(&mut s, v);
+    s
+}
+
+/// The names and metadata of the series one OTLP metric yields.
+struct Family<'m> {
+    name: String,
+    bucket: String,
+    sum: String,
+    count: String,
+    prom_type: &'static str,
+    unit: &'m str,
+    description: &'m str,
+}
+
+impl<'m> Family<'m> {
+    fn simple(name: String, prom_type: &'static str, unit: &'m str, description: &'m str) -> Self {
+        let (bucket, sum, count) = Default::default();
+        Family { name, bucket, sum, count, prom_type, unit, description }
+    }
+
+    fn with_parts(name: String, prom_type: &'static str, m: &'m Metric) -> Self {
+        Family {
+            bucket: format!("{name}_bucket"),
+            sum: format!("{name}_sum"),
+            count: format!("{name}_count"),
+            name,
+            prom_type,
+            unit: &m.unit,
+            description: &m.description,
+        }
+    }
+}
+
+/// The sample values of a point: as given, or all stale when the point has no recorded value.
+struct Point {
+    ts: i64,
+    stale: bool,
+}
+
+impl Point {
+    fn new(time_unix_nano: u64, flags: u32) -> Result<Self, String> {
+        if time_unix_nano == 0 {
+            return Err("time_unix_nano must not be 0".into());
+        }
+        let ts = i64::try_from(time_unix_nano / 1_000_000).unwrap_or(i64::MAX);
+        Ok(Point { ts, stale: flags & NO_RECORDED_VALUE != 0 })
+    }
+
+    fn value(&self, v: f64) -> f64 {
+        if self.stale {
+            f64::from_bits(STALE_NAN)
+        } else {
+            v
+        }
+    }
+}
+
+fn convert_metric<'x>(
+    metric: &'x Metric,
+    fixed: &[(&'x str, &'x str)],
+    cx: &mut PointContext<'x>,
+    out: &mut Output,
+    tally: &mut Tally,
+    max_ts: &mut Option<i64>,
+    loc: Loc,
+) {
+    let Some(data) = &metric.data else { return };
+    if metric.name.is_empty() {
+        let points = match data {
+            Data::Gauge(g) => g.data_points.len(),
+            Data::Sum(s) => s.data_points.len(),
+            Data::Histogram(h) => h.data_points.len(),
+            Data::ExponentialHistogram(h) => h.data_points.len(),
+            Data::Summary(s) => s.data_points.len(),
+        };
+        if points > 0 {
+            tally.reject(points as u64, || format!("{loc}: metric name is empty"));
+        }
+        return;
+    }
+    let (unit, description) = (metric.unit.as_str(), metric.description.as_str());
+    let mut run = |n: usize, point: &mut dyn FnMut(usize, &mut PointContext<'x>, &mut Output) -> Result<i64, String>| {
+        for pi in 0..n {
+            match point(pi, cx, out) {
+                Ok(ts) => {
+                    tally.accept();
+                    *max_ts = Some(max_ts.map_or(ts, |m| m.max(ts)));
+                }
+                Err(e) => tally.reject(1, || format!("data point {pi} of {loc}: {e}")),
+            }
+        }
+    };
+    match data {
+        Data::Gauge(g) => {
+            let name = metric_name(&metric.name, unit, Suffixes::Gauge);
+            let family = Family::simple(name, "gauge", unit, description);
+            run(g.data_points.len(), &mut |pi, cx, out| {
+                number(&g.data_points[pi], &family, fixed, cx, out)
+            });
+        }
+        Data::Sum(s) => {
+            let (suffixes, prom_type) =
+                if s.is_monotonic { (Suffixes::Counter, "counter") } else { (Suffixes::Other, "gauge") };
+            let name = metric_name(&metric.name, unit, suffixes);
+            let family = Family::simple(name, prom_type, unit, description);
+            run(s.data_points.len(), &mut |pi, cx, out| {
+                number(&s.data_points[pi], &family, fixed, cx, out)
+            });
+        }
+        Data::Histogram(h) => {
+            let name = metric_name(&metric.name, unit, Suffixes::Other);
+            let family = Family::with_parts(name, "histogram", metric);
+            run(h.data_points.len(), &mut |pi, cx, out| {
+                histogram(&h.data_points[pi], &family, fixed, cx, out)
+            });
+        }
+        Data::ExponentialHistogram(h) => {
+            let name = metric_name(&metric.name, unit, Suffixes::Other);
+            let family = Family::with_parts(name, "histogram", metric);
+            let mut buckets = Vec::new();
+            run(h.data_points.len(), &mut |pi, cx, out| {
+                exponential(&h.data_points[pi], &family, fixed, cx, out, &mut buckets)
+            });
+        }
+        Data::Summary(s) => {
+            let name = metric_name(&metric.name, unit, Suffixes::Other);
+            let family = Family::with_parts(name, "summary", metric);
+            run(s.data_points.len(), &mut |pi, cx, out| {
+                summary(&s.data_points[pi], &family, fixed, cx, out)
+            });
+        }
+    }
+}
+
+fn number<'x>(
+    p: &'x NumberDataPoint,
+    family: &Family<'_>,
+    fixed: &[(&'x str, &'x str)],
+    cx: &mut PointContext<'x>,
+    out: &mut Output,
+) -> Result<i64, String> {
+    let point = Point::new(p.time_unix_nano, p.flags)?;
+    let value = match p.value {
+        Some(Value::AsDouble(d)) => d,
+        Some(Value::AsInt(i)) => i as f64,
+        None if point.stale => 0.0,
+        None => return Err("data point has no value".into()),
+    };
+    cx.labels(&p.attributes, fixed);
+    out.sample(family, &family.name, &cx.labels, None, point.ts, point.value(value));
+    Ok(point.ts)
+}
+
+fn histogram<'x>(
+    p: &'x HistogramDataPoint,
+    family: &Family<'_>,
+    fixed: &[(&'x str, &'x str)],
+    cx: &mut PointContext<'x>,
+    out: &mut Output,
+) -> Result<i64, String> {
+    let point = Point::new(p.time_unix_nano, p.flags)?;
+    let (bounds, counts) = (&p.explicit_bounds, &p.bucket_counts);
+    if !counts.is_empty() && counts.len() != bounds.len() + 1 {
+        return Err(format!(
+            "bucket_counts has {} entries for {} explicit_bounds, expected {}",
+            counts.len(),
+            bounds.len(),
+            bounds.len() + 1
+        ));
+    }
+    let increasing = |w: &[f64]| w[0].partial_cmp(&w[1]) == Some(std::cmp::Ordering::Less);
+    if !bounds.windows(2).all(increasing) || bounds.iter().any(|b| b.is_nan()) {
+        return Err("explicit_bounds must be strictly increasing".into());
+    }
+    cx.labels(&p.attributes, fixed);
+    if !counts.is_empty() {
+        let les = cx.le.get(bounds);
+        let mut cumulative = 0u64;
+        for ((&bound, le), &count) in bounds.iter().zip(les).zip(counts.iter()) {
+            cumulative = cumulative.saturating_add(count);
+            // An explicit +Inf bound is the +Inf bucket written below.
+            if bound != f64::INFINITY {
+                let v = point.value(cumulative as f64);
+                out.sample(family, &family.bucket, &cx.labels, Some(("le", le)), point.ts, v);
+            }
+        }
+    }
+    let count = point.value(p.count as f64);
+    out.sample(family, &family.bucket, &cx.labels, Some(("le", "+Inf")), point.ts, count);
+    if let Some(sum) = p.sum {
+        out.sample(family, &family.sum, &cx.labels, None, point.ts, point.value(sum));
+    }
+    out.sample(family, &family.count, &cx.labels, None, point.ts, count);
+    Ok(point.ts)
+}
+
+fn exponential<'x>(
+    p: &'x ExponentialHistogramDataPoint,
+    family: &Family<'_>,
+    fixed: &[(&'x str, &'x str)],
+    cx: &mut PointContext<'x>,
+    out: &mut Output,
+    buckets: &mut Vec<(f64, u64)>,
+) -> Result<i64, String> {
+    let point = Point::new(p.time_unix_nano, p.flags)?;
+    if !(-10..=20).contains(&p.scale) {
+        return Err(format!("scale must be between -10 and 20, got {}", p.scale));
+    }
+    if !(p.zero_threshold >= 0.0 && p.zero_threshold.is_finite()) {
+        return Err(format!("zero_threshold must be a non-negative number, got {}", p.zero_threshold));
+    }
+    exponential_buckets(p, buckets);
+    cx.labels(&p.attributes, fixed);
+    for &(bound, cumulative) in buckets.iter() {
+        let le = prom_float(bound);
+        let v = point.value(cumulative as f64);
+        out.sample(family, &family.bucket, &cx.labels, Some(("le", &le)), point.ts, v);
+    }
+    let count = point.value(p.count as f64);
+    out.sample(family, &family.bucket, &cx.labels, Some(("le", "+Inf")), point.ts, count);
+    if let Some(sum) = p.sum {
+        out.sample(family, &family.sum, &cx.labels, None, point.ts, point.value(sum));
+    }
+    out.sample(family, &family.count, &cx.labels, None, point.ts, count);
+    Ok(point.ts)
+}
+
+/// Fills `out` with the `(upper bound, cumulative count)` classic buckets of an exponential
+/// histogram point, bounds strictly increasing and finite: negative buckets from the most
+/// negative up, the zero bucket, then positive buckets.
+fn exponential_buckets(p: &ExponentialHistogramDataPoint, out: &mut Vec<(f64, u64)>) {
+    out.clear();
+    let mut cumulative = 0u64;
+    let mut push = |bound: f64, count: u64, cumulative: &mut u64| {
+        *cumulative = cumulative.saturating_add(count);
+        // Bounds beyond f64's range fold into their neighbours (the +Inf bucket, or the zero
+        // bucket for bounds that underflow); a bound at or below the previous one (a zero
+        // threshold above the first positive bound) replaces it, as cumulative counts include
+        // everything before.
+        if !bound.is_finite() {
+            return;
+        }
+        while out.last().is_some_and(|&(last, _)| last >= bound) {
+            out.pop();
+        }
+        out.push((bound, *cumulative));
+    };
+    if let Some(neg) = &p.negative {
+        for (i, &count) in neg.bucket_counts.iter().enumerate().rev() {
+            // Negative bucket `index` holds values in [-base^(index+1), -base^index).
+            let bound = -exp_base_pow(i64::from(neg.offset) + i as i64, p.scale);
+            if bound == 0.0 {
+                cumulative = cumulative.saturating_add(count);
+                continue;
+            }
+            push(bound, count, &mut cumulative);
+        }
+    }
+    push(p.zero_threshold, p.zero_count, &mut cumulative);
+    if let Some(pos) = &p.positive {
+        for (i, &count) in pos.bucket_counts.iter().enumerate() {
+            // Positive bucket `index` holds values in (base^index, base^(index+1)].
+            let bound = exp_base_pow(i64::from(pos.offset) + i as i64 + 1, p.scale);
+            push(bound, count, &mut cumulative);
+        }
+    }
+}
+
+/// `base^exp` for the exponential histogram base `2^(2^-scale)`, that is `2^(exp / 2^scale)`.
+///
+/// Computed from IEEE square roots and exact powers of two only, so that every platform gets
+/// the same bits (libm's `exp2` and `powf` are not guaranteed to): `le` values are part of the
+/// series identity, and WAL replay must rebuild exactly the acknowledged series. `scale` is in
+/// `-10..=20`.
+fn exp_base_pow(exp: i64, scale: i32) -> f64 {
+    if scale <= 0 {
+        return exp2_int(exp.saturating_mul(1i64 << scale.unsigned_abs().min(62)));
+    }
+    let s = scale.unsigned_abs().min(20);
+    let whole = exp >> s;
+    let frac = exp & ((1i64 << s) - 1);
+    let roots = roots_of_two();
+    let mut f = 1.0;
+    for j in 1..=s {
+        // Bit `s - j` of `frac` stands for 2^(2^-j).
+        if (frac >> (s - j)) & 1 == 1 {
+            f *= roots[j as usize];
+        }
+    }
+    f * exp2_int(whole)
+}
+
+/// `2^(2^-j)` for `j` in `0..=20`, by repeated square roots of 2.
+fn roots_of_two() -> &'static [f64; 21] {
+    static ROOTS: OnceLock<[f64; 21]> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut r = [2.0f64; 21];
+        for j in 1..r.len() {
+            r[j] = r[j - 1].sqrt();
+        }
+        r
+    })
+}
+
+/// `2^k` exactly, saturating to infinity and zero.
+fn exp2_int(k: i64) -> f64 {
+    if k > 1023 {
+        f64::INFINITY
+    } else if k >= -1022 {
+        f64::from_bits(((k + 1023) as u64) << 52)
+    } else if k >= -1074 {
+        f64::from_bits(1u64 << (k + 1074))
+    } else {
+        0.0
+    }
+}
+
+fn summary<'x>(
+    p: &'x SummaryDataPoint,
+    family: &Family<'_>,
+    fixed: &[(&'x str, &'x str)],
+    cx: &mut PointContext<'x>,
+    out: &mut Output,
+) -> Result<i64, String> {
+    let point = Point::new(p.time_unix_nano, p.flags)?;
+    cx.labels(&p.attributes, fixed);
+    for q in &p.quantile_values {
+        let quantile = prom_float(q.quantile);
+        let v = point.value(q.value);
+        out.sample(family, &family.name, &cx.labels, Some(("quantile", &quantile)), point.ts, v);
+    }
+    out.sample(family, &family.sum, &cx.labels, None, point.ts, point.value(p.sum));
+    out.sample(family, &family.count, &cx.labels, None, point.ts, point.value(p.count as f64));
+    Ok(point.ts)
+}
+
+/// The `samples` rows, and the `series` rows of each distinct series they use.
+struct Output {
+    series_id: Vec<u64>,
+    metric_name: StringBuilder,
+    timestamp: Vec<i64>,
+    value: Vec<f64>,
+    seen: HashSet<u64>,
+    s_id: Vec<u64>,
+    s_name: StringBuilder,
+    s_labels: MapColumn,
+    s_type: StringBuilder,
+    s_unit: StringBuilder,
+    s_description: StringBuilder,
+}
+
+impl Output {
+    fn new(samples: usize) -> Self {
+        // Requests mostly carry one or a few samples per series.
+        let series = samples / 2 + 1;
+        Output {
+            series_id: Vec::with_capacity(samples),
+            metric_name: strings(samples, 32),
+            timestamp: Vec::with_capacity(samples),
+            value: Vec::with_capacity(samples),
+            seen: HashSet::with_capacity(series),
+            s_id: Vec::with_capacity(series),
+            s_name: strings(series, 32),
+            s_labels: MapColumn::with_capacity(series, series * 6),
+            s_type: strings(series, 8),
+            s_unit: strings(series, 2),
+            s_description: strings(series, 32),
+        }
+    }
+
+    /// Appends one sample of series `name{labels, extra}`; `labels` are sorted by name and
+    /// `extra` (`le` or `quantile`) replaces a label of the same name.
+    fn sample(
+        &mut self,
+        family: &Family<'_>,
+        name: &str,
+        labels: &[(Cow<'_, str>, Cow<'_, str>)],
+        extra: Option<(&str, &str)>,
+        ts: i64,
+        value: f64,
+    ) {
+        let (before, after) = split_labels(labels, extra.map(|(k, _)| k));
+        let all = || {
+            let pair = |(k, v): &(Cow<'_, str>, Cow<'_, str>)| (k.as_ref(), v.as_ref());
+            let before = before.iter().map(pair);
+            before.chain(extra).chain(after.iter().map(pair))
+        };
+        let id = series_fingerprint(name, all());
+        self.series_id.push(id);
+        self.metric_name.append_value(name);
+        self.timestamp.push(ts);
+        self.value.push(value);
+        if self.seen.insert(id) {
+            self.s_id.push(id);
+            self.s_name.append_value(name);
+            for (k, v) in all() {
+                self.s_labels.entry(k, Some(v));
+            }
+            self.s_labels.end_row();
+            self.s_type.append_value(family.prom_type);
+            self.s_unit.append_value(family.unit);
+            self.s_description.append_value(family.description);
+        }
+    }
+
+    fn finish(mut self) -> Result<Rows, ArrowError> {
+        let samples: Vec<ArrayRef> = vec![
+            primitive::<UInt64Type>(self.series_id),
+            Arc::new(self.metric_name.finish()),
+            primitive::<Int64Type>(self.timestamp),
+            primitive::<Float64Type>(self.value),
+        ];
+        let series: Vec<ArrayRef> = vec![
+            primitive::<UInt64Type>(self.s_id),
+            Arc::new(self.s_name.finish()),
+            self.s_labels.finish()?,
+            Arc::new(self.s_type.finish()),
+            Arc::new(self.s_unit.finish()),
+            Arc::new(self.s_description.finish()),
+        ];
+        Ok(Rows {
+            batch: RecordBatch::try_new(samples_schema(), samples)?,
+            series: Some(RecordBatch::try_new(series_schema(), series)?),
+        })
+    }
+}
+
+/// Splits sorted `labels` around where `extra` goes, leaving out a label named `extra`.
+fn split_labels<'l, 'x>(
+    labels: &'l [(Cow<'x, str>, Cow<'x, str>)],
+    extra: Option<&str>,
+) -> (&'l [(Cow<'x, str>, Cow<'x, str>)], &'l [(Cow<'x, str>, Cow<'x, str>)]) {
+    let Some(extra) = extra else { return (labels, &[]) };
+    let at = labels.partition_point(|(k, _)| k.as_ref() < extra);
+    let skip = usize::from(labels.get(at).is_some_and(|(k, _)| k == extra));
+    (&labels[..at], &labels[at + skip..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn powers_of_the_base_are_exact_where_they_can_be() {
+        assert_eq!(exp_base_pow(0, 0), 1.0);
+        assert_eq!(exp_base_pow(3, 0), 8.0);
+        assert_eq!(exp_base_pow(-2, 0), 0.25);
+        assert_eq!(exp_base_pow(1, -1), 4.0);
+        assert_eq!(exp_base_pow(-1, -2), 1.0 / 16.0);
+        assert_eq!(exp_base_pow(1, 1), std::f64::consts::SQRT_2);
+        assert_eq!(exp_base_pow(2, 1), 2.0);
+        assert_eq!(exp_base_pow(-1, 1), std::f64::consts::FRAC_1_SQRT_2);
+        assert_eq!(exp_base_pow(4, 2), 2.0);
+        assert_eq!(exp_base_pow(2000, 0), f64::INFINITY);
+        assert_eq!(exp_base_pow(-1074, 0), f64::from_bits(1));
+        assert_eq!(exp_base_pow(-2000, 0), 0.0);
+        for scale in 1..=20 {
+            for exp in [-1000i64, -7, -1, 1, 5, 12345] {
+                let want = (exp as f64 / f64::from(1u32 << scale)).exp2();
+                let got = exp_base_pow(exp, scale);
+                assert!(((got - want) / want).abs() < 1e-14, "{exp} {scale}: {got} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn label_merging_joins_collisions_and_lets_fixed_labels_win() {
+        let attr = |name: &'static str, key: &'static str, value: &'static str| Attr {
+            name: name.into(),
+            key,
+            value: value.into(),
+        };
+        let mut attrs = vec![
+            attr("a_b", "a.b", "2"),
+            attr("job", "job", "mine"),
+            attr("a_b", "a-b", "1"),
+            attr("z", "z", "last"),
+            attr("c", "c", "x"),
+        ];
+        let mut labels = Vec::new();
+        merge_labels(&mut attrs, &[("instance", "i-1"), ("job", "svc")], &mut labels);
+        let got: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+        assert_eq!(
+            got,
+            [("a_b", "1;2"), ("c", "x"), ("instance", "i-1"), ("job", "svc"), ("z", "last")]
+        );
+    }
+}

@@ -1,0 +1,332 @@
+//! Table providers over a [`ReadView`] for one tenant: `spans`, `logs` and `samples` (head batches
+//! plus Parquet segments) and `series` (in memory).
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use common::Tenant;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{internal_datafusion_err, DFSchema, Result};
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_expr::conjunction_opt;
+use datafusion::physical_plan::union::UnionExec;
+use datafusion::physical_plan::ExecutionPlan;
+use storage::{ReadView, SegmentMeta};
+use tracing::debug;
+
+use crate::scan_exec::{ScanSummary, VigilScanExec};
+use crate::time_range::TimeRange;
+
+/// The URL the [`ReadView::object_store`] is registered under in every session.
+pub(crate) const STORE_URL: &str = "vigil://store/";
+
+/// One of the tables `spans`, `logs`, `samples` of one tenant.
+pub(crate) struct SignalTable {
+    view: Arc<dyn ReadView>,
+    tenant: Tenant,
+    table: &'static str,
+    time_column: &'static str,
+    schema: SchemaRef,
+}
+
+impl fmt::Debug for SignalTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignalTable")
+            .field("tenant", &self.tenant)
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SignalTable {
+    /// The table `table` (with time column `time_column`) of `tenant`.
+    pub(crate) fn new(
+        view: Arc<dyn ReadView>,
+        tenant: Tenant,
+        table: &'static str,
+        time_column: &'static str,
+        schema: SchemaRef,
+    ) -> Self {
+        Self {
+            view,
+            tenant,
+            table,
+            time_column,
+            schema,
+        }
+    }
+
+    /// A Parquet scan of `segments` that prunes row groups, pages and (through bloom filters)
+    /// ids with the pushed-down `filters`.
+    fn parquet_scan(
+        &self,
+        state: &dyn Session,
+        segments: &[&SegmentMeta],
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let url = ObjectStoreUrl::parse(STORE_URL)?;
+        let runtime = state.runtime_env();
+        // Segments are immutable under unique paths, so cached footers never go stale.
+        let reader_factory = CachedParquetFileReaderFactory::new(
+            runtime.object_store(&url)?,
+            runtime.cache_manager.get_file_metadata_cache(),
+        );
+        let mut source = ParquetSource::new(Arc::clone(&self.schema))
+            .with_table_parquet_options(state.table_options().parquet.clone())
+            .with_parquet_file_reader_factory(Arc::new(reader_factory));
+        if let Some(predicate) = self.physical_predicate(state, filters)? {
+            source = source.with_predicate(predicate);
+        }
+
+        let groups = state.config().target_partitions().clamp(1, segments.len());
+        let mut files = vec![Vec::new(); groups];
+        for (i, segment) in segments.iter().enumerate() {
+            files[i % groups].push(PartitionedFile::new(segment.path.clone(), segment.bytes));
+        }
+        let config = FileScanConfigBuilder::new(url, Arc::new(source))
+            .with_file_groups(files.into_iter().map(FileGroup::new).collect())
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        Ok(DataSourceExec::from_data_source(config))
+    }
+
+    /// The AND of the `filters` that can be turned into a physical expression over the table
+    /// schema; the others are still applied above the scan.
+    fn physical_predicate(
+        &self,
+        state: &dyn Session,
+        filters: &[Expr],
+    ) -> Result<Option<Arc<dyn datafusion::physical_expr::PhysicalExpr>>> {
+        let df_schema = DFSchema::try_from(Arc::clone(&self.schema))?;
+        let predicates = filters.iter().filter_map(|filter| {
+            match state.create_physical_expr(filter.clone(), &df_schema) {
+                Ok(p) => Some(p),
+                Err(error) => {
+                    debug!(%error, %filter, "filter not pushed into the parquet scan");
+                    None
+                }
+            }
+        });
+        Ok(conjunction_opt(predicates.collect::<Vec<_>>()))
+    }
+}
+
+#[async_trait]
+impl TableProvider for SignalTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    /// Every filter helps to skip data (segments by time, row groups and pages by statistics,
+    /// bloom filters), but none is applied row by row, so DataFusion re-checks all of them.
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    /// Scans a snapshot of the table taken now. Segments whose `[min_time, max_time]` misses the
+    /// time range of `filters` are dropped from the manifest's metadata alone, before any file
+    /// is opened; the rest are read with `filters` as the Parquet pruning predicate:
+    ///
+    /// ```text
+    /// VigilScanExec: table=spans, segments_total=12, segments_pruned_by_time=10, head_batches=3
+    ///   UnionExec
+    ///     DataSourceExec: file_groups={2 groups: [[seg-a.parquet], [seg-b.parquet]]},
+    ///                     file_type=parquet, predicate=<filters>   (kept segments)
+    ///     DataSourceExec: partitions=3                              (head batches, in memory)
+    /// ```
+    ///
+    /// The union collapses to its only input when there are no kept segments or no head
+    /// batches (an empty memory scan stands in when both are absent).
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let snapshot = self.view.snapshot(&self.tenant, self.table);
+        let range = TimeRange::from_filters(self.time_column, filters);
+        let kept: Vec<&SegmentMeta> = snapshot
+            .segments
+            .iter()
+            .filter(|s| range.overlaps(s.min_time, s.max_time))
+            .collect();
+        let head = snapshot
+            .head
+            .iter()
+            .filter(|b| b.num_rows() > 0)
+            .map(|b| conform(b, &self.schema, self.table))
+            .collect::<Result<Vec<_>>>()?;
+        let summary = ScanSummary {
+            table: self.table,
+            segments_total: snapshot.segments.len(),
+            segments_pruned_by_time: snapshot.segments.len() - kept.len(),
+            head_batches: head.len(),
+        };
+
+        let mut inputs: Vec<Arc<dyn ExecutionPlan>> = Vec::with_capacity(2);
+        if !kept.is_empty() {
+            inputs.push(self.parquet_scan(state, &kept, projection, filters, limit)?);
+        }
+        if !head.is_empty() || inputs.is_empty() {
+            let partitions = spread(head, state.config().target_partitions());
+            let memory = MemorySourceConfig::try_new(
+                &partitions,
+                Arc::clone(&self.schema),
+                projection.cloned(),
+            )?
+            .with_limit(limit);
+            inputs.push(DataSourceExec::from_data_source(memory));
+        }
+        Ok(Arc::new(VigilScanExec::new(summary, UnionExec::try_new(inputs)?)))
+    }
+}
+
+/// The `series` table of one tenant, read from [`ReadView::series`] at scan time.
+pub(crate) struct SeriesTable {
+    view: Arc<dyn ReadView>,
+    tenant: Tenant,
+    schema: SchemaRef,
+}
+
+impl fmt::Debug for SeriesTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeriesTable")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SeriesTable {
+    /// The `series` table of `tenant`.
+    pub(crate) fn new(view: Arc<dyn ReadView>, tenant: Tenant, schema: SchemaRef) -> Self {
+        Self {
+            view,
+            tenant,
+            schema,
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for SeriesTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    /// A memory scan of the series batches as they are now.
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let batches = self
+            .view
+            .series(&self.tenant)
+            .iter()
+            .filter(|b| b.num_rows() > 0)
+            .map(|b| conform(b, &self.schema, common::schema::SERIES))
+            .collect::<Result<Vec<_>>>()?;
+        let partitions = spread(batches, state.config().target_partitions());
+        let memory =
+            MemorySourceConfig::try_new(&partitions, Arc::clone(&self.schema), projection.cloned())?
+                .with_limit(limit);
+        Ok(DataSourceExec::from_data_source(memory))
+    }
+}
+
+/// `batch` with exactly the table's schema (so the union with the Parquet scan lines up), or an
+/// error when its columns do not have the table's types.
+fn conform(batch: &RecordBatch, schema: &SchemaRef, table: &str) -> Result<RecordBatch> {
+    if batch.schema_ref() == schema {
+        return Ok(batch.clone());
+    }
+    let same_types = batch.num_columns() == schema.fields().len()
+        && batch
+            .columns()
+            .iter()
+            .zip(schema.fields())
+            .all(|(c, f)| c.data_type().equals_datatype(f.data_type()));
+    if !same_types {
+        return Err(internal_datafusion_err!(
+            "head batch of {table} does not match the table schema: {}",
+            batch.schema()
+        ));
+    }
+    Ok(RecordBatch::try_new(Arc::clone(schema), batch.columns().to_vec())?)
+}
+
+/// Deals `batches` round-robin into at most `partitions` (but at least one) partitions.
+fn spread(batches: Vec<RecordBatch>, partitions: usize) -> Vec<Vec<RecordBatch>> {
+    let n = partitions.clamp(1, batches.len().max(1));
+    let mut out = vec![Vec::new(); n];
+    for (i, b) in batches.into_iter().enumerate() {
+        out[i % n].push(b);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn batch(schema: SchemaRef, n: i64) -> RecordBatch {
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(0..n))]).unwrap()
+    }
+
+    #[test]
+    fn spread_keeps_every_batch_and_at_least_one_partition() {
+        let schema = Arc::new(Schema::new(vec![Field::new("t", DataType::Int64, false)]));
+        assert_eq!(spread(vec![], 4), vec![Vec::<RecordBatch>::new()]);
+        let parts = spread((1..=5).map(|n| batch(schema.clone(), n)).collect(), 2);
+        assert_eq!(parts.len(), 2);
+        let rows: usize = parts.iter().flatten().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, 15);
+    }
+
+    #[test]
+    fn conform_adopts_the_table_schema_or_names_the_table() {
+        let table = Arc::new(Schema::new(vec![Field::new("t", DataType::Int64, false)]));
+        // Same types, different nullability and metadata: accepted under the table schema.
+        let loose = Arc::new(Schema::new(vec![Field::new("t", DataType::Int64, true)]));
+        let conformed = conform(&batch(loose, 2), &table, "spans").unwrap();
+        assert_eq!(conformed.schema_ref(), &table);
+
+        let other = Arc::new(Schema::new(vec![Field::new("t", DataType::Utf8, false)]));
+        let strings = RecordBatch::try_new(
+            other,
+            vec![Arc::new(arrow::array::StringArray::from(vec!["a"]))],
+        )
+        .unwrap();
+        let err = conform(&strings, &table, "spans").unwrap_err();
+        assert!(err.to_string().contains("head batch of spans"), "{err}");
+    }
+}

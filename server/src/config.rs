@@ -1,0 +1,313 @@
+//! Configuration: defaults < TOML file (`--config`) < `VIGIL_…` environment < flags. Unknown
+//! TOML keys are errors that name the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+/// The effective configuration of `vigil serve`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct Config {
+    /// Local data directory: WAL and, by default, the segment store.
+    pub(crate) data_dir: PathBuf,
+    /// OTLP/gRPC listener.
+    pub(crate) otlp_grpc_addr: SocketAddr,
+    /// OTLP/HTTP listener.
+    pub(crate) otlp_http_addr: SocketAddr,
+    /// HTTP API listener (SQL, admin, /metrics, /healthz, /ready).
+    pub(crate) http_addr: SocketAddr,
+    /// Log output: `text` or `json`.
+    pub(crate) log_format: LogFormat,
+    /// Default log filter when `RUST_LOG` is unset.
+    pub(crate) log_level: String,
+    pub(crate) wal: WalSection,
+    pub(crate) storage: StorageSection,
+    pub(crate) limits: LimitsSection,
+    pub(crate) query: QuerySection,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+/// When the WAL fsyncs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Fsync {
+    /// Group commit: fsync before every acknowledgement.
+    Always,
+    /// Acknowledge after write(2), fsync every `fsync_interval`.
+    Interval,
+    /// Never fsync (benchmarks of the rest of the pipeline only).
+    Never,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct WalSection {
+    pub(crate) fsync: Fsync,
+    #[serde(with = "humantime_serde")]
+    pub(crate) fsync_interval: Duration,
+    pub(crate) segment_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct StorageSection {
+    pub(crate) flush_bytes: u64,
+    #[serde(with = "humantime_serde")]
+    pub(crate) flush_age: Duration,
+    #[serde(with = "humantime_serde")]
+    pub(crate) flush_check_interval: Duration,
+    pub(crate) max_head_bytes: u64,
+    pub(crate) zstd_level: i32,
+    pub(crate) row_group_rows: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct LimitsSection {
+    /// Largest OTLP request, as sent and once decompressed.
+    pub(crate) max_request_bytes: usize,
+    /// Most request bytes being processed at once before answering "retry later".
+    pub(crate) max_inflight_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct QuerySection {
+    /// Threads of the query runtime.
+    pub(crate) threads: usize,
+    #[serde(with = "humantime_serde")]
+    pub(crate) timeout: Duration,
+    pub(crate) max_rows: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./vigil-data"),
+            otlp_grpc_addr: ([0, 0, 0, 0], 4317).into(),
+            otlp_http_addr: ([0, 0, 0, 0], 4318).into(),
+            http_addr: ([0, 0, 0, 0], 9700).into(),
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            wal: WalSection::default(),
+            storage: StorageSection::default(),
+            limits: LimitsSection::default(),
+            query: QuerySection::default(),
+        }
+    }
+}
+
+impl Default for WalSection {
+    fn default() -> Self {
+        Self {
+            fsync: Fsync::Always,
+            fsync_interval: Duration::from_millis(100),
+            segment_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        Self {
+            flush_bytes: 256 * 1024 * 1024,
+            flush_age: Duration::from_secs(300),
+            flush_check_interval: Duration::from_secs(1),
+            max_head_bytes: 2 * 1024 * 1024 * 1024,
+            zstd_level: 6,
+            row_group_rows: 1_048_576,
+        }
+    }
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: 16 * 1024 * 1024,
+            max_inflight_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for QuerySection {
+    fn default() -> Self {
+        Self {
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            timeout: Duration::from_secs(60),
+            max_rows: 100_000,
+        }
+    }
+}
+
+/// Settings given as flags or `VIGIL_…` environment variables (flags win).
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct Overrides {
+    /// TOML configuration file.
+    #[arg(long, env = "VIGIL_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// Local data directory [default: ./vigil-data].
+    #[arg(long, env = "VIGIL_DATA_DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// OTLP/gRPC listen address [default: 0.0.0.0:4317].
+    #[arg(long, env = "VIGIL_OTLP_GRPC_ADDR")]
+    pub(crate) otlp_grpc_addr: Option<SocketAddr>,
+    /// OTLP/HTTP listen address [default: 0.0.0.0:4318].
+    #[arg(long, env = "VIGIL_OTLP_HTTP_ADDR")]
+    pub(crate) otlp_http_addr: Option<SocketAddr>,
+    /// HTTP API listen address [default: 0.0.0.0:9700].
+    #[arg(long, env = "VIGIL_HTTP_ADDR")]
+    pub(crate) http_addr: Option<SocketAddr>,
+    /// Log format.
+    #[arg(long, env = "VIGIL_LOG_FORMAT")]
+    pub(crate) log_format: Option<LogFormat>,
+    /// Log filter (overridden by RUST_LOG).
+    #[arg(long, env = "VIGIL_LOG_LEVEL")]
+    pub(crate) log_level: Option<String>,
+    /// WAL fsync policy.
+    #[arg(long, env = "VIGIL_WAL_FSYNC")]
+    pub(crate) wal_fsync: Option<Fsync>,
+    /// Fsync interval for `--wal-fsync interval` (e.g. `100ms`).
+    #[arg(long, env = "VIGIL_WAL_FSYNC_INTERVAL", value_parser = humantime::parse_duration)]
+    pub(crate) wal_fsync_interval: Option<Duration>,
+    /// Flush a head once it holds this many bytes.
+    #[arg(long, env = "VIGIL_FLUSH_BYTES")]
+    pub(crate) flush_bytes: Option<u64>,
+    /// Flush a head once its oldest row is this old (e.g. `5m`).
+    #[arg(long, env = "VIGIL_FLUSH_AGE", value_parser = humantime::parse_duration)]
+    pub(crate) flush_age: Option<Duration>,
+    /// Refuse appends (retryably) while the heads hold more than this many bytes.
+    #[arg(long, env = "VIGIL_MAX_HEAD_BYTES")]
+    pub(crate) max_head_bytes: Option<u64>,
+    /// zstd level of Parquet segments.
+    #[arg(long, env = "VIGIL_ZSTD_LEVEL")]
+    pub(crate) zstd_level: Option<i32>,
+    /// Largest OTLP request in bytes, as sent and decompressed.
+    #[arg(long, env = "VIGIL_MAX_REQUEST_BYTES")]
+    pub(crate) max_request_bytes: Option<usize>,
+    /// Most request bytes in flight before answering "retry later".
+    #[arg(long, env = "VIGIL_MAX_INFLIGHT_BYTES")]
+    pub(crate) max_inflight_bytes: Option<usize>,
+    /// Threads of the query runtime.
+    #[arg(long, env = "VIGIL_QUERY_THREADS")]
+    pub(crate) query_threads: Option<usize>,
+}
+
+impl Config {
+    /// Builds the effective configuration from the file named by `overrides.config`, then the
+    /// overrides themselves.
+    pub(crate) fn load(overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut config = match &overrides.config {
+            Some(path) => Self::from_file(path)?,
+            None => Config::default(),
+        };
+        let o = overrides.clone();
+        macro_rules! set {
+            ($src:expr => $dst:expr) => {
+                if let Some(v) = $src {
+                    $dst = v;
+                }
+            };
+        }
+        set!(o.data_dir => config.data_dir);
+        set!(o.otlp_grpc_addr => config.otlp_grpc_addr);
+        set!(o.otlp_http_addr => config.otlp_http_addr);
+        set!(o.http_addr => config.http_addr);
+        set!(o.log_format => config.log_format);
+        set!(o.log_level => config.log_level);
+        set!(o.wal_fsync => config.wal.fsync);
+        set!(o.wal_fsync_interval => config.wal.fsync_interval);
+        set!(o.flush_bytes => config.storage.flush_bytes);
+        set!(o.flush_age => config.storage.flush_age);
+        set!(o.max_head_bytes => config.storage.max_head_bytes);
+        set!(o.zstd_level => config.storage.zstd_level);
+        set!(o.max_request_bytes => config.limits.max_request_bytes);
+        set!(o.max_inflight_bytes => config.limits.max_inflight_bytes);
+        set!(o.query_threads => config.query.threads);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=22).contains(&self.storage.zstd_level) {
+            bail!("storage.zstd_level must be 1 to 22, got {}", self.storage.zstd_level);
+        }
+        if self.query.threads == 0 {
+            bail!("query.threads must be at least 1");
+        }
+        if self.limits.max_request_bytes == 0 || self.limits.max_inflight_bytes == 0 {
+            bail!("limits must be positive");
+        }
+        if self.limits.max_inflight_bytes < self.limits.max_request_bytes {
+            bail!("limits.max_inflight_bytes must be at least limits.max_request_bytes");
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML, as `vigil config show` prints it.
+    pub(crate) fn to_toml(&self) -> anyhow::Result<String> {
+        Ok(toml::to_string_pretty(self)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vigil.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_flags_override_the_file() {
+        let (_d, path) = write("data_dir = \"/from/file\"\nhttp_addr = \"127.0.0.1:1\"\n[storage]\nzstd_level = 9\n");
+        let o = Overrides {
+            config: Some(path),
+            http_addr: Some("127.0.0.1:2".parse().unwrap()),
+            ..Default::default()
+        };
+        let c = Config::load(&o).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(c.http_addr.port(), 2);
+        assert_eq!(c.storage.zstd_level, 9);
+        assert_eq!(c.otlp_grpc_addr.port(), 4317);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let (_d, path) = write("data_dir = \"x\"\nbogus_key = 1\n");
+        let o = Overrides {
+            config: Some(path),
+            ..Default::default()
+        };
+        let err = format!("{:#}", Config::load(&o).unwrap_err());
+        assert!(err.contains("bogus_key"), "{err}");
+    }
+
+    #[test]
+    fn shown_config_reads_back_the_same() {
+        let c = Config::default();
+        let back: Config = toml::from_str(&c.to_toml().unwrap()).unwrap();
+        assert_eq!(back.to_toml().unwrap(), c.to_toml().unwrap());
+    }
+}

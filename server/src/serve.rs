@@ -1,0 +1,227 @@
+//! `vigil serve`: binds the listeners, replays the WAL, then serves ingest and queries until
+//! SIGTERM or SIGINT, when it stops taking requests, flushes every head and exits.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use parking_lot::RwLock;
+use storage::{Engine, EngineConfig, FsyncPolicy, ReadView, Sink, WalConfig};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+use crate::config::{Config, Fsync};
+use crate::telemetry;
+
+/// Runs the server on a multi-threaded runtime until a termination signal.
+pub(crate) fn run(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("vigil-io")
+        .build()
+        .context("failed to build the runtime")?;
+    runtime.block_on(serve(config))
+}
+
+/// The router served before the WAL replay is done, and the full one after.
+#[derive(Clone)]
+struct ApiSlot {
+    ready: Arc<AtomicBool>,
+    api: Arc<RwLock<Option<Router>>>,
+}
+
+async fn ready(State(slot): State<ApiSlot>) -> Response {
+    if slot.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "replaying wal\n").into_response()
+    }
+}
+
+async fn dispatch(State(slot): State<ApiSlot>, req: Request) -> Response {
+    let api = slot.api.read().clone();
+    match api {
+        Some(router) => match router.oneshot(req).await {
+            Ok(resp) => resp,
+            Err(never) => match never {},
+        },
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [("retry-after", "1")],
+            "not ready: replaying the wal\n",
+        )
+            .into_response(),
+    }
+}
+
+fn engine_config(config: &Config) -> EngineConfig {
+    EngineConfig {
+        data_dir: config.data_dir.clone(),
+        wal: WalConfig {
+            dir: config.data_dir.join("wal"),
+            fsync: match config.wal.fsync {
+                Fsync::Always => FsyncPolicy::Always,
+                Fsync::Interval => FsyncPolicy::Interval(config.wal.fsync_interval),
+                Fsync::Never => FsyncPolicy::Never,
+            },
+            segment_bytes: config.wal.segment_bytes,
+            ..WalConfig::default()
+        },
+        flush_bytes: config.storage.flush_bytes,
+        flush_age: config.storage.flush_age,
+        max_head_bytes: config.storage.max_head_bytes,
+        zstd_level: config.storage.zstd_level,
+        row_group_rows: config.storage.row_group_rows,
+    }
+}
+
+async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("failed to bind the {what} listener on {addr}"))
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("received SIGTERM"),
+                _ = int.recv() => tracing::info!("received SIGINT"),
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let grpc_listener = bind(config.otlp_grpc_addr, "otlp grpc").await?;
+    let otlp_http_listener = bind(config.otlp_http_addr, "otlp http").await?;
+    let http_listener = bind(config.http_addr, "http api").await?;
+    println!(
+        "vigil listening: otlp_grpc={} otlp_http={} http={}",
+        grpc_listener.local_addr()?,
+        otlp_http_listener.local_addr()?,
+        http_listener.local_addr()?
+    );
+    tracing::info!(
+        otlp_grpc = %grpc_listener.local_addr()?,
+        otlp_http = %otlp_http_listener.local_addr()?,
+        http = %http_listener.local_addr()?,
+        data_dir = %config.data_dir.display(),
+        "vigil starting"
+    );
+
+    let (stop_ingest_tx, stop_ingest) = watch::channel(false);
+    let (stop_api_tx, stop_api) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+
+    let slot = ApiSlot {
+        ready: Arc::new(AtomicBool::new(false)),
+        api: Arc::new(RwLock::new(None)),
+    };
+    let base = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/ready", get(ready))
+        .route("/metrics", get(|| async { telemetry::render_metrics() }))
+        .fallback(dispatch)
+        .with_state(slot.clone());
+    let api_server = tokio::spawn(
+        axum::serve(http_listener, base)
+            .with_graceful_shutdown(stopped(stop_api.clone()))
+            .into_future(),
+    );
+
+    let engine = Engine::open(
+        engine_config(&config),
+        Arc::new(common::SystemClock),
+        Arc::new(ingest::convert::OtlpDecoder),
+    )
+    .await
+    .context("failed to open the storage engine")?;
+
+    let view: Arc<dyn ReadView> = Arc::clone(&engine) as _;
+    let api = query::sql_router(
+        view,
+        query::QueryLimits {
+            max_rows: config.query.max_rows,
+            timeout: config.query.timeout,
+            threads: config.query.threads,
+        },
+    )
+    .route(
+        "/api/v1/admin/flush",
+        post({
+            let engine = Arc::clone(&engine);
+            move || async move {
+                match engine.flush_all().await {
+                    Ok(()) => (StatusCode::OK, "flushed\n").into_response(),
+                    Err(error) => {
+                        tracing::error!(%error, "admin flush failed");
+                        (StatusCode::INTERNAL_SERVER_ERROR, "flush failed\n").into_response()
+                    }
+                }
+            }
+        }),
+    );
+    *slot.api.write() = Some(api);
+    slot.ready.store(true, Ordering::Release);
+
+    let sink: Arc<dyn Sink> = Arc::clone(&engine) as _;
+    let ingest_state = Arc::new(ingest::IngestState::new(
+        sink,
+        ingest::IngestLimits {
+            max_request_bytes: config.limits.max_request_bytes,
+            max_inflight_bytes: config.limits.max_inflight_bytes,
+        },
+    ));
+    let grpc_server = tokio::spawn(ingest::serve_grpc(
+        grpc_listener,
+        Arc::clone(&ingest_state),
+        stopped(stop_ingest.clone()),
+    ));
+    let http_server = tokio::spawn(
+        axum::serve(otlp_http_listener, ingest::http_router(ingest_state))
+            .with_graceful_shutdown(stopped(stop_ingest.clone()))
+            .into_future(),
+    );
+    let flusher = tokio::spawn(Arc::clone(&engine).run_flusher(
+        config.storage.flush_check_interval,
+        stopped(stop_ingest.clone()),
+    ));
+    tracing::info!("vigil ready");
+
+    wait_for_signal().await;
+    let _ = stop_ingest_tx.send(true);
+    let grace = Duration::from_secs(30);
+    for (name, outcome) in [
+        ("otlp grpc", tokio::time::timeout(grace, async { grpc_server.await.map(|r| r.map_err(anyhow::Error::from)) }).await),
+        ("otlp http", tokio::time::timeout(grace, async { http_server.await.map(|r| r.map_err(anyhow::Error::from)) }).await),
+    ] {
+        match outcome {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::error!(%error, listener = name, "listener failed"),
+            Ok(Err(error)) => tracing::error!(%error, listener = name, "listener task failed"),
+            Err(_) => tracing::warn!(listener = name, "listener did not stop in time"),
+        }
+    }
+    let _ = flusher.await;
+    engine.shutdown().await.context("final flush failed")?;
+    let _ = stop_api_tx.send(true);
+    let _ = tokio::time::timeout(grace, api_server).await;
+    tracing::info!("vigil stopped cleanly");
+    Ok(())
+}
