@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Ingest benchmark: a release build of Vigil pinned to core 1, the load generator on core 0.
+# For each signal and protocol: a fresh data directory, one pass over the distinct requests
+# (flushed, to measure bytes per item on disk), then a timed run. Prints one line per figure.
+#
+# usage: benches/run.sh [duration, default 20s]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-20s}
+target=${CARGO_TARGET_DIR:-target}
+cargo build --release --bin vigil --bin loadgen
+vigil="$target/release/vigil"
+loadgen="$target/release/loadgen"
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+run() { # signal protocol extra-loadgen-args...
+  local signal=$1 protocol=$2; shift 2
+  local dir="$work/$signal-$protocol"
+  mkdir -p "$dir"
+  VIGIL_DATA_DIR="$dir" VIGIL_OTLP_GRPC_ADDR=127.0.0.1:14317 VIGIL_OTLP_HTTP_ADDR=127.0.0.1:14318 \
+    VIGIL_HTTP_ADDR=127.0.0.1:19700 VIGIL_FLUSH_AGE=1h VIGIL_LOG_LEVEL=warn \
+    taskset -c 1 "$vigil" serve >"$dir.out" 2>"$dir.err" &
+  local pid=$!
+  for _ in $(seq 100); do curl -sf 127.0.0.1:19700/ready >/dev/null && break; sleep 0.1; done
+  taskset -c 0 "$loadgen" --signal "$signal" --protocol "$protocol" \
+    --grpc http://127.0.0.1:14317 --otlp-http http://127.0.0.1:14318 --api http://127.0.0.1:19700 \
+    --data-dir "$dir" --duration "$duration" "$@"
+  kill -TERM "$pid"; wait "$pid" || true
+  rm -rf "$dir"
+}
+
+echo "# $(date -u +%FT%TZ) $(uname -m) $(nproc) cores; server on core 1, loadgen on core 0"
+run logs grpc --batch 1000 --requests 200
+run logs http --batch 1000 --requests 200
+run logs grpc --batch 1000 --requests 200 --trace-context
+run traces grpc --batch 1000 --requests 200
+run traces http --batch 1000 --requests 200
+run metrics grpc --batch 2000 --requests 250
+run metrics http --batch 2000 --requests 250
