@@ -33,7 +33,7 @@ impl TimeRange {
 
     /// Whether a segment whose times lie in `[min_time, max_time]` may hold a passing row.
     pub(crate) fn overlaps(&self, min_time: i64, max_time: i64) -> bool {
-        self.min <= i128::from(max_time) && i128::from(min_time) <= self.max
+        !self.is_empty() && self.min <= i128::from(max_time) && i128::from(min_time) <= self.max
     }
 
     fn intersect(self, other: TimeRange) -> TimeRange {

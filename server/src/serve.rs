@@ -1,6 +1,7 @@
 //! `vigil serve`: binds the listeners, replays the WAL, then serves ingest and queries until
 //! SIGTERM or SIGINT, when it stops taking requests, flushes every head and exits.
 
+use std::future::IntoFuture;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -154,13 +155,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .context("failed to open the storage engine")?;
 
     let view: Arc<dyn ReadView> = Arc::clone(&engine) as _;
-    let api = query::sql_router(
+    let executor = Arc::new(
+        query::QueryExecutor::new(config.query.threads)
+            .context("failed to start the query runtime")?,
+    );
+    let api = query::sql_router_with_executor(
         view,
         query::QueryLimits {
-            max_rows: config.query.max_rows,
+            max_result_rows: config.query.max_rows,
             timeout: config.query.timeout,
-            threads: config.query.threads,
         },
+        executor,
     )
     .route(
         "/api/v1/admin/flush",

@@ -113,7 +113,10 @@ struct Shared {
 
 impl Shared {
     fn add_disk_bytes(&self, n: u64) {
-        let total = self.disk_bytes.fetch_add(n, Ordering::AcqRel).saturating_add(n);
+        let total = self
+            .disk_bytes
+            .fetch_add(n, Ordering::AcqRel)
+            .saturating_add(n);
         WAL_DISK_BYTES.set(i64::try_from(total).unwrap_or(i64::MAX));
     }
 
@@ -323,7 +326,12 @@ impl Wal {
         self.shared.sub_disk_bytes(freed);
         if removed > 0 {
             sync_dir(&self.shared.dir)?;
-            tracing::debug!(files = removed, bytes = freed, before_lsn = lsn, "truncated wal");
+            tracing::debug!(
+                files = removed,
+                bytes = freed,
+                before_lsn = lsn,
+                "truncated wal"
+            );
         }
         result.map(|()| freed)
     }
@@ -381,8 +389,12 @@ fn create_dir(dir: &Path) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("failed to create wal directory {}", dir.display()), e))?;
+    fs::create_dir_all(dir).map_err(|e| {
+        Error::io(
+            format!("failed to create wal directory {}", dir.display()),
+            e,
+        )
+    })?;
     match dir.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
         _ => Ok(()),

@@ -2,7 +2,6 @@
 //! written straight into Arrow buffers.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -136,10 +135,6 @@ impl<'a> RenderedAttrs<'a> {
         for_each_last(kvs, |kv| out.push((kv.key.as_str(), render(kv.value.as_ref()))));
         Self(out)
     }
-
-    pub(super) fn len(&self) -> usize {
-        self.0.len()
-    }
 }
 
 /// `value` as text, borrowed when it is a string; `None` for an empty value.
@@ -223,10 +218,4 @@ pub(super) fn strings(rows: usize, avg: usize) -> StringBuilder {
 /// A struct array of the given fields and children.
 pub(super) fn struct_array(fields: Fields, columns: Vec<ArrayRef>) -> Result<StructArray, ArrowError> {
     StructArray::try_new(fields, columns, None)
-}
-
-/// Writes `n` into `out` without going through `format!`.
-pub(super) fn write_display(out: &mut String, n: impl std::fmt::Display) {
-    // Writing into a String cannot fail.
-    let _ = write!(out, "{n}");
 }

@@ -689,7 +689,6 @@ impl Output {
     ) {
         let (before, after) = split_labels(labels, extra.map(|(k, _)| k));
         let all = || {
-            let pair = |(k, v): &(Cow<'_, str>, Cow<'_, str>)| (k.as_ref(), v.as_ref());
             let before = before.iter().map(pair);
             before.chain(extra).chain(after.iter().map(pair))
         };
@@ -731,6 +730,10 @@ impl Output {
             series: Some(RecordBatch::try_new(series_schema(), series)?),
         })
     }
+}
+
+fn pair<'l>((k, v): &'l (Cow<'_, str>, Cow<'_, str>)) -> (&'l str, &'l str) {
+    (k, v)
 }
 
 /// Splits sorted `labels` around where `extra` goes, leaving out a label named `extra`.

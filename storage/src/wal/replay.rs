@@ -110,7 +110,9 @@ pub(super) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
         let name = entry.file_name();
         match name.to_str().and_then(format::parse_file_name) {
             Some(lsn) => files.push((lsn, entry.path())),
-            None => tracing::warn!(file = %entry.path().display(), "ignoring unknown file in wal directory"),
+            None => {
+                tracing::warn!(file = %entry.path().display(), "ignoring unknown file in wal directory")
+            }
         }
     }
     files.sort_unstable();
@@ -139,7 +141,10 @@ fn remove_files(dir: &Path, files: &[(u64, PathBuf)]) -> Result<()> {
     for (_, path) in files {
         tracing::warn!(file = %path.display(), "removing wal segment after a cut");
         fs::remove_file(path).map_err(|e| {
-            Error::io(format!("failed to remove wal segment {}", path.display()), e)
+            Error::io(
+                format!("failed to remove wal segment {}", path.display()),
+                e,
+            )
         })?;
     }
     sync_dir(dir)

@@ -94,7 +94,9 @@ fn round_trip_across_segment_rollovers() {
     std::fs::write(tmp.path().join("notes.txt"), b"not a segment").unwrap();
     let mut cfg = config(tmp.path(), FsyncPolicy::Never, 4096);
     cfg.max_group_bytes = 2048;
-    let expected: Vec<WalEntry> = (0..1000).map(|i| sample(i, (i as usize * 7) % 300)).collect();
+    let expected: Vec<WalEntry> = (0..1000)
+        .map(|i| sample(i, (i as usize * 7) % 300))
+        .collect();
 
     let (wal, records) = open(cfg.clone());
     assert!(records.is_empty());
@@ -237,7 +239,10 @@ fn flipped_byte_in_last_record_cuts_it() {
         let before = WAL_CORRUPT_TAILS.get();
         let (wal, records) = open(cfg.clone());
         assert_records(&records, &expected[..9], 1);
-        assert!(WAL_CORRUPT_TAILS.get() > before, "cut at byte {offset} not counted");
+        assert!(
+            WAL_CORRUPT_TAILS.get() > before,
+            "cut at byte {offset} not counted"
+        );
         assert_eq!(std::fs::metadata(&path).unwrap().len(), last_start as u64);
         assert_eq!(wal.next_lsn(), 10);
     }
@@ -247,7 +252,10 @@ fn flipped_byte_in_last_record_cuts_it() {
     assert_eq!(append(&wal, sample(99, 3)), 10);
     drop(wal);
     let (_, records) = open(cfg);
-    assert_eq!(records.iter().map(|r| r.lsn).collect::<Vec<_>>(), (1..=10).collect::<Vec<_>>());
+    assert_eq!(
+        records.iter().map(|r| r.lsn).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -275,7 +283,10 @@ async fn concurrent_appends_get_distinct_consecutive_lsns() {
                     .await
                     .unwrap();
                 // apply ran before the acknowledgement
-                assert!(applied.lock().contains(&lsn), "lsn {lsn} acked before apply");
+                assert!(
+                    applied.lock().contains(&lsn),
+                    "lsn {lsn} acked before apply"
+                );
                 mine.push((lsn, payload));
             }
             mine
@@ -284,14 +295,21 @@ async fn concurrent_appends_get_distinct_consecutive_lsns() {
     let mut by_lsn = HashMap::new();
     for handle in handles {
         let mine = handle.await.unwrap();
-        assert!(mine.windows(2).all(|w| w[0].0 < w[1].0), "one task's lsns go back");
+        assert!(
+            mine.windows(2).all(|w| w[0].0 < w[1].0),
+            "one task's lsns go back"
+        );
         by_lsn.extend(mine);
     }
     let total = TASKS * PER_TASK;
     let mut lsns: Vec<u64> = by_lsn.keys().copied().collect();
     lsns.sort_unstable();
     assert_eq!(lsns, (1..=total).collect::<Vec<_>>());
-    assert_eq!(*applied.lock(), (1..=total).collect::<Vec<_>>(), "apply out of lsn order");
+    assert_eq!(
+        *applied.lock(),
+        (1..=total).collect::<Vec<_>>(),
+        "apply out of lsn order"
+    );
     assert_eq!(wal.next_lsn(), total + 1);
     wal.close().unwrap();
     drop(wal);
@@ -299,7 +317,12 @@ async fn concurrent_appends_get_distinct_consecutive_lsns() {
     let (_, records) = open(cfg);
     assert_eq!(records.len() as u64, total);
     for r in records {
-        assert_eq!(by_lsn[&r.lsn].as_bytes(), &r.payload[..], "payload of lsn {}", r.lsn);
+        assert_eq!(
+            by_lsn[&r.lsn].as_bytes(),
+            &r.payload[..],
+            "payload of lsn {}",
+            r.lsn
+        );
     }
 }
 
@@ -324,7 +347,10 @@ fn truncate_before_removes_only_covered_closed_files() {
     assert_eq!(names(tmp.path()), [4, 7, 10], "lsn 6 is not below 6");
     assert_eq!(wal.truncate_before(7).unwrap(), HEADER_LEN + 3 * record);
     assert_eq!(names(tmp.path()), [7, 10]);
-    assert_eq!(wal.truncate_before(u64::MAX).unwrap(), HEADER_LEN + 3 * record);
+    assert_eq!(
+        wal.truncate_before(u64::MAX).unwrap(),
+        HEADER_LEN + 3 * record
+    );
     assert_eq!(names(tmp.path()), [10], "the active file stays");
     assert_eq!(wal.truncate_before(u64::MAX).unwrap(), 0);
     assert_eq!(wal.disk_bytes(), sizes(tmp.path()));
@@ -356,7 +382,11 @@ fn append_after_close_fails() {
 #[test]
 fn close_writes_everything_queued() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = config(tmp.path(), FsyncPolicy::Interval(Duration::from_secs(3600)), 1 << 20);
+    let cfg = config(
+        tmp.path(),
+        FsyncPolicy::Interval(Duration::from_secs(3600)),
+        1 << 20,
+    );
     let expected: Vec<WalEntry> = (0..100).map(|i| sample(i, 64)).collect();
     let (wal, _) = open(cfg.clone());
     let futures: Vec<_> = expected
@@ -375,7 +405,11 @@ fn close_writes_everything_queued() {
 #[test]
 fn interval_policy_acks_and_persists() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = config(tmp.path(), FsyncPolicy::Interval(Duration::from_millis(2)), 2048);
+    let cfg = config(
+        tmp.path(),
+        FsyncPolicy::Interval(Duration::from_millis(2)),
+        2048,
+    );
     let expected: Vec<WalEntry> = (0..50).map(|i| sample(i, 100)).collect();
     let (wal, _) = open(cfg.clone());
     for (e, lsn) in expected.iter().zip(1..) {
@@ -482,3 +516,4 @@ fn replay_error_fails_open_and_cuts_nothing() {
     let (_, records) = open(cfg);
     assert_eq!(records.len(), 3);
 }
+

@@ -116,10 +116,7 @@ impl Writer {
             format::encode_record(&mut self.buf, lsn, e.signal, e.tenant.as_str(), &e.payload);
         }
         if let Err(error) = self.write_buf() {
-            let context = format!(
-                "failed to write wal segment {}",
-                self.active.path.display()
-            );
+            let context = format!("failed to write wal segment {}", self.active.path.display());
             tracing::error!(%error, file = %self.active.path.display(), "wal write failed; refusing further appends");
             self.failed = Some(format!("{context}: {error}"));
             for p in group {
@@ -163,9 +160,11 @@ impl Writer {
         let grown = match &result {
             Ok(()) => self.buf.len() as u64,
             // A failed write may still have extended the file.
-            Err(_) => self.active.file.metadata().map_or(0, |m| {
-                m.len().saturating_sub(self.active.bytes)
-            }),
+            Err(_) => self
+                .active
+                .file
+                .metadata()
+                .map_or(0, |m| m.len().saturating_sub(self.active.bytes)),
         };
         self.active.bytes += grown;
         self.shared.add_disk_bytes(grown);
