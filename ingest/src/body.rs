@@ -177,10 +177,17 @@ mod tests {
 
     #[tokio::test]
     async fn gzip_body_is_inflated() {
-        let body = Body::from(gzip(b"abc"));
-        let out = read_body(&HeaderMap::new(), body, ContentEncoding::Gzip, 10)
+        let data = b"abc".repeat(100);
+        let compressed = gzip(&data);
+        assert!(compressed.len() < 100);
+        let out = read_body(&HeaderMap::new(), Body::from(compressed.clone()), ContentEncoding::Gzip, 300)
             .await
             .unwrap();
-        assert_eq!(&out[..], b"abc");
+        assert_eq!(out, Bytes::from(data));
+        // The limit holds for the inflated size too.
+        let err = read_body(&HeaderMap::new(), Body::from(compressed), ContentEncoding::Gzip, 299)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::TooLarge { limit: 299 }));
     }
 }

@@ -139,27 +139,10 @@ struct SeriesRegistry {
 impl SeriesRegistry {
     /// Keeps the rows of `batch` whose series id is new.
     fn add(&self, batch: &RecordBatch) {
-        let Some(ids) = batch
-            .column_by_name("series_id")
-            .and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt64Array>())
-        else {
-            return;
-        };
         let mut inner = self.inner.lock();
         let (seen, batches) = &mut *inner;
-        let fresh: Vec<u32> = (0..ids.len())
-            .filter(|&i| seen.insert(ids.value(i)))
-            .map(|i| i as u32)
-            .collect();
-        if fresh.is_empty() {
-            return;
-        }
-        if fresh.len() == batch.num_rows() {
-            batches.push(batch.clone());
-        } else if let Ok(b) =
-            arrow::compute::take_record_batch(batch, &arrow::array::UInt32Array::from(fresh))
-        {
-            batches.push(b);
+        if let Some(fresh) = crate::series::retain_new(seen, batch) {
+            batches.push(fresh);
         }
     }
 

@@ -2,18 +2,23 @@
 //! of a flush under way, and the live segments, all behind one lock so that a query snapshot
 //! sees every row exactly once.
 
+use std::collections::HashSet;
+
 use arrow::array::RecordBatch;
 use common::{Signal, Tenant};
 use parking_lot::RwLock;
 
 use crate::manifest::SegmentMeta;
+use crate::series::retain_new;
 
 /// Rows not yet in a segment.
 #[derive(Debug, Default)]
 pub(crate) struct Head {
     pub(crate) batches: Vec<RecordBatch>,
-    /// For metrics: the series rows of the requests in `batches` (may repeat series).
+    /// For metrics: the rows of every distinct series that `batches` reference.
     pub(crate) series: Vec<RecordBatch>,
+    /// Ids of the series in `series`.
+    series_seen: HashSet<u64>,
     pub(crate) bytes: u64,
     pub(crate) rows: u64,
     /// Lowest WAL sequence number in this head.
@@ -29,7 +34,7 @@ impl Head {
         self.bytes += batch.get_array_memory_size() as u64;
         self.rows += batch.num_rows() as u64;
         self.batches.push(batch);
-        if let Some(s) = series {
+        if let Some(s) = series.and_then(|s| retain_new(&mut self.series_seen, &s)) {
             self.bytes += s.get_array_memory_size() as u64;
             self.series.push(s);
         }
@@ -42,6 +47,7 @@ impl Head {
     fn prepend(&mut self, mut older: Head) {
         older.batches.append(&mut self.batches);
         older.series.append(&mut self.series);
+        self.series_seen.extend(older.series_seen);
         self.batches = older.batches;
         self.series = older.series;
         self.bytes += older.bytes;

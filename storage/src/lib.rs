@@ -10,6 +10,7 @@ mod head;
 mod manifest;
 pub mod metrics;
 mod segment;
+mod series;
 pub mod wal;
 
 pub use engine::{Engine, EngineConfig, PayloadDecoder, ReadView, Rows, Sink, TableSnapshot};

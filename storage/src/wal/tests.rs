@@ -516,4 +516,3 @@ fn replay_error_fails_open_and_cuts_nothing() {
     let (_, records) = open(cfg);
     assert_eq!(records.len(), 3);
 }
-

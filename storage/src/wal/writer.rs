@@ -11,9 +11,8 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use tokio::sync::oneshot;
 
-use super::{create_segment, format, timed_sync, Shared, WalEntry};
+use super::{create_segment, format, timed_sync, FsyncPolicy, SegmentFile, Shared, WalEntry};
 use crate::metrics::{WAL_BYTES_WRITTEN, WAL_RECORDS};
-use crate::wal::{FsyncPolicy, SegmentFile};
 use crate::{Error, Result};
 
 /// Group buffers above this capacity are released after use (one huge record should not pin
@@ -115,9 +114,12 @@ impl Writer {
             let e = &p.entry;
             format::encode_record(&mut self.buf, lsn, e.signal, e.tenant.as_str(), &e.payload);
         }
-        if let Err(error) = self.write_buf() {
-            let context = format!("failed to write wal segment {}", self.active.path.display());
-            tracing::error!(%error, file = %self.active.path.display(), "wal write failed; refusing further appends");
+        if let Err((doing, error)) = self.write_buf() {
+            let context = format!(
+                "failed to {doing} wal segment {}",
+                self.active.path.display()
+            );
+            tracing::error!(%error, file = %self.active.path.display(), "wal {doing} failed; refusing further appends");
             self.failed = Some(format!("{context}: {error}"));
             for p in group {
                 let copy = io::Error::new(error.kind(), error.to_string());
@@ -146,6 +148,8 @@ impl Writer {
                 self.interval_sync();
             }
         }
+        // Rolling only after the apply loop keeps every record of a closed file applied, which
+        // `Wal::truncate_before` relies on.
         if self.failed.is_none() && self.active.bytes >= self.segment_bytes {
             if let Err(error) = self.roll() {
                 tracing::error!(%error, "failed to roll wal segment; refusing further appends");
@@ -154,8 +158,9 @@ impl Writer {
         }
     }
 
-    /// Writes the encoded group and, under [`FsyncPolicy::Always`], fsyncs it.
-    fn write_buf(&mut self) -> io::Result<()> {
+    /// Writes the encoded group and, under [`FsyncPolicy::Always`], fsyncs it. An error comes
+    /// with the step that failed.
+    fn write_buf(&mut self) -> Result<(), (&'static str, io::Error)> {
         let result = self.active.file.write_all(&self.buf);
         let grown = match &result {
             Ok(()) => self.buf.len() as u64,
@@ -168,9 +173,9 @@ impl Writer {
         };
         self.active.bytes += grown;
         self.shared.add_disk_bytes(grown);
-        result?;
+        result.map_err(|e| ("write", e))?;
         match self.policy {
-            FsyncPolicy::Always => timed_sync(&self.active.file),
+            FsyncPolicy::Always => timed_sync(&self.active.file).map_err(|e| ("fsync", e)),
             FsyncPolicy::Interval(_) | FsyncPolicy::Never => {
                 self.dirty = true;
                 Ok(())

@@ -1,0 +1,25 @@
+//! Keeping only the series rows not seen before.
+
+use std::collections::HashSet;
+
+use arrow::array::{Array, RecordBatch, UInt32Array, UInt64Array};
+
+/// The rows of `batch` (a `series` table batch) whose `series_id` is not in `seen`, adding those
+/// ids to `seen`. `None` when every row was seen already.
+pub(crate) fn retain_new(seen: &mut HashSet<u64>, batch: &RecordBatch) -> Option<RecordBatch> {
+    let ids = batch
+        .column_by_name("series_id")?
+        .as_any()
+        .downcast_ref::<UInt64Array>()?;
+    let fresh: Vec<u32> = (0..ids.len())
+        .filter(|&i| ids.is_valid(i) && seen.insert(ids.value(i)))
+        .map(|i| i as u32)
+        .collect();
+    if fresh.is_empty() {
+        None
+    } else if fresh.len() == batch.num_rows() {
+        Some(batch.clone())
+    } else {
+        arrow::compute::take_record_batch(batch, &UInt32Array::from(fresh)).ok()
+    }
+}
