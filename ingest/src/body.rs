@@ -69,8 +69,8 @@ async fn read_limited(body: Body, limit: usize, size_hint: usize) -> Result<Byte
     let mut stream = body.into_data_stream();
     let mut buf = BytesMut::with_capacity(size_hint.min(limit));
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| Error::InvalidArgument(format!("failed to read request body: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| Error::InvalidArgument(format!("failed to read request body: {e}")))?;
         if buf.len() + chunk.len() > limit {
             return Err(Error::TooLarge { limit });
         }
@@ -122,7 +122,10 @@ mod tests {
     #[test]
     fn content_encoding_is_parsed() {
         let ce = |v: &str| ContentEncoding::from_headers(&headers(&[("content-encoding", v)]));
-        assert_eq!(ContentEncoding::from_headers(&HeaderMap::new()).unwrap(), ContentEncoding::Identity);
+        assert_eq!(
+            ContentEncoding::from_headers(&HeaderMap::new()).unwrap(),
+            ContentEncoding::Identity
+        );
         assert_eq!(ce("gzip").unwrap(), ContentEncoding::Gzip);
         assert_eq!(ce("GZIP").unwrap(), ContentEncoding::Gzip);
         assert_eq!(ce("identity").unwrap(), ContentEncoding::Identity);
@@ -134,7 +137,10 @@ mod tests {
     #[test]
     fn gunzip_round_trips_and_limits() {
         let data = b"hello otlp".repeat(100);
-        assert_eq!(gunzip(&gzip(&data), data.len()).unwrap(), Bytes::from(data.clone()));
+        assert_eq!(
+            gunzip(&gzip(&data), data.len()).unwrap(),
+            Bytes::from(data.clone())
+        );
         assert!(matches!(
             gunzip(&gzip(&data), data.len() - 1),
             Err(Error::TooLarge { .. })
@@ -169,9 +175,14 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, Error::TooLarge { .. }));
 
-        let ok = read_body(&HeaderMap::new(), Body::from(vec![1u8; 99]), ContentEncoding::Identity, 99)
-            .await
-            .unwrap();
+        let ok = read_body(
+            &HeaderMap::new(),
+            Body::from(vec![1u8; 99]),
+            ContentEncoding::Identity,
+            99,
+        )
+        .await
+        .unwrap();
         assert_eq!(ok.len(), 99);
     }
 
@@ -180,14 +191,24 @@ mod tests {
         let data = b"abc".repeat(100);
         let compressed = gzip(&data);
         assert!(compressed.len() < 100);
-        let out = read_body(&HeaderMap::new(), Body::from(compressed.clone()), ContentEncoding::Gzip, 300)
-            .await
-            .unwrap();
+        let out = read_body(
+            &HeaderMap::new(),
+            Body::from(compressed.clone()),
+            ContentEncoding::Gzip,
+            300,
+        )
+        .await
+        .unwrap();
         assert_eq!(out, Bytes::from(data));
         // The limit holds for the inflated size too.
-        let err = read_body(&HeaderMap::new(), Body::from(compressed), ContentEncoding::Gzip, 299)
-            .await
-            .unwrap_err();
+        let err = read_body(
+            &HeaderMap::new(),
+            Body::from(compressed),
+            ContentEncoding::Gzip,
+            299,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, Error::TooLarge { limit: 299 }));
     }
 }

@@ -81,14 +81,21 @@ impl storage::PayloadDecoder for OtlpDecoder {
 }
 
 fn decode_request<M: Message + Default>(signal: Signal, payload: &[u8]) -> Result<M, String> {
-    M::decode(payload).map_err(|e| format!("failed to decode otlp {} request: {e}", signal.as_str()))
+    M::decode(payload)
+        .map_err(|e| format!("failed to decode otlp {} request: {e}", signal.as_str()))
 }
 
 fn empty_rows(signal: Signal) -> Result<Rows, ArrowError> {
     let empty = |schema: SchemaRef| RecordBatch::new_empty(schema);
     Ok(match signal {
-        Signal::Traces => Rows { batch: empty(common::schema::spans_schema()), series: None },
-        Signal::Logs => Rows { batch: empty(common::schema::logs_schema()), series: None },
+        Signal::Traces => Rows {
+            batch: empty(common::schema::spans_schema()),
+            series: None,
+        },
+        Signal::Logs => Rows {
+            batch: empty(common::schema::logs_schema()),
+            series: None,
+        },
         Signal::Metrics => Rows {
             batch: empty(common::schema::samples_schema()),
             series: Some(empty(common::schema::series_schema())),
@@ -121,7 +128,12 @@ impl Tally {
     /// this module; the request then fails as a whole instead of panicking.
     fn finish(self, rows: Result<Rows, ArrowError>) -> Converted {
         if self.accepted == 0 {
-            return Converted { rows: None, accepted: 0, rejected: self.rejected, error: self.error };
+            return Converted {
+                rows: None,
+                accepted: 0,
+                rejected: self.rejected,
+                error: self.error,
+            };
         }
         match rows {
             Ok(rows) => Converted {

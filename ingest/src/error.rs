@@ -106,7 +106,11 @@ mod tests {
     #[test]
     fn codes_map_to_statuses() {
         let cases = [
-            (Error::InvalidArgument("x".into()), 400, tonic::Code::InvalidArgument),
+            (
+                Error::InvalidArgument("x".into()),
+                400,
+                tonic::Code::InvalidArgument,
+            ),
             (
                 Error::UnsupportedMediaType {
                     what: "content type",
@@ -115,7 +119,11 @@ mod tests {
                 415,
                 tonic::Code::InvalidArgument,
             ),
-            (Error::TooLarge { limit: 1 }, 413, tonic::Code::ResourceExhausted),
+            (
+                Error::TooLarge { limit: 1 },
+                413,
+                tonic::Code::ResourceExhausted,
+            ),
             (Error::Overloaded, 503, tonic::Code::Unavailable),
             (
                 Error::Storage(storage::Error::Backpressure { bytes: 2, limit: 1 }),

@@ -127,12 +127,7 @@ impl Receiver {
         &self,
         request: GrpcRequest<R>,
     ) -> Result<GrpcResponse<R::Response>, Status> {
-        let tenant = tenant_from(
-            request
-                .metadata()
-                .get(TENANT_HEADER)
-                .map(|v| v.as_bytes()),
-        );
+        let tenant = tenant_from(request.metadata().get(TENANT_HEADER).map(|v| v.as_bytes()));
         let result = match tenant {
             Ok(tenant) => {
                 let input = Input::Message(request.into_inner());
@@ -179,5 +174,185 @@ impl MetricsService for Receiver {
         request: GrpcRequest<ExportMetricsServiceRequest>,
     ) -> Result<GrpcResponse<ExportMetricsServiceResponse>, Status> {
         Receiver::export(self, request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use common::Signal;
+    use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+    use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    use prost::Message;
+    use tokio::sync::oneshot;
+    use tonic::transport::Channel;
+
+    use super::*;
+    use crate::service::testing::{self, FakeSink};
+    use crate::IngestLimits;
+
+    /// A running server; stops when dropped.
+    struct Server {
+        addr: SocketAddr,
+        state: Arc<IngestState>,
+        sink: Arc<FakeSink>,
+        _stop: oneshot::Sender<()>,
+    }
+
+    async fn start(limits: IngestLimits) -> Server {
+        let (state, sink) = testing::state(limits);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(serve_grpc(listener, Arc::clone(&state), async move {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            state,
+            sink,
+            _stop: stop,
+        }
+    }
+
+    impl Server {
+        async fn channel(&self) -> Channel {
+            Channel::from_shared(format!("http://{}", self.addr))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap()
+        }
+
+        async fn traces(&self) -> TraceServiceClient<Channel> {
+            TraceServiceClient::new(self.channel().await)
+                .send_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(64 << 20)
+        }
+    }
+
+    fn with_tenant<T>(message: T, tenant: &str) -> GrpcRequest<T> {
+        let mut request = GrpcRequest::new(message);
+        request
+            .metadata_mut()
+            .insert(TENANT_HEADER, tenant.parse().unwrap());
+        request
+    }
+
+    #[tokio::test]
+    async fn gzipped_traces_reach_the_sink_with_the_tenant() {
+        let server = start(IngestLimits::default()).await;
+        let request = testing::traces(3, 0);
+        let response = server
+            .traces()
+            .await
+            .export(with_tenant(request.clone(), "team-b"))
+            .await
+            .unwrap();
+        assert_eq!(response.into_inner().partial_success, None);
+        let appends = server.sink.appends();
+        assert_eq!(appends.len(), 1);
+        assert_eq!(appends[0].tenant.as_str(), "team-b");
+        assert_eq!(appends[0].signal, Signal::Traces);
+        assert_eq!(appends[0].rows, 3);
+        assert_eq!(
+            ExportTraceServiceRequest::decode(&appends[0].payload[..]).unwrap(),
+            request
+        );
+    }
+
+    #[tokio::test]
+    async fn logs_and_metrics_are_served_on_the_same_listener() {
+        let server = start(IngestLimits::default()).await;
+        let channel = server.channel().await;
+        LogsServiceClient::new(channel.clone())
+            .export(testing::logs(2))
+            .await
+            .unwrap();
+        MetricsServiceClient::new(channel)
+            .send_compressed(CompressionEncoding::Gzip)
+            .export(testing::metrics(3))
+            .await
+            .unwrap();
+        let appends = server.sink.appends();
+        assert_eq!(
+            appends
+                .iter()
+                .map(|a| (a.signal, a.tenant.as_str().to_string()))
+                .collect::<Vec<_>>(),
+            [
+                (Signal::Logs, "default".to_string()),
+                (Signal::Metrics, "default".to_string())
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn partial_success_and_invalid_requests() {
+        let server = start(IngestLimits::default()).await;
+        let mut client = server.traces().await;
+        let partial = client
+            .export(testing::traces(2, 1))
+            .await
+            .unwrap()
+            .into_inner()
+            .partial_success
+            .unwrap();
+        assert_eq!(partial.rejected_spans, 1);
+        assert!(partial.error_message.contains("trace_id"));
+
+        let status = client.export(testing::traces(0, 1)).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+
+        let status = client
+            .export(with_tenant(testing::traces(1, 0), "a/b"))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().contains("tenant"));
+        assert_eq!(server.sink.appends().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn overload_is_unavailable() {
+        let server = start(IngestLimits {
+            max_inflight_bytes: 1000,
+            ..IngestLimits::default()
+        })
+        .await;
+        let mut client = server.traces().await;
+        let held = server.state.admit(1000).unwrap();
+        let status = client.export(testing::traces(1, 0)).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        drop(held);
+        client.export(testing::traces(1, 0)).await.unwrap();
+
+        server.sink.refuse();
+        let status = client.export(testing::traces(1, 0)).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+    }
+
+    #[tokio::test]
+    async fn oversize_messages_are_resource_exhausted() {
+        let server = start(IngestLimits {
+            max_request_bytes: 2048,
+            ..IngestLimits::default()
+        })
+        .await;
+        let big = testing::traces(100, 0);
+        assert!(big.encoded_len() > 2048);
+        // Uncompressed: refused on the length prefix.
+        let mut plain = TraceServiceClient::new(server.channel().await);
+        let status = plain.export(big.clone()).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+        // Compressed below the limit but above it once inflated.
+        let status = server.traces().await.export(big).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+        assert!(server.sink.appends().is_empty());
+        // The server still works.
+        plain.export(testing::traces(1, 0)).await.unwrap();
     }
 }

@@ -358,7 +358,6 @@ async fn append(
     })
 }
 
-
 /// A fake sink and sample requests shared by the receivers' tests.
 #[cfg(test)]
 pub(crate) mod testing {
@@ -576,7 +575,10 @@ mod tests {
         assert_eq!(appends[0].payload, body);
         assert_eq!(appends[0].signal, Signal::Traces);
         assert_eq!(appends[0].rows, 2);
-        assert_eq!(state.inflight.available_permits(), state.limits.max_inflight_bytes);
+        assert_eq!(
+            state.inflight.available_permits(),
+            state.limits.max_inflight_bytes
+        );
     }
 
     #[tokio::test]
@@ -608,7 +610,10 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert!(matches!(err, Error::InvalidArgument(ref m) if m.contains("trace_id")), "{err}");
+        assert!(
+            matches!(err, Error::InvalidArgument(ref m) if m.contains("trace_id")),
+            "{err}"
+        );
         let outcome = export::<ExportTraceServiceRequest>(
             &state,
             Tenant::default_tenant(),

@@ -39,7 +39,10 @@ pub(super) fn for_each_last<'a>(kvs: &'a [KeyValue], mut f: impl FnMut(&'a KeyVa
 
 /// The value of the last attribute named `key`.
 pub(super) fn find<'a>(kvs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
-    kvs.iter().rev().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref())
+    kvs.iter()
+        .rev()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
 }
 
 /// Writes the text of `value` to `out`; returns `false`, writing nothing, for an empty value
@@ -167,7 +170,11 @@ mod tests {
     }
 
     fn kv(k: &str, v: Value) -> KeyValue {
-        KeyValue { key: k.into(), value: Some(AnyValue { value: Some(v) }), ..Default::default() }
+        KeyValue {
+            key: k.into(),
+            value: Some(AnyValue { value: Some(v) }),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -181,7 +188,10 @@ mod tests {
         assert_eq!(text(Value::DoubleValue(f64::INFINITY)), "+Inf");
         assert_eq!(text(Value::DoubleValue(f64::NEG_INFINITY)), "-Inf");
         assert_eq!(text(Value::BoolValue(false)), "false");
-        assert_eq!(text(Value::BytesValue(vec![0xde, 0xad, 0xbe, 0xef])), "3q2+7w==");
+        assert_eq!(
+            text(Value::BytesValue(vec![0xde, 0xad, 0xbe, 0xef])),
+            "3q2+7w=="
+        );
     }
 
     #[test]
@@ -189,7 +199,12 @@ mod tests {
         let mut s = String::new();
         assert!(!write_value(None, &mut s));
         assert!(!write_value(Some(&AnyValue { value: None }), &mut s));
-        assert!(!write_value(Some(&AnyValue { value: Some(Value::StringValueStrindex(3)) }), &mut s));
+        assert!(!write_value(
+            Some(&AnyValue {
+                value: Some(Value::StringValueStrindex(3))
+            }),
+            &mut s
+        ));
         assert_eq!(s, "");
     }
 
@@ -204,10 +219,18 @@ mod tests {
                     "arr",
                     Value::ArrayValue(ArrayValue {
                         values: vec![
-                            AnyValue { value: Some(Value::DoubleValue(2.5)) },
-                            AnyValue { value: Some(Value::DoubleValue(f64::NAN)) },
-                            AnyValue { value: Some(Value::BoolValue(true)) },
-                            AnyValue { value: Some(Value::BytesValue(vec![1, 2])) },
+                            AnyValue {
+                                value: Some(Value::DoubleValue(2.5)),
+                            },
+                            AnyValue {
+                                value: Some(Value::DoubleValue(f64::NAN)),
+                            },
+                            AnyValue {
+                                value: Some(Value::BoolValue(true)),
+                            },
+                            AnyValue {
+                                value: Some(Value::BytesValue(vec![1, 2])),
+                            },
                             AnyValue { value: None },
                         ],
                     }),
@@ -215,15 +238,19 @@ mod tests {
             ],
         });
         let s = text(v);
-        assert_eq!(s, r#"{"s":"x\n\u0001é","a":2,"arr":[2.5,"NaN",true,"AQI=",null]}"#);
+        assert_eq!(
+            s,
+            r#"{"s":"x\n\u0001é","a":2,"arr":[2.5,"NaN",true,"AQI=",null]}"#
+        );
         let parsed: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(parsed["a"], 2);
     }
 
     #[test]
     fn last_duplicate_wins_at_its_position() {
-        let many: Vec<KeyValue> =
-            (0..40).map(|i| kv(&format!("k{}", i % 20), Value::IntValue(i))).collect();
+        let many: Vec<KeyValue> = (0..40)
+            .map(|i| kv(&format!("k{}", i % 20), Value::IntValue(i)))
+            .collect();
         for kvs in [&many[..], &many[..10], &many[15..25]] {
             let mut got = Vec::new();
             for_each_last(kvs, |kv| got.push(kv.clone()));

@@ -26,7 +26,10 @@ impl Offsets {
     pub(super) fn with_capacity(rows: usize) -> Self {
         let mut offsets = Vec::with_capacity(rows + 1);
         offsets.push(0);
-        Self { offsets, overflow: false }
+        Self {
+            offsets,
+            overflow: false,
+        }
     }
 
     /// Ends the current row at `child_len` children in total.
@@ -42,7 +45,9 @@ impl Offsets {
 
     pub(super) fn finish(self) -> Result<OffsetBuffer<i32>, ArrowError> {
         if self.overflow {
-            return Err(ArrowError::ComputeError("list column exceeds 2^31 entries".into()));
+            return Err(ArrowError::ComputeError(
+                "list column exceeds 2^31 entries".into(),
+            ));
         }
         Ok(OffsetBuffer::new(ScalarBuffer::from(self.offsets)))
     }
@@ -107,20 +112,30 @@ impl MapColumn {
     pub(super) fn finish(mut self) -> Result<ArrayRef, ArrowError> {
         let (entries_field, _) = map_entries_field()?;
         let DataType::Struct(fields) = entries_field.data_type() else {
-            return Err(ArrowError::SchemaError("map entries are not a struct".into()));
+            return Err(ArrowError::SchemaError(
+                "map entries are not a struct".into(),
+            ));
         };
         let keys: ArrayRef = Arc::new(self.keys.finish());
         let values: ArrayRef = Arc::new(self.values.finish());
         let entries = StructArray::try_new(fields.clone(), vec![keys, values], None)?;
         let offsets = self.offsets.finish()?;
-        Ok(Arc::new(MapArray::try_new(entries_field, offsets, entries, None, false)?))
+        Ok(Arc::new(MapArray::try_new(
+            entries_field,
+            offsets,
+            entries,
+            None,
+            false,
+        )?))
     }
 }
 
 fn map_entries_field() -> Result<(FieldRef, bool), ArrowError> {
     match common::schema::attributes_type() {
         DataType::Map(field, sorted) => Ok((field, sorted)),
-        other => Err(ArrowError::SchemaError(format!("attributes type is {other}, not a map"))),
+        other => Err(ArrowError::SchemaError(format!(
+            "attributes type is {other}, not a map"
+        ))),
     }
 }
 
@@ -132,7 +147,9 @@ pub(super) struct RenderedAttrs<'a>(pub(super) Vec<(&'a str, Option<Cow<'a, str>
 impl<'a> RenderedAttrs<'a> {
     pub(super) fn new(kvs: &'a [KeyValue]) -> Self {
         let mut out = Vec::with_capacity(kvs.len());
-        for_each_last(kvs, |kv| out.push((kv.key.as_str(), render(kv.value.as_ref()))));
+        for_each_last(kvs, |kv| {
+            out.push((kv.key.as_str(), render(kv.value.as_ref())))
+        });
         Self(out)
     }
 }
@@ -192,7 +209,11 @@ impl IdColumn {
         let nulls = self.nulls.as_mut().and_then(NullBufferBuilder::finish);
         let width = i32::try_from(self.width)
             .map_err(|_| ArrowError::ComputeError("id width overflows i32".into()))?;
-        Ok(Arc::new(FixedSizeBinaryArray::try_new(width, Buffer::from_vec(self.bytes), nulls)?))
+        Ok(Arc::new(FixedSizeBinaryArray::try_new(
+            width,
+            Buffer::from_vec(self.bytes),
+            nulls,
+        )?))
     }
 }
 
@@ -216,6 +237,9 @@ pub(super) fn strings(rows: usize, avg: usize) -> StringBuilder {
 }
 
 /// A struct array of the given fields and children.
-pub(super) fn struct_array(fields: Fields, columns: Vec<ArrayRef>) -> Result<StructArray, ArrowError> {
+pub(super) fn struct_array(
+    fields: Fields,
+    columns: Vec<ArrayRef>,
+) -> Result<StructArray, ArrowError> {
     StructArray::try_new(fields, columns, None)
 }

@@ -21,7 +21,11 @@ use super::traces::nanos;
 use super::{Converted, Tally};
 
 pub(super) fn convert(req: &ExportLogsServiceRequest) -> Converted {
-    let records = req.resource_logs.iter().flat_map(|r| &r.scope_logs).flat_map(|s| &s.log_records);
+    let records = req
+        .resource_logs
+        .iter()
+        .flat_map(|r| &r.scope_logs)
+        .flat_map(|s| &s.log_records);
     let (mut rows, mut attrs) = (0, 0);
     for r in records {
         rows += 1;
@@ -34,7 +38,10 @@ pub(super) fn convert(req: &ExportLogsServiceRequest) -> Converted {
         let res_kvs = rl.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
         let resource = RenderedAttrs::new(res_kvs);
         let service = find(res_kvs, "service.name").and_then(|v| render(Some(v)));
-        let service = service.as_deref().filter(|s| !s.is_empty()).unwrap_or(UNKNOWN_SERVICE);
+        let service = service
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(UNKNOWN_SERVICE);
         for (si, sl) in rl.scope_logs.iter().enumerate() {
             let scope = sl.scope.as_ref();
             let scope_attrs = RenderedAttrs::new(scope.map_or(&[][..], |s| &s.attributes[..]));
@@ -59,7 +66,10 @@ pub(super) fn convert(req: &ExportLogsServiceRequest) -> Converted {
             }
         }
     }
-    let rows = cols.finish().map(|batch| Rows { batch, series: None });
+    let rows = cols.finish().map(|batch| Rows {
+        batch,
+        series: None,
+    });
     tally.finish(rows)
 }
 
@@ -79,14 +89,24 @@ type Times = (i64, i64);
 /// Checks everything that can make a record unstorable before anything of it is appended.
 fn check(r: &LogRecord) -> Result<Times, String> {
     if !r.trace_id.is_empty() && r.trace_id.len() != 16 {
-        return Err(format!("trace_id must be empty or 16 bytes, got {}", r.trace_id.len()));
+        return Err(format!(
+            "trace_id must be empty or 16 bytes, got {}",
+            r.trace_id.len()
+        ));
     }
     if !r.span_id.is_empty() && r.span_id.len() != 8 {
-        return Err(format!("span_id must be empty or 8 bytes, got {}", r.span_id.len()));
+        return Err(format!(
+            "span_id must be empty or 8 bytes, got {}",
+            r.span_id.len()
+        ));
     }
     let observed = nanos("observed_time_unix_nano", r.observed_time_unix_nano)?;
     // The data model: "if time_unix_nano is unknown, use observed_time_unix_nano".
-    let time = if r.time_unix_nano == 0 { observed } else { nanos("time_unix_nano", r.time_unix_nano)? };
+    let time = if r.time_unix_nano == 0 {
+        observed
+    } else {
+        nanos("time_unix_nano", r.time_unix_nano)?
+    };
     Ok((time, observed))
 }
 
@@ -149,19 +169,25 @@ impl Columns {
                 self.body.append_value("");
             }
         }
-        self.trace_id.push_opt((!r.trace_id.is_empty()).then_some(&r.trace_id[..]));
-        self.span_id.push_opt((!r.span_id.is_empty()).then_some(&r.span_id[..]));
+        self.trace_id
+            .push_opt((!r.trace_id.is_empty()).then_some(&r.trace_id[..]));
+        self.span_id
+            .push_opt((!r.span_id.is_empty()).then_some(&r.span_id[..]));
         self.flags.push(r.flags);
         push_nonempty(&mut self.event_name, &r.event_name);
         self.service_name.append_value(ctx.service);
         self.resource_attributes.push_rendered(ctx.resource);
         push_nonempty(&mut self.resource_schema_url, ctx.resource_schema_url);
         push_nonempty(&mut self.scope_name, ctx.scope.map_or("", |s| &s.name));
-        push_nonempty(&mut self.scope_version, ctx.scope.map_or("", |s| &s.version));
+        push_nonempty(
+            &mut self.scope_version,
+            ctx.scope.map_or("", |s| &s.version),
+        );
         self.scope_attributes.push_rendered(ctx.scope_attrs);
         push_nonempty(&mut self.scope_schema_url, ctx.scope_schema_url);
         self.attributes.push_attrs(&r.attributes);
-        self.dropped_attributes_count.push(r.dropped_attributes_count);
+        self.dropped_attributes_count
+            .push(r.dropped_attributes_count);
     }
 
     fn finish(mut self) -> Result<RecordBatch, ArrowError> {

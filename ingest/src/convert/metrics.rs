@@ -74,22 +74,26 @@ struct Plan<'a> {
 
 impl<'a> Plan<'a> {
     fn new(req: &'a ExportMetricsServiceRequest) -> Self {
-        let mut plan = Plan { samples: 0, keys: LabelNames::default() };
+        let mut plan = Plan {
+            samples: 0,
+            keys: LabelNames::default(),
+        };
         let metrics = req.resource_metrics.iter().flat_map(|r| &r.scope_metrics);
         for m in metrics.flat_map(|s| &s.metrics) {
             match &m.data {
                 None => {}
                 Some(Data::Gauge(g)) => plan.points(&g.data_points, |p| (&p.attributes, 1)),
                 Some(Data::Sum(s)) => plan.points(&s.data_points, |p| (&p.attributes, 1)),
-                Some(Data::Histogram(h)) => plan
-                    .points(&h.data_points, |p| (&p.attributes, p.explicit_bounds.len() + 3)),
+                Some(Data::Histogram(h)) => plan.points(&h.data_points, |p| {
+                    (&p.attributes, p.explicit_bounds.len() + 3)
+                }),
                 Some(Data::ExponentialHistogram(h)) => plan.points(&h.data_points, |p| {
                     let len = |b: &Option<Buckets>| b.as_ref().map_or(0, |b| b.bucket_counts.len());
                     (&p.attributes, len(&p.positive) + len(&p.negative) + 4)
                 }),
-                Some(Data::Summary(s)) => {
-                    plan.points(&s.data_points, |p| (&p.attributes, p.quantile_values.len() + 2))
-                }
+                Some(Data::Summary(s)) => plan.points(&s.data_points, |p| {
+                    (&p.attributes, p.quantile_values.len() + 2)
+                }),
             }
         }
         plan.samples += req.resource_metrics.len();
@@ -132,6 +136,9 @@ impl<'a> LabelNames<'a> {
     }
 }
 
+/// A label: name and value.
+type LabelPair<'x> = (Cow<'x, str>, Cow<'x, str>);
+
 /// An attribute on its way to becoming a label.
 struct Attr<'x> {
     name: Cow<'x, str>,
@@ -145,7 +152,7 @@ struct Attr<'x> {
 fn merge_labels<'x>(
     attrs: &mut Vec<Attr<'x>>,
     fixed: &[(&'x str, &'x str)],
-    labels: &mut Vec<(Cow<'x, str>, Cow<'x, str>)>,
+    labels: &mut Vec<LabelPair<'x>>,
 ) {
     labels.clear();
     attrs.sort_unstable_by(|a, b| (&a.name, a.key).cmp(&(&b.name, b.key)));
@@ -182,7 +189,11 @@ fn convert_resource<'a>(
     tally: &mut Tally,
 ) {
     let res_kvs = rm.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
-    let text = |key| find(res_kvs, key).and_then(|v| render(Some(v))).filter(|v| !v.is_empty());
+    let text = |key| {
+        find(res_kvs, key)
+            .and_then(|v| render(Some(v)))
+            .filter(|v| !v.is_empty())
+    };
     let job = text(SERVICE_NAME).map(|name| match text(SERVICE_NAMESPACE) {
         Some(ns) => Cow::Owned(format!("{ns}/{name}")),
         None => name,
@@ -196,7 +207,12 @@ fn convert_resource<'a>(
         target.push(("job", job));
     }
 
-    let mut cx = PointContext { keys, attrs: Vec::new(), labels: Vec::new(), le: LeCache::default() };
+    let mut cx = PointContext {
+        keys,
+        attrs: Vec::new(),
+        labels: Vec::new(),
+        le: LeCache::default(),
+    };
     let mut max_ts: Option<i64> = None;
     for (si, sm) in rm.scope_metrics.iter().enumerate() {
         // Sorted by name: instance < job < otel_scope_name < otel_scope_version.
@@ -210,7 +226,11 @@ fn convert_resource<'a>(
             }
         }
         for (mi, metric) in sm.metrics.iter().enumerate() {
-            let loc = Loc { resource: ri, scope: si, metric: mi };
+            let loc = Loc {
+                resource: ri,
+                scope: si,
+                metric: mi,
+            };
             convert_metric(metric, &fixed, &mut cx, out, tally, &mut max_ts, loc);
         }
     }
@@ -219,13 +239,20 @@ fn convert_resource<'a>(
     let Some(ts) = max_ts else { return };
     let mut attrs = Vec::new();
     for_each_last(res_kvs, |kv| {
-        if matches!(kv.key.as_str(), SERVICE_NAME | SERVICE_NAMESPACE | SERVICE_INSTANCE_ID) {
+        if matches!(
+            kv.key.as_str(),
+            SERVICE_NAME | SERVICE_NAMESPACE | SERVICE_INSTANCE_ID
+        ) {
             return;
         }
         let name = label_name(&kv.key);
         match render(kv.value.as_ref()) {
             Some(value) if !value.is_empty() && !name.is_empty() => {
-                attrs.push(Attr { name, key: &kv.key, value });
+                attrs.push(Attr {
+                    name,
+                    key: &kv.key,
+                    value,
+                });
             }
             _ => {}
         }
@@ -249,7 +276,11 @@ struct Loc {
 
 impl std::fmt::Display for Loc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let Loc { resource, scope, metric } = self;
+        let Loc {
+            resource,
+            scope,
+            metric,
+        } = self;
         write!(f, "metric {metric} of scope {scope} of resource {resource}")
     }
 }
@@ -258,7 +289,7 @@ impl std::fmt::Display for Loc {
 struct PointContext<'x> {
     keys: &'x LabelNames<'x>,
     attrs: Vec<Attr<'x>>,
-    labels: Vec<(Cow<'x, str>, Cow<'x, str>)>,
+    labels: Vec<LabelPair<'x>>,
     le: LeCache<'x>,
 }
 
@@ -273,7 +304,11 @@ impl<'x> PointContext<'x> {
             }
             match render(kv.value.as_ref()) {
                 Some(value) if !value.is_empty() => {
-                    out.push(Attr { name: Cow::Borrowed(name), key: &kv.key, value });
+                    out.push(Attr {
+                        name: Cow::Borrowed(name),
+                        key: &kv.key,
+                        value,
+                    });
                 }
                 _ => {}
             }
@@ -323,7 +358,15 @@ struct Family<'m> {
 impl<'m> Family<'m> {
     fn simple(name: String, prom_type: &'static str, unit: &'m str, description: &'m str) -> Self {
         let (bucket, sum, count) = Default::default();
-        Family { name, bucket, sum, count, prom_type, unit, description }
+        Family {
+            name,
+            bucket,
+            sum,
+            count,
+            prom_type,
+            unit,
+            description,
+        }
     }
 
     fn with_parts(name: String, prom_type: &'static str, m: &'m Metric) -> Self {
@@ -351,7 +394,10 @@ impl Point {
             return Err("time_unix_nano must not be 0".into());
         }
         let ts = i64::try_from(time_unix_nano / 1_000_000).unwrap_or(i64::MAX);
-        Ok(Point { ts, stale: flags & NO_RECORDED_VALUE != 0 })
+        Ok(Point {
+            ts,
+            stale: flags & NO_RECORDED_VALUE != 0,
+        })
     }
 
     fn value(&self, v: f64) -> f64 {
@@ -387,7 +433,12 @@ fn convert_metric<'x>(
         return;
     }
     let (unit, description) = (metric.unit.as_str(), metric.description.as_str());
-    let mut run = |n: usize, point: &mut dyn FnMut(usize, &mut PointContext<'x>, &mut Output) -> Result<i64, String>| {
+    let mut run = |n: usize,
+                   point: &mut dyn FnMut(
+        usize,
+        &mut PointContext<'x>,
+        &mut Output,
+    ) -> Result<i64, String>| {
         for pi in 0..n {
             match point(pi, cx, out) {
                 Ok(ts) => {
@@ -407,8 +458,11 @@ fn convert_metric<'x>(
             });
         }
         Data::Sum(s) => {
-            let (suffixes, prom_type) =
-                if s.is_monotonic { (Suffixes::Counter, "counter") } else { (Suffixes::Other, "gauge") };
+            let (suffixes, prom_type) = if s.is_monotonic {
+                (Suffixes::Counter, "counter")
+            } else {
+                (Suffixes::Other, "gauge")
+            };
             let name = metric_name(&metric.name, unit, suffixes);
             let family = Family::simple(name, prom_type, unit, description);
             run(s.data_points.len(), &mut |pi, cx, out| {
@@ -455,7 +509,14 @@ fn number<'x>(
         None => return Err("data point has no value".into()),
     };
     cx.labels(&p.attributes, fixed);
-    out.sample(family, &family.name, &cx.labels, None, point.ts, point.value(value));
+    out.sample(
+        family,
+        &family.name,
+        &cx.labels,
+        None,
+        point.ts,
+        point.value(value),
+    );
     Ok(point.ts)
 }
 
@@ -489,14 +550,35 @@ fn histogram<'x>(
             // An explicit +Inf bound is the +Inf bucket written below.
             if bound != f64::INFINITY {
                 let v = point.value(cumulative as f64);
-                out.sample(family, &family.bucket, &cx.labels, Some(("le", le)), point.ts, v);
+                out.sample(
+                    family,
+                    &family.bucket,
+                    &cx.labels,
+                    Some(("le", le)),
+                    point.ts,
+                    v,
+                );
             }
         }
     }
     let count = point.value(p.count as f64);
-    out.sample(family, &family.bucket, &cx.labels, Some(("le", "+Inf")), point.ts, count);
+    out.sample(
+        family,
+        &family.bucket,
+        &cx.labels,
+        Some(("le", "+Inf")),
+        point.ts,
+        count,
+    );
     if let Some(sum) = p.sum {
-        out.sample(family, &family.sum, &cx.labels, None, point.ts, point.value(sum));
+        out.sample(
+            family,
+            &family.sum,
+            &cx.labels,
+            None,
+            point.ts,
+            point.value(sum),
+        );
     }
     out.sample(family, &family.count, &cx.labels, None, point.ts, count);
     Ok(point.ts)
@@ -515,19 +597,43 @@ fn exponential<'x>(
         return Err(format!("scale must be between -10 and 20, got {}", p.scale));
     }
     if !(p.zero_threshold >= 0.0 && p.zero_threshold.is_finite()) {
-        return Err(format!("zero_threshold must be a non-negative number, got {}", p.zero_threshold));
+        return Err(format!(
+            "zero_threshold must be a non-negative number, got {}",
+            p.zero_threshold
+        ));
     }
     exponential_buckets(p, buckets);
     cx.labels(&p.attributes, fixed);
     for &(bound, cumulative) in buckets.iter() {
         let le = prom_float(bound);
         let v = point.value(cumulative as f64);
-        out.sample(family, &family.bucket, &cx.labels, Some(("le", &le)), point.ts, v);
+        out.sample(
+            family,
+            &family.bucket,
+            &cx.labels,
+            Some(("le", &le)),
+            point.ts,
+            v,
+        );
     }
     let count = point.value(p.count as f64);
-    out.sample(family, &family.bucket, &cx.labels, Some(("le", "+Inf")), point.ts, count);
+    out.sample(
+        family,
+        &family.bucket,
+        &cx.labels,
+        Some(("le", "+Inf")),
+        point.ts,
+        count,
+    );
     if let Some(sum) = p.sum {
-        out.sample(family, &family.sum, &cx.labels, None, point.ts, point.value(sum));
+        out.sample(
+            family,
+            &family.sum,
+            &cx.labels,
+            None,
+            point.ts,
+            point.value(sum),
+        );
     }
     out.sample(family, &family.count, &cx.labels, None, point.ts, count);
     Ok(point.ts)
@@ -635,10 +741,31 @@ fn summary<'x>(
     for q in &p.quantile_values {
         let quantile = prom_float(q.quantile);
         let v = point.value(q.value);
-        out.sample(family, &family.name, &cx.labels, Some(("quantile", &quantile)), point.ts, v);
+        out.sample(
+            family,
+            &family.name,
+            &cx.labels,
+            Some(("quantile", &quantile)),
+            point.ts,
+            v,
+        );
     }
-    out.sample(family, &family.sum, &cx.labels, None, point.ts, point.value(p.sum));
-    out.sample(family, &family.count, &cx.labels, None, point.ts, point.value(p.count as f64));
+    out.sample(
+        family,
+        &family.sum,
+        &cx.labels,
+        None,
+        point.ts,
+        point.value(p.sum),
+    );
+    out.sample(
+        family,
+        &family.count,
+        &cx.labels,
+        None,
+        point.ts,
+        point.value(p.count as f64),
+    );
     Ok(point.ts)
 }
 
@@ -682,7 +809,7 @@ impl Output {
         &mut self,
         family: &Family<'_>,
         name: &str,
-        labels: &[(Cow<'_, str>, Cow<'_, str>)],
+        labels: &[LabelPair<'_>],
         extra: Option<(&str, &str)>,
         ts: i64,
         value: f64,
@@ -732,16 +859,18 @@ impl Output {
     }
 }
 
-fn pair<'l>((k, v): &'l (Cow<'_, str>, Cow<'_, str>)) -> (&'l str, &'l str) {
+fn pair<'l>((k, v): &'l LabelPair<'_>) -> (&'l str, &'l str) {
     (k, v)
 }
 
 /// Splits sorted `labels` around where `extra` goes, leaving out a label named `extra`.
 fn split_labels<'l, 'x>(
-    labels: &'l [(Cow<'x, str>, Cow<'x, str>)],
+    labels: &'l [LabelPair<'x>],
     extra: Option<&str>,
-) -> (&'l [(Cow<'x, str>, Cow<'x, str>)], &'l [(Cow<'x, str>, Cow<'x, str>)]) {
-    let Some(extra) = extra else { return (labels, &[]) };
+) -> (&'l [LabelPair<'x>], &'l [LabelPair<'x>]) {
+    let Some(extra) = extra else {
+        return (labels, &[]);
+    };
     let at = labels.partition_point(|(k, _)| k.as_ref() < extra);
     let skip = usize::from(labels.get(at).is_some_and(|(k, _)| k == extra));
     (&labels[..at], &labels[at + skip..])
@@ -766,12 +895,39 @@ mod tests {
         assert_eq!(exp_base_pow(-1074, 0), f64::from_bits(1));
         assert_eq!(exp_base_pow(-2000, 0), 0.0);
         for scale in 1..=20 {
-            for exp in [-1000i64, -7, -1, 1, 5, 12345] {
+            for exp in [-1000i64, -7, -1, 1, 5, 12345, 1 << 40, -(1 << 40)] {
                 let want = (exp as f64 / f64::from(1u32 << scale)).exp2();
                 let got = exp_base_pow(exp, scale);
-                assert!(((got - want) / want).abs() < 1e-14, "{exp} {scale}: {got} vs {want}");
+                if want == 0.0 || want.is_infinite() {
+                    assert_eq!(got, want, "{exp} {scale}");
+                } else {
+                    assert!(
+                        ((got - want) / want).abs() < 1e-14,
+                        "{exp} {scale}: {got} vs {want}"
+                    );
+                }
             }
         }
+    }
+
+    #[test]
+    fn extra_labels_replace_labels_of_the_same_name() {
+        let labels: Vec<LabelPair<'_>> = [("a", "1"), ("le", "attr"), ("z", "2")]
+            .map(|(k, v)| (k.into(), v.into()))
+            .to_vec();
+        let names = |l: &[LabelPair<'_>]| l.iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>();
+        let (before, after) = split_labels(&labels, Some("le"));
+        assert_eq!(
+            (names(before), names(after)),
+            (vec!["a".into()], vec!["z".into()])
+        );
+        let (before, after) = split_labels(&labels, Some("quantile"));
+        assert_eq!(
+            (names(before), names(after)),
+            (vec!["a".into(), "le".into()], vec!["z".into()])
+        );
+        let (before, after) = split_labels(&labels, None);
+        assert_eq!((before.len(), after.len()), (3, 0));
     }
 
     #[test]
@@ -789,11 +945,24 @@ mod tests {
             attr("c", "c", "x"),
         ];
         let mut labels = Vec::new();
-        merge_labels(&mut attrs, &[("instance", "i-1"), ("job", "svc")], &mut labels);
-        let got: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+        merge_labels(
+            &mut attrs,
+            &[("instance", "i-1"), ("job", "svc")],
+            &mut labels,
+        );
+        let got: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .collect();
         assert_eq!(
             got,
-            [("a_b", "1;2"), ("c", "x"), ("instance", "i-1"), ("job", "svc"), ("z", "last")]
+            [
+                ("a_b", "1;2"),
+                ("c", "x"),
+                ("instance", "i-1"),
+                ("job", "svc"),
+                ("z", "last")
+            ]
         );
     }
 }

@@ -199,8 +199,18 @@ mod tests {
     fn metric_names_follow_the_spec() {
         use Suffixes::*;
         let cases = [
-            ("http.server.duration", "s", Other, "http_server_duration_seconds"),
-            ("system.memory.usage", "By", Gauge, "system_memory_usage_bytes"),
+            (
+                "http.server.duration",
+                "s",
+                Other,
+                "http_server_duration_seconds",
+            ),
+            (
+                "system.memory.usage",
+                "By",
+                Gauge,
+                "system_memory_usage_bytes",
+            ),
             ("requests", "1", Counter, "requests_total"),
             ("requests_total", "1", Counter, "requests_total"),
             ("cpu.utilization", "1", Gauge, "cpu_utilization_ratio"),
@@ -212,7 +222,12 @@ mod tests {
             ("io_bytes_per_second", "By/s", Gauge, "io_bytes_per_second"),
             ("packets", "{packet}", Counter, "packets_total"),
             ("packets", "{packet}/s", Gauge, "packets_per_second"),
-            ("db.client.connections", "{connection}", Gauge, "db_client_connections"),
+            (
+                "db.client.connections",
+                "{connection}",
+                Gauge,
+                "db_client_connections",
+            ),
             ("requests_total", "s", Counter, "requests_seconds_total"),
             ("total", "", Counter, "total"),
             ("temp", "Cel", Gauge, "temp_celsius"),
@@ -226,7 +241,11 @@ mod tests {
             ("héllo", "", Other, "h_llo"),
         ];
         for (name, unit, kind, want) in cases {
-            assert_eq!(metric_name(name, unit, kind), want, "{name} {unit} {kind:?}");
+            assert_eq!(
+                metric_name(name, unit, kind),
+                want,
+                "{name} {unit} {kind:?}"
+            );
         }
     }
 

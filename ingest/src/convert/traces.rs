@@ -20,13 +20,21 @@ use super::columns::{
 use super::{Converted, Tally};
 
 pub(super) fn convert(req: &ExportTraceServiceRequest) -> Converted {
-    let spans = req.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans);
+    let spans = req
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans);
     let mut size = Size::default();
     for span in spans {
         size.rows += 1;
         size.attrs += span.attributes.len();
         size.events += span.events.len();
-        size.event_attrs += span.events.iter().map(|e| e.attributes.len()).sum::<usize>();
+        size.event_attrs += span
+            .events
+            .iter()
+            .map(|e| e.attributes.len())
+            .sum::<usize>();
         size.links += span.links.len();
         size.link_attrs += span.links.iter().map(|l| l.attributes.len()).sum::<usize>();
     }
@@ -37,7 +45,10 @@ pub(super) fn convert(req: &ExportTraceServiceRequest) -> Converted {
         let res_kvs = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
         let resource = RenderedAttrs::new(res_kvs);
         let service = find(res_kvs, "service.name").and_then(|v| render(Some(v)));
-        let service = service.as_deref().filter(|s| !s.is_empty()).unwrap_or(UNKNOWN_SERVICE);
+        let service = service
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .unwrap_or(UNKNOWN_SERVICE);
         for (si, ss) in rs.scope_spans.iter().enumerate() {
             let scope = ss.scope.as_ref();
             let scope_attrs = RenderedAttrs::new(scope.map_or(&[][..], |s| &s.attributes[..]));
@@ -62,7 +73,10 @@ pub(super) fn convert(req: &ExportTraceServiceRequest) -> Converted {
             }
         }
     }
-    let rows = cols.finish().map(|batch| Rows { batch, series: None });
+    let rows = cols.finish().map(|batch| Rows {
+        batch,
+        series: None,
+    });
     tally.finish(rows)
 }
 
@@ -233,15 +247,20 @@ impl Columns {
         self.resource_attributes.push_rendered(ctx.resource);
         push_nonempty(&mut self.resource_schema_url, ctx.resource_schema_url);
         push_nonempty(&mut self.scope_name, ctx.scope.map_or("", |s| &s.name));
-        push_nonempty(&mut self.scope_version, ctx.scope.map_or("", |s| &s.version));
+        push_nonempty(
+            &mut self.scope_version,
+            ctx.scope.map_or("", |s| &s.version),
+        );
         self.scope_attributes.push_rendered(ctx.scope_attrs);
         push_nonempty(&mut self.scope_schema_url, ctx.scope_schema_url);
         self.attributes.push_attrs(&span.attributes);
-        self.dropped_attributes_count.push(span.dropped_attributes_count);
+        self.dropped_attributes_count
+            .push(span.dropped_attributes_count);
 
         for e in &span.events {
             // Checked to fit by `check`.
-            self.event_time.push(i64::try_from(e.time_unix_nano).unwrap_or(i64::MAX));
+            self.event_time
+                .push(i64::try_from(e.time_unix_nano).unwrap_or(i64::MAX));
             self.event_name.append_value(&e.name);
             self.event_attributes.push_attrs(&e.attributes);
             self.event_dropped.push(e.dropped_attributes_count);
@@ -322,7 +341,14 @@ fn list(
     values: arrow::array::StructArray,
 ) -> Result<ArrayRef, ArrowError> {
     let DataType::List(item) = schema.field_with_name(name)?.data_type() else {
-        return Err(ArrowError::SchemaError(format!("{name} is not a list column")));
+        return Err(ArrowError::SchemaError(format!(
+            "{name} is not a list column"
+        )));
     };
-    Ok(Arc::new(ListArray::try_new(item.clone(), offsets.finish()?, Arc::new(values), None)?))
+    Ok(Arc::new(ListArray::try_new(
+        item.clone(),
+        offsets.finish()?,
+        Arc::new(values),
+        None,
+    )?))
 }

@@ -34,11 +34,19 @@ pub(super) fn any_value(v: &Value, path: &Path<'_>) -> Result<AnyValue> {
     let mut out = AnyValue::default();
     for (k, v) in members(v, path)? {
         let value = match k {
-            "stringValue" | "string_value" => V::StringValue(value::string(v, &path.field("stringValue"))?),
-            "boolValue" | "bool_value" => V::BoolValue(value::boolean(v, &path.field("boolValue"))?),
+            "stringValue" | "string_value" => {
+                V::StringValue(value::string(v, &path.field("stringValue"))?)
+            }
+            "boolValue" | "bool_value" => {
+                V::BoolValue(value::boolean(v, &path.field("boolValue"))?)
+            }
             "intValue" | "int_value" => V::IntValue(value::i64(v, &path.field("intValue"))?),
-            "doubleValue" | "double_value" => V::DoubleValue(value::f64(v, &path.field("doubleValue"))?),
-            "bytesValue" | "bytes_value" => V::BytesValue(value::bytes(v, &path.field("bytesValue"))?),
+            "doubleValue" | "double_value" => {
+                V::DoubleValue(value::f64(v, &path.field("doubleValue"))?)
+            }
+            "bytesValue" | "bytes_value" => {
+                V::BytesValue(value::bytes(v, &path.field("bytesValue"))?)
+            }
             "arrayValue" | "array_value" => {
                 V::ArrayValue(array_value(v, &path.field("arrayValue"))?)
             }
@@ -97,7 +105,9 @@ fn entity_ref(v: &Value, path: &Path<'_>) -> Result<EntityRef> {
     let mut out = EntityRef::default();
     for (k, v) in members(v, path)? {
         match k {
-            "schemaUrl" | "schema_url" => out.schema_url = value::string(v, &path.field("schemaUrl"))?,
+            "schemaUrl" | "schema_url" => {
+                out.schema_url = value::string(v, &path.field("schemaUrl"))?
+            }
             "type" => out.r#type = value::string(v, &path.field("type"))?,
             "idKeys" | "id_keys" => out.id_keys = value::strings(v, &path.field("idKeys"))?,
             "descriptionKeys" | "description_keys" => {

@@ -26,7 +26,9 @@ fn resource_logs(v: &Value, path: &Path<'_>) -> Result<ResourceLogs> {
             "scopeLogs" | "scope_logs" => {
                 out.scope_logs = value::list(v, &path.field("scopeLogs"), scope_logs)?
             }
-            "schemaUrl" | "schema_url" => out.schema_url = value::string(v, &path.field("schemaUrl"))?,
+            "schemaUrl" | "schema_url" => {
+                out.schema_url = value::string(v, &path.field("schemaUrl"))?
+            }
             _ => {}
         }
     }
@@ -41,7 +43,9 @@ fn scope_logs(v: &Value, path: &Path<'_>) -> Result<ScopeLogs> {
             "logRecords" | "log_records" => {
                 out.log_records = value::list(v, &path.field("logRecords"), log_record)?
             }
-            "schemaUrl" | "schema_url" => out.schema_url = value::string(v, &path.field("schemaUrl"))?,
+            "schemaUrl" | "schema_url" => {
+                out.schema_url = value::string(v, &path.field("schemaUrl"))?
+            }
             _ => {}
         }
     }
@@ -77,7 +81,9 @@ fn log_record(v: &Value, path: &Path<'_>) -> Result<LogRecord> {
             "flags" => out.flags = value::u32(v, &path.field("flags"))?,
             "traceId" | "trace_id" => out.trace_id = value::hex_id(v, &path.field("traceId"))?,
             "spanId" | "span_id" => out.span_id = value::hex_id(v, &path.field("spanId"))?,
-            "eventName" | "event_name" => out.event_name = value::string(v, &path.field("eventName"))?,
+            "eventName" | "event_name" => {
+                out.event_name = value::string(v, &path.field("eventName"))?
+            }
             _ => {}
         }
     }

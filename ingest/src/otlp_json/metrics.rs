@@ -33,7 +33,9 @@ fn resource_metrics(v: &Value, path: &Path<'_>) -> Result<ResourceMetrics> {
             "scopeMetrics" | "scope_metrics" => {
                 out.scope_metrics = value::list(v, &path.field("scopeMetrics"), scope_metrics)?
             }
-            "schemaUrl" | "schema_url" => out.schema_url = value::string(v, &path.field("schemaUrl"))?,
+            "schemaUrl" | "schema_url" => {
+                out.schema_url = value::string(v, &path.field("schemaUrl"))?
+            }
             _ => {}
         }
     }
@@ -46,7 +48,9 @@ fn scope_metrics(v: &Value, path: &Path<'_>) -> Result<ScopeMetrics> {
         match k {
             "scope" => out.scope = Some(scope(v, &path.field("scope"))?),
             "metrics" => out.metrics = value::list(v, &path.field("metrics"), metric)?,
-            "schemaUrl" | "schema_url" => out.schema_url = value::string(v, &path.field("schemaUrl"))?,
+            "schemaUrl" | "schema_url" => {
+                out.schema_url = value::string(v, &path.field("schemaUrl"))?
+            }
             _ => {}
         }
     }

@@ -33,23 +33,29 @@ pub(crate) fn traces(resp: &ExportTraceServiceResponse) -> Vec<u8> {
 
 /// Encodes an `ExportLogsServiceResponse`.
 pub(crate) fn logs(resp: &ExportLogsServiceResponse) -> Vec<u8> {
-    export_response(
-        resp.partial_success
-            .as_ref()
-            .map(|p| ("rejectedLogRecords", p.rejected_log_records, p.error_message.as_str())),
-    )
+    export_response(resp.partial_success.as_ref().map(|p| {
+        (
+            "rejectedLogRecords",
+            p.rejected_log_records,
+            p.error_message.as_str(),
+        )
+    }))
 }
 
 /// Encodes an `ExportMetricsServiceResponse`.
 pub(crate) fn metrics(resp: &ExportMetricsServiceResponse) -> Vec<u8> {
-    export_response(
-        resp.partial_success
-            .as_ref()
-            .map(|p| ("rejectedDataPoints", p.rejected_data_points, p.error_message.as_str())),
-    )
+    export_response(resp.partial_success.as_ref().map(|p| {
+        (
+            "rejectedDataPoints",
+            p.rejected_data_points,
+            p.error_message.as_str(),
+        )
+    }))
 }
 
 /// Encodes a `google.rpc.Status` without details: `{"code": 3, "message": "..."}`.
 pub(crate) fn status(code: i32, message: &str) -> Vec<u8> {
-    json!({ "code": code, "message": message }).to_string().into_bytes()
+    json!({ "code": code, "message": message })
+        .to_string()
+        .into_bytes()
 }

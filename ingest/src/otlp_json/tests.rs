@@ -15,7 +15,9 @@ use opentelemetry_proto::tonic::metrics::v1::{
     summary_data_point::ValueAtQuantile,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status};
+use opentelemetry_proto::tonic::trace::v1::{
+    span, status, ResourceSpans, ScopeSpans, Span, Status,
+};
 use prost::Message;
 use serde_json::{json, Map, Value};
 
@@ -48,7 +50,10 @@ fn to_snake_case(v: &Value) -> Value {
 fn both_spellings<R: JsonRequest + PartialEq + std::fmt::Debug>(doc: &Value) -> R {
     let camel = R::from_json(doc.to_string().as_bytes()).unwrap();
     let snake_doc = to_snake_case(doc);
-    assert_ne!(&snake_doc, doc, "the document should have camelCase names to rewrite");
+    assert_ne!(
+        &snake_doc, doc,
+        "the document should have camelCase names to rewrite"
+    );
     let snake = R::from_json(snake_doc.to_string().as_bytes()).unwrap();
     assert_eq!(camel, snake);
     camel
@@ -148,7 +153,10 @@ fn traces_decode_in_both_spellings() {
     let s = &ss.spans[0];
     assert_eq!(
         s.trace_id,
-        [0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03, 0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6, 0x0c]
+        [
+            0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03, 0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f,
+            0xc6, 0x0c
+        ]
     );
     assert_eq!(s.span_id, [0xee, 0xe1, 0x9b, 0x7e, 0xc3, 0xc1, 0xb1, 0x74]);
     assert!(s.parent_span_id.is_empty());
@@ -182,8 +190,12 @@ fn traces_decode_in_both_spellings() {
         attr(7),
         Some(V::ArrayValue(ArrayValue {
             values: vec![
-                AnyValue { value: Some(V::StringValue("a".into())) },
-                AnyValue { value: Some(V::IntValue(1)) },
+                AnyValue {
+                    value: Some(V::StringValue("a".into()))
+                },
+                AnyValue {
+                    value: Some(V::IntValue(1))
+                },
             ]
         }))
     );
@@ -192,7 +204,9 @@ fn traces_decode_in_both_spellings() {
         Some(V::KvlistValue(KeyValueList {
             values: vec![KeyValue {
                 key: "inner".into(),
-                value: Some(AnyValue { value: Some(V::BoolValue(false)) }),
+                value: Some(AnyValue {
+                    value: Some(V::BoolValue(false))
+                }),
                 ..Default::default()
             }]
         }))
@@ -201,10 +215,19 @@ fn traces_decode_in_both_spellings() {
 
     let e = &s.events[0];
     assert_eq!(
-        (e.time_unix_nano, e.name.as_str(), e.dropped_attributes_count),
+        (
+            e.time_unix_nano,
+            e.name.as_str(),
+            e.dropped_attributes_count
+        ),
         (1_544_712_660_500_000_000, "retry", 3)
     );
-    assert_eq!(e.attributes[0].value, Some(AnyValue { value: Some(V::IntValue(2)) }));
+    assert_eq!(
+        e.attributes[0].value,
+        Some(AnyValue {
+            value: Some(V::IntValue(2))
+        })
+    );
     let l = &s.links[0];
     assert_eq!(l.trace_id, {
         let mut id = vec![0; 16];
@@ -256,8 +279,14 @@ fn logs_decode_in_both_spellings() {
     });
     let req: ExportLogsServiceRequest = both_spellings(&doc);
     let rl = &req.resource_logs[0];
-    assert_eq!((rl.schema_url.as_str(), rl.scope_logs[0].schema_url.as_str()), ("r", "s"));
-    assert_eq!(rl.scope_logs[0].scope.as_ref().map(|s| s.name.as_str()), Some("logger"));
+    assert_eq!(
+        (rl.schema_url.as_str(), rl.scope_logs[0].schema_url.as_str()),
+        ("r", "s")
+    );
+    assert_eq!(
+        rl.scope_logs[0].scope.as_ref().map(|s| s.name.as_str()),
+        Some("logger")
+    );
     let r = &rl.scope_logs[0].log_records[0];
     assert_eq!(r.time_unix_nano, 1_700_000_000_000_000_001);
     assert_eq!(r.observed_time_unix_nano, 1_700_000_000_000_000_002);
@@ -275,7 +304,12 @@ fn logs_decode_in_both_spellings() {
             }))
         })
     );
-    assert_eq!(r.attributes[0].value, Some(AnyValue { value: Some(any_value::Value::IntValue(1024)) }));
+    assert_eq!(
+        r.attributes[0].value,
+        Some(AnyValue {
+            value: Some(any_value::Value::IntValue(1024))
+        })
+    );
     assert_eq!((r.dropped_attributes_count, r.flags), (1, 1));
     assert_eq!(r.trace_id, (1..=16).collect::<Vec<u8>>());
     assert_eq!(r.span_id, (1..=8).collect::<Vec<u8>>());
@@ -360,46 +394,92 @@ fn metrics_decode_in_both_spellings() {
     assert_eq!(metrics.len(), 5);
 
     let m = &metrics[0];
-    assert_eq!((m.name.as_str(), m.unit.as_str(), m.description.as_str()), ("temperature", "Cel", "room temp"));
+    assert_eq!(
+        (m.name.as_str(), m.unit.as_str(), m.description.as_str()),
+        ("temperature", "Cel", "room temp")
+    );
     assert_eq!(m.metadata.len(), 1);
-    let Some(Data::Gauge(g)) = &m.data else { panic!("gauge expected") };
+    let Some(Data::Gauge(g)) = &m.data else {
+        panic!("gauge expected")
+    };
     let p = &g.data_points[0];
-    assert_eq!((p.start_time_unix_nano, p.time_unix_nano, p.flags), (1, 2, 1));
+    assert_eq!(
+        (p.start_time_unix_nano, p.time_unix_nano, p.flags),
+        (1, 2, 1)
+    );
     assert_eq!(p.value, Some(number_data_point::Value::AsDouble(21.5)));
     assert_eq!(p.attributes[0].key, "room");
-    assert_eq!(p.exemplars[0].value, Some(exemplar::Value::AsDouble(f64::INFINITY)));
+    assert_eq!(
+        p.exemplars[0].value,
+        Some(exemplar::Value::AsDouble(f64::INFINITY))
+    );
     assert_eq!(p.exemplars[0].time_unix_nano, 3);
 
-    let Some(Data::Sum(s)) = &metrics[1].data else { panic!("sum expected") };
+    let Some(Data::Sum(s)) = &metrics[1].data else {
+        panic!("sum expected")
+    };
     assert_eq!(s.aggregation_temporality, 2);
     assert!(s.is_monotonic);
     // Beyond 2^53: only exact if read from the string.
-    assert_eq!(s.data_points[0].value, Some(number_data_point::Value::AsInt(9_007_199_254_740_993)));
+    assert_eq!(
+        s.data_points[0].value,
+        Some(number_data_point::Value::AsInt(9_007_199_254_740_993))
+    );
     let ex = &s.data_points[0].exemplars[0];
     assert_eq!(ex.value, Some(exemplar::Value::AsInt(7)));
     assert_eq!(ex.span_id, (1..=8).collect::<Vec<u8>>());
     assert_eq!(ex.trace_id, (1..=16).collect::<Vec<u8>>());
     assert_eq!(ex.filtered_attributes[0].key, "user");
 
-    let Some(Data::Histogram(h)) = &metrics[2].data else { panic!("histogram expected") };
+    let Some(Data::Histogram(h)) = &metrics[2].data else {
+        panic!("histogram expected")
+    };
     assert_eq!(h.aggregation_temporality, 1);
     let p = &h.data_points[0];
-    assert_eq!((p.count, p.sum, p.min, p.max), (6, Some(3.5), Some(0.1), Some(2.0)));
+    assert_eq!(
+        (p.count, p.sum, p.min, p.max),
+        (6, Some(3.5), Some(0.1), Some(2.0))
+    );
     assert_eq!(p.bucket_counts, [1, 2, 3]);
     assert_eq!(p.explicit_bounds, [0.5, 1.0]);
 
-    let Some(Data::ExponentialHistogram(e)) = &metrics[3].data else { panic!("exponential histogram expected") };
+    let Some(Data::ExponentialHistogram(e)) = &metrics[3].data else {
+        panic!("exponential histogram expected")
+    };
     assert_eq!(e.aggregation_temporality, 1);
     let p = &e.data_points[0];
-    assert_eq!((p.count, p.sum, p.scale, p.zero_count, p.zero_threshold), (10, Some(100.0), -2, 1, 0.001));
-    assert_eq!(p.positive, Some(Buckets { offset: 3, bucket_counts: vec![4, 5] }));
-    assert_eq!(p.negative, Some(Buckets { offset: -1, bucket_counts: vec![1] }));
+    assert_eq!(
+        (p.count, p.sum, p.scale, p.zero_count, p.zero_threshold),
+        (10, Some(100.0), -2, 1, 0.001)
+    );
+    assert_eq!(
+        p.positive,
+        Some(Buckets {
+            offset: 3,
+            bucket_counts: vec![4, 5]
+        })
+    );
+    assert_eq!(
+        p.negative,
+        Some(Buckets {
+            offset: -1,
+            bucket_counts: vec![1]
+        })
+    );
     assert_eq!((p.min, p.max), (Some(-1.0), Some(50.0)));
 
-    let Some(Data::Summary(s)) = &metrics[4].data else { panic!("summary expected") };
+    let Some(Data::Summary(s)) = &metrics[4].data else {
+        panic!("summary expected")
+    };
     let p = &s.data_points[0];
     assert_eq!((p.count, p.sum), (4, 8.0));
-    assert_eq!(p.quantile_values[0], ValueAtQuantile { quantile: 0.5, value: 1.5 });
+    assert_eq!(
+        p.quantile_values[0],
+        ValueAtQuantile {
+            quantile: 0.5,
+            value: 1.5
+        }
+    );
     assert_eq!(p.quantile_values[1].quantile, 0.99);
     assert!(p.quantile_values[1].value.is_nan());
 }
@@ -409,14 +489,19 @@ fn metrics_decode_in_both_spellings() {
 fn both_spellings_nan<R: JsonRequest + Message>(doc: &Value) -> R {
     let camel = R::from_json(doc.to_string().as_bytes()).unwrap();
     let snake_doc = to_snake_case(doc);
-    assert_ne!(&snake_doc, doc, "the document should have camelCase names to rewrite");
+    assert_ne!(
+        &snake_doc, doc,
+        "the document should have camelCase names to rewrite"
+    );
     let snake = R::from_json(snake_doc.to_string().as_bytes()).unwrap();
     assert_eq!(camel.encode_to_vec(), snake.encode_to_vec());
     camel
 }
 
 fn decode_error<R: JsonRequest + std::fmt::Debug>(doc: &Value) -> String {
-    R::from_json(doc.to_string().as_bytes()).unwrap_err().to_string()
+    R::from_json(doc.to_string().as_bytes())
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -437,13 +522,15 @@ fn errors_name_the_path() {
         "resourceSpans[0].scopeSpans[0].spans[2].traceId: invalid hex"
     );
 
-    let doc = json!({"resourceSpans": [{"scopeSpans": [{"spans": [{"kind": "SPAN_KIND_BOGUS"}]}]}]});
+    let doc =
+        json!({"resourceSpans": [{"scopeSpans": [{"spans": [{"kind": "SPAN_KIND_BOGUS"}]}]}]});
     assert_eq!(
         decode_error::<ExportTraceServiceRequest>(&doc),
         "resourceSpans[0].scopeSpans[0].spans[0].kind: unknown enum value \"SPAN_KIND_BOGUS\""
     );
 
-    let doc = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [{"timeUnixNano": "soon"}]}]}]});
+    let doc =
+        json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [{"timeUnixNano": "soon"}]}]}]});
     assert_eq!(
         decode_error::<ExportLogsServiceRequest>(&doc),
         "resourceLogs[0].scopeLogs[0].logRecords[0].timeUnixNano: invalid uint64 \"soon\""
@@ -463,21 +550,28 @@ fn errors_name_the_path() {
         decode_error::<ExportTraceServiceRequest>(&doc),
         "resourceSpans: expected an array, found an object"
     );
-    assert_eq!(decode_error::<ExportTraceServiceRequest>(&json!([])), "expected an object, found an array");
+    assert_eq!(
+        decode_error::<ExportTraceServiceRequest>(&json!([])),
+        "expected an object, found an array"
+    );
     let not_json = ExportTraceServiceRequest::from_json(b"{\"resourceSpans\": [").unwrap_err();
-    assert!(not_json.to_string().starts_with("invalid json: "), "{not_json}");
+    assert!(
+        not_json.to_string().starts_with("invalid json: "),
+        "{not_json}"
+    );
 }
 
 #[test]
 fn ids_are_case_insensitive_and_may_be_empty() {
-    let doc = |trace_id: &str, span_id: &str| {
-        json!({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": trace_id, "spanId": span_id}]}]}]})
-    };
+    let doc = |trace_id: &str, span_id: &str| json!({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": trace_id, "spanId": span_id}]}]}]});
     let req = |d: Value| ExportTraceServiceRequest::from_json(d.to_string().as_bytes()).unwrap();
     let upper = req(doc("ABCDEF0123456789ABCDEF0123456789", "ABCDEF0123456789"));
     let lower = req(doc("abcdef0123456789abcdef0123456789", "abcdef0123456789"));
     assert_eq!(upper, lower);
-    assert_eq!(upper.resource_spans[0].scope_spans[0].spans[0].span_id, [0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89]);
+    assert_eq!(
+        upper.resource_spans[0].scope_spans[0].spans[0].span_id,
+        [0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89]
+    );
     let empty = req(doc("", ""));
     let span = &empty.resource_spans[0].scope_spans[0].spans[0];
     assert!(span.trace_id.is_empty() && span.span_id.is_empty());
@@ -485,11 +579,11 @@ fn ids_are_case_insensitive_and_may_be_empty() {
 
 #[test]
 fn integers_and_enums_take_every_form() {
-    let doc = |start: Value, kind: Value| {
-        json!({"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": start, "kind": kind}]}]}]})
-    };
+    let doc = |start: Value, kind: Value| json!({"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": start, "kind": kind}]}]}]});
     let span = |d: Value| {
-        ExportTraceServiceRequest::from_json(d.to_string().as_bytes()).unwrap().resource_spans[0]
+        ExportTraceServiceRequest::from_json(d.to_string().as_bytes())
+            .unwrap()
+            .resource_spans[0]
             .scope_spans[0]
             .spans[0]
             .clone()
@@ -517,20 +611,29 @@ fn nulls_and_unknown_fields_are_ignored() {
     let expected = ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             scope_spans: vec![ScopeSpans {
-                spans: vec![Span { name: "n".into(), ..Default::default() }],
+                spans: vec![Span {
+                    name: "n".into(),
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
             ..Default::default()
         }],
     };
     assert_eq!(req, expected);
-    assert_eq!(ExportTraceServiceRequest::from_json(b"{}").unwrap(), ExportTraceServiceRequest::default());
+    assert_eq!(
+        ExportTraceServiceRequest::from_json(b"{}").unwrap(),
+        ExportTraceServiceRequest::default()
+    );
 }
 
 #[test]
 fn responses_follow_the_proto3_json_mapping() {
     let parse = |b: Vec<u8>| serde_json::from_slice::<Value>(&b).unwrap();
-    assert_eq!(parse(ExportTraceServiceResponse::default().to_json()), json!({}));
+    assert_eq!(
+        parse(ExportTraceServiceResponse::default().to_json()),
+        json!({})
+    );
     let traces = ExportTraceServiceResponse {
         partial_success: Some(ExportTracePartialSuccess {
             rejected_spans: 3,
@@ -547,8 +650,14 @@ fn responses_follow_the_proto3_json_mapping() {
             error_message: "warning only".into(),
         }),
     };
-    assert_eq!(parse(logs.to_json()), json!({"partialSuccess": {"errorMessage": "warning only"}}));
-    assert_eq!(parse(ExportMetricsServiceResponse::default().to_json()), json!({}));
+    assert_eq!(
+        parse(logs.to_json()),
+        json!({"partialSuccess": {"errorMessage": "warning only"}})
+    );
+    assert_eq!(
+        parse(ExportMetricsServiceResponse::default().to_json()),
+        json!({})
+    );
     assert_eq!(
         parse(response::status(3, "bad")),
         json!({"code": 3, "message": "bad"})

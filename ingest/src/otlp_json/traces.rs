@@ -30,7 +30,9 @@ fn resource_spans(v: &Value, path: &Path<'_>) -> Result<ResourceSpans> {
             "scopeSpans" | "scope_spans" => {
                 out.scope_spans = value::list(v, &path.field("scopeSpans"), scope_spans)?
             }
-            "schemaUrl" | "schema_url" => out.schema_url = value::string(v, &path.field("schemaUrl"))?,
+            "schemaUrl" | "schema_url" => {
+                out.schema_url = value::string(v, &path.field("schemaUrl"))?
+            }
             _ => {}
         }
     }
@@ -43,7 +45,9 @@ fn scope_spans(v: &Value, path: &Path<'_>) -> Result<ScopeSpans> {
         match k {
             "scope" => out.scope = Some(scope(v, &path.field("scope"))?),
             "spans" => out.spans = value::list(v, &path.field("spans"), span)?,
-            "schemaUrl" | "schema_url" => out.schema_url = value::string(v, &path.field("schemaUrl"))?,
+            "schemaUrl" | "schema_url" => {
+                out.schema_url = value::string(v, &path.field("schemaUrl"))?
+            }
             _ => {}
         }
     }

@@ -232,9 +232,7 @@ pub(super) fn bytes(v: &Value, path: &Path<'_>) -> Result<Vec<u8>> {
         (true, true) => &URL_SAFE,
         (true, false) => &URL_SAFE_NO_PAD,
     };
-    engine
-        .decode(s)
-        .map_err(|_| path.error("invalid base64"))
+    engine.decode(s).map_err(|_| path.error("invalid base64"))
 }
 
 /// Reads a trace or span id: hex, either case; the empty string is the empty (unset) id.
@@ -252,9 +250,14 @@ pub(super) fn enumeration(
     from_name: fn(&str) -> Option<i32>,
 ) -> Result<i32> {
     match v {
-        Value::String(s) => from_name(s).ok_or_else(|| path.error(format!("unknown enum value {s:?}"))),
+        Value::String(s) => {
+            from_name(s).ok_or_else(|| path.error(format!("unknown enum value {s:?}")))
+        }
         Value::Number(_) => i32(v, path),
-        other => Err(path.error(format!("expected an enum name or number, found {}", kind(other)))),
+        other => Err(path.error(format!(
+            "expected an enum name or number, found {}",
+            kind(other)
+        ))),
     }
 }
 
@@ -315,7 +318,10 @@ mod tests {
         let p = Path::Root;
         assert_eq!(hex_id(&json!("0aFF"), &p).unwrap(), vec![0x0a, 0xff]);
         assert_eq!(hex_id(&json!(""), &p).unwrap(), Vec::<u8>::new());
-        assert_eq!(hex_id(&json!("zz"), &p).unwrap_err().to_string(), "invalid hex");
+        assert_eq!(
+            hex_id(&json!("zz"), &p).unwrap_err().to_string(),
+            "invalid hex"
+        );
     }
 
     #[test]
