@@ -169,7 +169,11 @@ async fn answer(state: &SqlState, headers: &HeaderMap, body: &[u8]) -> Result<Re
         Format::Json => "application/json",
         Format::Arrow => ARROW_STREAM,
     };
-    Ok(([(CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response())
+    Ok((
+        [(CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response())
 }
 
 struct AbortOnDrop(AbortHandle);
@@ -312,7 +316,10 @@ mod tests {
         headers.insert(TENANT_HEADER, HeaderValue::from_static("team-a"));
         assert_eq!(tenant(&headers).unwrap().as_str(), "team-a");
         headers.insert(TENANT_HEADER, HeaderValue::from_static("../etc"));
-        assert_eq!(tenant(&headers).unwrap_err().code(), ErrorCode::InvalidArgument);
+        assert_eq!(
+            tenant(&headers).unwrap_err().code(),
+            ErrorCode::InvalidArgument
+        );
     }
 
     #[test]
@@ -324,7 +331,9 @@ mod tests {
         let batch = RecordBatch::try_new(
             schema.clone(),
             vec![
-                Arc::new(FixedSizeBinaryArray::try_from_iter([[0xABu8, 0x01]].into_iter()).unwrap()),
+                Arc::new(
+                    FixedSizeBinaryArray::try_from_iter([[0xABu8, 0x01]].into_iter()).unwrap(),
+                ),
                 Arc::new(Int64Array::from(vec![None])),
             ],
         )

@@ -138,7 +138,9 @@ mod tests {
         assert_eq!(io.code(), ErrorCode::Internal);
         assert_eq!(io.error_type(), "internal");
 
-        let wrapped = Error::from(DataFusionError::External(Box::new(ArrowError::DivideByZero)));
+        let wrapped = Error::from(DataFusionError::External(Box::new(
+            ArrowError::DivideByZero,
+        )));
         assert_eq!(wrapped.code(), ErrorCode::InvalidArgument);
 
         let context = Error::from(

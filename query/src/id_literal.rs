@@ -70,7 +70,11 @@ fn rewrite_expr(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
                 let left = id_literal(&right, text, width)?;
                 return Ok(Transformed::yes(binary(left, op, *right)));
             }
-            Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })))
+            Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr {
+                left,
+                op,
+                right,
+            })))
         }
         Expr::InList(InList {
             expr,
@@ -144,7 +148,9 @@ fn id_width(expr: &Expr, schema: &DFSchema) -> Option<i32> {
 fn utf8_literal(expr: &Expr) -> Option<&str> {
     match expr {
         Expr::Literal(
-            ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)),
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)),
             _,
         ) => Some(s),
         _ => None,
@@ -153,7 +159,9 @@ fn utf8_literal(expr: &Expr) -> Option<&str> {
 
 /// The binary literal `text` spells for a comparison with `column`.
 fn id_literal(column: &Expr, text: &str, width: i32) -> Result<Expr> {
-    let bytes = hex::decode(text).ok().filter(|b| b.len() as i64 == i64::from(width));
+    let bytes = hex::decode(text)
+        .ok()
+        .filter(|b| b.len() as i64 == i64::from(width));
     match bytes {
         Some(bytes) => Ok(Expr::Literal(
             ScalarValue::FixedSizeBinary(width, Some(bytes)),
@@ -199,12 +207,18 @@ mod tests {
     }
 
     fn analyze(plan: LogicalPlan) -> Result<String> {
-        Ok(IdLiteralRule.analyze(plan, &ConfigOptions::default())?.to_string())
+        Ok(IdLiteralRule
+            .analyze(plan, &ConfigOptions::default())?
+            .to_string())
     }
 
     /// How a binary literal of `hex` prints in a plan.
     fn printed(width: usize, hex: &str) -> String {
-        let bytes: Vec<String> = hex::decode(hex).unwrap().iter().map(u8::to_string).collect();
+        let bytes: Vec<String> = hex::decode(hex)
+            .unwrap()
+            .iter()
+            .map(u8::to_string)
+            .collect();
         format!("FixedSizeBinary({width}, \"{}\")", bytes.join(","))
     }
 
@@ -212,7 +226,11 @@ mod tests {
     fn string_literals_become_binary_on_either_side() {
         let span = "00F067aa0ba902b7";
         let plan = scan()
-            .filter(col("trace_id").eq(lit(ID)).and(lit(span).not_eq(col("span_id"))))
+            .filter(
+                col("trace_id")
+                    .eq(lit(ID))
+                    .and(lit(span).not_eq(col("span_id"))),
+            )
             .unwrap()
             .build()
             .unwrap();
@@ -231,7 +249,9 @@ mod tests {
     #[test]
     fn in_lists_are_rewritten_and_names_preserved() {
         let plan = scan()
-            .project(vec![col("trace_id").in_list(vec![lit(ID), lit(ID.to_lowercase())], false)])
+            .project(vec![
+                col("trace_id").in_list(vec![lit(ID), lit(ID.to_lowercase())], false)
+            ])
             .unwrap()
             .build()
             .unwrap();
@@ -251,7 +271,11 @@ mod tests {
     #[test]
     fn bad_hex_names_the_column() {
         for bad in ["xyz", "4bf9", &format!("{ID}00")] {
-            let plan = scan().filter(col("trace_id").eq(lit(bad))).unwrap().build().unwrap();
+            let plan = scan()
+                .filter(col("trace_id").eq(lit(bad)))
+                .unwrap()
+                .build()
+                .unwrap();
             let err = analyze(plan).unwrap_err().to_string();
             assert!(err.contains("trace_id"), "{err}");
             assert!(err.contains("32 hex digits"), "{err}");
@@ -260,7 +284,11 @@ mod tests {
 
     #[test]
     fn other_columns_are_left_alone() {
-        let plan = scan().filter(col("name").eq(lit("xyz"))).unwrap().build().unwrap();
+        let plan = scan()
+            .filter(col("name").eq(lit("xyz")))
+            .unwrap()
+            .build()
+            .unwrap();
         assert!(analyze(plan).unwrap().contains("Utf8(\"xyz\")"));
     }
 }

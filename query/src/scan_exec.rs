@@ -106,10 +106,7 @@ impl ExecutionPlan for VigilScanExec {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         match <[_; 1]>::try_from(children) {
             Ok([input]) => Ok(Arc::new(Self::new(self.summary, input))),
-            Err(children) => internal_err!(
-                "VigilScanExec takes one child, got {}",
-                children.len()
-            ),
+            Err(children) => internal_err!("VigilScanExec takes one child, got {}", children.len()),
         }
     }
 
@@ -134,10 +131,12 @@ mod tests {
 
     fn input() -> Arc<dyn ExecutionPlan> {
         let schema = Arc::new(Schema::new(vec![Field::new("t", DataType::Int64, false)]));
-        let batch = |v: Vec<i64>| {
-            RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(v))])
-        };
-        let partitions = vec![vec![batch(vec![1, 2]).unwrap()], vec![batch(vec![3]).unwrap()]];
+        let batch =
+            |v: Vec<i64>| RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(v))]);
+        let partitions = vec![
+            vec![batch(vec![1, 2]).unwrap()],
+            vec![batch(vec![3]).unwrap()],
+        ];
         MemorySourceConfig::try_new_exec(&partitions, schema.clone(), None).unwrap()
     }
 
@@ -167,7 +166,9 @@ mod tests {
     async fn passes_every_partition_through() {
         let exec: Arc<dyn ExecutionPlan> = Arc::new(VigilScanExec::new(summary(), input()));
         assert_eq!(exec.properties().partitioning.partition_count(), 2);
-        let batches = collect(exec, SessionContext::new().task_ctx()).await.unwrap();
+        let batches = collect(exec, SessionContext::new().task_ctx())
+            .await
+            .unwrap();
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(rows, 3);
     }

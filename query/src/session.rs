@@ -209,6 +209,8 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(text.contains("| 0 |"), "{text}");
-        assert!(ctx.register_table("extra", ctx.table_provider("spans").await.unwrap()).is_err());
+        assert!(ctx
+            .register_table("extra", ctx.table_provider("spans").await.unwrap())
+            .is_err());
     }
 }

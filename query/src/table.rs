@@ -197,7 +197,10 @@ impl TableProvider for SignalTable {
             .with_limit(limit);
             inputs.push(DataSourceExec::from_data_source(memory));
         }
-        Ok(Arc::new(VigilScanExec::new(summary, UnionExec::try_new(inputs)?)))
+        Ok(Arc::new(VigilScanExec::new(
+            summary,
+            UnionExec::try_new(inputs)?,
+        )))
     }
 }
 
@@ -253,9 +256,12 @@ impl TableProvider for SeriesTable {
             .map(|b| conform(b, &self.schema, common::schema::SERIES))
             .collect::<Result<Vec<_>>>()?;
         let partitions = spread(batches, state.config().target_partitions());
-        let memory =
-            MemorySourceConfig::try_new(&partitions, Arc::clone(&self.schema), projection.cloned())?
-                .with_limit(limit);
+        let memory = MemorySourceConfig::try_new(
+            &partitions,
+            Arc::clone(&self.schema),
+            projection.cloned(),
+        )?
+        .with_limit(limit);
         Ok(DataSourceExec::from_data_source(memory))
     }
 }
@@ -278,7 +284,10 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef, table: &str) -> Result<Recor
             batch.schema()
         ));
     }
-    Ok(RecordBatch::try_new(Arc::clone(schema), batch.columns().to_vec())?)
+    Ok(RecordBatch::try_new(
+        Arc::clone(schema),
+        batch.columns().to_vec(),
+    )?)
 }
 
 /// Deals `batches` round-robin into at most `partitions` (but at least one) partitions.

@@ -4,9 +4,9 @@
 //! The analysis is conservative: a filter it does not understand allows every time, so a segment
 //! is only skipped when no row in it can pass the filters.
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{Between, BinaryExpr, Cast, Expr, Operator, TryCast};
-use datafusion::arrow::datatypes::DataType;
 
 /// A closed interval `[min, max]` of the time column; `min > max` means no time passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,10 +60,6 @@ impl TimeRange {
     fn is_empty(&self) -> bool {
         self.min > self.max
     }
-
-    fn point(v: i128) -> TimeRange {
-        TimeRange { min: v, max: v }
-    }
 }
 
 /// The range one predicate allows.
@@ -79,18 +75,30 @@ fn range_of(column: &str, expr: &Expr) -> TimeRange {
             negated: false,
             low,
             high,
-        }) if is_time_column(column, expr) => match (int_literal(low), int_literal(high)) {
-            (Some(low), Some(high)) => TimeRange {
-                min: low,
-                max: high,
-            },
-            _ => TimeRange::ALL,
-        },
-        Expr::InList(in_list) if !in_list.negated && is_time_column(column, &in_list.expr) => {
+        }) => {
+            let bounds = time_column_slack(column, expr)
+                .and_then(|slack| Some((slack, bracket(low)?, bracket(high)?)));
+            match bounds {
+                Some((slack, (low, _), (_, high))) => TimeRange {
+                    min: low.saturating_sub(slack),
+                    max: high.saturating_add(slack),
+                },
+                None => TimeRange::ALL,
+            }
+        }
+        Expr::InList(in_list) if !in_list.negated => {
+            let Some(slack) = time_column_slack(column, &in_list.expr) else {
+                return TimeRange::ALL;
+            };
             let mut range = TimeRange { min: 1, max: 0 };
             for item in &in_list.list {
-                match int_literal(item) {
-                    Some(v) => range = range.hull(TimeRange::point(v)),
+                match bracket(item) {
+                    Some((lo, hi)) => {
+                        range = range.hull(TimeRange {
+                            min: lo.saturating_sub(slack),
+                            max: hi.saturating_add(slack),
+                        })
+                    }
                     None => return TimeRange::ALL,
                 }
             }
@@ -100,60 +108,84 @@ fn range_of(column: &str, expr: &Expr) -> TimeRange {
     }
 }
 
-/// The range `left op right` allows when one side is the time column and the other an integer.
+/// The range `left op right` allows when one side is the time column and the other a number.
 fn comparison(column: &str, left: &Expr, op: Operator, right: &Expr) -> Option<TimeRange> {
-    let (value, op) = if is_time_column(column, left) {
-        (int_literal(right)?, op)
-    } else if is_time_column(column, right) {
-        (int_literal(left)?, op.swap()?)
+    let (slack, (lo, hi), op) = if let Some(slack) = time_column_slack(column, left) {
+        (slack, bracket(right)?, op)
+    } else if let Some(slack) = time_column_slack(column, right) {
+        (slack, bracket(left)?, op.swap()?)
     } else {
         return None;
     };
+    // Only an integer compared with the column itself allows the strict bounds.
+    let exact = slack == 0 && lo == hi;
     let all = TimeRange::ALL;
     Some(match op {
-        Operator::Eq => TimeRange::point(value),
-        Operator::Gt => TimeRange {
-            min: value + 1,
+        Operator::Eq => TimeRange {
+            min: lo.saturating_sub(slack),
+            max: hi.saturating_add(slack),
+        },
+        Operator::Gt if exact => TimeRange {
+            min: lo.saturating_add(1),
             ..all
         },
-        Operator::GtEq => TimeRange { min: value, ..all },
-        Operator::Lt => TimeRange {
-            max: value - 1,
+        Operator::Gt | Operator::GtEq => TimeRange {
+            min: lo.saturating_sub(slack),
             ..all
         },
-        Operator::LtEq => TimeRange { max: value, ..all },
+        Operator::Lt if exact => TimeRange {
+            max: hi.saturating_sub(1),
+            ..all
+        },
+        Operator::Lt | Operator::LtEq => TimeRange {
+            max: hi.saturating_add(slack),
+            ..all
+        },
         _ => return None,
     })
 }
 
-/// Whether `expr` is the time column itself, possibly widened by a cast that keeps the order
-/// and the values of every `Int64` (type coercion wraps the column so when the literal is, for
-/// example, a `UInt64`).
-fn is_time_column(column: &str, expr: &Expr) -> bool {
+/// When `expr` is the time column, possibly under a cast that type coercion adds (for example
+/// when the literal is a `UInt64` or a `Float64`): by how much the cast value may differ from
+/// the column's. `None` for anything else, including casts that do not preserve order.
+fn time_column_slack(column: &str, expr: &Expr) -> Option<i128> {
     match expr {
-        Expr::Column(c) => c.name == column,
+        Expr::Column(c) => (c.name == column).then_some(0),
         Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) => {
-            keeps_int64(field.data_type()) && is_time_column(column, expr)
+            let inner = time_column_slack(column, expr)?;
+            Some(inner + cast_slack(field.data_type())?)
         }
-        _ => false,
+        _ => None,
     }
 }
 
-fn keeps_int64(t: &DataType) -> bool {
+/// How far casting any `Int64` to `t` can move it, for the casts that keep the order.
+fn cast_slack(t: &DataType) -> Option<i128> {
     match t {
-        DataType::Int64 => true,
-        DataType::Decimal128(p, 0) | DataType::Decimal256(p, 0) => *p >= 19,
-        _ => false,
+        DataType::Int64 => Some(0),
+        DataType::Decimal128(p, 0) | DataType::Decimal256(p, 0) if *p >= 19 => Some(0),
+        // Below 2^63 a double's spacing is at most 2^11, so rounding moves a value by at most
+        // 2^10.
+        DataType::Float64 => Some(1 << 10),
+        _ => None,
     }
+}
+
+/// The integers `[floor, ceil]` around a numeric literal: the value itself for integers of any
+/// type (and decimals without fraction digits), the neighbouring integers for a finite double.
+fn bracket(expr: &Expr) -> Option<(i128, i128)> {
+    if let Expr::Literal(ScalarValue::Float64(Some(f)), _) = expr {
+        // `as` saturates, which keeps the bracket conservative for huge values.
+        return f.is_finite().then(|| (f.floor() as i128, f.ceil() as i128));
+    }
+    int_literal(expr).map(|v| (v, v))
 }
 
 /// The value of an integer literal of any integer type (or a decimal without fraction digits).
 fn int_literal(expr: &Expr) -> Option<i128> {
     match expr {
         Expr::Literal(v, _) => scalar_int(v),
-        Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field })
-            if field.data_type().is_integer() || keeps_int64(field.data_type()) =>
-        {
+        Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) => {
             // A cast literal is only understood when the cast cannot change its value.
             let v = int_literal(expr)?;
             let fits = match field.data_type() {
@@ -165,7 +197,8 @@ fn int_literal(expr: &Expr) -> Option<i128> {
                 DataType::UInt16 => u16::try_from(v).is_ok(),
                 DataType::UInt32 => u32::try_from(v).is_ok(),
                 DataType::UInt64 => u64::try_from(v).is_ok(),
-                _ => true,
+                DataType::Decimal128(p, 0) | DataType::Decimal256(p, 0) => *p >= 19,
+                _ => false,
             };
             fits.then_some(v)
         }
@@ -239,6 +272,14 @@ mod tests {
             None,
         ))]);
         assert_eq!(r.0, 101);
+        // Doubles round, so the bounds widen by the rounding error.
+        let as_double = cast(col(T), DataType::Float64);
+        let high = 1.7e18f64 + 4096.0;
+        let r = range(&[
+            as_double.clone().gt(lit(1.7e18f64)),
+            as_double.lt_eq(lit(high)),
+        ]);
+        assert_eq!(r, (1_700_000_000_000_000_000 - 1024, high as i128 + 1024));
         // A narrowing cast can wrap around, so it says nothing.
         let narrowed = cast(col(T), DataType::Int32);
         assert_eq!(range(&[narrowed.gt(lit(100i32))]).0, TimeRange::ALL.min);
@@ -251,7 +292,7 @@ mod tests {
         assert_eq!(range(&[col("duration_nano").gt(lit(5i64))]), all);
         assert_eq!(range(&[col(T).not_eq(lit(5i64))]), all);
         assert_eq!(range(&[col(T).gt(lit(ScalarValue::Int64(None)))]), all);
-        assert_eq!(range(&[col(T).gt(lit(1.5f64))]), all);
+        assert_eq!(range(&[col(T).gt(lit(f64::NAN))]), all);
         assert_eq!(range(&[col(T).not_between(lit(1i64), lit(5i64))]), all);
     }
 
