@@ -110,7 +110,13 @@ fn access_line(rng: &mut StdRng, t_nanos: u64) -> String {
     )
 }
 
-fn logs(rng: &mut StdRng, batch: usize, trace_context: bool, t: &mut u64, raw: &mut u64) -> Request {
+fn logs(
+    rng: &mut StdRng,
+    batch: usize,
+    trace_context: bool,
+    t: &mut u64,
+    raw: &mut u64,
+) -> Request {
     let service = SERVICES[rng.random_range(0..SERVICES.len())];
     let records = (0..batch)
         .map(|_| {
@@ -181,8 +187,13 @@ fn traces(rng: &mut StdRng, batch: usize, t: &mut u64) -> Request {
                 name: if i == 0 {
                     format!("{} {route}", METHODS[rng.random_range(0..METHODS.len())])
                 } else {
-                    ["SELECT orders", "redis GET", "grpc Cart/Get", "render", "kafka send"]
-                        [rng.random_range(0..5)]
+                    [
+                        "SELECT orders",
+                        "redis GET",
+                        "grpc Cart/Get",
+                        "render",
+                        "kafka send",
+                    ][rng.random_range(0..5)]
                     .to_string()
                 },
                 kind: if i == 0 {

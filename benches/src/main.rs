@@ -146,9 +146,9 @@ async fn connect(args: &Args) -> anyhow::Result<Client> {
         .await
         .with_context(|| format!("failed to connect to {}", args.grpc))?;
     Ok(match args.signal {
-        Signal::Traces => Client::Traces(
-            TraceServiceClient::new(channel).max_decoding_message_size(64 << 20),
-        ),
+        Signal::Traces => {
+            Client::Traces(TraceServiceClient::new(channel).max_decoding_message_size(64 << 20))
+        }
         Signal::Logs => Client::Logs(LogsServiceClient::new(channel)),
         Signal::Metrics => Client::Metrics(MetricsServiceClient::new(channel)),
     })
@@ -163,11 +163,7 @@ struct Outcome {
 
 /// Sends `requests` (cycling) with `concurrency` in flight until `deadline` or, when `once`,
 /// until each was sent once.
-async fn drive(
-    args: &Args,
-    data: &Arc<Generated>,
-    once: bool,
-) -> anyhow::Result<Outcome> {
+async fn drive(args: &Args, data: &Arc<Generated>, once: bool) -> anyhow::Result<Outcome> {
     let next = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + args.duration;

@@ -236,10 +236,26 @@ mod tests {
 
     #[test]
     fn schemas_have_the_contract_columns() {
-        for c in ["trace_id", "span_id", "parent_span_id", "name", "kind", "start_time_unix_nano", "duration_nano", "status_code", "service_name"] {
+        for c in [
+            "trace_id",
+            "span_id",
+            "parent_span_id",
+            "name",
+            "kind",
+            "start_time_unix_nano",
+            "duration_nano",
+            "status_code",
+            "service_name",
+        ] {
             assert!(spans_schema().field_with_name(c).is_ok(), "{c}");
         }
-        for c in ["severity_number", "severity_text", "body", "trace_id", "service_name"] {
+        for c in [
+            "severity_number",
+            "severity_text",
+            "body",
+            "trace_id",
+            "service_name",
+        ] {
             assert!(logs_schema().field_with_name(c).is_ok(), "{c}");
         }
     }

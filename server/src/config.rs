@@ -247,7 +247,10 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         if !(1..=22).contains(&self.storage.zstd_level) {
-            bail!("storage.zstd_level must be 1 to 22, got {}", self.storage.zstd_level);
+            bail!(
+                "storage.zstd_level must be 1 to 22, got {}",
+                self.storage.zstd_level
+            );
         }
         if self.query.threads == 0 {
             bail!("query.threads must be at least 1");
@@ -280,7 +283,9 @@ mod tests {
 
     #[test]
     fn file_overrides_defaults_and_flags_override_the_file() {
-        let (_d, path) = write("data_dir = \"/from/file\"\nhttp_addr = \"127.0.0.1:1\"\n[storage]\nzstd_level = 9\n");
+        let (_d, path) = write(
+            "data_dir = \"/from/file\"\nhttp_addr = \"127.0.0.1:1\"\n[storage]\nzstd_level = 9\n",
+        );
         let o = Overrides {
             config: Some(path),
             http_addr: Some("127.0.0.1:2".parse().unwrap()),

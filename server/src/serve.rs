@@ -213,8 +213,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _ = stop_ingest_tx.send(true);
     let grace = Duration::from_secs(30);
     for (name, outcome) in [
-        ("otlp grpc", tokio::time::timeout(grace, async { grpc_server.await.map(|r| r.map_err(anyhow::Error::from)) }).await),
-        ("otlp http", tokio::time::timeout(grace, async { http_server.await.map(|r| r.map_err(anyhow::Error::from)) }).await),
+        (
+            "otlp grpc",
+            tokio::time::timeout(grace, async {
+                grpc_server.await.map(|r| r.map_err(anyhow::Error::from))
+            })
+            .await,
+        ),
+        (
+            "otlp http",
+            tokio::time::timeout(grace, async {
+                http_server.await.map(|r| r.map_err(anyhow::Error::from))
+            })
+            .await,
+        ),
     ] {
         match outcome {
             Ok(Ok(Ok(()))) => {}

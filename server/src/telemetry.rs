@@ -27,5 +27,8 @@ pub(crate) fn render_metrics() -> impl IntoResponse {
     if let Err(error) = encoder.encode(&prometheus::gather(), &mut buf) {
         tracing::error!(%error, "failed to encode metrics");
     }
-    ([(header::CONTENT_TYPE, encoder.format_type().to_string())], buf)
+    (
+        [(header::CONTENT_TYPE, encoder.format_type().to_string())],
+        buf,
+    )
 }

@@ -171,7 +171,8 @@ fn table_signal(table: &str) -> Option<Signal> {
 
 /// Flushes a file and its folder to disk.
 fn sync_file(path: &FsPath) -> Result<()> {
-    let f = std::fs::File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+    let f =
+        std::fs::File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
     f.sync_all()
         .map_err(|e| Error::io(format!("fsync {}", path.display()), e))?;
     if let Some(dir) = path.parent() {
@@ -200,7 +201,9 @@ impl Engine {
         let mut series: HashMap<Tenant, Arc<SeriesRegistry>> = HashMap::new();
         let listing = store.list_with_delimiter(None).await?;
         for prefix in listing.common_prefixes {
-            let Some(name) = prefix.filename() else { continue };
+            let Some(name) = prefix.filename() else {
+                continue;
+            };
             let Ok(tenant) = Tenant::new(name) else {
                 tracing::warn!(folder = name, "skipping store folder that is not a tenant");
                 continue;
@@ -214,8 +217,10 @@ impl Engine {
                     let registry = series.entry(tenant.clone()).or_default();
                     for seg in &state.segments {
                         if let Some(path) = &seg.series_path {
-                            let bytes = store.get(&Path::from(path.as_str())).await?.bytes().await?;
-                            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
+                            let bytes =
+                                store.get(&Path::from(path.as_str())).await?.bytes().await?;
+                            let reader =
+                                ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
                             for batch in reader {
                                 registry.add(&batch?);
                             }
@@ -225,7 +230,12 @@ impl Engine {
                 update_segment_gauges(signal, &state.segments, 1);
                 tables.insert(
                     (tenant.clone(), signal),
-                    Arc::new(TableState::new(tenant.clone(), signal, state.segments, state.seq)),
+                    Arc::new(TableState::new(
+                        tenant.clone(),
+                        signal,
+                        state.segments,
+                        state.seq,
+                    )),
                 );
             }
         }
@@ -331,12 +341,16 @@ impl Engine {
                 metrics::HEAD_BYTES
                     .with_label_values(&[signal.as_str()])
                     .sub(freed as i64);
-                metrics::FLUSHES.with_label_values(&[signal.as_str(), "ok"]).inc();
+                metrics::FLUSHES
+                    .with_label_values(&[signal.as_str(), "ok"])
+                    .inc();
                 Ok(true)
             }
             Err(error) => {
                 table.thaw();
-                metrics::FLUSHES.with_label_values(&[signal.as_str(), "error"]).inc();
+                metrics::FLUSHES
+                    .with_label_values(&[signal.as_str(), "error"])
+                    .inc();
                 Err(error)
             }
         }

@@ -112,11 +112,10 @@ pub(crate) async fn load(
     let mut state = ManifestState::default();
     for (_, path) in paths {
         let bytes = store.get(&path).await?.bytes().await?;
-        let entry: ManifestEntry =
-            serde_json::from_slice(&bytes).map_err(|e| Error::Manifest {
-                path: path.to_string(),
-                message: e.to_string(),
-            })?;
+        let entry: ManifestEntry = serde_json::from_slice(&bytes).map_err(|e| Error::Manifest {
+            path: path.to_string(),
+            message: e.to_string(),
+        })?;
         state.apply(entry);
     }
     Ok(state)
@@ -150,12 +149,21 @@ pub(crate) async fn commit(
             ..Default::default()
         };
         match store
-            .put_opts(&entry_path(tenant, signal, seq), PutPayload::from(body), opts)
+            .put_opts(
+                &entry_path(tenant, signal, seq),
+                PutPayload::from(body),
+                opts,
+            )
             .await
         {
             Ok(_) => return Ok(seq),
             Err(object_store::Error::AlreadyExists { .. }) => {
-                tracing::warn!(tenant, signal, seq, "manifest entry taken by another writer");
+                tracing::warn!(
+                    tenant,
+                    signal,
+                    seq,
+                    "manifest entry taken by another writer"
+                );
                 seq += 1;
             }
             Err(e) => return Err(e.into()),
@@ -185,12 +193,24 @@ mod tests {
     #[tokio::test]
     async fn commits_replay_in_order_and_conflicts_take_the_next_number() {
         let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-        let s1 = commit(&store, "t", "logs", 0, vec![meta("a", 5)], vec![], 0).await.unwrap();
-        let s2 = commit(&store, "t", "logs", s1, vec![meta("b", 9)], vec![], 0).await.unwrap();
-        // a writer that did not see s2 still commits, after it
-        let s3 = commit(&store, "t", "logs", s1, vec![meta("c", 12)], vec!["a".into()], 0)
+        let s1 = commit(&store, "t", "logs", 0, vec![meta("a", 5)], vec![], 0)
             .await
             .unwrap();
+        let s2 = commit(&store, "t", "logs", s1, vec![meta("b", 9)], vec![], 0)
+            .await
+            .unwrap();
+        // a writer that did not see s2 still commits, after it
+        let s3 = commit(
+            &store,
+            "t",
+            "logs",
+            s1,
+            vec![meta("c", 12)],
+            vec!["a".into()],
+            0,
+        )
+        .await
+        .unwrap();
         assert_eq!((s1, s2, s3), (1, 2, 3));
         let state = load(&store, "t", "logs").await.unwrap();
         assert_eq!(state.seq, 3);

@@ -56,8 +56,12 @@ pub static FLUSHES: LazyLock<IntCounterVec> = LazyLock::new(|| {
 
 /// Segments currently live, by signal.
 pub static SEGMENTS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
-    register_int_gauge_vec!("vigil_storage_segments", "live parquet segments", &["signal"])
-        .expect("metric registers once")
+    register_int_gauge_vec!(
+        "vigil_storage_segments",
+        "live parquet segments",
+        &["signal"]
+    )
+    .expect("metric registers once")
 });
 
 /// Bytes of live segments, by signal.

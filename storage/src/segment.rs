@@ -87,7 +87,10 @@ pub(crate) fn dedup_series(schema: &SchemaRef, batches: &[RecordBatch]) -> Resul
     if keep.len() == batch.num_rows() {
         return Ok(batch);
     }
-    Ok(take_record_batch(&batch, &arrow::array::UInt32Array::from(keep))?)
+    Ok(take_record_batch(
+        &batch,
+        &arrow::array::UInt32Array::from(keep),
+    )?)
 }
 
 /// Encodes a sorted batch as one Parquet file, laid out for `signal` (`None`: the series table).
@@ -120,7 +123,11 @@ fn writer_properties(
     };
     // Sorted integer columns shrink best as deltas; floats as split byte streams.
     let delta_cols: &[&str] = match signal {
-        Signal::Traces => &["start_time_unix_nano", "end_time_unix_nano", "duration_nano"],
+        Signal::Traces => &[
+            "start_time_unix_nano",
+            "end_time_unix_nano",
+            "duration_nano",
+        ],
         Signal::Logs => &["time_unix_nano", "observed_time_unix_nano"],
         Signal::Metrics => &["timestamp_ms"],
     };

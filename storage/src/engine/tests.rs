@@ -11,7 +11,9 @@ fn samples(points: &[(u64, i64)]) -> Rows {
             Arc::new(UInt64Array::from_iter_values(points.iter().map(|p| p.0))),
             Arc::new(StringArray::from_iter_values(points.iter().map(|_| "m"))),
             Arc::new(Int64Array::from_iter_values(points.iter().map(|p| p.1))),
-            Arc::new(Float64Array::from_iter_values(points.iter().map(|p| p.1 as f64))),
+            Arc::new(Float64Array::from_iter_values(
+                points.iter().map(|p| p.1 as f64),
+            )),
         ],
     )
     .unwrap();
@@ -50,9 +52,13 @@ async fn open(dir: &std::path::Path) -> Arc<Engine> {
         data_dir: dir.to_path_buf(),
         ..Default::default()
     };
-    Engine::open(config, Arc::new(common::SystemClock), Arc::new(SampleDecoder))
-        .await
-        .unwrap()
+    Engine::open(
+        config,
+        Arc::new(common::SystemClock),
+        Arc::new(SampleDecoder),
+    )
+    .await
+    .unwrap()
 }
 
 fn timestamps(engine: &Engine, tenant: &Tenant) -> (Vec<i64>, usize) {
@@ -107,7 +113,11 @@ async fn flush_moves_rows_to_a_segment_and_restart_replays_only_the_rest() {
     let seg = &engine.snapshot(&tenant, "samples").segments[0];
     assert_eq!(seg.rows, 10);
     assert_eq!(seg.min_time, 1_700_000_000_000);
-    assert!(seg.path.starts_with("t1/metrics/2023-11-14/"), "{}", seg.path);
+    assert!(
+        seg.path.starts_with("t1/metrics/2023-11-14/"),
+        "{}",
+        seg.path
+    );
     // other tenants see nothing
     assert!(engine
         .snapshot(&Tenant::new("t2").unwrap(), "samples")
@@ -123,9 +133,13 @@ async fn backpressure_refuses_appends_when_the_head_is_full() {
         max_head_bytes: 1,
         ..Default::default()
     };
-    let engine = Engine::open(config, Arc::new(common::SystemClock), Arc::new(SampleDecoder))
-        .await
-        .unwrap();
+    let engine = Engine::open(
+        config,
+        Arc::new(common::SystemClock),
+        Arc::new(SampleDecoder),
+    )
+    .await
+    .unwrap();
     let t = Tenant::default_tenant();
     let pts = [(1u64, 5i64)];
     engine
