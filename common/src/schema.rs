@@ -205,17 +205,24 @@ pub fn series_fingerprint<'a>(
     metric_name: &str,
     sorted_labels: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(b"__name__\xff");
-    h.update(metric_name.as_bytes());
-    h.update(b"\xff");
-    for (k, v) in sorted_labels {
-        h.update(k.as_bytes());
-        h.update(b"\xff");
-        h.update(v.as_bytes());
-        h.update(b"\xff");
+    // One buffer hashed in one call is several times faster than feeding the streaming hasher
+    // many small pieces, and gives the same digest.
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    h.digest()
+    BUF.with_borrow_mut(|buf| {
+        buf.clear();
+        buf.extend_from_slice(b"__name__\xff");
+        buf.extend_from_slice(metric_name.as_bytes());
+        buf.push(0xff);
+        for (k, v) in sorted_labels {
+            buf.extend_from_slice(k.as_bytes());
+            buf.push(0xff);
+            buf.extend_from_slice(v.as_bytes());
+            buf.push(0xff);
+        }
+        xxhash_rust::xxh3::xxh3_64(buf)
+    })
 }
 
 #[cfg(test)]
@@ -232,6 +239,15 @@ mod tests {
             series_fingerprint("up", [("a", "bc")]),
             series_fingerprint("up", [("ab", "c")])
         );
+    }
+
+    #[test]
+    fn fingerprint_is_the_streaming_digest() {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for part in [&b"__name__\xffup\xff"[..], b"job\xff", b"a\xff"] {
+            h.update(part);
+        }
+        assert_eq!(series_fingerprint("up", [("job", "a")]), h.digest());
     }
 
     #[test]

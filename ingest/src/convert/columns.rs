@@ -110,7 +110,7 @@ impl MapColumn {
     }
 
     pub(super) fn finish(mut self) -> Result<ArrayRef, ArrowError> {
-        let (entries_field, _) = map_entries_field()?;
+        let entries_field = map_entries_field()?;
         let DataType::Struct(fields) = entries_field.data_type() else {
             return Err(ArrowError::SchemaError(
                 "map entries are not a struct".into(),
@@ -130,9 +130,10 @@ impl MapColumn {
     }
 }
 
-fn map_entries_field() -> Result<(FieldRef, bool), ArrowError> {
+/// The entries field of `common::schema::attributes_type`, so that built maps match it exactly.
+fn map_entries_field() -> Result<FieldRef, ArrowError> {
     match common::schema::attributes_type() {
-        DataType::Map(field, sorted) => Ok((field, sorted)),
+        DataType::Map(field, _) => Ok(field),
         other => Err(ArrowError::SchemaError(format!(
             "attributes type is {other}, not a map"
         ))),
@@ -166,7 +167,7 @@ pub(super) fn render(value: Option<&AnyValue>) -> Option<Cow<'_, str>> {
     }
 }
 
-/// A non-null `FixedSizeBinary` column of ids.
+/// A `FixedSizeBinary` column of ids, nullable or not.
 #[derive(Debug)]
 pub(super) struct IdColumn {
     width: usize,

@@ -57,7 +57,7 @@ const SERVICE_INSTANCE_ID: &str = "service.instance.id";
 
 pub(super) fn convert(req: &ExportMetricsServiceRequest) -> Converted {
     let plan = Plan::new(req);
-    let mut out = Output::new(plan.samples);
+    let mut out = Output::new(plan.samples, plan.labels);
     let mut tally = Tally::default();
     for (ri, rm) in req.resource_metrics.iter().enumerate() {
         convert_resource(ri, rm, &plan.keys, &mut out, &mut tally);
@@ -69,6 +69,8 @@ pub(super) fn convert(req: &ExportMetricsServiceRequest) -> Converted {
 struct Plan<'a> {
     /// About how many samples the request yields.
     samples: usize,
+    /// About how many labels those samples have in all.
+    labels: usize,
     keys: LabelNames<'a>,
 }
 
@@ -76,6 +78,7 @@ impl<'a> Plan<'a> {
     fn new(req: &'a ExportMetricsServiceRequest) -> Self {
         let mut plan = Plan {
             samples: 0,
+            labels: 0,
             keys: LabelNames::default(),
         };
         let metrics = req.resource_metrics.iter().flat_map(|r| &r.scope_metrics);
@@ -96,7 +99,9 @@ impl<'a> Plan<'a> {
                 }),
             }
         }
+        // A target_info per resource.
         plan.samples += req.resource_metrics.len();
+        plan.labels += req.resource_metrics.len() * 8;
         plan
     }
 
@@ -104,6 +109,8 @@ impl<'a> Plan<'a> {
         for p in points {
             let (attrs, samples) = f(p);
             self.samples += samples;
+            // The attributes, job, instance, the scope's two and `le` or `quantile`.
+            self.labels += samples * (attrs.len() + 5);
             for kv in attrs {
                 self.keys.learn(&kv.key);
             }
@@ -785,9 +792,10 @@ struct Output {
 }
 
 impl Output {
-    fn new(samples: usize) -> Self {
-        // Requests mostly carry one or a few samples per series.
-        let series = samples / 2 + 1;
+    fn new(samples: usize, labels: usize) -> Self {
+        // Exporters send one point per series per interval, so nearly every sample of a
+        // request starts a series.
+        let series = samples;
         Output {
             series_id: Vec::with_capacity(samples),
             metric_name: strings(samples, 32),
@@ -796,7 +804,7 @@ impl Output {
             seen: HashSet::with_capacity(series),
             s_id: Vec::with_capacity(series),
             s_name: strings(series, 32),
-            s_labels: MapColumn::with_capacity(series, series * 6),
+            s_labels: MapColumn::with_capacity(series, labels),
             s_type: strings(series, 8),
             s_unit: strings(series, 2),
             s_description: strings(series, 32),

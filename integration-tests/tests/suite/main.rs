@@ -1,0 +1,20 @@
+//! End-to-end tests of Vigil: each test starts the real binary on port 0 in a temporary
+//! directory and talks to it with real clients — the OpenTelemetry SDK and its OTLP exporters
+//! over gRPC, HTTP/protobuf and HTTP/JSON, and plain HTTP for SQL and the operating endpoints.
+//!
+//! - `traces`, `logs`, `metrics`: every field sent comes back from SQL exactly.
+//! - `durability`: fresh within a second of the ack, once across flushes and restarts.
+//! - `crash`: acknowledged spans survive SIGKILL exactly once.
+//! - `bad_input`: clear 4xx answers and partial success.
+//! - `ops`: health, readiness, self-metrics and tenant isolation.
+
+mod harness;
+mod otlp;
+
+mod bad_input;
+mod crash;
+mod durability;
+mod logs;
+mod metrics;
+mod ops;
+mod traces;
