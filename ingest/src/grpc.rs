@@ -3,33 +3,26 @@
 //!
 //! [`IngestLimits::max_request_bytes`]: crate::IngestLimits::max_request_bytes
 
+use std::convert::Infallible;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
+use bytes::{Buf, Bytes};
 use common::Signal;
+use futures::future::BoxFuture;
 use http::HeaderValue;
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
-    LogsService, LogsServiceServer,
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use tonic::codec::{
+    BufferSettings, Codec, CompressionEncoding, DecodeBuf, Decoder, EnabledCompressionEncodings,
 };
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use tonic::codec::CompressionEncoding;
+use tonic::server::{Grpc, NamedService, UnaryService};
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request as GrpcRequest, Response as GrpcResponse, Status};
@@ -39,26 +32,21 @@ use crate::service::{self, tenant_from, IngestState, Input, OtlpRequest, TENANT_
 
 /// The three OTLP export services, ready to be served on one listener (alone with
 /// [`serve_grpc`], or next to other gRPC services).
+///
+/// Requests are not decoded by tonic: the service receives the message bytes (decompressed and
+/// size-checked by tonic) and hands them to the shared ingest path, which decodes them once,
+/// answers a malformed message with `INVALID_ARGUMENT`, and keeps the very same bytes as the
+/// WAL payload instead of encoding the request again.
 pub fn grpc_routes(state: Arc<IngestState>) -> Routes {
-    let max = state.limits().max_request_bytes;
-    let receiver = Arc::new(Receiver { state });
-    let traces = TraceServiceServer::from_arc(Arc::clone(&receiver))
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(max);
-    let logs = LogsServiceServer::from_arc(Arc::clone(&receiver))
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(max);
-    let metrics = MetricsServiceServer::from_arc(receiver)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(max);
-    let router = Routes::new(traces)
-        .add_service(logs)
-        .add_service(metrics)
-        .into_axum_router()
-        .layer(axum::middleware::from_fn(oversize_is_resource_exhausted));
+    let router = Routes::new(RawExport::<ExportTraceServiceRequest>::new(Arc::clone(
+        &state,
+    )))
+    .add_service(RawExport::<ExportLogsServiceRequest>::new(Arc::clone(
+        &state,
+    )))
+    .add_service(RawExport::<ExportMetricsServiceRequest>::new(state))
+    .into_axum_router()
+    .layer(axum::middleware::from_fn(oversize_is_resource_exhausted));
     Routes::from(router)
 }
 
@@ -79,7 +67,7 @@ pub async fn serve_grpc(
 /// tonic refuses a message whose length prefix passes the limit with `OUT_OF_RANGE`, which OTLP
 /// clients retry forever, and one that only passes it once decompressed with
 /// `RESOURCE_EXHAUSTED`. Both become `RESOURCE_EXHAUSTED`, as OTLP expects for a request that
-/// will never fit, and are counted here since they never reach [`Receiver`].
+/// will never fit, and are counted here since they never reach [`RawExport`].
 async fn oversize_is_resource_exhausted(request: Request, next: Next) -> Response {
     let signal = signal_of_path(request.uri().path());
     let mut response = next.run(request).await;
@@ -116,64 +104,151 @@ fn signal_of_path(path: &str) -> Option<Signal> {
     }
 }
 
-/// Implements the three services over the shared ingest path.
-#[derive(Debug)]
-struct Receiver {
+/// The gRPC service of one OTLP export request type `R`, taking its message as bytes.
+struct RawExport<R> {
     state: Arc<IngestState>,
+    _request: PhantomData<fn() -> R>,
 }
 
-impl Receiver {
-    async fn export<R: OtlpRequest>(
-        &self,
-        request: GrpcRequest<R>,
-    ) -> Result<GrpcResponse<R::Response>, Status> {
-        let tenant = tenant_from(request.metadata().get(TENANT_HEADER).map(|v| v.as_bytes()));
-        let result = match tenant {
-            Ok(tenant) => {
-                let input = Input::Message(request.into_inner());
-                service::export::<R>(&self.state, tenant, Protocol::Grpc, input).await
+impl<R> RawExport<R> {
+    fn new(state: Arc<IngestState>) -> Self {
+        Self {
+            state,
+            _request: PhantomData,
+        }
+    }
+}
+
+impl<R> Clone for RawExport<R> {
+    fn clone(&self) -> Self {
+        Self::new(Arc::clone(&self.state))
+    }
+}
+
+impl NamedService for RawExport<ExportTraceServiceRequest> {
+    const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+}
+
+impl NamedService for RawExport<ExportLogsServiceRequest> {
+    const NAME: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
+}
+
+impl NamedService for RawExport<ExportMetricsServiceRequest> {
+    const NAME: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
+}
+
+impl<R, B> tower::Service<http::Request<B>> for RawExport<R>
+where
+    R: OtlpRequest,
+    RawExport<R>: NamedService,
+    B: http_body::Body + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let state = Arc::clone(&self.state);
+        let export_path = format!("/{}/Export", <Self as NamedService>::NAME);
+        Box::pin(async move {
+            if req.uri().path() != export_path {
+                return Ok(
+                    Status::unimplemented(format!("unknown method {}", req.uri().path()))
+                        .into_http(),
+                );
             }
-            Err(error) => Err(error),
-        };
-        let result = result
-            .map(|outcome| GrpcResponse::new(R::response(&outcome)))
-            .map_err(|error| error.to_grpc_status());
-        let code = match &result {
-            Ok(_) => tonic::Code::Ok,
-            Err(status) => status.code(),
-        };
-        metrics::observe_request(R::SIGNAL, Protocol::Grpc, metrics::grpc_code_label(code));
-        result
+            let mut gzip = EnabledCompressionEncodings::default();
+            gzip.enable(CompressionEncoding::Gzip);
+            let max = state.limits().max_request_bytes;
+            let mut grpc = Grpc::new(RawCodec::<R::Response>::default())
+                .apply_compression_config(gzip, gzip)
+                .apply_max_message_size_config(Some(max), None);
+            Ok(grpc.unary(ExportCall::<R>::new(state), req).await)
+        })
     }
 }
 
-#[tonic::async_trait]
-impl TraceService for Receiver {
-    async fn export(
-        &self,
-        request: GrpcRequest<ExportTraceServiceRequest>,
-    ) -> Result<GrpcResponse<ExportTraceServiceResponse>, Status> {
-        Receiver::export(self, request).await
+/// One `Export` call: the message bytes through the shared ingest path.
+struct ExportCall<R> {
+    state: Arc<IngestState>,
+    _request: PhantomData<fn() -> R>,
+}
+
+impl<R> ExportCall<R> {
+    fn new(state: Arc<IngestState>) -> Self {
+        Self {
+            state,
+            _request: PhantomData,
+        }
     }
 }
 
-#[tonic::async_trait]
-impl LogsService for Receiver {
-    async fn export(
-        &self,
-        request: GrpcRequest<ExportLogsServiceRequest>,
-    ) -> Result<GrpcResponse<ExportLogsServiceResponse>, Status> {
-        Receiver::export(self, request).await
+impl<R: OtlpRequest> UnaryService<Bytes> for ExportCall<R> {
+    type Response = R::Response;
+    type Future = BoxFuture<'static, Result<GrpcResponse<R::Response>, Status>>;
+
+    fn call(&mut self, request: GrpcRequest<Bytes>) -> Self::Future {
+        let state = Arc::clone(&self.state);
+        Box::pin(async move {
+            let tenant = tenant_from(request.metadata().get(TENANT_HEADER).map(|v| v.as_bytes()));
+            let result = match tenant {
+                Ok(tenant) => {
+                    let input = Input::Protobuf(request.into_inner());
+                    service::export::<R>(&state, tenant, Protocol::Grpc, input).await
+                }
+                Err(error) => Err(error),
+            };
+            let result = result
+                .map(|outcome| GrpcResponse::new(R::response(&outcome)))
+                .map_err(|error| error.to_grpc_status());
+            let code = match &result {
+                Ok(_) => tonic::Code::Ok,
+                Err(status) => status.code(),
+            };
+            metrics::observe_request(R::SIGNAL, Protocol::Grpc, metrics::grpc_code_label(code));
+            result
+        })
     }
 }
 
-#[tonic::async_trait]
-impl MetricsService for Receiver {
-    async fn export(
-        &self,
-        request: GrpcRequest<ExportMetricsServiceRequest>,
-    ) -> Result<GrpcResponse<ExportMetricsServiceResponse>, Status> {
-        Receiver::export(self, request).await
+/// Encodes responses with prost and passes request messages through as bytes.
+struct RawCodec<T>(PhantomData<fn() -> T>);
+
+impl<T> Default for RawCodec<T> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<T: prost::Message + Send + 'static> Codec for RawCodec<T> {
+    type Encode = T;
+    type Decode = Bytes;
+    type Encoder = tonic_prost::ProstEncoder<T>;
+    type Decoder = BytesDecoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        tonic_prost::ProstEncoder::new(BufferSettings::default())
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        BytesDecoder
+    }
+}
+
+/// Yields a whole message as bytes.
+struct BytesDecoder;
+
+impl Decoder for BytesDecoder {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(buf.copy_to_bytes(buf.remaining())))
     }
 }
 

@@ -109,13 +109,11 @@ impl IngestState {
 }
 
 /// An export request as it arrived.
-pub(crate) enum Input<R> {
+pub(crate) enum Input {
     /// An OTLP/HTTP protobuf body (decompressed); it is also the WAL payload.
     Protobuf(Bytes),
     /// An OTLP/HTTP JSON body (decompressed).
     Json(Bytes),
-    /// A request that gRPC already decoded.
-    Message(R),
 }
 
 /// What an export achieved, in items.
@@ -202,9 +200,9 @@ fn saturating_i64(n: u64) -> i64 {
 /// Decodes `input` (if it is not yet), converts it and appends the accepted rows of `tenant` to
 /// the sink, holding the request's share of the in-flight budget until the append is durable.
 ///
-/// The WAL payload is the protobuf encoding of the request: the body itself when it came as
-/// protobuf, a fresh encoding when it came as JSON or through gRPC. The budget is charged with
-/// the body size, or for gRPC with the size of that encoding.
+/// The WAL payload is the protobuf encoding of the request: the message bytes themselves when
+/// it came as protobuf (OTLP/HTTP or gRPC), a fresh encoding when it came as JSON. The budget is
+/// charged with the message size.
 ///
 /// Fails with [`Error::Overloaded`] when the budget is spent, with [`Error::InvalidArgument`]
 /// carrying the converter's message when every item is invalid; an empty request succeeds
@@ -213,26 +211,10 @@ pub(crate) async fn export<R: OtlpRequest>(
     state: &Arc<IngestState>,
     tenant: Tenant,
     protocol: Protocol,
-    input: Input<R>,
+    input: Input,
 ) -> Result<Outcome> {
     let signal = R::SIGNAL;
     let prepared = match input {
-        Input::Message(request) => {
-            // Sizing a decoded message means walking it, so all of it runs off the runtime.
-            let state = Arc::clone(state);
-            on_blocking_pool(move || {
-                let payload = Bytes::from(request.encode_to_vec());
-                metrics::observe_bytes(signal, protocol, payload.len());
-                let permit = state.admit(payload.len())?;
-                let converted = request.convert();
-                Ok(Prepared {
-                    payload,
-                    converted,
-                    permit,
-                })
-            })
-            .await?
-        }
         Input::Protobuf(body) => {
             let size = body.len();
             let permit = admit_body(state, signal, protocol, size)?;
@@ -606,7 +588,7 @@ mod tests {
             &state,
             Tenant::default_tenant(),
             Protocol::Grpc,
-            Input::Message(traces(0, 2)),
+            Input::Protobuf(traces(0, 2).encode_to_vec().into()),
         )
         .await
         .unwrap_err();
@@ -618,7 +600,7 @@ mod tests {
             &state,
             Tenant::default_tenant(),
             Protocol::Grpc,
-            Input::Message(ExportTraceServiceRequest::default()),
+            Input::Protobuf(Bytes::new()),
         )
         .await
         .unwrap();
