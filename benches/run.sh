@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-20s}
 target=${CARGO_TARGET_DIR:-target}
-cargo build --release --bin vigil --bin loadgen
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --bin vigil --bin loadgen
 vigil="$target/release/vigil"
 loadgen="$target/release/loadgen"
 work=$(mktemp -d)

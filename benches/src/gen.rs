@@ -89,43 +89,111 @@ fn scope() -> InstrumentationScope {
 
 const START_NANOS: u64 = 1_764_000_000_000_000_000;
 
-fn access_line(rng: &mut StdRng, t_nanos: u64) -> String {
-    let ip = format!(
-        "{}.{}.{}.{}",
-        [10, 172, 192, 203][rng.random_range(0..4)],
-        rng.random_range(0..32),
-        rng.random_range(0..256),
-        rng.random_range(1..255)
-    );
-    let route = ROUTES[rng.random_range(0..ROUTES.len())]
-        .replace("{id}", &rng.random_range(1..100_000u32).to_string());
-    let secs = t_nanos / 1_000_000_000;
-    let (h, m, sec) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
-    format!(
-        "{ip} - - [25/Nov/2026:{h:02}:{m:02}:{sec:02} +0000] \"{} {route} HTTP/1.1\" {} {} \"-\" \"{}\"",
-        METHODS[rng.random_range(0..METHODS.len())],
-        STATUSES[rng.random_range(0..STATUSES.len())],
-        rng.random_range(200..60_000u32),
-        AGENTS[rng.random_range(0..AGENTS.len())],
-    )
+/// A Zipf-like sampler over `0..n`: rank `i` has weight `1 / (i + 1)^s`, as client addresses,
+/// users and pages are in real traffic.
+struct Zipf {
+    cumulative: Vec<f64>,
 }
 
+impl Zipf {
+    fn new(n: usize, s: f64) -> Self {
+        let mut total = 0.0;
+        let cumulative = (0..n)
+            .map(|i| {
+                total += 1.0 / ((i + 1) as f64).powf(s);
+                total
+            })
+            .collect();
+        Self { cumulative }
+    }
+
+    fn sample(&self, rng: &mut StdRng) -> usize {
+        let total = self.cumulative.last().copied().unwrap_or(0.0);
+        let x = rng.random_range(0.0..total);
+        self.cumulative.partition_point(|&c| c < x)
+    }
+}
+
+/// The state of the access-log generator: who the clients are and how big each page is.
+pub(crate) struct AccessLog {
+    clients: Vec<String>,
+    client_rank: Zipf,
+    user_rank: Zipf,
+    route_rank: Zipf,
+    /// Typical response size of each route.
+    sizes: Vec<u32>,
+}
+
+impl AccessLog {
+    fn new(rng: &mut StdRng) -> Self {
+        let clients = (0..5_000)
+            .map(|_| {
+                format!(
+                    "{}.{}.{}.{}",
+                    [10, 172, 192, 203][rng.random_range(0..4)],
+                    rng.random_range(0..32),
+                    rng.random_range(0..256),
+                    rng.random_range(1..255)
+                )
+            })
+            .collect();
+        Self {
+            clients,
+            client_rank: Zipf::new(5_000, 1.1),
+            user_rank: Zipf::new(100_000, 1.1),
+            route_rank: Zipf::new(ROUTES.len(), 1.0),
+            sizes: (0..ROUTES.len())
+                .map(|_| rng.random_range(200..60_000))
+                .collect(),
+        }
+    }
+
+    /// One combined-format line at second `secs`.
+    fn line(&self, rng: &mut StdRng, secs: u64) -> String {
+        let ip = &self.clients[self.client_rank.sample(rng)];
+        let r = self.route_rank.sample(rng);
+        let id = (self.user_rank.sample(rng) + 1).to_string();
+        let route = ROUTES[r].replace("{id}", &id);
+        let (h, m, sec) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+        let status = STATUSES[rng.random_range(0..STATUSES.len())];
+        // Static files always have the same size; API answers vary a little.
+        let size = if route.starts_with("/static") {
+            self.sizes[r]
+        } else {
+            self.sizes[r] + rng.random_range(0..64)
+        };
+        format!(
+            "{ip} - - [25/Nov/2026:{h:02}:{m:02}:{sec:02} +0000] \"{} {route} HTTP/1.1\" {status} {size} \"-\" \"{}\"",
+            METHODS[rng.random_range(0..METHODS.len())],
+            AGENTS[rng.random_range(0..AGENTS.len())],
+        )
+    }
+}
+
+/// Log records as a file-tailing collector produces them from an access log: the record time
+/// is the line's own timestamp (second precision), the observed time is when the batch was read
+/// (nanosecond clock, a few hundred nanoseconds apart within a batch).
 fn logs(
     rng: &mut StdRng,
+    access: &AccessLog,
     batch: usize,
     trace_context: bool,
     t: &mut u64,
     raw: &mut u64,
 ) -> Request {
     let service = SERVICES[rng.random_range(0..SERVICES.len())];
+    let mut observed = *t + rng.random_range(0..1_000_000_000u64);
     let records = (0..batch)
         .map(|_| {
-            *t += rng.random_range(0..200_000u64);
-            let line = access_line(rng, *t);
+            // About 2,000 lines a second.
+            *t += rng.random_range(0..1_000_000u64);
+            observed += rng.random_range(100..1_000u64);
+            let secs = *t / 1_000_000_000;
+            let line = access.line(rng, secs);
             *raw += line.len() as u64;
             let mut rec = LogRecord {
-                time_unix_nano: *t,
-                observed_time_unix_nano: *t + 1_000_000,
+                time_unix_nano: secs * 1_000_000_000,
+                observed_time_unix_nano: observed.max(*t),
                 severity_number: 9,
                 severity_text: "INFO".into(),
                 body: Some(AnyValue {
@@ -286,10 +354,11 @@ pub(crate) fn generate(
     let mut t = START_NANOS;
     let mut raw = 0u64;
     let mut values = vec![0.0f64; batch];
+    let access = AccessLog::new(&mut rng);
     let requests = (0..count)
         .map(|i| {
             if is_logs {
-                logs(&mut rng, batch, trace_context, &mut t, &mut raw)
+                logs(&mut rng, &access, batch, trace_context, &mut t, &mut raw)
             } else if is_traces {
                 traces(&mut rng, batch, &mut t)
             } else {

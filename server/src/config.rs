@@ -70,6 +70,8 @@ pub(crate) struct StorageSection {
     pub(crate) flush_check_interval: Duration,
     pub(crate) max_head_bytes: u64,
     pub(crate) zstd_level: i32,
+    /// zstd level of free-text columns (log bodies).
+    pub(crate) text_zstd_level: i32,
     pub(crate) row_group_rows: usize,
 }
 
@@ -127,6 +129,7 @@ impl Default for StorageSection {
             flush_check_interval: Duration::from_secs(1),
             max_head_bytes: 2 * 1024 * 1024 * 1024,
             zstd_level: 6,
+            text_zstd_level: 10,
             row_group_rows: 1_048_576,
         }
     }

@@ -92,6 +92,8 @@ pub struct EngineConfig {
     pub max_head_bytes: u64,
     /// zstd level of Parquet segments.
     pub zstd_level: i32,
+    /// zstd level of free-text columns (log bodies).
+    pub text_zstd_level: i32,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
 }
@@ -105,6 +107,7 @@ impl Default for EngineConfig {
             flush_age: Duration::from_secs(300),
             max_head_bytes: 2 * 1024 * 1024 * 1024,
             zstd_level: 6,
+            text_zstd_level: 10,
             row_group_rows: 1_048_576,
         }
     }
@@ -366,6 +369,7 @@ impl Engine {
         let signal = table.signal;
         let opts = SegmentOptions {
             zstd_level: self.config.zstd_level,
+            text_zstd_level: self.config.text_zstd_level,
             row_group_rows: self.config.row_group_rows,
         };
         let (main, series_file, range, rows) = tokio::task::spawn_blocking(move || -> Result<_> {

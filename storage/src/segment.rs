@@ -16,6 +16,8 @@ use crate::Result;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SegmentOptions {
     pub(crate) zstd_level: i32,
+    /// zstd level of free-text columns (log bodies), where a higher level pays off most.
+    pub(crate) text_zstd_level: i32,
     pub(crate) row_group_rows: usize,
 }
 
@@ -23,7 +25,7 @@ pub(crate) struct SegmentOptions {
 fn sort_columns(signal: Signal) -> &'static [&'static str] {
     match signal {
         Signal::Traces => &["trace_id", "start_time_unix_nano"],
-        Signal::Logs => &["service_name", "time_unix_nano"],
+        Signal::Logs => &["service_name", "time_unix_nano", "observed_time_unix_nano"],
         Signal::Metrics => &["series_id", "timestamp_ms"],
     }
 }
@@ -155,7 +157,17 @@ fn writer_properties(
                 .set_column_dictionary_enabled(path.clone(), false)
                 .set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT);
         }
-        Signal::Logs => {}
+        Signal::Logs => {
+            // Bodies compress best in large pages: zstd sees more lines at once.
+            let path = ColumnPath::from("body");
+            b = b
+                .set_data_page_size_limit(4 * 1024 * 1024)
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_compression(
+                    path,
+                    Compression::ZSTD(ZstdLevel::try_new(opts.text_zstd_level)?),
+                );
+        }
     }
     Ok(b.build())
 }
