@@ -6,6 +6,7 @@
 
 mod clock;
 mod error;
+pub mod hash;
 pub mod schema;
 mod signal;
 mod tenant;

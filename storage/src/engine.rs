@@ -1,6 +1,6 @@
 //! The storage engine: WAL, heads and segments of every tenant and signal.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -136,7 +136,7 @@ impl std::fmt::Debug for Engine {
 /// The distinct series of one tenant, as rows of the `series` table.
 #[derive(Debug, Default)]
 struct SeriesRegistry {
-    inner: Mutex<(HashSet<u64>, Vec<RecordBatch>)>,
+    inner: Mutex<(common::hash::IdSet, Vec<RecordBatch>)>,
 }
 
 impl SeriesRegistry {

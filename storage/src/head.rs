@@ -2,8 +2,6 @@
 //! of a flush under way, and the live segments, all behind one lock so that a query snapshot
 //! sees every row exactly once.
 
-use std::collections::HashSet;
-
 use arrow::array::RecordBatch;
 use common::{Signal, Tenant};
 use parking_lot::RwLock;
@@ -18,7 +16,7 @@ pub(crate) struct Head {
     /// For metrics: the rows of every distinct series that `batches` reference.
     pub(crate) series: Vec<RecordBatch>,
     /// Ids of the series in `series`.
-    series_seen: HashSet<u64>,
+    series_seen: common::hash::IdSet,
     pub(crate) bytes: u64,
     pub(crate) rows: u64,
     /// Lowest WAL sequence number in this head.

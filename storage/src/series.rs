@@ -1,12 +1,13 @@
 //! Keeping only the series rows not seen before.
 
-use std::collections::HashSet;
-
 use arrow::array::{Array, RecordBatch, UInt32Array, UInt64Array};
 
 /// The rows of `batch` (a `series` table batch) whose `series_id` is not in `seen`, adding those
 /// ids to `seen`. `None` when every row was seen already.
-pub(crate) fn retain_new(seen: &mut HashSet<u64>, batch: &RecordBatch) -> Option<RecordBatch> {
+pub(crate) fn retain_new(
+    seen: &mut common::hash::IdSet,
+    batch: &RecordBatch,
+) -> Option<RecordBatch> {
     let ids = batch
         .column_by_name("series_id")?
         .as_any()

@@ -20,7 +20,7 @@
 //! not converted.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use arrow::array::{ArrayRef, StringBuilder};
@@ -782,7 +782,7 @@ struct Output {
     metric_name: StringBuilder,
     timestamp: Vec<i64>,
     value: Vec<f64>,
-    seen: HashSet<u64>,
+    seen: common::hash::IdSet,
     s_id: Vec<u64>,
     s_name: StringBuilder,
     s_labels: MapColumn,
@@ -801,7 +801,7 @@ impl Output {
             metric_name: strings(samples, 32),
             timestamp: Vec::with_capacity(samples),
             value: Vec::with_capacity(samples),
-            seen: HashSet::with_capacity(series),
+            seen: common::hash::IdSet::with_capacity_and_hasher(series, Default::default()),
             s_id: Vec::with_capacity(series),
             s_name: strings(series, 32),
             s_labels: MapColumn::with_capacity(series, labels),
