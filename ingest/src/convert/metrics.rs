@@ -122,7 +122,7 @@ impl<'a> Plan<'a> {
 /// most OpenTelemetry keys contain dots and would otherwise be rewritten on every point.
 #[derive(Default)]
 struct LabelNames<'a> {
-    changed: HashMap<&'a str, String>,
+    changed: HashMap<&'a str, String, xxhash_rust::xxh3::Xxh3Builder>,
 }
 
 impl<'a> LabelNames<'a> {
