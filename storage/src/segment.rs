@@ -135,22 +135,8 @@ pub(crate) fn time_range(signal: Signal, batch: &RecordBatch) -> Result<Option<(
 /// Removes rows whose `series_id` appeared before, keeping the first.
 pub(crate) fn dedup_series(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
     let batch = concat_batches(schema, batches)?;
-    let ids = column(&batch, "series_id")?;
-    let Some(ids) = ids.as_any().downcast_ref::<UInt64Array>() else {
-        return Ok(batch);
-    };
-    let mut seen = common::hash::IdSet::with_capacity_and_hasher(ids.len(), Default::default());
-    let keep: Vec<u32> = (0..ids.len())
-        .filter(|&i| seen.insert(ids.value(i)))
-        .map(|i| i as u32)
-        .collect();
-    if keep.len() == batch.num_rows() {
-        return Ok(batch);
-    }
-    Ok(take_record_batch(
-        &batch,
-        &arrow::array::UInt32Array::from(keep),
-    )?)
+    let mut seen = common::hash::IdSet::default();
+    Ok(crate::series::retain_new(&mut seen, &batch).unwrap_or(batch))
 }
 
 /// Encodes a sorted batch as one Parquet file, laid out for `signal` (`None`: the series table).
