@@ -374,16 +374,15 @@ impl Engine {
         };
         let (main, series_file, range, rows) = tokio::task::spawn_blocking(move || -> Result<_> {
             let schema = main_schema(signal);
-            let sorted = segment::sort_rows(signal, &schema, &batches)?;
-            let range = segment::time_range(signal, &sorted)?.unwrap_or((0, 0));
-            let main = segment::encode(Some(signal), &sorted, opts)?;
+            let range = segment::time_range(signal, &batches)?.unwrap_or((0, 0));
+            let (main, rows) = segment::encode_sorted(signal, &schema, &batches, opts)?;
             let series_file = if series.is_empty() {
                 None
             } else {
                 let s = segment::dedup_series(&common::schema::series_schema(), &series)?;
                 Some(segment::encode(None, &s, opts)?)
             };
-            Ok((main, series_file, range, sorted.num_rows() as u64))
+            Ok((main, series_file, range, rows))
         })
         .await
         .map_err(|e| Error::Replay(format!("flush task failed: {e}")))??;

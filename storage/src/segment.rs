@@ -2,10 +2,14 @@
 //! encoding them as zstd Parquet.
 
 use arrow::array::{
-    Array, ArrayRef, FixedSizeBinaryArray, Int64Array, RecordBatch, StringArray, UInt32Array,
-    UInt64Array,
+    Array, ArrayRef, FixedSizeBinaryArray, Int64Array, RecordBatch, StringArray, UInt64Array,
 };
-use arrow::compute::{concat_batches, lexsort_to_indices, take_record_batch, SortColumn};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::compute::{
+    concat_batches, interleave_record_batch, lexsort_to_indices, take_record_batch, SortColumn,
+};
 use arrow::datatypes::SchemaRef;
 use common::Signal;
 use parquet::arrow::ArrowWriter;
@@ -42,79 +46,120 @@ pub(crate) fn time_column(signal: Signal) -> &'static str {
     }
 }
 
-/// Concatenates and sorts `batches` as `signal`'s segments are laid out.
-pub(crate) fn sort_rows(
+/// Rows per batch handed to the Parquet writer while gathering the sorted order.
+const WRITE_CHUNK_ROWS: usize = 64 * 1024;
+
+/// Sorts the rows of `batches` as `signal`'s segments are laid out and encodes them as one
+/// Parquet file; returns the file and its row count. The rows are gathered in sorted order
+/// straight from the head's batches, a chunk at a time, so the head is copied once, not
+/// concatenated and then re-ordered.
+pub(crate) fn encode_sorted(
     signal: Signal,
     schema: &SchemaRef,
     batches: &[RecordBatch],
-) -> Result<RecordBatch> {
-    let batch = concat_batches(schema, batches)?;
-    let indices = match fast_sort_indices(signal, &batch) {
-        Some(indices) => indices,
-        None => {
-            let columns: Vec<SortColumn> = sort_columns(signal)
-                .iter()
-                .map(|name| {
-                    Ok(SortColumn {
-                        values: column(&batch, name)?,
-                        options: None,
-                    })
-                })
-                .collect::<Result<_>>()?;
-            lexsort_to_indices(&columns, None)?
-        }
+    opts: SegmentOptions,
+) -> Result<(Vec<u8>, u64)> {
+    let Some(order) = fast_sort_order(signal, batches) else {
+        let sorted = lexsorted(signal, &concat_batches(schema, batches)?)?;
+        return Ok((
+            encode(Some(signal), &sorted, opts)?,
+            sorted.num_rows() as u64,
+        ));
     };
-    Ok(take_record_batch(&batch, &indices)?)
+    let props = writer_properties(Some(signal), order.len(), opts)?;
+    let bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
+    let mut buf = Vec::with_capacity(bytes / 8);
+    let mut writer = ArrowWriter::try_new(&mut buf, Arc::clone(schema), Some(props))?;
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    for chunk in order.chunks(WRITE_CHUNK_ROWS) {
+        writer.write(&interleave_record_batch(&refs, chunk)?)?;
+    }
+    writer.close()?;
+    Ok((buf, order.len() as u64))
 }
 
-/// The sort order of [`sort_columns`] computed on plain keys instead of arrow's dynamic
-/// comparators (several times faster); `None` when a column has nulls or an unexpected type.
-/// Ties keep their original order, so the result equals a stable lexicographic sort.
-fn fast_sort_indices(signal: Signal, batch: &RecordBatch) -> Option<UInt32Array> {
-    let cols: Vec<&ArrayRef> = sort_columns(signal)
+/// `batch` sorted by [`sort_columns`] with arrow's generic lexicographic sort.
+fn lexsorted(signal: Signal, batch: &RecordBatch) -> Result<RecordBatch> {
+    let columns: Vec<SortColumn> = sort_columns(signal)
         .iter()
-        .map(|n| batch.column_by_name(n))
-        .collect::<Option<_>>()?;
-    if cols.iter().any(|c| c.null_count() > 0) {
-        return None;
+        .map(|name| {
+            Ok(SortColumn {
+                values: column(batch, name)?,
+                options: None,
+            })
+        })
+        .collect::<Result<_>>()?;
+    let indices = lexsort_to_indices(&columns, None)?;
+    Ok(take_record_batch(batch, &indices)?)
+}
+
+/// The rows of `batches` in the order of [`sort_columns`], as `(batch, row)` pairs, computed on
+/// plain keys instead of arrow's dynamic comparators (several times faster); `None` when a
+/// column has nulls or an unexpected type. Ties keep their original order.
+fn fast_sort_order(signal: Signal, batches: &[RecordBatch]) -> Option<Vec<(usize, usize)>> {
+    let total = batches.iter().map(|b| b.num_rows()).sum();
+    let mut keys: Vec<(u128, i64, i64, u32, u32)> = Vec::with_capacity(total);
+    // Logs sort by service name: rank the few distinct names once, then sort by rank.
+    let mut ranks: HashMap<&str, u128, xxhash_rust::xxh3::Xxh3Builder> = HashMap::default();
+    if signal == Signal::Logs {
+        for batch in batches {
+            let services = batch
+                .column_by_name("service_name")?
+                .as_any()
+                .downcast_ref::<StringArray>()?;
+            for name in services.iter().flatten() {
+                ranks.entry(name).or_insert(0);
+            }
+        }
+        let mut names: Vec<&str> = ranks.keys().copied().collect();
+        names.sort_unstable();
+        for (rank, name) in names.into_iter().enumerate() {
+            ranks.insert(name, rank as u128);
+        }
     }
-    let ints = |i: usize| cols.get(i)?.as_any().downcast_ref::<Int64Array>();
-    let mut keys: Vec<(u128, i64, i64, u32)> = match signal {
-        Signal::Metrics => {
-            let ids = cols[0].as_any().downcast_ref::<UInt64Array>()?;
-            let ts = ints(1)?;
-            (0..batch.num_rows())
-                .map(|i| (u128::from(ids.value(i)), ts.value(i), 0, i as u32))
-                .collect()
+    for (b, batch) in batches.iter().enumerate() {
+        let cols: Vec<&ArrayRef> = sort_columns(signal)
+            .iter()
+            .map(|n| batch.column_by_name(n))
+            .collect::<Option<_>>()?;
+        if cols.iter().any(|c| c.null_count() > 0) {
+            return None;
         }
-        Signal::Traces => {
-            let ids = cols[0].as_any().downcast_ref::<FixedSizeBinaryArray>()?;
-            let start = ints(1)?;
-            (0..batch.num_rows())
-                .map(|i| {
-                    let key = <[u8; 16]>::try_from(ids.value(i)).map(u128::from_be_bytes);
-                    key.map(|k| (k, start.value(i), 0, i as u32))
-                })
-                .collect::<std::result::Result<_, _>>()
-                .ok()?
+        let ints = |i: usize| cols.get(i)?.as_any().downcast_ref::<Int64Array>();
+        let b = b as u32;
+        match signal {
+            Signal::Metrics => {
+                let ids = cols[0].as_any().downcast_ref::<UInt64Array>()?;
+                let ts = ints(1)?;
+                keys.extend(
+                    (0..batch.num_rows())
+                        .map(|i| (u128::from(ids.value(i)), ts.value(i), 0, b, i as u32)),
+                );
+            }
+            Signal::Traces => {
+                let ids = cols[0].as_any().downcast_ref::<FixedSizeBinaryArray>()?;
+                let start = ints(1)?;
+                for i in 0..batch.num_rows() {
+                    let id = <[u8; 16]>::try_from(ids.value(i)).ok()?;
+                    keys.push((u128::from_be_bytes(id), start.value(i), 0, b, i as u32));
+                }
+            }
+            Signal::Logs => {
+                let services = cols[0].as_any().downcast_ref::<StringArray>()?;
+                let (time, observed) = (ints(1)?, ints(2)?);
+                for i in 0..batch.num_rows() {
+                    let rank = *ranks.get(services.value(i))?;
+                    keys.push((rank, time.value(i), observed.value(i), b, i as u32));
+                }
+            }
         }
-        Signal::Logs => {
-            let services = cols[0].as_any().downcast_ref::<StringArray>()?;
-            let (time, observed) = (ints(1)?, ints(2)?);
-            // Rank the few distinct service names once, then sort by rank.
-            let mut names: Vec<&str> = services.iter().flatten().collect();
-            names.sort_unstable();
-            names.dedup();
-            (0..batch.num_rows())
-                .map(|i| {
-                    let rank = names.binary_search(&services.value(i)).ok()? as u128;
-                    Some((rank, time.value(i), observed.value(i), i as u32))
-                })
-                .collect::<Option<_>>()?
-        }
-    };
+    }
     keys.sort_unstable();
-    Some(keys.into_iter().map(|k| k.3).collect())
+    Some(
+        keys.into_iter()
+            .map(|k| (k.3 as usize, k.4 as usize))
+            .collect(),
+    )
 }
 
 fn column(batch: &RecordBatch, name: &str) -> Result<ArrayRef> {
@@ -123,13 +168,19 @@ fn column(batch: &RecordBatch, name: &str) -> Result<ArrayRef> {
     })
 }
 
-/// Smallest and largest value of the time column of a batch (`None` when it is empty).
-pub(crate) fn time_range(signal: Signal, batch: &RecordBatch) -> Result<Option<(i64, i64)>> {
-    let col = column(batch, time_column(signal))?;
-    let Some(times) = col.as_any().downcast_ref::<Int64Array>() else {
-        return Ok(None);
-    };
-    Ok(arrow::compute::min(times).zip(arrow::compute::max(times)))
+/// Smallest and largest value of the time column over `batches` (`None` when they are empty).
+pub(crate) fn time_range(signal: Signal, batches: &[RecordBatch]) -> Result<Option<(i64, i64)>> {
+    let mut range: Option<(i64, i64)> = None;
+    for batch in batches {
+        let col = column(batch, time_column(signal))?;
+        let Some(times) = col.as_any().downcast_ref::<Int64Array>() else {
+            continue;
+        };
+        if let Some((lo, hi)) = arrow::compute::min(times).zip(arrow::compute::max(times)) {
+            range = Some(range.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        }
+    }
+    Ok(range)
 }
 
 /// Removes rows whose `series_id` appeared before, keeping the first.
@@ -222,19 +273,7 @@ mod tests {
     use proptest::prelude::*;
     use std::sync::Arc;
 
-    fn lexsorted(signal: Signal, batch: &RecordBatch) -> UInt32Array {
-        let columns: Vec<SortColumn> = sort_columns(signal)
-            .iter()
-            .map(|n| SortColumn {
-                values: column(batch, n).unwrap(),
-                options: None,
-            })
-            .collect();
-        lexsort_to_indices(&columns, None).unwrap()
-    }
-
-    fn take_keys(signal: Signal, batch: &RecordBatch, idx: &UInt32Array) -> Vec<String> {
-        let sorted = take_record_batch(batch, idx).unwrap();
+    fn keys_of(signal: Signal, sorted: &RecordBatch) -> Vec<String> {
         (0..sorted.num_rows())
             .map(|i| {
                 sort_columns(signal)
@@ -252,9 +291,26 @@ mod tests {
             .collect()
     }
 
+    /// Sort keys of `batch` split in two and gathered by [`fast_sort_order`].
+    fn fast(signal: Signal, batch: &RecordBatch) -> Vec<String> {
+        let half = batch.num_rows() / 2;
+        let parts = [
+            batch.slice(0, half),
+            batch.slice(half, batch.num_rows() - half),
+        ];
+        let order = fast_sort_order(signal, &parts).unwrap();
+        let refs: Vec<&RecordBatch> = parts.iter().collect();
+        keys_of(signal, &interleave_record_batch(&refs, &order).unwrap())
+    }
+
+    /// Sort keys of `batch` sorted by arrow's lexicographic sort.
+    fn slow(signal: Signal, batch: &RecordBatch) -> Vec<String> {
+        keys_of(signal, &lexsorted(signal, batch).unwrap())
+    }
+
     proptest! {
         #[test]
-        fn fast_sort_orders_like_lexsort(
+        fn fast_sort_order_matches_lexsort(
             rows in proptest::collection::vec((0u64..4, -3i64..3, 0usize..3, any::<u8>()), 0..60)
         ) {
             let samples = RecordBatch::try_new(
@@ -267,11 +323,7 @@ mod tests {
                 ],
             )
             .unwrap();
-            let fast = fast_sort_indices(Signal::Metrics, &samples).unwrap();
-            prop_assert_eq!(
-                take_keys(Signal::Metrics, &samples, &fast),
-                take_keys(Signal::Metrics, &samples, &lexsorted(Signal::Metrics, &samples))
-            );
+            prop_assert_eq!(fast(Signal::Metrics, &samples), slow(Signal::Metrics, &samples));
 
             let names = ["b", "a", "c"];
             let logs = RecordBatch::try_from_iter([
@@ -280,11 +332,7 @@ mod tests {
                 ("observed_time_unix_nano", Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3 as i64 % 3)))),
             ])
             .unwrap();
-            let fast = fast_sort_indices(Signal::Logs, &logs).unwrap();
-            prop_assert_eq!(
-                take_keys(Signal::Logs, &logs, &fast),
-                take_keys(Signal::Logs, &logs, &lexsorted(Signal::Logs, &logs))
-            );
+            prop_assert_eq!(fast(Signal::Logs, &logs), slow(Signal::Logs, &logs));
 
             let ids: Vec<[u8; 16]> = rows.iter().map(|r| { let mut id = [0u8; 16]; id[0] = r.3; id[15] = r.0 as u8; id }).collect();
             let spans = RecordBatch::try_from_iter([
@@ -292,11 +340,7 @@ mod tests {
                 ("start_time_unix_nano", Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1)))),
             ]);
             if let Ok(spans) = spans {
-                let fast = fast_sort_indices(Signal::Traces, &spans).unwrap();
-                prop_assert_eq!(
-                    take_keys(Signal::Traces, &spans, &fast),
-                    take_keys(Signal::Traces, &spans, &lexsorted(Signal::Traces, &spans))
-                );
+                prop_assert_eq!(fast(Signal::Traces, &spans), slow(Signal::Traces, &spans));
             }
         }
     }
