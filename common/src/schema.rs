@@ -191,12 +191,7 @@ pub fn series_schema() -> SchemaRef {
 /// The column each signal's main table is pruned and partitioned by, and how many nanoseconds
 /// one unit of it is.
 pub fn time_column(table: &str) -> Option<(&'static str, i64)> {
-    match table {
-        SPANS => Some(("start_time_unix_nano", 1)),
-        LOGS => Some(("time_unix_nano", 1)),
-        SAMPLES => Some(("timestamp_ms", 1_000_000)),
-        _ => None,
-    }
+    crate::Signal::from_table(table).map(crate::Signal::time_column)
 }
 
 /// The stable 64-bit fingerprint of a series: xxh3 over the metric name and the sorted labels,

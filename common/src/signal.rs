@@ -25,6 +25,39 @@ impl Signal {
         }
     }
 
+    /// The name of the signal's main table.
+    pub fn table(self) -> &'static str {
+        match self {
+            Signal::Traces => crate::schema::SPANS,
+            Signal::Logs => crate::schema::LOGS,
+            Signal::Metrics => crate::schema::SAMPLES,
+        }
+    }
+
+    /// The signal whose main table is `table` (`None` for `series` and unknown names).
+    pub fn from_table(table: &str) -> Option<Self> {
+        Signal::ALL.into_iter().find(|s| s.table() == table)
+    }
+
+    /// The schema of the signal's main table.
+    pub fn schema(self) -> arrow::datatypes::SchemaRef {
+        match self {
+            Signal::Traces => crate::schema::spans_schema(),
+            Signal::Logs => crate::schema::logs_schema(),
+            Signal::Metrics => crate::schema::samples_schema(),
+        }
+    }
+
+    /// The column the main table is pruned and partitioned by, and how many nanoseconds one
+    /// unit of it is.
+    pub fn time_column(self) -> (&'static str, i64) {
+        match self {
+            Signal::Traces => ("start_time_unix_nano", 1),
+            Signal::Logs => ("time_unix_nano", 1),
+            Signal::Metrics => ("timestamp_ms", 1_000_000),
+        }
+    }
+
     /// The byte that stands for this signal in WAL records.
     pub fn to_byte(self) -> u8 {
         match self {

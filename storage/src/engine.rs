@@ -154,24 +154,6 @@ impl SeriesRegistry {
     }
 }
 
-/// Schema of the main table of a signal.
-fn main_schema(signal: Signal) -> SchemaRef {
-    match signal {
-        Signal::Traces => common::schema::spans_schema(),
-        Signal::Logs => common::schema::logs_schema(),
-        Signal::Metrics => common::schema::samples_schema(),
-    }
-}
-
-fn table_signal(table: &str) -> Option<Signal> {
-    match table {
-        common::schema::SPANS => Some(Signal::Traces),
-        common::schema::LOGS => Some(Signal::Logs),
-        common::schema::SAMPLES => Some(Signal::Metrics),
-        _ => None,
-    }
-}
-
 /// Flushes a file and its folder to disk.
 fn sync_file(path: &FsPath) -> Result<()> {
     let f =
@@ -373,7 +355,7 @@ impl Engine {
             row_group_rows: self.config.row_group_rows,
         };
         let (main, series_file, range, rows) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let schema = main_schema(signal);
+            let schema = signal.schema();
             let range = segment::time_range(signal, &batches)?.unwrap_or((0, 0));
             let (main, rows) = segment::encode_sorted(signal, &schema, &batches, opts)?;
             let series_file = if series.is_empty() {
@@ -389,10 +371,7 @@ impl Engine {
 
         let now = self.clock.now_nanos();
         let id = format!("{:016x}{:08x}", now, rand::random::<u32>());
-        let range_nanos = range.0.saturating_mul(match signal {
-            Signal::Metrics => 1_000_000,
-            _ => 1,
-        });
+        let range_nanos = range.0.saturating_mul(signal.time_column().1);
         let day = day_of(range_nanos);
         let dir = format!("{}/{}/{}", table.tenant, signal, day);
         let path = format!("{dir}/{id}.parquet");
@@ -592,14 +571,14 @@ impl Sink for Engine {
 
 impl ReadView for Engine {
     fn snapshot(&self, tenant: &Tenant, table: &str) -> TableSnapshot {
-        let Some(signal) = table_signal(table) else {
+        let Some(signal) = Signal::from_table(table) else {
             return TableSnapshot {
                 schema: common::schema::series_schema(),
                 head: self.series(tenant),
                 segments: vec![],
             };
         };
-        let schema = main_schema(signal);
+        let schema = signal.schema();
         let Some(state) = self.tables.read().get(&(tenant.clone(), signal)).cloned() else {
             return TableSnapshot {
                 schema,

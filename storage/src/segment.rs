@@ -37,15 +37,6 @@ fn sort_columns(signal: Signal) -> &'static [&'static str] {
     }
 }
 
-/// The name of the time column of a signal's main table.
-pub(crate) fn time_column(signal: Signal) -> &'static str {
-    match signal {
-        Signal::Traces => "start_time_unix_nano",
-        Signal::Logs => "time_unix_nano",
-        Signal::Metrics => "timestamp_ms",
-    }
-}
-
 /// Rows per batch handed to the Parquet writer while gathering the sorted order.
 const WRITE_CHUNK_ROWS: usize = 64 * 1024;
 
@@ -172,7 +163,7 @@ fn column(batch: &RecordBatch, name: &str) -> Result<ArrayRef> {
 pub(crate) fn time_range(signal: Signal, batches: &[RecordBatch]) -> Result<Option<(i64, i64)>> {
     let mut range: Option<(i64, i64)> = None;
     for batch in batches {
-        let col = column(batch, time_column(signal))?;
+        let col = column(batch, signal.time_column().0)?;
         let Some(times) = col.as_any().downcast_ref::<Int64Array>() else {
             continue;
         };
