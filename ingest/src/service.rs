@@ -204,7 +204,8 @@ fn saturating_i64(n: u64) -> i64 {
 /// it came as protobuf (OTLP/HTTP or gRPC), a fresh encoding when it came as JSON. The budget is
 /// charged with the message size.
 ///
-/// Fails with [`Error::Overloaded`] when the budget is spent, with [`Error::InvalidArgument`]
+/// Fails with [`Error::Overloaded`] when the budget is spent, with a storage backpressure error
+/// when the heads stay full for the engine's bounded wait, with [`Error::InvalidArgument`]
 /// carrying the converter's message when every item is invalid; an empty request succeeds
 /// without touching storage.
 pub(crate) async fn export<R: OtlpRequest>(
@@ -218,6 +219,7 @@ pub(crate) async fn export<R: OtlpRequest>(
         Input::Protobuf(body) => {
             let size = body.len();
             let permit = admit_body(state, signal, protocol, size)?;
+            wait_for_room(state).await?;
             let work = move || {
                 let request = R::decode(&body[..])
                     .map_err(|e| Error::InvalidArgument(format!("invalid protobuf: {e}")))?;
@@ -233,6 +235,7 @@ pub(crate) async fn export<R: OtlpRequest>(
         Input::Json(body) => {
             let size = body.len();
             let permit = admit_body(state, signal, protocol, size)?;
+            wait_for_room(state).await?;
             let work = move || {
                 let request =
                     R::from_json(&body).map_err(|e| Error::InvalidArgument(e.to_string()))?;
@@ -265,6 +268,12 @@ fn admit_body(
 ) -> Result<OwnedSemaphorePermit> {
     metrics::observe_bytes(signal, protocol, size);
     state.admit(size)
+}
+
+/// Waits (bounded) until storage has room for more rows, before the request is decoded, so a
+/// full head slows exporters down instead of spending CPU on requests it would turn away.
+async fn wait_for_room(state: &IngestState) -> Result<()> {
+    state.sink.wait_for_room().await.map_err(Error::Storage)
 }
 
 /// Runs `work` inline when `size` says it is quick, else on the blocking pool.

@@ -69,6 +69,9 @@ pub(crate) struct StorageSection {
     #[serde(with = "humantime_serde")]
     pub(crate) flush_check_interval: Duration,
     pub(crate) max_head_bytes: u64,
+    /// How long a request waits for the heads to drain before it is refused.
+    #[serde(with = "humantime_serde")]
+    pub(crate) head_full_wait: Duration,
     pub(crate) zstd_level: i32,
     /// zstd level of free-text columns (log bodies).
     pub(crate) text_zstd_level: i32,
@@ -128,6 +131,7 @@ impl Default for StorageSection {
             flush_age: Duration::from_secs(300),
             flush_check_interval: Duration::from_secs(1),
             max_head_bytes: 2 * 1024 * 1024 * 1024,
+            head_full_wait: Duration::from_secs(5),
             zstd_level: 6,
             text_zstd_level: 10,
             row_group_rows: 1_048_576,
@@ -193,6 +197,9 @@ pub(crate) struct Overrides {
     /// Refuse appends (retryably) while the heads hold more than this many bytes.
     #[arg(long, env = "VIGIL_MAX_HEAD_BYTES")]
     pub(crate) max_head_bytes: Option<u64>,
+    /// How long a request waits for full heads to drain before "retry later" (e.g. `5s`).
+    #[arg(long, env = "VIGIL_HEAD_FULL_WAIT", value_parser = humantime::parse_duration)]
+    pub(crate) head_full_wait: Option<Duration>,
     /// zstd level of Parquet segments.
     #[arg(long, env = "VIGIL_ZSTD_LEVEL")]
     pub(crate) zstd_level: Option<i32>,
@@ -234,6 +241,7 @@ impl Config {
         set!(o.flush_bytes => config.storage.flush_bytes);
         set!(o.flush_age => config.storage.flush_age);
         set!(o.max_head_bytes => config.storage.max_head_bytes);
+        set!(o.head_full_wait => config.storage.head_full_wait);
         set!(o.zstd_level => config.storage.zstd_level);
         set!(o.max_request_bytes => config.limits.max_request_bytes);
         set!(o.max_inflight_bytes => config.limits.max_inflight_bytes);

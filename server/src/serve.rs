@@ -78,6 +78,7 @@ fn engine_config(config: &Config) -> EngineConfig {
         flush_bytes: config.storage.flush_bytes,
         flush_age: config.storage.flush_age,
         max_head_bytes: config.storage.max_head_bytes,
+        head_full_wait: config.storage.head_full_wait,
         zstd_level: config.storage.zstd_level,
         text_zstd_level: config.storage.text_zstd_level,
         row_group_rows: config.storage.row_group_rows,

@@ -16,6 +16,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parking_lot::{Mutex, RwLock};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use tokio::sync::Notify;
 
 use crate::head::TableState;
 use crate::manifest::{self, SegmentMeta};
@@ -46,6 +47,12 @@ pub trait Sink: Send + Sync + 'static {
         payload: Bytes,
         rows: Rows,
     ) -> BoxFuture<'static, Result<u64>>;
+
+    /// Resolves once the heads have room for more rows, or fails with `Error::Backpressure`
+    /// after a bounded wait; called before a request is decoded. The default never waits.
+    fn wait_for_room(&self) -> BoxFuture<'static, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Turns a WAL payload back into rows during replay (implemented by `ingest`).
@@ -90,6 +97,10 @@ pub struct EngineConfig {
     pub flush_age: Duration,
     /// Refuse appends (retryable) while all heads together hold more than this.
     pub max_head_bytes: u64,
+    /// How long a request waits for the heads to drain below `max_head_bytes` before it is
+    /// refused; waiting (before the request is decoded) slows exporters down to the flush rate
+    /// without spending CPU on requests that would be turned away.
+    pub head_full_wait: Duration,
     /// zstd level of Parquet segments.
     pub zstd_level: i32,
     /// zstd level of free-text columns (log bodies).
@@ -106,6 +117,7 @@ impl Default for EngineConfig {
             flush_bytes: 256 * 1024 * 1024,
             flush_age: Duration::from_secs(300),
             max_head_bytes: 2 * 1024 * 1024 * 1024,
+            head_full_wait: Duration::from_secs(5),
             zstd_level: 6,
             text_zstd_level: 10,
             row_group_rows: 1_048_576,
@@ -122,6 +134,8 @@ pub struct Engine {
     tables: RwLock<BTreeMap<(Tenant, Signal), Arc<TableState>>>,
     series: RwLock<HashMap<Tenant, Arc<SeriesRegistry>>>,
     head_bytes: Arc<AtomicU64>,
+    /// Woken whenever a flush frees head bytes.
+    head_drained: Arc<Notify>,
     clock: Arc<dyn common::Clock>,
 }
 
@@ -280,6 +294,7 @@ impl Engine {
             tables: RwLock::new(tables),
             series: RwLock::new(series),
             head_bytes,
+            head_drained: Arc::new(Notify::new()),
             clock,
         }))
     }
@@ -323,6 +338,7 @@ impl Engine {
                 update_segment_gauges(signal, std::slice::from_ref(&meta), 1);
                 let freed = table.publish(meta);
                 self.head_bytes.fetch_sub(freed, Ordering::Relaxed);
+                self.head_drained.notify_waiters();
                 metrics::HEAD_BYTES
                     .with_label_values(&[signal.as_str()])
                     .sub(freed as i64);
@@ -532,6 +548,28 @@ fn day_of(nanos: i64) -> String {
 }
 
 impl Sink for Engine {
+    fn wait_for_room(&self) -> BoxFuture<'static, Result<()>> {
+        let head_bytes = Arc::clone(&self.head_bytes);
+        let drained = Arc::clone(&self.head_drained);
+        let limit = self.config.max_head_bytes;
+        let deadline = tokio::time::Instant::now() + self.config.head_full_wait;
+        Box::pin(async move {
+            loop {
+                let notified = drained.notified();
+                let mut notified = std::pin::pin!(notified);
+                // Registered before the check, so a flush finishing in between still wakes us.
+                notified.as_mut().enable();
+                let held = head_bytes.load(Ordering::Relaxed);
+                if held <= limit {
+                    return Ok(());
+                }
+                if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                    return Err(Error::Backpressure { bytes: held, limit });
+                }
+            }
+        })
+    }
+
     fn append(
         &self,
         tenant: Tenant,

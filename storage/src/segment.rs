@@ -38,7 +38,7 @@ fn sort_columns(signal: Signal) -> &'static [&'static str] {
 }
 
 /// Rows per batch handed to the Parquet writer while gathering the sorted order.
-const WRITE_CHUNK_ROWS: usize = 64 * 1024;
+const WRITE_CHUNK_ROWS: usize = 32 * 1024;
 
 /// Sorts the rows of `batches` as `signal`'s segments are laid out and encodes them as one
 /// Parquet file; returns the file and its row count. The rows are gathered in sorted order

@@ -153,6 +153,45 @@ async fn backpressure_refuses_appends_when_the_head_is_full() {
     assert_eq!(err.code(), common::ErrorCode::Unavailable);
 }
 
+#[tokio::test]
+async fn a_full_head_makes_requests_wait_until_a_flush_drains_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig {
+        data_dir: dir.path().to_path_buf(),
+        max_head_bytes: 1,
+        head_full_wait: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let engine = Engine::open(
+        config,
+        Arc::new(common::SystemClock),
+        Arc::new(SampleDecoder),
+    )
+    .await
+    .unwrap();
+    let t = Tenant::default_tenant();
+    let pts = [(1u64, 5i64)];
+    engine.wait_for_room().await.unwrap();
+    engine
+        .append(t.clone(), Signal::Metrics, encode(&pts), samples(&pts))
+        .await
+        .unwrap();
+
+    // Nothing drains the head: the wait ends, bounded, with the retryable error.
+    let started = std::time::Instant::now();
+    let err = engine.wait_for_room().await.unwrap_err();
+    assert_eq!(err.code(), common::ErrorCode::Unavailable);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+
+    // A flush while a request waits lets it through.
+    let waiting = tokio::spawn(engine.wait_for_room());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!waiting.is_finished());
+    engine.flush_all().await.unwrap();
+    waiting.await.unwrap().unwrap();
+    assert_eq!(engine.head_bytes(), 0);
+}
+
 #[test]
 fn days_are_utc_calendar_days() {
     assert_eq!(day_of(0), "1970-01-01");
