@@ -25,6 +25,28 @@ impl Hasher for IdHasher {
     }
 }
 
+/// A hasher for string keys: one xxh3 call per written slice (a `str` key is one slice and a
+/// terminator byte), where a streaming hasher would copy the key into its buffer first.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StrHasher(u64);
+
+impl Hasher for StrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+
+    fn write_u8(&mut self, b: u8) {
+        self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A map keyed by strings.
+pub type StrMap<K, V> = HashMap<K, V, BuildHasherDefault<StrHasher>>;
+
 /// A set of series ids.
 pub type IdSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
 
@@ -34,6 +56,17 @@ pub type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn str_maps_tell_keys_apart() {
+        let mut m = StrMap::<&str, usize>::default();
+        for (i, k) in ["", "a", "ab", "b", "http.route"].iter().enumerate() {
+            assert!(m.insert(k, i).is_none());
+        }
+        assert_eq!(m.get("ab"), Some(&2));
+        assert_eq!(m.get("http.route"), Some(&4));
+        assert_eq!(m.get("abc"), None);
+    }
 
     #[test]
     fn id_sets_behave_as_sets() {

@@ -56,7 +56,16 @@ pub fn logs(req: &ExportLogsServiceRequest) -> Converted {
 /// Converts the data points of `req` into Prometheus-model rows of the `samples` table, with
 /// the `series` rows they use, as the OpenTelemetry-to-Prometheus compatibility spec maps them.
 pub fn metrics(req: &ExportMetricsServiceRequest) -> Converted {
-    metrics::convert(req)
+    metrics::convert(req, None)
+}
+
+/// [`metrics`], leaving out the `series` rows of the series for which `known` says storage
+/// has a row already.
+pub fn metrics_skipping(
+    req: &ExportMetricsServiceRequest,
+    known: Option<&(dyn Fn(u64) -> bool + Send + Sync)>,
+) -> Converted {
+    metrics::convert(req, known)
 }
 
 /// Decodes WAL payloads (OTLP protobuf export requests) back into rows on replay, running the

@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
-use storage::Sink;
+use storage::{KnownSeries, Sink};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::convert::{self, Converted};
@@ -128,13 +128,17 @@ pub(crate) struct Outcome {
 }
 
 /// One OTLP export request type: its signal, conversion and response.
+/// A test for series ids that storage knows (see [`storage::Sink::known_series`]).
+pub(crate) type KnownFn = dyn Fn(u64) -> bool + Send + Sync;
+
 pub(crate) trait OtlpRequest: Message + Default + JsonRequest + Send + 'static {
     /// The signal it carries.
     const SIGNAL: Signal;
     /// Its response type.
     type Response: Message + JsonResponse + Default + Send + 'static;
-    /// Converts the request into rows.
-    fn convert(&self) -> Converted;
+    /// Converts the request into rows; `known` tells which series storage has a row for
+    /// already (metrics leave those rows out).
+    fn convert(&self, known: Option<&KnownFn>) -> Converted;
     /// The response for `outcome`, with a partial success when items were refused.
     fn response(outcome: &Outcome) -> Self::Response;
 }
@@ -143,7 +147,7 @@ impl OtlpRequest for ExportTraceServiceRequest {
     const SIGNAL: Signal = Signal::Traces;
     type Response = ExportTraceServiceResponse;
 
-    fn convert(&self) -> Converted {
+    fn convert(&self, _known: Option<&KnownFn>) -> Converted {
         convert::traces(self)
     }
 
@@ -161,7 +165,7 @@ impl OtlpRequest for ExportLogsServiceRequest {
     const SIGNAL: Signal = Signal::Logs;
     type Response = ExportLogsServiceResponse;
 
-    fn convert(&self) -> Converted {
+    fn convert(&self, _known: Option<&KnownFn>) -> Converted {
         convert::logs(self)
     }
 
@@ -179,8 +183,8 @@ impl OtlpRequest for ExportMetricsServiceRequest {
     const SIGNAL: Signal = Signal::Metrics;
     type Response = ExportMetricsServiceResponse;
 
-    fn convert(&self) -> Converted {
-        convert::metrics(self)
+    fn convert(&self, known: Option<&KnownFn>) -> Converted {
+        convert::metrics_skipping(self, known)
     }
 
     fn response(outcome: &Outcome) -> Self::Response {
@@ -220,10 +224,11 @@ pub(crate) async fn export<R: OtlpRequest>(
             let size = body.len();
             let permit = admit_body(state, signal, protocol, size)?;
             wait_for_room(state).await?;
+            let known = known_series::<R>(state, &tenant);
             let work = move || {
                 let request = R::decode(&body[..])
                     .map_err(|e| Error::InvalidArgument(format!("invalid protobuf: {e}")))?;
-                let converted = request.convert();
+                let converted = request.convert(known.as_deref());
                 Ok(Prepared {
                     payload: body,
                     converted,
@@ -236,11 +241,12 @@ pub(crate) async fn export<R: OtlpRequest>(
             let size = body.len();
             let permit = admit_body(state, signal, protocol, size)?;
             wait_for_room(state).await?;
+            let known = known_series::<R>(state, &tenant);
             let work = move || {
                 let request =
                     R::from_json(&body).map_err(|e| Error::InvalidArgument(e.to_string()))?;
                 let payload = Bytes::from(request.encode_to_vec());
-                let converted = request.convert();
+                let converted = request.convert(known.as_deref());
                 Ok(Prepared {
                     payload,
                     converted,
@@ -268,6 +274,13 @@ fn admit_body(
 ) -> Result<OwnedSemaphorePermit> {
     metrics::observe_bytes(signal, protocol, size);
     state.admit(size)
+}
+
+/// Which series storage knows already, for metrics requests.
+fn known_series<R: OtlpRequest>(state: &IngestState, tenant: &Tenant) -> Option<KnownSeries> {
+    (R::SIGNAL == Signal::Metrics)
+        .then(|| state.sink.known_series(tenant))
+        .flatten()
 }
 
 /// Waits (bounded) until storage has room for more rows, before the request is decoded, so a

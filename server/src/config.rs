@@ -85,6 +85,9 @@ pub(crate) struct LimitsSection {
     pub(crate) max_request_bytes: usize,
     /// Most request bytes being processed at once before answering "retry later".
     pub(crate) max_inflight_bytes: usize,
+    /// Threads that decode and convert requests, flush heads and do file I/O; 0 picks twice
+    /// the available cores, at least 4.
+    pub(crate) blocking_threads: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -144,6 +147,7 @@ impl Default for LimitsSection {
         Self {
             max_request_bytes: 16 * 1024 * 1024,
             max_inflight_bytes: 512 * 1024 * 1024,
+            blocking_threads: 0,
         }
     }
 }
@@ -212,6 +216,9 @@ pub(crate) struct Overrides {
     /// Threads of the query runtime.
     #[arg(long, env = "VIGIL_QUERY_THREADS")]
     pub(crate) query_threads: Option<usize>,
+    /// Threads that decode, convert, flush and do file I/O (0: twice the cores, at least 4).
+    #[arg(long, env = "VIGIL_BLOCKING_THREADS")]
+    pub(crate) blocking_threads: Option<usize>,
 }
 
 impl Config {
@@ -246,6 +253,7 @@ impl Config {
         set!(o.max_request_bytes => config.limits.max_request_bytes);
         set!(o.max_inflight_bytes => config.limits.max_inflight_bytes);
         set!(o.query_threads => config.query.threads);
+        set!(o.blocking_threads => config.limits.blocking_threads);
         config.validate()?;
         Ok(config)
     }

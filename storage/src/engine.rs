@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, RecordBatch, UInt32Array};
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use common::{Signal, Tenant};
@@ -31,9 +31,13 @@ pub struct Rows {
     /// Rows of `spans`, `logs` or `samples`, in that table's schema.
     pub batch: RecordBatch,
     /// For metrics: rows of `series` (schema `common::schema::series_schema`) for every series
-    /// that `batch` references. `None` for traces and logs.
+    /// that `batch` references, except those [`Sink::known_series`] said storage knows. `None`
+    /// for traces and logs.
     pub series: Option<RecordBatch>,
 }
+
+/// Whether storage knows a series id already (see [`Sink::known_series`]).
+pub type KnownSeries = Arc<dyn Fn(u64) -> bool + Send + Sync>;
 
 /// Where acknowledged rows go: the engine in production, a fake in tests.
 pub trait Sink: Send + Sync + 'static {
@@ -47,6 +51,12 @@ pub trait Sink: Send + Sync + 'static {
         payload: Bytes,
         rows: Rows,
     ) -> BoxFuture<'static, Result<u64>>;
+
+    /// A test for series ids whose `series` row storage already holds for `tenant`: conversion
+    /// may leave those rows out of [`Rows::series`]. `None` (the default): send every row.
+    fn known_series(&self, _tenant: &Tenant) -> Option<KnownSeries> {
+        None
+    }
 
     /// Resolves once the heads have room for more rows, or fails with `Error::Backpressure`
     /// after a bounded wait; called before a request is decoded. The default never waits.
@@ -150,21 +160,73 @@ impl std::fmt::Debug for Engine {
 /// The distinct series of one tenant, as rows of the `series` table.
 #[derive(Debug, Default)]
 struct SeriesRegistry {
-    inner: Mutex<(common::hash::IdSet, Vec<RecordBatch>)>,
+    inner: Mutex<RegistryInner>,
+}
+
+#[derive(Debug, Default)]
+struct RegistryInner {
+    /// Where each series' row is: (batch, row) in `batches`.
+    rows: common::hash::IdMap<(u32, u32)>,
+    batches: Vec<RecordBatch>,
 }
 
 impl SeriesRegistry {
     /// Keeps the rows of `batch` whose series id is new.
     fn add(&self, batch: &RecordBatch) {
+        let Some(ids) = crate::series::ids(batch) else {
+            return;
+        };
         let mut inner = self.inner.lock();
-        let (seen, batches) = &mut *inner;
-        if let Some(fresh) = crate::series::retain_new(seen, batch) {
-            batches.push(fresh);
+        let RegistryInner { rows, batches } = &mut *inner;
+        let at = batches.len() as u32;
+        let fresh: Vec<u32> = (0..ids.len())
+            .filter(|&i| ids.is_valid(i) && !rows.contains_key(&ids.value(i)))
+            .map(|i| i as u32)
+            .collect();
+        if fresh.is_empty() {
+            return;
         }
+        let kept = if fresh.len() == batch.num_rows() {
+            batch.clone()
+        } else {
+            match arrow::compute::take_record_batch(batch, &UInt32Array::from(fresh.clone())) {
+                Ok(b) => b,
+                Err(error) => {
+                    tracing::error!(%error, "cannot keep series rows");
+                    return;
+                }
+            }
+        };
+        for (row, &i) in fresh.iter().enumerate() {
+            rows.entry(ids.value(i as usize))
+                .or_insert((at, row as u32));
+        }
+        batches.push(kept);
+    }
+
+    fn contains(&self, id: u64) -> bool {
+        self.inner.lock().rows.contains_key(&id)
     }
 
     fn batches(&self) -> Vec<RecordBatch> {
-        self.inner.lock().1.clone()
+        self.inner.lock().batches.clone()
+    }
+
+    /// The rows of the series in `ids` (those it knows).
+    fn rows_of(&self, ids: impl IntoIterator<Item = u64>) -> Result<Option<RecordBatch>> {
+        let inner = self.inner.lock();
+        let at: Vec<(usize, usize)> = ids
+            .into_iter()
+            .filter_map(|id| inner.rows.get(&id))
+            .map(|&(b, r)| (b as usize, r as usize))
+            .collect();
+        if at.is_empty() {
+            return Ok(None);
+        }
+        let batches: Vec<&RecordBatch> = inner.batches.iter().collect();
+        Ok(Some(arrow::compute::interleave_record_batch(
+            &batches, &at,
+        )?))
     }
 }
 
@@ -311,6 +373,46 @@ impl Engine {
         )
     }
 
+    /// Adds to a metrics head's `series` the rows of the series its samples use that came
+    /// without one (conversion leaves out rows of series the registry knows), so every segment
+    /// carries the rows of all its series.
+    fn complete_series(
+        &self,
+        table: &TableState,
+        batches: &[RecordBatch],
+        mut series: Vec<RecordBatch>,
+    ) -> Result<Vec<RecordBatch>> {
+        if table.signal != Signal::Metrics {
+            return Ok(series);
+        }
+        let mut have = common::hash::IdSet::default();
+        for b in &series {
+            if let Some(ids) = crate::series::ids(b) {
+                have.extend(ids.iter().flatten());
+            }
+        }
+        let mut missing = common::hash::IdSet::default();
+        for b in batches {
+            if let Some(ids) = crate::series::ids(b) {
+                missing.extend(ids.iter().flatten().filter(|id| !have.contains(id)));
+            }
+        }
+        if missing.is_empty() {
+            return Ok(series);
+        }
+        let registry = self.registry(&table.tenant);
+        if let Some(rows) = registry.rows_of(missing.iter().copied())? {
+            if rows.num_rows() < missing.len() {
+                tracing::error!(
+                    missing = missing.len() - rows.num_rows(),
+                    "series without a row in the registry"
+                );
+            }
+            series.push(rows);
+        }
+        Ok(series)
+    }
+
     fn registry(&self, tenant: &Tenant) -> Arc<SeriesRegistry> {
         if let Some(r) = self.series.read().get(tenant) {
             return Arc::clone(r);
@@ -333,7 +435,11 @@ impl Engine {
             return Ok(false);
         };
         let signal = table.signal;
-        match self.write_segment(table, batches, series, max_lsn).await {
+        let written = match self.complete_series(table, &batches, series) {
+            Ok(series) => self.write_segment(table, batches, series, max_lsn).await,
+            Err(e) => Err(e),
+        };
+        match written {
             Ok(meta) => {
                 update_segment_gauges(signal, std::slice::from_ref(&meta), 1);
                 let freed = table.publish(meta);
@@ -548,6 +654,11 @@ fn day_of(nanos: i64) -> String {
 }
 
 impl Sink for Engine {
+    fn known_series(&self, tenant: &Tenant) -> Option<KnownSeries> {
+        let registry = self.registry(tenant);
+        Some(Arc::new(move |id| registry.contains(id)))
+    }
+
     fn wait_for_room(&self) -> BoxFuture<'static, Result<()>> {
         let head_bytes = Arc::clone(&self.head_bytes);
         let drained = Arc::clone(&self.head_drained);

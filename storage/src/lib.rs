@@ -13,7 +13,9 @@ mod segment;
 mod series;
 pub mod wal;
 
-pub use engine::{Engine, EngineConfig, PayloadDecoder, ReadView, Rows, Sink, TableSnapshot};
+pub use engine::{
+    Engine, EngineConfig, KnownSeries, PayloadDecoder, ReadView, Rows, Sink, TableSnapshot,
+};
 pub use error::{Error, Result};
 pub use manifest::SegmentMeta;
 pub use wal::{FsyncPolicy, WalConfig};

@@ -2,16 +2,21 @@
 
 use arrow::array::{Array, RecordBatch, UInt32Array, UInt64Array};
 
+/// The `series_id` column of a `series` or `samples` batch.
+pub(crate) fn ids(batch: &RecordBatch) -> Option<&UInt64Array> {
+    batch
+        .column_by_name("series_id")?
+        .as_any()
+        .downcast_ref::<UInt64Array>()
+}
+
 /// The rows of `batch` (a `series` table batch) whose `series_id` is not in `seen`, adding those
 /// ids to `seen`. `None` when every row was seen already.
 pub(crate) fn retain_new(
     seen: &mut common::hash::IdSet,
     batch: &RecordBatch,
 ) -> Option<RecordBatch> {
-    let ids = batch
-        .column_by_name("series_id")?
-        .as_any()
-        .downcast_ref::<UInt64Array>()?;
+    let ids = ids(batch)?;
     let fresh: Vec<u32> = (0..ids.len())
         .filter(|&i| ids.is_valid(i) && seen.insert(ids.value(i)))
         .map(|i| i as u32)

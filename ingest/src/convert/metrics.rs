@@ -20,7 +20,6 @@
 //! not converted.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use arrow::array::{ArrayRef, StringBuilder};
@@ -55,9 +54,12 @@ const SERVICE_NAME: &str = "service.name";
 const SERVICE_NAMESPACE: &str = "service.namespace";
 const SERVICE_INSTANCE_ID: &str = "service.instance.id";
 
-pub(super) fn convert(req: &ExportMetricsServiceRequest) -> Converted {
+pub(super) fn convert(
+    req: &ExportMetricsServiceRequest,
+    known: Option<&(dyn Fn(u64) -> bool + Send + Sync)>,
+) -> Converted {
     let plan = Plan::new(req);
-    let mut out = Output::new(plan.samples, plan.labels);
+    let mut out = Output::new(plan.samples, plan.labels, known);
     let mut tally = Tally::default();
     for (ri, rm) in req.resource_metrics.iter().enumerate() {
         convert_resource(ri, rm, &plan.keys, &mut out, &mut tally);
@@ -122,7 +124,7 @@ impl<'a> Plan<'a> {
 /// most OpenTelemetry keys contain dots and would otherwise be rewritten on every point.
 #[derive(Default)]
 struct LabelNames<'a> {
-    changed: HashMap<&'a str, String, xxhash_rust::xxh3::Xxh3Builder>,
+    changed: common::hash::StrMap<&'a str, String>,
 }
 
 impl<'a> LabelNames<'a> {
@@ -776,8 +778,10 @@ fn summary<'x>(
     Ok(point.ts)
 }
 
-/// The `samples` rows, and the `series` rows of each distinct series they use.
-struct Output {
+/// The `samples` rows, and the `series` rows of each distinct series they use that storage
+/// does not know already.
+struct Output<'k> {
+    known: Option<&'k (dyn Fn(u64) -> bool + Send + Sync)>,
     series_id: Vec<u64>,
     metric_name: StringBuilder,
     timestamp: Vec<i64>,
@@ -791,12 +795,17 @@ struct Output {
     s_description: StringBuilder,
 }
 
-impl Output {
-    fn new(samples: usize, labels: usize) -> Self {
+impl<'k> Output<'k> {
+    fn new(
+        samples: usize,
+        labels: usize,
+        known: Option<&'k (dyn Fn(u64) -> bool + Send + Sync)>,
+    ) -> Self {
         // Exporters send one point per series per interval, so nearly every sample of a
         // request starts a series.
         let series = samples;
         Output {
+            known,
             series_id: Vec::with_capacity(samples),
             metric_name: strings(samples, 32),
             timestamp: Vec::with_capacity(samples),
@@ -832,7 +841,7 @@ impl Output {
         self.metric_name.append_value(name);
         self.timestamp.push(ts);
         self.value.push(value);
-        if self.seen.insert(id) {
+        if self.seen.insert(id) && !self.known.is_some_and(|known| known(id)) {
             self.s_id.push(id);
             self.s_name.append_value(name);
             for (k, v) in all() {

@@ -1635,3 +1635,59 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn series_rows_that_storage_knows_are_left_out() {
+    let point = |t, shard: &str| {
+        gauge_point(
+            vec![kv("shard", s(shard))],
+            t,
+            number_data_point::Value::AsInt(1),
+        )
+    };
+    let req = metrics_request(
+        service_attrs(),
+        vec![metric(
+            "up",
+            "",
+            metric::Data::Gauge(Gauge {
+                data_points: vec![point(T0, "a"), point(T0, "b"), point(T0 + 1, "a")],
+            }),
+        )],
+    );
+    let all = metrics(&req);
+    let (samples, series) = samples_of(&all);
+    let ids: Vec<u64> = series.keys().copied().collect();
+    assert_eq!(ids.len(), 2, "two `up` series");
+
+    let known_id = ids[0];
+    let known = move |id: u64| id == known_id;
+    let skipping = metrics_skipping(&req, Some(&known));
+    let rows = skipping.rows.as_ref().expect("rows");
+    assert_eq!(
+        rows.batch,
+        all.rows.as_ref().unwrap().batch,
+        "samples unchanged"
+    );
+    let left: Vec<u64> = col::<UInt64Array>(rows.series.as_ref().unwrap(), "series_id")
+        .values()
+        .to_vec();
+    let mut want: Vec<u64> = ids[1..].to_vec();
+    let mut got = left.clone();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(got, want);
+    assert_eq!(samples.len(), 3);
+
+    let none = metrics_skipping(&req, Some(&|_| true));
+    assert_eq!(
+        none.rows
+            .as_ref()
+            .unwrap()
+            .series
+            .as_ref()
+            .unwrap()
+            .num_rows(),
+        0
+    );
+}

@@ -192,6 +192,118 @@ async fn a_full_head_makes_requests_wait_until_a_flush_drains_it() {
     assert_eq!(engine.head_bytes(), 0);
 }
 
+/// `series` rows for `ids`, metric `m`, one label naming the id.
+fn series_rows(ids: &[u64]) -> RecordBatch {
+    let names = arrow::array::MapFieldNames {
+        entry: "entries".into(),
+        key: "key".into(),
+        value: "value".into(),
+    };
+    let mut labels = arrow::array::MapBuilder::new(
+        Some(names),
+        arrow::array::StringBuilder::new(),
+        arrow::array::StringBuilder::new(),
+    );
+    for id in ids {
+        labels.keys().append_value("id");
+        labels.values().append_value(id.to_string());
+        labels.append(true).unwrap();
+    }
+    let schema = common::schema::series_schema();
+    let labels = labels.finish();
+    let labels = arrow::array::MapArray::try_new(
+        match schema.field_with_name("labels").unwrap().data_type() {
+            arrow::datatypes::DataType::Map(f, _) => Arc::clone(f),
+            other => panic!("labels is {other}"),
+        },
+        labels.offsets().clone(),
+        labels.entries().clone(),
+        None,
+        false,
+    )
+    .unwrap();
+    let text = |v: &str| Arc::new(StringArray::from_iter_values(ids.iter().map(|_| v))) as _;
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(UInt64Array::from_iter_values(ids.iter().copied())),
+            text("m"),
+            Arc::new(labels),
+            text("gauge"),
+            text(""),
+            text(""),
+        ],
+    )
+    .unwrap()
+}
+
+/// The series ids in the `.series.parquet` file of every segment, in manifest order.
+async fn segment_series(engine: &Engine, tenant: &Tenant) -> Vec<Vec<u64>> {
+    let snap = engine.snapshot(tenant, "samples");
+    let mut out = Vec::new();
+    for seg in &snap.segments {
+        let path = seg
+            .series_path
+            .as_ref()
+            .expect("metrics segment has a series file");
+        let bytes = engine
+            .object_store()
+            .get(&Path::from(path.as_str()))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for b in ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .unwrap()
+            .build()
+            .unwrap()
+        {
+            ids.extend(crate::series::ids(&b.unwrap()).unwrap().iter().flatten());
+        }
+        ids.sort_unstable();
+        out.push(ids);
+    }
+    out
+}
+
+#[tokio::test]
+async fn segments_carry_rows_of_known_series_that_requests_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path()).await;
+    let t = Tenant::default_tenant();
+    let known = engine.known_series(&t).unwrap();
+    assert!(!known(1));
+
+    let pts = [(1u64, 10i64), (2, 10)];
+    let mut rows = samples(&pts);
+    rows.series = Some(series_rows(&[1, 2]));
+    engine
+        .append(t.clone(), Signal::Metrics, encode(&pts), rows)
+        .await
+        .unwrap();
+    assert!(known(1) && known(2) && !known(3));
+    engine.flush_all().await.unwrap();
+
+    // The next head gets samples of series 1 and 2 without their rows, and series 3 with its.
+    let pts = [(1u64, 20i64), (2, 20), (3, 20)];
+    let mut rows = samples(&pts);
+    rows.series = Some(series_rows(&[3]));
+    engine
+        .append(t.clone(), Signal::Metrics, encode(&pts), rows)
+        .await
+        .unwrap();
+    engine.flush_all().await.unwrap();
+
+    assert_eq!(
+        segment_series(&engine, &t).await,
+        vec![vec![1, 2], vec![1, 2, 3]]
+    );
+    let labels: usize = engine.series(&t).iter().map(|b| b.num_rows()).sum();
+    assert_eq!(labels, 3, "the registry holds each series once");
+}
+
 #[test]
 fn days_are_utc_calendar_days() {
     assert_eq!(day_of(0), "1970-01-01");
