@@ -3,10 +3,10 @@
 # For each signal and protocol: a fresh data directory, one pass over the distinct requests
 # (flushed, to measure bytes per item on disk), then a timed run. Prints one line per figure.
 #
-# usage: benches/run.sh [duration, default 20s]
+# usage: benches/run.sh [duration, default 100s: long enough that several head flushes fall inside]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-duration=${1:-20s}
+duration=${1:-100s}
 target=${CARGO_TARGET_DIR:-target}
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --bin vigil --bin loadgen
 vigil="$target/release/vigil"

@@ -7,6 +7,7 @@ mod engine;
 mod error;
 mod flush;
 mod head;
+pub mod index;
 mod manifest;
 pub mod metrics;
 mod segment;

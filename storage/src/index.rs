@@ -1,0 +1,368 @@
+//! Segment index sidecars (`.idx`): per indexed column, a sorted term dictionary (an `fst` map)
+//! from term to a roaring bitmap of the segment's row ordinals.
+//!
+//! Layout, all integers little-endian:
+//!
+//! ```text
+//! magic "VIGILIDX" | version u16 | column count u16
+//! per column: name len u16 | name | fst len u64 | fst bytes | postings len u64 | postings
+//! crc32c u32 of everything before it
+//! ```
+//!
+//! The fst maps each term to the offset of its bitmap in the column's postings; a bitmap is
+//! stored as its length (u32) and its portable roaring serialization.
+
+mod tokenize;
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use roaring::RoaringBitmap;
+
+pub use tokenize::tokens;
+
+/// First bytes of every index file.
+pub const MAGIC: &[u8; 8] = b"VIGILIDX";
+/// Format version written by this build.
+pub const VERSION: u16 = 1;
+
+/// Why an index file cannot be used; the segment is then read by a full scan.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IndexError {
+    /// Not an index file, or one cut short.
+    #[error("not a segment index: {0}")]
+    Malformed(String),
+    /// Written by a newer format.
+    #[error("segment index version {0} is not supported (this build reads {VERSION})")]
+    Version(u16),
+    /// The checksum does not match: the file is corrupt.
+    #[error("segment index checksum mismatch")]
+    Checksum,
+}
+
+/// Collects the postings of a segment's rows, column by column.
+#[derive(Debug, Default)]
+pub struct IndexBuilder {
+    columns: BTreeMap<String, BTreeMap<Vec<u8>, RoaringBitmap>>,
+}
+
+impl IndexBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records that row `row` of the segment has `term` in `column`.
+    pub fn add(&mut self, column: &str, term: &[u8], row: u32) {
+        let terms = match self.columns.get_mut(column) {
+            Some(t) => t,
+            None => self.columns.entry(column.to_owned()).or_default(),
+        };
+        match terms.get_mut(term) {
+            Some(b) => {
+                b.insert(row);
+            }
+            None => {
+                terms.insert(term.to_vec(), RoaringBitmap::from_iter([row]));
+            }
+        }
+    }
+
+    /// Drops `column` (e.g. an attribute key over the cardinality cap).
+    pub fn remove_column(&mut self, column: &str) {
+        self.columns.remove(column);
+    }
+
+    /// Distinct terms recorded for `column`.
+    pub fn term_count(&self, column: &str) -> usize {
+        self.columns.get(column).map_or(0, BTreeMap::len)
+    }
+
+    /// Names of the columns recorded so far.
+    pub fn column_names(&self) -> Vec<String> {
+        self.columns.keys().cloned().collect()
+    }
+
+    /// The encoded index file.
+    pub fn finish(self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&(self.columns.len() as u16).to_le_bytes());
+        for (name, terms) in self.columns {
+            let mut postings = Vec::new();
+            let mut map = fst::MapBuilder::memory();
+            for (term, bitmap) in terms {
+                let offset = postings.len() as u64;
+                let len = bitmap.serialized_size();
+                postings.extend_from_slice(&(len as u32).to_le_bytes());
+                // Writing into a Vec cannot fail.
+                let _ = bitmap.serialize_into(&mut postings);
+                // Terms come sorted and distinct from the BTreeMap, which is all fst asks.
+                let _ = map.insert(&term, offset);
+            }
+            let fst = map.into_inner().unwrap_or_default();
+            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(&(fst.len() as u64).to_le_bytes());
+            out.extend_from_slice(&fst);
+            out.extend_from_slice(&(postings.len() as u64).to_le_bytes());
+            out.extend_from_slice(&postings);
+        }
+        let crc = crc32c::crc32c(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+}
+
+/// A decoded index file.
+#[derive(Debug, Clone)]
+pub struct SegmentIndex {
+    columns: BTreeMap<String, ColumnIndex>,
+}
+
+/// The term dictionary and postings of one column.
+#[derive(Clone)]
+pub struct ColumnIndex {
+    terms: fst::Map<Bytes>,
+    postings: Bytes,
+}
+
+impl std::fmt::Debug for ColumnIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ColumnIndex")
+            .field("terms", &self.terms.len())
+            .field("postings_bytes", &self.postings.len())
+            .finish()
+    }
+}
+
+struct Cursor {
+    bytes: Bytes,
+    at: usize,
+}
+
+impl Cursor {
+    fn take(&mut self, n: usize) -> Result<Bytes, IndexError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| IndexError::Malformed(format!("truncated at byte {}", self.at)))?;
+        let out = self.bytes.slice(self.at..end);
+        self.at = end;
+        Ok(out)
+    }
+
+    fn u16(&mut self) -> Result<u16, IndexError> {
+        let b = self.take(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    fn u64(&mut self) -> Result<u64, IndexError> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b);
+        Ok(u64::from_le_bytes(a))
+    }
+}
+
+impl SegmentIndex {
+    /// Decodes an index file, checking magic, version and checksum.
+    pub fn decode(bytes: Bytes) -> Result<Self, IndexError> {
+        if bytes.len() < MAGIC.len() + 4 + 4 || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(IndexError::Malformed("bad magic".into()));
+        }
+        let body_len = bytes.len() - 4;
+        let mut crc = [0u8; 4];
+        crc.copy_from_slice(&bytes[body_len..]);
+        if crc32c::crc32c(&bytes[..body_len]) != u32::from_le_bytes(crc) {
+            return Err(IndexError::Checksum);
+        }
+        let mut c = Cursor {
+            bytes: bytes.slice(..body_len),
+            at: MAGIC.len(),
+        };
+        let version = c.u16()?;
+        if version != VERSION {
+            return Err(IndexError::Version(version));
+        }
+        let count = c.u16()?;
+        let mut columns = BTreeMap::new();
+        for _ in 0..count {
+            let name_len = c.u16()? as usize;
+            let name = String::from_utf8(c.take(name_len)?.to_vec())
+                .map_err(|_| IndexError::Malformed("column name is not UTF-8".into()))?;
+            let fst_len = usize::try_from(c.u64()?)
+                .map_err(|_| IndexError::Malformed("term dictionary too large".into()))?;
+            let terms = fst::Map::new(c.take(fst_len)?)
+                .map_err(|e| IndexError::Malformed(format!("term dictionary of {name}: {e}")))?;
+            let postings_len = usize::try_from(c.u64()?)
+                .map_err(|_| IndexError::Malformed("postings too large".into()))?;
+            let postings = c.take(postings_len)?;
+            columns.insert(name, ColumnIndex { terms, postings });
+        }
+        if c.at != body_len {
+            return Err(IndexError::Malformed("trailing bytes".into()));
+        }
+        Ok(Self { columns })
+    }
+
+    /// The index of `column`, if it was indexed.
+    pub fn column(&self, column: &str) -> Option<&ColumnIndex> {
+        self.columns.get(column)
+    }
+
+    /// Names of the indexed columns.
+    pub fn column_names(&self) -> impl Iterator<Item = &str> {
+        self.columns.keys().map(String::as_str)
+    }
+}
+
+impl ColumnIndex {
+    /// Distinct terms.
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    /// Whether the column has no terms.
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    fn bitmap_at(&self, offset: u64) -> Result<RoaringBitmap, IndexError> {
+        let at = usize::try_from(offset)
+            .ok()
+            .filter(|&a| a + 4 <= self.postings.len())
+            .ok_or_else(|| IndexError::Malformed("posting offset out of range".into()))?;
+        let len = u32::from_le_bytes([
+            self.postings[at],
+            self.postings[at + 1],
+            self.postings[at + 2],
+            self.postings[at + 3],
+        ]) as usize;
+        let body = self
+            .postings
+            .get(at + 4..at + 4 + len)
+            .ok_or_else(|| IndexError::Malformed("posting list out of range".into()))?;
+        RoaringBitmap::deserialize_from(body)
+            .map_err(|e| IndexError::Malformed(format!("posting list: {e}")))
+    }
+
+    /// Rows holding exactly `term`; `None` when the term does not occur.
+    pub fn get(&self, term: &[u8]) -> Result<Option<RoaringBitmap>, IndexError> {
+        match self.terms.get(term) {
+            Some(offset) => self.bitmap_at(offset).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Union of the rows of every term for which `keep` holds (e.g. a regular expression over the
+    /// dictionary), and how many terms matched.
+    pub fn matching(
+        &self,
+        mut keep: impl FnMut(&[u8]) -> bool,
+    ) -> Result<(RoaringBitmap, usize), IndexError> {
+        use fst::Streamer;
+        let mut out = RoaringBitmap::new();
+        let mut matched = 0;
+        let mut stream = self.terms.stream();
+        while let Some((term, offset)) = stream.next() {
+            if keep(term) {
+                matched += 1;
+                out |= self.bitmap_at(offset)?;
+            }
+        }
+        Ok((out, matched))
+    }
+
+    /// Every term in order (for tests and tools).
+    pub fn terms(&self) -> Vec<Vec<u8>> {
+        use fst::Streamer;
+        let mut out = Vec::new();
+        let mut stream = self.terms.stream();
+        while let Some((term, _)) = stream.next() {
+            out.push(term.to_vec());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<u8> {
+        let mut b = IndexBuilder::new();
+        for row in 0..1000u32 {
+            b.add(
+                "service_name",
+                if row % 10 == 0 { b"api" } else { b"web" },
+                row,
+            );
+            b.add("severity_text", b"INFO", row);
+        }
+        b.add("body", b"refused", 7);
+        b.finish()
+    }
+
+    #[test]
+    fn terms_map_to_their_rows() {
+        let idx = SegmentIndex::decode(Bytes::from(sample())).unwrap();
+        let services = idx.column("service_name").unwrap();
+        assert_eq!(services.len(), 2);
+        let api = services.get(b"api").unwrap().unwrap();
+        assert_eq!(api.len(), 100);
+        assert!(api.contains(990) && !api.contains(991));
+        assert_eq!(services.get(b"db").unwrap(), None);
+        assert_eq!(
+            idx.column("body")
+                .unwrap()
+                .get(b"refused")
+                .unwrap()
+                .unwrap(),
+            RoaringBitmap::from_iter([7])
+        );
+        let (all, n) = services
+            .matching(|t| t.starts_with(b"w") || t == b"api")
+            .unwrap();
+        assert_eq!((all.len(), n), (1000, 2));
+        assert!(idx.column("trace_id").is_none());
+        assert_eq!(
+            idx.column_names().collect::<Vec<_>>(),
+            ["body", "service_name", "severity_text"]
+        );
+    }
+
+    #[test]
+    fn damage_is_detected() {
+        let good = sample();
+        let mut flipped = good.clone();
+        flipped[good.len() / 2] ^= 1;
+        assert_eq!(
+            SegmentIndex::decode(Bytes::from(flipped)).unwrap_err(),
+            IndexError::Checksum
+        );
+        let cut = good[..good.len() - 9].to_vec();
+        assert!(SegmentIndex::decode(Bytes::from(cut)).is_err());
+        assert!(matches!(
+            SegmentIndex::decode(Bytes::from_static(b"PAR1....")),
+            Err(IndexError::Malformed(_))
+        ));
+        let mut newer = good.clone();
+        newer[8] = 9;
+        let n = newer.len() - 4;
+        let crc = crc32c::crc32c(&newer[..n]);
+        newer[n..].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            SegmentIndex::decode(Bytes::from(newer)).unwrap_err(),
+            IndexError::Version(9)
+        );
+    }
+
+    #[test]
+    fn an_empty_index_round_trips() {
+        let idx = SegmentIndex::decode(Bytes::from(IndexBuilder::new().finish())).unwrap();
+        assert_eq!(idx.column_names().count(), 0);
+    }
+}
