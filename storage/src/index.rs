@@ -10,19 +10,26 @@
 //! ```
 //!
 //! The fst maps each term to the offset of its bitmap in the column's postings; a bitmap is
-//! stored as its length (u32) and its portable roaring serialization.
+//! stored as its length (u32) and its portable roaring serialization. A term of a single row
+//! maps to that row ordinal with the top bit set instead, and has no posting list.
 
+mod build;
 mod tokenize;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasherDefault;
 
 use bytes::Bytes;
 use roaring::RoaringBitmap;
 
+pub use build::{attr_column, index_batches, IndexKind, IndexOptions};
 pub use tokenize::tokens;
 
 /// First bytes of every index file.
 pub const MAGIC: &[u8; 8] = b"VIGILIDX";
+/// Flag of a dictionary value that is a row ordinal rather than a posting offset.
+const INLINE_ROW: u64 = 1 << 63;
+
 /// Format version written by this build.
 pub const VERSION: u16 = 1;
 
@@ -40,11 +47,15 @@ pub enum IndexError {
     Checksum,
 }
 
-/// Collects the postings of a segment's rows, column by column.
+/// Collects the postings of a segment's rows, column by column. Rows may come in any order;
+/// adding them in increasing order is fastest.
 #[derive(Debug, Default)]
 pub struct IndexBuilder {
-    columns: BTreeMap<String, BTreeMap<Vec<u8>, RoaringBitmap>>,
+    columns: BTreeMap<String, Terms>,
 }
+
+/// The terms of one column while building: term → rows.
+type Terms = HashMap<Box<[u8]>, RoaringBitmap, BuildHasherDefault<common::hash::StrHasher>>;
 
 impl IndexBuilder {
     /// An empty builder.
@@ -58,14 +69,7 @@ impl IndexBuilder {
             Some(t) => t,
             None => self.columns.entry(column.to_owned()).or_default(),
         };
-        match terms.get_mut(term) {
-            Some(b) => {
-                b.insert(row);
-            }
-            None => {
-                terms.insert(term.to_vec(), RoaringBitmap::from_iter([row]));
-            }
-        }
+        add_to(terms, term, row);
     }
 
     /// Drops `column` (e.g. an attribute key over the cardinality cap).
@@ -75,7 +79,7 @@ impl IndexBuilder {
 
     /// Distinct terms recorded for `column`.
     pub fn term_count(&self, column: &str) -> usize {
-        self.columns.get(column).map_or(0, BTreeMap::len)
+        self.columns.get(column).map_or(0, HashMap::len)
     }
 
     /// Names of the columns recorded so far.
@@ -90,15 +94,24 @@ impl IndexBuilder {
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.extend_from_slice(&(self.columns.len() as u16).to_le_bytes());
         for (name, terms) in self.columns {
+            let mut terms: Vec<(Box<[u8]>, RoaringBitmap)> = terms.into_iter().collect();
+            terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             let mut postings = Vec::new();
             let mut map = fst::MapBuilder::memory();
             for (term, bitmap) in terms {
+                if bitmap.len() == 1 {
+                    // A term of one row keeps the row in the dictionary itself ("pulsing"):
+                    // most distinct body tokens occur once, and a posting list costs ~20 bytes.
+                    let row = bitmap.min().unwrap_or_default();
+                    let _ = map.insert(&term, INLINE_ROW | u64::from(row));
+                    continue;
+                }
                 let offset = postings.len() as u64;
                 let len = bitmap.serialized_size();
                 postings.extend_from_slice(&(len as u32).to_le_bytes());
                 // Writing into a Vec cannot fail.
                 let _ = bitmap.serialize_into(&mut postings);
-                // Terms come sorted and distinct from the BTreeMap, which is all fst asks.
+                // Terms are sorted and distinct (they were hash map keys), which is all fst asks.
                 let _ = map.insert(&term, offset);
             }
             let fst = map.into_inner().unwrap_or_default();
@@ -112,6 +125,20 @@ impl IndexBuilder {
         let crc = crc32c::crc32c(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         out
+    }
+}
+
+fn add_to(terms: &mut Terms, term: &[u8], row: u32) {
+    match terms.get_mut(term) {
+        Some(b) => {
+            // Rows mostly come in order: appending is cheaper than inserting.
+            if !b.push(row) {
+                b.insert(row);
+            }
+        }
+        None => {
+            terms.insert(term.into(), RoaringBitmap::from_iter([row]));
+        }
     }
 }
 
@@ -231,6 +258,11 @@ impl ColumnIndex {
     }
 
     fn bitmap_at(&self, offset: u64) -> Result<RoaringBitmap, IndexError> {
+        if offset & INLINE_ROW != 0 {
+            let row = u32::try_from(offset & !INLINE_ROW)
+                .map_err(|_| IndexError::Malformed("inline row out of range".into()))?;
+            return Ok(RoaringBitmap::from_iter([row]));
+        }
         let at = usize::try_from(offset)
             .ok()
             .filter(|&a| a + 4 <= self.postings.len())

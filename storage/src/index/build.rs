@@ -1,0 +1,309 @@
+//! What each kind of segment file indexes, under which index column names.
+//!
+//! - spans: `service_name`, `name`, `kind`, `status_code`;
+//! - logs: `service_name`, `severity_text`, `severity_number`, and `body` (its tokens);
+//! - series files (metrics postings, row = series ordinal): `metric_name`, and per label name
+//!   `label:{name}` with the values as terms, `label_names` with the names as terms;
+//! - spans and logs: per attribute key `attr:{key}` (and `resource:{key}` for resource
+//!   attributes) with the values as terms, and `attr_keys` / `resource_keys` with the keys as
+//!   terms. A key with more distinct values than [`IndexOptions::max_attribute_values`] in the
+//!   segment keeps its `*_keys` entry but loses its value column: a query on it cannot use the
+//!   index, while a key absent from `*_keys` is absent from every row.
+//!
+//! Integers are indexed as their decimal text.
+
+use arrow::array::{Array, AsArray, MapArray, RecordBatch, StringArray};
+use arrow::datatypes::Int32Type;
+
+use super::{tokens, IndexBuilder};
+
+/// What a segment's index covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKind {
+    /// A `spans` segment.
+    Spans,
+    /// A `logs` segment.
+    Logs,
+    /// The series file of a metrics segment.
+    Series,
+}
+
+/// Limits of index building.
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    /// Most distinct values an attribute key may have in one segment and still be indexed.
+    pub max_attribute_values: usize,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        Self {
+            max_attribute_values: 1000,
+        }
+    }
+}
+
+/// Index column of the values of attribute `key`.
+pub fn attr_column(prefix: &str, key: &str) -> String {
+    format!("{prefix}:{key}")
+}
+
+/// Builds the index of a segment file whose rows are `batches` in file order (row ordinals
+/// count from 0 across the batches).
+pub fn index_batches(kind: IndexKind, batches: &[RecordBatch], opts: &IndexOptions) -> Vec<u8> {
+    let mut b = IndexBuilder::new();
+    let mut row0 = 0u32;
+    let mut keys = Keys::default();
+    for batch in batches {
+        let n = batch.num_rows() as u32;
+        match kind {
+            IndexKind::Spans => {
+                strings(&mut b, batch, "service_name", row0);
+                strings(&mut b, batch, "name", row0);
+                ints(&mut b, batch, "kind", row0);
+                ints(&mut b, batch, "status_code", row0);
+                map(&mut b, &mut keys, batch, "attributes", "attr", row0);
+                map(
+                    &mut b,
+                    &mut keys,
+                    batch,
+                    "resource_attributes",
+                    "resource",
+                    row0,
+                );
+            }
+            IndexKind::Logs => {
+                strings(&mut b, batch, "service_name", row0);
+                strings(&mut b, batch, "severity_text", row0);
+                ints(&mut b, batch, "severity_number", row0);
+                body(&mut b, batch, row0);
+                map(&mut b, &mut keys, batch, "attributes", "attr", row0);
+                map(
+                    &mut b,
+                    &mut keys,
+                    batch,
+                    "resource_attributes",
+                    "resource",
+                    row0,
+                );
+            }
+            IndexKind::Series => {
+                strings(&mut b, batch, "metric_name", row0);
+                map(&mut b, &mut keys, batch, "labels", "label", row0);
+            }
+        }
+        row0 += n;
+    }
+    for column in keys.columns() {
+        if b.term_count(&column) > opts.max_attribute_values {
+            b.remove_column(&column);
+        }
+    }
+    b.finish()
+}
+
+/// The value columns seen, to apply the cardinality cap at the end.
+#[derive(Default)]
+struct Keys {
+    columns: std::collections::BTreeSet<String>,
+}
+
+impl Keys {
+    fn columns(self) -> std::collections::BTreeSet<String> {
+        self.columns
+    }
+}
+
+fn strings(b: &mut IndexBuilder, batch: &RecordBatch, name: &str, row0: u32) {
+    let Some(col) = batch
+        .column_by_name(name)
+        .and_then(|c| c.as_string_opt::<i32>())
+    else {
+        return;
+    };
+    for (i, v) in col.iter().enumerate() {
+        if let Some(v) = v {
+            b.add(name, v.as_bytes(), row0 + i as u32);
+        }
+    }
+}
+
+fn ints(b: &mut IndexBuilder, batch: &RecordBatch, name: &str, row0: u32) {
+    let Some(col) = batch
+        .column_by_name(name)
+        .and_then(|c| c.as_primitive_opt::<Int32Type>())
+    else {
+        return;
+    };
+    let mut last: Option<(i32, String)> = None;
+    for (i, v) in col.iter().enumerate() {
+        let Some(v) = v else { continue };
+        let text = match &last {
+            Some((lv, text)) if *lv == v => text,
+            _ => &last.insert((v, v.to_string())).1,
+        };
+        b.add(name, text.as_bytes(), row0 + i as u32);
+    }
+}
+
+fn body(b: &mut IndexBuilder, batch: &RecordBatch, row0: u32) {
+    let Some(col) = batch
+        .column_by_name("body")
+        .and_then(|c| c.as_string_opt::<i32>())
+    else {
+        return;
+    };
+    for (i, v) in col.iter().enumerate() {
+        if let Some(v) = v {
+            let row = row0 + i as u32;
+            tokens(v, |t| b.add("body", t.as_bytes(), row));
+        }
+    }
+}
+
+fn map(
+    b: &mut IndexBuilder,
+    keys: &mut Keys,
+    batch: &RecordBatch,
+    name: &str,
+    prefix: &str,
+    row0: u32,
+) {
+    let Some(col) = batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<MapArray>())
+    else {
+        return;
+    };
+    let (Some(k), Some(v)) = (
+        col.keys().as_any().downcast_ref::<StringArray>(),
+        col.values().as_any().downcast_ref::<StringArray>(),
+    ) else {
+        return;
+    };
+    let keys_column = format!("{prefix}_keys");
+    let mut column = String::new();
+    let offsets = col.value_offsets();
+    for row in 0..col.len() {
+        if col.is_null(row) {
+            continue;
+        }
+        let r = row0 + row as u32;
+        for e in offsets[row] as usize..offsets[row + 1] as usize {
+            let key = k.value(e);
+            b.add(&keys_column, key.as_bytes(), r);
+            if v.is_null(e) {
+                continue;
+            }
+            column.clear();
+            column.push_str(prefix);
+            column.push(':');
+            column.push_str(key);
+            if !keys.columns.contains(&column) {
+                keys.columns.insert(column.clone());
+            }
+            b.add(&column, v.value(e).as_bytes(), r);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int32Array, MapBuilder, MapFieldNames, StringBuilder};
+    use bytes::Bytes;
+    use roaring::RoaringBitmap;
+
+    use super::*;
+    use crate::index::SegmentIndex;
+
+    fn attrs(rows: &[&[(&str, &str)]]) -> MapArray {
+        let names = MapFieldNames {
+            entry: "entries".into(),
+            key: "key".into(),
+            value: "value".into(),
+        };
+        let mut m = MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new());
+        for row in rows {
+            for (k, v) in *row {
+                m.keys().append_value(k);
+                m.values().append_value(v);
+            }
+            m.append(true).unwrap();
+        }
+        m.finish()
+    }
+
+    fn logs(services: &[&str], bodies: &[&str], attributes: MapArray) -> RecordBatch {
+        RecordBatch::try_from_iter([
+            (
+                "service_name",
+                Arc::new(StringArray::from_iter_values(services)) as _,
+            ),
+            ("body", Arc::new(StringArray::from_iter_values(bodies)) as _),
+            (
+                "severity_number",
+                Arc::new(Int32Array::from_iter_values(services.iter().map(|_| 9))) as _,
+            ),
+            ("attributes", Arc::new(attributes) as _),
+        ])
+        .unwrap()
+    }
+
+    fn rows(idx: &SegmentIndex, column: &str, term: &str) -> Option<Vec<u32>> {
+        let bitmap: Option<RoaringBitmap> = idx.column(column)?.get(term.as_bytes()).unwrap();
+        Some(bitmap.map_or_else(Vec::new, |b| b.iter().collect()))
+    }
+
+    #[test]
+    fn log_columns_body_tokens_and_attributes_are_indexed_across_batches() {
+        let a = logs(
+            &["api", "web"],
+            &["Connection refused from 10.0.0.1", "ok"],
+            attrs(&[&[("http.method", "GET")], &[("http.method", "POST")]]),
+        );
+        let b = logs(
+            &["api"],
+            &["connection reset"],
+            attrs(&[&[("user", "u1"), ("http.method", "GET")]]),
+        );
+        let idx = SegmentIndex::decode(Bytes::from(index_batches(
+            IndexKind::Logs,
+            &[a, b],
+            &IndexOptions::default(),
+        )))
+        .unwrap();
+        assert_eq!(rows(&idx, "service_name", "api"), Some(vec![0, 2]));
+        assert_eq!(rows(&idx, "body", "connection"), Some(vec![0, 2]));
+        assert_eq!(rows(&idx, "body", "10.0.0.1"), Some(vec![0]));
+        assert_eq!(rows(&idx, "body", "absent"), Some(vec![]));
+        assert_eq!(rows(&idx, "severity_number", "9"), Some(vec![0, 1, 2]));
+        assert_eq!(rows(&idx, "attr:http.method", "GET"), Some(vec![0, 2]));
+        assert_eq!(rows(&idx, "attr_keys", "user"), Some(vec![2]));
+        assert_eq!(rows(&idx, "attr:user", "u1"), Some(vec![2]));
+    }
+
+    #[test]
+    fn keys_over_the_cardinality_cap_keep_only_their_key_postings() {
+        let ids: Vec<String> = (0..5).map(|i| format!("req-{i}")).collect();
+        let per_row: Vec<Vec<(&str, &str)>> = ids
+            .iter()
+            .map(|id| vec![("request.id", id.as_str()), ("env", "prod")])
+            .collect();
+        let refs: Vec<&[(&str, &str)]> = per_row.iter().map(Vec::as_slice).collect();
+        let batch = logs(&["a"; 5], &["x"; 5], attrs(&refs));
+        let opts = IndexOptions {
+            max_attribute_values: 3,
+        };
+        let idx =
+            SegmentIndex::decode(Bytes::from(index_batches(IndexKind::Logs, &[batch], &opts)))
+                .unwrap();
+        assert!(idx.column("attr:request.id").is_none());
+        assert_eq!(
+            rows(&idx, "attr_keys", "request.id"),
+            Some(vec![0, 1, 2, 3, 4])
+        );
+        assert_eq!(rows(&idx, "attr:env", "prod"), Some(vec![0, 1, 2, 3, 4]));
+    }
+}
