@@ -11,7 +11,9 @@ use arrow::array::{
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use storage::index::{index_batches, IndexKind, IndexOptions};
 
+/// Rows of the timed batch; index sizes are also reported for a segment of `BIG_ROWS` records.
 const ROWS: usize = 65_536;
+const BIG_ROWS: usize = 1 << 20;
 
 /// A small deterministic generator (xorshift), enough to give the index realistic term counts.
 struct Rng(u64);
@@ -49,7 +51,7 @@ fn attributes(rows: &[(String, String)]) -> arrow::array::MapArray {
     m.finish()
 }
 
-fn access_logs() -> (RecordBatch, usize) {
+fn access_logs(rows: usize) -> (RecordBatch, usize) {
     let routes = [
         "/api/v1/users",
         "/api/v1/orders",
@@ -61,9 +63,9 @@ fn access_logs() -> (RecordBatch, usize) {
     let methods = ["GET", "GET", "GET", "POST", "PUT", "DELETE"];
     let statuses = ["200", "200", "200", "201", "304", "404", "500"];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut bodies = Vec::with_capacity(ROWS);
-    let mut attrs = Vec::with_capacity(ROWS);
-    for i in 0..ROWS {
+    let mut bodies = Vec::with_capacity(rows);
+    let mut attrs = Vec::with_capacity(rows);
+    for i in 0..rows {
         let ip = rng.skewed(5000);
         let route = routes[rng.skewed(routes.len() as u64) as usize];
         let method = methods[rng.next() as usize % methods.len()];
@@ -80,16 +82,16 @@ fn access_logs() -> (RecordBatch, usize) {
         (
             "service_name",
             Arc::new(StringArray::from_iter_values(
-                (0..ROWS).map(|i| ["web", "api"][i % 2]),
+                (0..rows).map(|i| ["web", "api"][i % 2]),
             )) as _,
         ),
         (
             "severity_text",
-            Arc::new(StringArray::from_iter_values((0..ROWS).map(|_| "INFO"))) as _,
+            Arc::new(StringArray::from_iter_values((0..rows).map(|_| "INFO"))) as _,
         ),
         (
             "severity_number",
-            Arc::new(Int32Array::from_iter_values((0..ROWS).map(|_| 9))) as _,
+            Arc::new(Int32Array::from_iter_values((0..rows).map(|_| 9))) as _,
         ),
         (
             "body",
@@ -102,20 +104,27 @@ fn access_logs() -> (RecordBatch, usize) {
 }
 
 fn bench(c: &mut Criterion) {
-    let (logs, raw) = access_logs();
-    let opts = IndexOptions::default();
-    let size = index_batches(IndexKind::Logs, std::slice::from_ref(&logs), &opts).len();
-    eprintln!(
-        "logs index: {size} bytes for {ROWS} records = {:.2} B/record, {:.1}% of the raw text",
-        size as f64 / ROWS as f64,
-        100.0 * size as f64 / raw as f64
-    );
+    let (logs, _) = access_logs(ROWS);
+    let (big, big_raw) = access_logs(BIG_ROWS);
     let mut g = c.benchmark_group("index");
     g.throughput(Throughput::Elements(ROWS as u64));
     g.sample_size(10);
-    g.bench_function("logs", |b| {
-        b.iter(|| index_batches(IndexKind::Logs, std::slice::from_ref(&logs), &opts))
-    });
+    for block_rows in [1u32, 1024, 8192] {
+        let opts = IndexOptions {
+            body_block_rows: block_rows,
+            ..Default::default()
+        };
+        let size = index_batches(IndexKind::Logs, std::slice::from_ref(&big), &opts).len();
+        eprintln!(
+            "logs index, body postings per {block_rows} rows: {size} bytes for {BIG_ROWS} \
+             records = {:.2} B/record, {:.1}% of the raw text",
+            size as f64 / BIG_ROWS as f64,
+            100.0 * size as f64 / big_raw as f64
+        );
+        g.bench_function(format!("logs/body_block_rows={block_rows}"), |b| {
+            b.iter(|| index_batches(IndexKind::Logs, std::slice::from_ref(&logs), &opts))
+        });
+    }
     g.finish();
 }
 

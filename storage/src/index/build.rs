@@ -33,12 +33,16 @@ pub enum IndexKind {
 pub struct IndexOptions {
     /// Most distinct values an attribute key may have in one segment and still be indexed.
     pub max_attribute_values: usize,
+    /// Rows per posting unit of body tokens: 1 indexes rows; larger values index blocks of
+    /// that many consecutive rows (term postings then hold block numbers).
+    pub body_block_rows: u32,
 }
 
 impl Default for IndexOptions {
     fn default() -> Self {
         Self {
             max_attribute_values: 1000,
+            body_block_rows: 1,
         }
     }
 }
@@ -76,7 +80,7 @@ pub fn index_batches(kind: IndexKind, batches: &[RecordBatch], opts: &IndexOptio
                 strings(&mut b, batch, "service_name", row0);
                 strings(&mut b, batch, "severity_text", row0);
                 ints(&mut b, batch, "severity_number", row0);
-                body(&mut b, batch, row0);
+                body(&mut b, batch, row0, opts.body_block_rows.max(1));
                 map(&mut b, &mut keys, batch, "attributes", "attr", row0);
                 map(
                     &mut b,
@@ -146,7 +150,7 @@ fn ints(b: &mut IndexBuilder, batch: &RecordBatch, name: &str, row0: u32) {
     }
 }
 
-fn body(b: &mut IndexBuilder, batch: &RecordBatch, row0: u32) {
+fn body(b: &mut IndexBuilder, batch: &RecordBatch, row0: u32, block_rows: u32) {
     let Some(col) = batch
         .column_by_name("body")
         .and_then(|c| c.as_string_opt::<i32>())
@@ -155,8 +159,8 @@ fn body(b: &mut IndexBuilder, batch: &RecordBatch, row0: u32) {
     };
     for (i, v) in col.iter().enumerate() {
         if let Some(v) = v {
-            let row = row0 + i as u32;
-            tokens(v, |t| b.add("body", t.as_bytes(), row));
+            let unit = (row0 + i as u32) / block_rows;
+            tokens(v, |t| b.add("body", t.as_bytes(), unit));
         }
     }
 }
@@ -295,6 +299,7 @@ mod tests {
         let batch = logs(&["a"; 5], &["x"; 5], attrs(&refs));
         let opts = IndexOptions {
             max_attribute_values: 3,
+            ..Default::default()
         };
         let idx =
             SegmentIndex::decode(Bytes::from(index_batches(IndexKind::Logs, &[batch], &opts)))
