@@ -9,7 +9,7 @@ use arrow::array::{
     Int32Array, MapBuilder, MapFieldNames, RecordBatch, StringArray, StringBuilder,
 };
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use storage::index::{index_batches, IndexKind, IndexOptions};
+use storage::index::{index_batches, IndexKind, IndexOptions, SegmentIndex};
 
 /// Rows of the timed batch; index sizes are also reported for a segment of `BIG_ROWS` records.
 const ROWS: usize = 65_536;
@@ -121,6 +121,18 @@ fn bench(c: &mut Criterion) {
             size as f64 / BIG_ROWS as f64,
             100.0 * size as f64 / big_raw as f64
         );
+        if block_rows == 8192 {
+            let bytes = index_batches(IndexKind::Logs, std::slice::from_ref(&big), &opts);
+            let idx = SegmentIndex::decode(bytes.into()).expect("decodes");
+            for name in idx.column_names() {
+                let c = idx.column(name).expect("listed");
+                let (dict, postings) = c.sizes();
+                eprintln!(
+                    "  {name}: {} terms, dictionary {dict} B, postings {postings} B",
+                    c.len()
+                );
+            }
+        }
         g.bench_function(format!("logs/body_block_rows={block_rows}"), |b| {
             b.iter(|| index_batches(IndexKind::Logs, std::slice::from_ref(&logs), &opts))
         });

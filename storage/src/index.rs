@@ -252,6 +252,11 @@ impl ColumnIndex {
         self.terms.len()
     }
 
+    /// Bytes of the term dictionary and of the posting lists.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.terms.as_fst().size(), self.postings.len())
+    }
+
     /// Whether the column has no terms.
     pub fn is_empty(&self) -> bool {
         self.terms.is_empty()
