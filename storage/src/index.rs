@@ -9,8 +9,9 @@
 //! crc32c u32 of everything before it
 //! ```
 //!
-//! The fst maps each term to the offset of its bitmap in the column's postings; a bitmap is
-//! stored as its length (u32) and its portable roaring serialization. A term of a single row
+//! The fst maps each term to the offset of its posting list in the column's postings; a list is
+//! its length (varint), an encoding byte and the rows: a contiguous range (two varints), delta
+//! varints, or portable roaring, whichever is smallest. A term of a single row
 //! maps to that row ordinal with the top bit set instead, and has no posting list.
 
 mod build;
@@ -97,6 +98,7 @@ impl IndexBuilder {
             let mut terms: Vec<(Box<[u8]>, RoaringBitmap)> = terms.into_iter().collect();
             terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             let mut postings = Vec::new();
+            let mut scratch = Vec::new();
             let mut map = fst::MapBuilder::memory();
             for (term, bitmap) in terms {
                 if bitmap.len() == 1 {
@@ -107,10 +109,9 @@ impl IndexBuilder {
                     continue;
                 }
                 let offset = postings.len() as u64;
-                let len = bitmap.serialized_size();
-                postings.extend_from_slice(&(len as u32).to_le_bytes());
-                // Writing into a Vec cannot fail.
-                let _ = bitmap.serialize_into(&mut postings);
+                encode_posting(&bitmap, &mut scratch);
+                write_varint(scratch.len() as u64, &mut postings);
+                postings.extend_from_slice(&scratch);
                 // Terms are sorted and distinct (they were hash map keys), which is all fst asks.
                 let _ = map.insert(&term, offset);
             }
@@ -126,6 +127,103 @@ impl IndexBuilder {
         out.extend_from_slice(&crc.to_le_bytes());
         out
     }
+}
+
+/// Posting list encodings (the first byte of an entry's body).
+const POSTING_ROARING: u8 = 0;
+const POSTING_DELTAS: u8 = 1;
+const POSTING_RANGE: u8 = 2;
+
+/// Encodes `rows` as the smallest of: a contiguous range (min, max), delta varints, or portable
+/// roaring. Small sets are the common case for body tokens, where roaring's headers would cost
+/// more than the rows.
+fn encode_posting(rows: &RoaringBitmap, out: &mut Vec<u8>) {
+    out.clear();
+    let (Some(min), Some(max)) = (rows.min(), rows.max()) else {
+        out.push(POSTING_DELTAS);
+        write_varint(0, out);
+        return;
+    };
+    if u64::from(max - min) + 1 == rows.len() {
+        out.push(POSTING_RANGE);
+        write_varint(u64::from(min), out);
+        write_varint(u64::from(max), out);
+        return;
+    }
+    let roaring = rows.serialized_size();
+    if rows.len() <= roaring as u64 {
+        out.push(POSTING_DELTAS);
+        write_varint(rows.len(), out);
+        let mut prev = 0u32;
+        for (i, r) in rows.iter().enumerate() {
+            write_varint(u64::from(if i == 0 { r } else { r - prev }), out);
+            prev = r;
+        }
+        if out.len() <= roaring + 1 {
+            return;
+        }
+        out.clear();
+    }
+    out.push(POSTING_ROARING);
+    // Writing into a Vec cannot fail.
+    let _ = rows.serialize_into(&mut *out);
+}
+
+fn decode_posting(body: &[u8]) -> Result<RoaringBitmap, IndexError> {
+    let bad = |what: &str| IndexError::Malformed(format!("posting list: {what}"));
+    let (&tag, rest) = body.split_first().ok_or_else(|| bad("empty"))?;
+    let mut at = 0;
+    let mut next = || read_varint(rest, &mut at).ok_or_else(|| bad("truncated varint"));
+    match tag {
+        POSTING_RANGE => {
+            let (min, max) = (next()?, next()?);
+            let (min, max) = (
+                u32::try_from(min).map_err(|_| bad("range"))?,
+                u32::try_from(max).map_err(|_| bad("range"))?,
+            );
+            if min > max {
+                return Err(bad("range"));
+            }
+            let mut b = RoaringBitmap::new();
+            b.insert_range(min..=max);
+            Ok(b)
+        }
+        POSTING_DELTAS => {
+            let n = next()?;
+            let mut b = RoaringBitmap::new();
+            let mut row = 0u64;
+            for i in 0..n {
+                let d = next()?;
+                row = if i == 0 { d } else { row + d };
+                let r = u32::try_from(row).map_err(|_| bad("row out of range"))?;
+                b.push(r);
+            }
+            Ok(b)
+        }
+        POSTING_ROARING => RoaringBitmap::deserialize_from(rest).map_err(|e| bad(&e.to_string())),
+        other => Err(bad(&format!("unknown encoding {other}"))),
+    }
+}
+
+fn write_varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn read_varint(buf: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *buf.get(*at)?;
+        *at += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
+    }
+    None
 }
 
 fn add_to(terms: &mut Terms, term: &[u8], row: u32) {
@@ -268,22 +366,18 @@ impl ColumnIndex {
                 .map_err(|_| IndexError::Malformed("inline row out of range".into()))?;
             return Ok(RoaringBitmap::from_iter([row]));
         }
-        let at = usize::try_from(offset)
+        let mut at = usize::try_from(offset)
             .ok()
-            .filter(|&a| a + 4 <= self.postings.len())
+            .filter(|&a| a < self.postings.len())
             .ok_or_else(|| IndexError::Malformed("posting offset out of range".into()))?;
-        let len = u32::from_le_bytes([
-            self.postings[at],
-            self.postings[at + 1],
-            self.postings[at + 2],
-            self.postings[at + 3],
-        ]) as usize;
-        let body = self
-            .postings
-            .get(at + 4..at + 4 + len)
+        let len = read_varint(&self.postings, &mut at)
+            .and_then(|l| usize::try_from(l).ok())
+            .ok_or_else(|| IndexError::Malformed("posting length".into()))?;
+        let body = at
+            .checked_add(len)
+            .and_then(|end| self.postings.get(at..end))
             .ok_or_else(|| IndexError::Malformed("posting list out of range".into()))?;
-        RoaringBitmap::deserialize_from(body)
-            .map_err(|e| IndexError::Malformed(format!("posting list: {e}")))
+        decode_posting(body)
     }
 
     /// Rows holding exactly `term`; `None` when the term does not occur.
@@ -395,6 +489,38 @@ mod tests {
             SegmentIndex::decode(Bytes::from(newer)).unwrap_err(),
             IndexError::Version(9)
         );
+    }
+
+    #[test]
+    fn every_posting_encoding_round_trips() {
+        let sets: Vec<RoaringBitmap> = vec![
+            RoaringBitmap::from_iter([3, 9]),
+            (100..5000).collect(),
+            (0..200_000).step_by(3).collect(),
+            RoaringBitmap::from_iter([0, u32::MAX]),
+            (0..70_000).filter(|r| r % 1000 != 7).collect(),
+        ];
+        let mut b = IndexBuilder::new();
+        for (i, set) in sets.iter().enumerate() {
+            for r in set {
+                b.add("c", format!("t{i}").as_bytes(), r);
+            }
+        }
+        let idx = SegmentIndex::decode(Bytes::from(b.finish())).unwrap();
+        for (i, set) in sets.iter().enumerate() {
+            let got = idx
+                .column("c")
+                .unwrap()
+                .get(format!("t{i}").as_bytes())
+                .unwrap();
+            assert_eq!(got.as_ref(), Some(set), "set {i}");
+        }
+        let mut buf = Vec::new();
+        encode_posting(&(100..5000).collect(), &mut buf);
+        assert_eq!(buf[0], POSTING_RANGE);
+        assert!(buf.len() <= 5);
+        encode_posting(&RoaringBitmap::from_iter([3, 9, 400]), &mut buf);
+        assert_eq!(buf[0], POSTING_DELTAS);
     }
 
     #[test]
