@@ -55,8 +55,84 @@ pub struct IndexBuilder {
     columns: BTreeMap<String, Terms>,
 }
 
-/// The terms of one column while building: term → rows.
-type Terms = HashMap<Box<[u8]>, RoaringBitmap, BuildHasherDefault<common::hash::StrHasher>>;
+/// The terms of one column while building.
+#[derive(Debug, Default)]
+pub struct Terms {
+    ids: HashMap<Box<[u8]>, u32, BuildHasherDefault<common::hash::StrHasher>>,
+    postings: Vec<Vec<u32>>,
+    /// Whether a posting got a row below its last one (sorted at the end).
+    unsorted: bool,
+    last_term: Vec<u8>,
+    last_id: Option<u32>,
+}
+
+impl Terms {
+    /// Records that row `row` has `term`. Consecutive rows with the same term (a sorted column)
+    /// skip the dictionary look-up, and a term repeated within a row is a comparison.
+    pub fn add(&mut self, term: &[u8], row: u32) {
+        let id = match self.last_id {
+            Some(id) if self.last_term == term => id,
+            _ => {
+                let id = match self.ids.get(term) {
+                    Some(&id) => id,
+                    None => {
+                        let id = self.postings.len() as u32;
+                        self.ids.insert(term.into(), id);
+                        self.postings.push(Vec::new());
+                        id
+                    }
+                };
+                self.last_term.clear();
+                self.last_term.extend_from_slice(term);
+                self.last_id = Some(id);
+                id
+            }
+        };
+        let rows = &mut self.postings[id as usize];
+        match rows.last() {
+            Some(&last) if last == row => {}
+            Some(&last) if last > row => {
+                self.unsorted = true;
+                rows.push(row);
+            }
+            _ => rows.push(row),
+        }
+    }
+
+    /// Distinct terms.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether no term was added.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The terms in order with their rows.
+    fn into_sorted(self) -> Vec<(Box<[u8]>, RoaringBitmap)> {
+        let Terms {
+            ids,
+            mut postings,
+            unsorted,
+            ..
+        } = self;
+        let mut out: Vec<(Box<[u8]>, RoaringBitmap)> = ids
+            .into_iter()
+            .map(|(term, id)| {
+                let mut rows = std::mem::take(&mut postings[id as usize]);
+                if unsorted {
+                    rows.sort_unstable();
+                    rows.dedup();
+                }
+                let bitmap = RoaringBitmap::from_sorted_iter(rows).unwrap_or_default();
+                (term, bitmap)
+            })
+            .collect();
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
 
 impl IndexBuilder {
     /// An empty builder.
@@ -66,11 +142,15 @@ impl IndexBuilder {
 
     /// Records that row `row` of the segment has `term` in `column`.
     pub fn add(&mut self, column: &str, term: &[u8], row: u32) {
-        let terms = match self.columns.get_mut(column) {
-            Some(t) => t,
-            None => self.columns.entry(column.to_owned()).or_default(),
-        };
-        add_to(terms, term, row);
+        self.column(column).add(term, row);
+    }
+
+    /// The terms of `column`, to add many rows to it without looking the column up each time.
+    pub fn column(&mut self, column: &str) -> &mut Terms {
+        if !self.columns.contains_key(column) {
+            self.columns.insert(column.to_owned(), Terms::default());
+        }
+        self.columns.get_mut(column).expect("just inserted")
     }
 
     /// Drops `column` (e.g. an attribute key over the cardinality cap).
@@ -80,7 +160,7 @@ impl IndexBuilder {
 
     /// Distinct terms recorded for `column`.
     pub fn term_count(&self, column: &str) -> usize {
-        self.columns.get(column).map_or(0, HashMap::len)
+        self.columns.get(column).map_or(0, Terms::len)
     }
 
     /// Names of the columns recorded so far.
@@ -95,8 +175,7 @@ impl IndexBuilder {
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.extend_from_slice(&(self.columns.len() as u16).to_le_bytes());
         for (name, terms) in self.columns {
-            let mut terms: Vec<(Box<[u8]>, RoaringBitmap)> = terms.into_iter().collect();
-            terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            let terms = terms.into_sorted();
             let mut postings = Vec::new();
             let mut scratch = Vec::new();
             let mut map = fst::MapBuilder::memory();
@@ -224,20 +303,6 @@ fn read_varint(buf: &[u8], at: &mut usize) -> Option<u64> {
         }
     }
     None
-}
-
-fn add_to(terms: &mut Terms, term: &[u8], row: u32) {
-    match terms.get_mut(term) {
-        Some(b) => {
-            // Rows mostly come in order: appending is cheaper than inserting.
-            if !b.push(row) {
-                b.insert(row);
-            }
-        }
-        None => {
-            terms.insert(term.into(), RoaringBitmap::from_iter([row]));
-        }
-    }
 }
 
 /// A decoded index file.

@@ -125,9 +125,10 @@ fn strings(b: &mut IndexBuilder, batch: &RecordBatch, name: &str, row0: u32) {
     else {
         return;
     };
+    let terms = b.column(name);
     for (i, v) in col.iter().enumerate() {
         if let Some(v) = v {
-            b.add(name, v.as_bytes(), row0 + i as u32);
+            terms.add(v.as_bytes(), row0 + i as u32);
         }
     }
 }
@@ -139,6 +140,7 @@ fn ints(b: &mut IndexBuilder, batch: &RecordBatch, name: &str, row0: u32) {
     else {
         return;
     };
+    let terms = b.column(name);
     let mut last: Option<(i32, String)> = None;
     for (i, v) in col.iter().enumerate() {
         let Some(v) = v else { continue };
@@ -146,7 +148,7 @@ fn ints(b: &mut IndexBuilder, batch: &RecordBatch, name: &str, row0: u32) {
             Some((lv, text)) if *lv == v => text,
             _ => &last.insert((v, v.to_string())).1,
         };
-        b.add(name, text.as_bytes(), row0 + i as u32);
+        terms.add(text.as_bytes(), row0 + i as u32);
     }
 }
 
@@ -157,10 +159,11 @@ fn body(b: &mut IndexBuilder, batch: &RecordBatch, row0: u32, block_rows: u32) {
     else {
         return;
     };
+    let terms = b.column("body");
     for (i, v) in col.iter().enumerate() {
         if let Some(v) = v {
             let unit = (row0 + i as u32) / block_rows;
-            tokens(v, |t| b.add("body", t.as_bytes(), unit));
+            tokens(v, |t| terms.add(t.as_bytes(), unit));
         }
     }
 }
