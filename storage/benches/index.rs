@@ -81,8 +81,9 @@ fn access_logs(rows: usize) -> (RecordBatch, usize) {
     let batch = RecordBatch::try_from_iter([
         (
             "service_name",
+            // Grouped by service, as the rows of a flushed segment are.
             Arc::new(StringArray::from_iter_values(
-                (0..rows).map(|i| ["web", "api"][i % 2]),
+                (0..rows).map(|i| ["api", "web"][usize::from(i >= rows / 2)]),
             )) as _,
         ),
         (
