@@ -59,12 +59,13 @@ pub fn metrics(req: &ExportMetricsServiceRequest) -> Converted {
     metrics::convert(req, None)
 }
 
+/// A test for series ids whose `series` row storage holds already (what
+/// `storage::Sink::known_series` hands out).
+pub type KnownFn = dyn Fn(u64) -> bool + Send + Sync;
+
 /// [`metrics`], leaving out the `series` rows of the series for which `known` says storage
 /// has a row already.
-pub fn metrics_skipping(
-    req: &ExportMetricsServiceRequest,
-    known: Option<&(dyn Fn(u64) -> bool + Send + Sync)>,
-) -> Converted {
+pub fn metrics_skipping(req: &ExportMetricsServiceRequest, known: Option<&KnownFn>) -> Converted {
     metrics::convert(req, known)
 }
 

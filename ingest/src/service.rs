@@ -19,7 +19,7 @@ use prost::Message;
 use storage::{KnownSeries, Sink};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::convert::{self, Converted};
+use crate::convert::{self, Converted, KnownFn};
 use crate::error::{Error, Result};
 use crate::metrics::{self, Protocol};
 use crate::otlp_json::{JsonRequest, JsonResponse};
@@ -128,9 +128,6 @@ pub(crate) struct Outcome {
 }
 
 /// One OTLP export request type: its signal, conversion and response.
-/// A test for series ids that storage knows (see [`storage::Sink::known_series`]).
-pub(crate) type KnownFn = dyn Fn(u64) -> bool + Send + Sync;
-
 pub(crate) trait OtlpRequest: Message + Default + JsonRequest + Send + 'static {
     /// The signal it carries.
     const SIGNAL: Signal;
@@ -219,12 +216,13 @@ pub(crate) async fn export<R: OtlpRequest>(
     input: Input,
 ) -> Result<Outcome> {
     let signal = R::SIGNAL;
+    let (Input::Protobuf(body) | Input::Json(body)) = &input;
+    let size = body.len();
+    let permit = admit_body(state, signal, protocol, size)?;
+    wait_for_room(state).await?;
+    let known = known_series::<R>(state, &tenant);
     let prepared = match input {
         Input::Protobuf(body) => {
-            let size = body.len();
-            let permit = admit_body(state, signal, protocol, size)?;
-            wait_for_room(state).await?;
-            let known = known_series::<R>(state, &tenant);
             let work = move || {
                 let request = R::decode(&body[..])
                     .map_err(|e| Error::InvalidArgument(format!("invalid protobuf: {e}")))?;
@@ -238,10 +236,6 @@ pub(crate) async fn export<R: OtlpRequest>(
             run_sized(size, work).await?
         }
         Input::Json(body) => {
-            let size = body.len();
-            let permit = admit_body(state, signal, protocol, size)?;
-            wait_for_room(state).await?;
-            let known = known_series::<R>(state, &tenant);
             let work = move || {
                 let request =
                     R::from_json(&body).map_err(|e| Error::InvalidArgument(e.to_string()))?;

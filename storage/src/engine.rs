@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{Array, RecordBatch, UInt32Array};
+use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use common::{Signal, Tenant};
@@ -173,33 +173,19 @@ struct RegistryInner {
 impl SeriesRegistry {
     /// Keeps the rows of `batch` whose series id is new.
     fn add(&self, batch: &RecordBatch) {
-        let Some(ids) = crate::series::ids(batch) else {
-            return;
-        };
         let mut inner = self.inner.lock();
         let RegistryInner { rows, batches } = &mut *inner;
-        let at = batches.len() as u32;
-        let fresh: Vec<u32> = (0..ids.len())
-            .filter(|&i| ids.is_valid(i) && !rows.contains_key(&ids.value(i)))
-            .map(|i| i as u32)
-            .collect();
-        if fresh.is_empty() {
+        let Some(kept) = crate::series::retain(batch, |id| !rows.contains_key(&id)) else {
             return;
-        }
-        let kept = if fresh.len() == batch.num_rows() {
-            batch.clone()
-        } else {
-            match arrow::compute::take_record_batch(batch, &UInt32Array::from(fresh.clone())) {
-                Ok(b) => b,
-                Err(error) => {
-                    tracing::error!(%error, "cannot keep series rows");
-                    return;
-                }
-            }
         };
-        for (row, &i) in fresh.iter().enumerate() {
-            rows.entry(ids.value(i as usize))
-                .or_insert((at, row as u32));
+        let Some(ids) = crate::series::ids(&kept) else {
+            return;
+        };
+        let at = batches.len() as u32;
+        for (row, id) in ids.iter().enumerate() {
+            if let Some(id) = id {
+                rows.entry(id).or_insert((at, row as u32));
+            }
         }
         batches.push(kept);
     }
@@ -210,6 +196,41 @@ impl SeriesRegistry {
 
     fn batches(&self) -> Vec<RecordBatch> {
         self.inner.lock().batches.clone()
+    }
+
+    /// Adds to a metrics head's `series` the rows of the series its samples (`batches`) use
+    /// that came without one (conversion leaves out rows of series the registry knows), so
+    /// every segment carries the rows of all its series.
+    fn complete(
+        &self,
+        batches: &[RecordBatch],
+        mut series: Vec<RecordBatch>,
+    ) -> Result<Vec<RecordBatch>> {
+        let mut have = common::hash::IdSet::default();
+        for b in &series {
+            if let Some(ids) = crate::series::ids(b) {
+                have.extend(ids.iter().flatten());
+            }
+        }
+        let mut missing = common::hash::IdSet::default();
+        for b in batches {
+            if let Some(ids) = crate::series::ids(b) {
+                missing.extend(ids.iter().flatten().filter(|id| !have.contains(id)));
+            }
+        }
+        if missing.is_empty() {
+            return Ok(series);
+        }
+        if let Some(rows) = self.rows_of(missing.iter().copied())? {
+            if rows.num_rows() < missing.len() {
+                tracing::error!(
+                    missing = missing.len() - rows.num_rows(),
+                    "series without a row in the registry"
+                );
+            }
+            series.push(rows);
+        }
+        Ok(series)
     }
 
     /// The rows of the series in `ids` (those it knows).
@@ -373,46 +394,6 @@ impl Engine {
         )
     }
 
-    /// Adds to a metrics head's `series` the rows of the series its samples use that came
-    /// without one (conversion leaves out rows of series the registry knows), so every segment
-    /// carries the rows of all its series.
-    fn complete_series(
-        &self,
-        table: &TableState,
-        batches: &[RecordBatch],
-        mut series: Vec<RecordBatch>,
-    ) -> Result<Vec<RecordBatch>> {
-        if table.signal != Signal::Metrics {
-            return Ok(series);
-        }
-        let mut have = common::hash::IdSet::default();
-        for b in &series {
-            if let Some(ids) = crate::series::ids(b) {
-                have.extend(ids.iter().flatten());
-            }
-        }
-        let mut missing = common::hash::IdSet::default();
-        for b in batches {
-            if let Some(ids) = crate::series::ids(b) {
-                missing.extend(ids.iter().flatten().filter(|id| !have.contains(id)));
-            }
-        }
-        if missing.is_empty() {
-            return Ok(series);
-        }
-        let registry = self.registry(&table.tenant);
-        if let Some(rows) = registry.rows_of(missing.iter().copied())? {
-            if rows.num_rows() < missing.len() {
-                tracing::error!(
-                    missing = missing.len() - rows.num_rows(),
-                    "series without a row in the registry"
-                );
-            }
-            series.push(rows);
-        }
-        Ok(series)
-    }
-
     fn registry(&self, tenant: &Tenant) -> Arc<SeriesRegistry> {
         if let Some(r) = self.series.read().get(tenant) {
             return Arc::clone(r);
@@ -435,11 +416,7 @@ impl Engine {
             return Ok(false);
         };
         let signal = table.signal;
-        let written = match self.complete_series(table, &batches, series) {
-            Ok(series) => self.write_segment(table, batches, series, max_lsn).await,
-            Err(e) => Err(e),
-        };
-        match written {
+        match self.write_segment(table, batches, series, max_lsn).await {
             Ok(meta) => {
                 update_segment_gauges(signal, std::slice::from_ref(&meta), 1);
                 let freed = table.publish(meta);
@@ -476,7 +453,12 @@ impl Engine {
             text_zstd_level: self.config.text_zstd_level,
             row_group_rows: self.config.row_group_rows,
         };
+        let registry = (signal == Signal::Metrics).then(|| self.registry(&table.tenant));
         let (main, series_file, range, rows) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let series = match registry {
+                Some(registry) => registry.complete(&batches, series)?,
+                None => series,
+            };
             let schema = signal.schema();
             let range = segment::time_range(signal, &batches)?.unwrap_or((0, 0));
             let (main, rows) = segment::encode_sorted(signal, &schema, &batches, opts)?;

@@ -17,13 +17,12 @@
 mod build;
 mod tokenize;
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::BuildHasherDefault;
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use roaring::RoaringBitmap;
 
-pub use build::{attr_column, index_batches, IndexKind, IndexOptions};
+pub use build::{index_batches, IndexKind, IndexOptions};
 pub use tokenize::tokens;
 
 /// First bytes of every index file.
@@ -58,7 +57,7 @@ pub struct IndexBuilder {
 /// The terms of one column while building.
 #[derive(Debug, Default)]
 pub struct Terms {
-    ids: HashMap<Box<[u8]>, u32, BuildHasherDefault<common::hash::StrHasher>>,
+    ids: common::hash::StrMap<Box<[u8]>, u32>,
     postings: Vec<Vec<u32>>,
     /// Whether a posting got a row below its last one (sorted at the end).
     unsorted: bool,
@@ -142,15 +141,15 @@ impl IndexBuilder {
 
     /// Records that row `row` of the segment has `term` in `column`.
     pub fn add(&mut self, column: &str, term: &[u8], row: u32) {
-        self.column(column).add(term, row);
+        match self.columns.get_mut(column) {
+            Some(terms) => terms.add(term, row),
+            None => self.column(column).add(term, row),
+        }
     }
 
     /// The terms of `column`, to add many rows to it without looking the column up each time.
     pub fn column(&mut self, column: &str) -> &mut Terms {
-        if !self.columns.contains_key(column) {
-            self.columns.insert(column.to_owned(), Terms::default());
-        }
-        self.columns.get_mut(column).expect("just inserted")
+        self.columns.entry(column.to_owned()).or_default()
     }
 
     /// Drops `column` (e.g. an attribute key over the cardinality cap).

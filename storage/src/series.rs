@@ -16,9 +16,18 @@ pub(crate) fn retain_new(
     seen: &mut common::hash::IdSet,
     batch: &RecordBatch,
 ) -> Option<RecordBatch> {
+    retain(batch, |id| seen.insert(id))
+}
+
+/// The rows of `batch` whose `series_id` passes `keep` (called once per row, in order). `None`
+/// when no row does.
+pub(crate) fn retain(
+    batch: &RecordBatch,
+    mut keep: impl FnMut(u64) -> bool,
+) -> Option<RecordBatch> {
     let ids = ids(batch)?;
     let fresh: Vec<u32> = (0..ids.len())
-        .filter(|&i| ids.is_valid(i) && seen.insert(ids.value(i)))
+        .filter(|&i| ids.is_valid(i) && keep(ids.value(i)))
         .map(|i| i as u32)
         .collect();
     if fresh.is_empty() {

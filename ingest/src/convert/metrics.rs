@@ -41,7 +41,7 @@ use storage::Rows;
 use super::attrs::{find, for_each_last, write_f64};
 use super::columns::{primitive, render, strings, MapColumn};
 use super::names::{is_label_name, label_name, metric_name, Suffixes};
-use super::{Converted, Tally};
+use super::{Converted, KnownFn, Tally};
 
 /// The Prometheus stale marker, which a point flagged `NO_RECORDED_VALUE` stands for.
 pub(super) const STALE_NAN: u64 = 0x7ff0_0000_0000_0002;
@@ -54,10 +54,7 @@ const SERVICE_NAME: &str = "service.name";
 const SERVICE_NAMESPACE: &str = "service.namespace";
 const SERVICE_INSTANCE_ID: &str = "service.instance.id";
 
-pub(super) fn convert(
-    req: &ExportMetricsServiceRequest,
-    known: Option<&(dyn Fn(u64) -> bool + Send + Sync)>,
-) -> Converted {
+pub(super) fn convert(req: &ExportMetricsServiceRequest, known: Option<&KnownFn>) -> Converted {
     let plan = Plan::new(req);
     let mut out = Output::new(plan.samples, plan.labels, known);
     let mut tally = Tally::default();
@@ -781,7 +778,7 @@ fn summary<'x>(
 /// The `samples` rows, and the `series` rows of each distinct series they use that storage
 /// does not know already.
 struct Output<'k> {
-    known: Option<&'k (dyn Fn(u64) -> bool + Send + Sync)>,
+    known: Option<&'k KnownFn>,
     series_id: Vec<u64>,
     metric_name: StringBuilder,
     timestamp: Vec<i64>,
@@ -796,11 +793,7 @@ struct Output<'k> {
 }
 
 impl<'k> Output<'k> {
-    fn new(
-        samples: usize,
-        labels: usize,
-        known: Option<&'k (dyn Fn(u64) -> bool + Send + Sync)>,
-    ) -> Self {
+    fn new(samples: usize, labels: usize, known: Option<&'k KnownFn>) -> Self {
         // Exporters send one point per series per interval, so nearly every sample of a
         // request starts a series.
         let series = samples;

@@ -48,10 +48,14 @@ impl PayloadDecoder for SampleDecoder {
 }
 
 async fn open(dir: &std::path::Path) -> Arc<Engine> {
-    let config = EngineConfig {
+    open_with(EngineConfig {
         data_dir: dir.to_path_buf(),
         ..Default::default()
-    };
+    })
+    .await
+}
+
+async fn open_with(config: EngineConfig) -> Arc<Engine> {
     Engine::open(
         config,
         Arc::new(common::SystemClock),
@@ -133,13 +137,7 @@ async fn backpressure_refuses_appends_when_the_head_is_full() {
         max_head_bytes: 1,
         ..Default::default()
     };
-    let engine = Engine::open(
-        config,
-        Arc::new(common::SystemClock),
-        Arc::new(SampleDecoder),
-    )
-    .await
-    .unwrap();
+    let engine = open_with(config).await;
     let t = Tenant::default_tenant();
     let pts = [(1u64, 5i64)];
     engine
@@ -162,13 +160,7 @@ async fn a_full_head_makes_requests_wait_until_a_flush_drains_it() {
         head_full_wait: Duration::from_millis(200),
         ..Default::default()
     };
-    let engine = Engine::open(
-        config,
-        Arc::new(common::SystemClock),
-        Arc::new(SampleDecoder),
-    )
-    .await
-    .unwrap();
+    let engine = open_with(config).await;
     let t = Tenant::default_tenant();
     let pts = [(1u64, 5i64)];
     engine.wait_for_room().await.unwrap();

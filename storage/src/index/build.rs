@@ -12,6 +12,8 @@
 //!
 //! Integers are indexed as their decimal text.
 
+use std::collections::BTreeSet;
+
 use arrow::array::{Array, AsArray, MapArray, RecordBatch, StringArray};
 use arrow::datatypes::Int32Type;
 
@@ -47,17 +49,13 @@ impl Default for IndexOptions {
     }
 }
 
-/// Index column of the values of attribute `key`.
-pub fn attr_column(prefix: &str, key: &str) -> String {
-    format!("{prefix}:{key}")
-}
-
 /// Builds the index of a segment file whose rows are `batches` in file order (row ordinals
 /// count from 0 across the batches).
 pub fn index_batches(kind: IndexKind, batches: &[RecordBatch], opts: &IndexOptions) -> Vec<u8> {
     let mut b = IndexBuilder::new();
     let mut row0 = 0u32;
-    let mut keys = Keys::default();
+    // The attribute value columns seen, to apply the cardinality cap at the end.
+    let mut keys = BTreeSet::new();
     for batch in batches {
         let n = batch.num_rows() as u32;
         match kind {
@@ -66,30 +64,14 @@ pub fn index_batches(kind: IndexKind, batches: &[RecordBatch], opts: &IndexOptio
                 strings(&mut b, batch, "name", row0);
                 ints(&mut b, batch, "kind", row0);
                 ints(&mut b, batch, "status_code", row0);
-                map(&mut b, &mut keys, batch, "attributes", "attr", row0);
-                map(
-                    &mut b,
-                    &mut keys,
-                    batch,
-                    "resource_attributes",
-                    "resource",
-                    row0,
-                );
+                attributes(&mut b, &mut keys, batch, row0);
             }
             IndexKind::Logs => {
                 strings(&mut b, batch, "service_name", row0);
                 strings(&mut b, batch, "severity_text", row0);
                 ints(&mut b, batch, "severity_number", row0);
                 body(&mut b, batch, row0, opts.body_block_rows.max(1));
-                map(&mut b, &mut keys, batch, "attributes", "attr", row0);
-                map(
-                    &mut b,
-                    &mut keys,
-                    batch,
-                    "resource_attributes",
-                    "resource",
-                    row0,
-                );
+                attributes(&mut b, &mut keys, batch, row0);
             }
             IndexKind::Series => {
                 strings(&mut b, batch, "metric_name", row0);
@@ -98,7 +80,7 @@ pub fn index_batches(kind: IndexKind, batches: &[RecordBatch], opts: &IndexOptio
         }
         row0 += n;
     }
-    for column in keys.columns() {
+    for column in keys {
         if b.term_count(&column) > opts.max_attribute_values {
             b.remove_column(&column);
         }
@@ -106,16 +88,10 @@ pub fn index_batches(kind: IndexKind, batches: &[RecordBatch], opts: &IndexOptio
     b.finish()
 }
 
-/// The value columns seen, to apply the cardinality cap at the end.
-#[derive(Default)]
-struct Keys {
-    columns: std::collections::BTreeSet<String>,
-}
-
-impl Keys {
-    fn columns(self) -> std::collections::BTreeSet<String> {
-        self.columns
-    }
+/// Span and log attributes: `attr:{key}` and `resource:{key}` columns.
+fn attributes(b: &mut IndexBuilder, keys: &mut BTreeSet<String>, batch: &RecordBatch, row0: u32) {
+    map(b, keys, batch, "attributes", "attr", row0);
+    map(b, keys, batch, "resource_attributes", "resource", row0);
 }
 
 fn strings(b: &mut IndexBuilder, batch: &RecordBatch, name: &str, row0: u32) {
@@ -170,7 +146,7 @@ fn body(b: &mut IndexBuilder, batch: &RecordBatch, row0: u32, block_rows: u32) {
 
 fn map(
     b: &mut IndexBuilder,
-    keys: &mut Keys,
+    keys: &mut BTreeSet<String>,
     batch: &RecordBatch,
     name: &str,
     prefix: &str,
@@ -206,8 +182,8 @@ fn map(
             column.push_str(prefix);
             column.push(':');
             column.push_str(key);
-            if !keys.columns.contains(&column) {
-                keys.columns.insert(column.clone());
+            if !keys.contains(&column) {
+                keys.insert(column.clone());
             }
             b.add(&column, v.value(e).as_bytes(), r);
         }
