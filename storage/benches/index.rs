@@ -110,19 +110,19 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("index");
     g.throughput(Throughput::Elements(ROWS as u64));
     g.sample_size(10);
-    for block_rows in [1u32, 1024, 8192] {
+    for block_rows in [256u32, 1024, 4096, 8192] {
         let opts = IndexOptions {
-            body_block_rows: block_rows,
+            block_rows,
             ..Default::default()
         };
         let size = index_batches(IndexKind::Logs, std::slice::from_ref(&big), &opts).len();
         eprintln!(
-            "logs index, body postings per {block_rows} rows: {size} bytes for {BIG_ROWS} \
+            "logs index, postings per {block_rows} rows: {size} bytes for {BIG_ROWS} \
              records = {:.2} B/record, {:.1}% of the raw text",
             size as f64 / BIG_ROWS as f64,
             100.0 * size as f64 / big_raw as f64
         );
-        if block_rows == 8192 {
+        if block_rows == 1024 {
             let bytes = index_batches(IndexKind::Logs, std::slice::from_ref(&big), &opts);
             let idx = SegmentIndex::decode(bytes.into()).expect("decodes");
             for name in idx.column_names() {
@@ -134,7 +134,7 @@ fn bench(c: &mut Criterion) {
                 );
             }
         }
-        g.bench_function(format!("logs/body_block_rows={block_rows}"), |b| {
+        g.bench_function(format!("logs/block_rows={block_rows}"), |b| {
             b.iter(|| index_batches(IndexKind::Logs, std::slice::from_ref(&logs), &opts))
         });
     }

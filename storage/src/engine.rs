@@ -19,6 +19,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio::sync::Notify;
 
 use crate::head::TableState;
+use crate::index::{IndexKind, IndexOptions};
 use crate::manifest::{self, SegmentMeta};
 use crate::metrics;
 use crate::segment::{self, SegmentOptions};
@@ -117,6 +118,8 @@ pub struct EngineConfig {
     pub text_zstd_level: i32,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
+    /// How segments are indexed; `None` writes no `.idx` sidecars.
+    pub index: Option<IndexOptions>,
 }
 
 impl Default for EngineConfig {
@@ -131,6 +134,7 @@ impl Default for EngineConfig {
             zstd_level: 6,
             text_zstd_level: 10,
             row_group_rows: 1_048_576,
+            index: Some(IndexOptions::default()),
         }
     }
 }
@@ -454,24 +458,32 @@ impl Engine {
             row_group_rows: self.config.row_group_rows,
         };
         let registry = (signal == Signal::Metrics).then(|| self.registry(&table.tenant));
-        let (main, series_file, range, rows) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let index_opts = self.config.index.clone();
+        let (main, series_file, range) = tokio::task::spawn_blocking(move || -> Result<_> {
             let series = match registry {
                 Some(registry) => registry.complete(&batches, series)?,
                 None => series,
             };
             let schema = signal.schema();
             let range = segment::time_range(signal, &batches)?.unwrap_or((0, 0));
-            let (main, rows) = segment::encode_sorted(signal, &schema, &batches, opts)?;
+            let kind = segment::index_kind(signal);
+            let main_index = index_opts
+                .as_ref()
+                .filter(|_| kind != IndexKind::Series)
+                .map(|o| (kind, o));
+            let main = segment::encode_sorted(signal, &schema, &batches, opts, main_index)?;
             let series_file = if series.is_empty() {
                 None
             } else {
                 let s = segment::dedup_series(&common::schema::series_schema(), &series)?;
-                Some(segment::encode(None, &s, opts)?)
+                let series_index = index_opts.as_ref().map(|o| (IndexKind::Series, o));
+                Some(segment::encode(None, &s, opts, series_index)?)
             };
-            Ok((main, series_file, range, rows))
+            Ok((main, series_file, range))
         })
         .await
         .map_err(|e| Error::Replay(format!("flush task failed: {e}")))??;
+        let rows = main.rows;
 
         let now = self.clock.now_nanos();
         let id = format!("{:016x}{:08x}", now, rand::random::<u32>());
@@ -479,15 +491,26 @@ impl Engine {
         let day = day_of(range_nanos);
         let dir = format!("{}/{}/{}", table.tenant, signal, day);
         let path = format!("{dir}/{id}.parquet");
-        let bytes = main.len() as u64;
-        self.put_durable(&path, main).await?;
+        let bytes = main.file.len() as u64;
+        self.put_durable(&path, main.file).await?;
+        let mut index = main.index;
         let series_path = match series_file {
-            Some(data) => {
+            Some(series) => {
                 let p = format!("{dir}/{id}.series.parquet");
-                self.put_durable(&p, data).await?;
+                self.put_durable(&p, series.file).await?;
+                index = index.or(series.index);
                 Some(p)
             }
             None => None,
+        };
+        let (index_path, index_bytes) = match index {
+            Some(data) => {
+                let p = format!("{dir}/{id}.idx");
+                let n = data.len() as u64;
+                self.put_durable(&p, data).await?;
+                (Some(p), n)
+            }
+            None => (None, 0),
         };
         let meta = SegmentMeta {
             id,
@@ -499,6 +522,8 @@ impl Engine {
             bytes,
             max_lsn,
             schema_version: common::schema::SCHEMA_VERSION,
+            index_path,
+            index_bytes,
         };
         let mut seq = table.manifest_seq.lock().await;
         let committed = manifest::commit(

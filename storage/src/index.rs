@@ -4,17 +4,25 @@
 //! Layout, all integers little-endian:
 //!
 //! ```text
-//! magic "VIGILIDX" | version u16 | column count u16
-//! per column: name len u16 | name | fst len u64 | fst bytes | postings len u64 | postings
+//! magic "VIGILIDX" | version u16 | rows u32 | row group count u32 | rows per row group u32...
+//! column count u16
+//! per column: name len u16 | name | unit rows u32 | fst len u64 | fst | postings len u64 | postings
 //! crc32c u32 of everything before it
 //! ```
 //!
+//! A column's postings hold *units*: unit `u` stands for rows `u * unit_rows ..
+//! (u + 1) * unit_rows`. Columns whose values cluster (sorted columns, ids) use one-row units;
+//! free text and scattered values use blocks, which keeps the index small (a random per-row
+//! value would otherwise cost about a bit per row per term) at the price of a block-sized
+//! superset, which the query re-checks anyway.
+//!
 //! The fst maps each term to the offset of its posting list in the column's postings; a list is
-//! its length (varint), an encoding byte and the rows: a contiguous range (two varints), delta
-//! varints, or portable roaring, whichever is smallest. A term of a single row
-//! maps to that row ordinal with the top bit set instead, and has no posting list.
+//! its length (varint), an encoding byte and the units: a contiguous range (two varints), delta
+//! varints, a bitset, or portable roaring, whichever is smallest. A term of a single unit maps to
+//! that unit with the top bit set instead, and has no posting list.
 
 mod build;
+mod lookup;
 mod tokenize;
 
 use std::collections::BTreeMap;
@@ -22,7 +30,8 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use roaring::RoaringBitmap;
 
-pub use build::{index_batches, IndexKind, IndexOptions};
+pub use build::{index_batches, IndexKind, IndexOptions, SegmentIndexer, DEFAULT_BLOCK_ROWS};
+pub use lookup::{Lookup, Selected, TermPredicate};
 pub use tokenize::tokens;
 
 /// First bytes of every index file.
@@ -57,6 +66,8 @@ pub struct IndexBuilder {
 /// The terms of one column while building.
 #[derive(Debug, Default)]
 pub struct Terms {
+    /// Rows per posting unit.
+    unit_rows: u32,
     ids: common::hash::StrMap<Box<[u8]>, u32>,
     postings: Vec<Vec<u32>>,
     /// Whether a posting got a row below its last one (sorted at the end).
@@ -69,6 +80,11 @@ impl Terms {
     /// Records that row `row` has `term`. Consecutive rows with the same term (a sorted column)
     /// skip the dictionary look-up, and a term repeated within a row is a comparison.
     pub fn add(&mut self, term: &[u8], row: u32) {
+        let row = if self.unit_rows > 1 {
+            row / self.unit_rows
+        } else {
+            row
+        };
         let id = match self.last_id {
             Some(id) if self.last_term == term => id,
             _ => {
@@ -139,17 +155,32 @@ impl IndexBuilder {
         Self::default()
     }
 
-    /// Records that row `row` of the segment has `term` in `column`.
+    /// Records that row `row` of the segment has `term` in `column` (created with one-row units
+    /// when new).
     pub fn add(&mut self, column: &str, term: &[u8], row: u32) {
         match self.columns.get_mut(column) {
             Some(terms) => terms.add(term, row),
-            None => self.column(column).add(term, row),
+            None => self.column(column, 1).add(term, row),
         }
     }
 
-    /// The terms of `column`, to add many rows to it without looking the column up each time.
-    pub fn column(&mut self, column: &str) -> &mut Terms {
-        self.columns.entry(column.to_owned()).or_default()
+    /// The terms of `column`, to add many rows to it without looking the column up each time;
+    /// a new column gets posting units of `unit_rows` rows.
+    pub fn column(&mut self, column: &str, unit_rows: u32) -> &mut Terms {
+        self.columns
+            .entry(column.to_owned())
+            .or_insert_with(|| Terms {
+                unit_rows: unit_rows.max(1),
+                ..Terms::default()
+            })
+    }
+
+    /// [`Self::add`] to a column that gets units of `unit_rows` rows when new.
+    pub fn add_in(&mut self, column: &str, unit_rows: u32, term: &[u8], row: u32) {
+        match self.columns.get_mut(column) {
+            Some(terms) => terms.add(term, row),
+            None => self.column(column, unit_rows).add(term, row),
+        }
     }
 
     /// Drops `column` (e.g. an attribute key over the cardinality cap).
@@ -167,13 +198,20 @@ impl IndexBuilder {
         self.columns.keys().cloned().collect()
     }
 
-    /// The encoded index file.
-    pub fn finish(self) -> Vec<u8> {
+    /// The encoded index file of a segment of `rows` rows stored in row groups of
+    /// `row_groups` rows each.
+    pub fn finish(self, rows: u32, row_groups: &[u32]) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&rows.to_le_bytes());
+        out.extend_from_slice(&(row_groups.len() as u32).to_le_bytes());
+        for g in row_groups {
+            out.extend_from_slice(&g.to_le_bytes());
+        }
         out.extend_from_slice(&(self.columns.len() as u16).to_le_bytes());
         for (name, terms) in self.columns {
+            let unit_rows = terms.unit_rows.max(1);
             let terms = terms.into_sorted();
             let mut postings = Vec::new();
             let mut scratch = Vec::new();
@@ -196,6 +234,7 @@ impl IndexBuilder {
             let fst = map.into_inner().unwrap_or_default();
             out.extend_from_slice(&(name.len() as u16).to_le_bytes());
             out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(&unit_rows.to_le_bytes());
             out.extend_from_slice(&(fst.len() as u64).to_le_bytes());
             out.extend_from_slice(&fst);
             out.extend_from_slice(&(postings.len() as u64).to_le_bytes());
@@ -211,10 +250,12 @@ impl IndexBuilder {
 const POSTING_ROARING: u8 = 0;
 const POSTING_DELTAS: u8 = 1;
 const POSTING_RANGE: u8 = 2;
+const POSTING_BITSET: u8 = 3;
 
-/// Encodes `rows` as the smallest of: a contiguous range (min, max), delta varints, or portable
-/// roaring. Small sets are the common case for body tokens, where roaring's headers would cost
-/// more than the rows.
+/// Encodes `rows` as the smallest of: a contiguous range (min, max), delta varints, a bitset
+/// from the first row, or portable roaring. Small sets are the common case for body tokens,
+/// where roaring's headers would cost more than the rows; block postings of common terms are
+/// dense, where a bitset wins.
 fn encode_posting(rows: &RoaringBitmap, out: &mut Vec<u8>) {
     out.clear();
     let (Some(min), Some(max)) = (rows.min(), rows.max()) else {
@@ -228,7 +269,9 @@ fn encode_posting(rows: &RoaringBitmap, out: &mut Vec<u8>) {
         write_varint(u64::from(max), out);
         return;
     }
-    let roaring = rows.serialized_size();
+    let span = u64::from(max - min) + 1;
+    let bitset = span.div_ceil(8) as usize + 6;
+    let roaring = rows.serialized_size().min(bitset);
     if rows.len() <= roaring as u64 {
         out.push(POSTING_DELTAS);
         write_varint(rows.len(), out);
@@ -241,6 +284,18 @@ fn encode_posting(rows: &RoaringBitmap, out: &mut Vec<u8>) {
             return;
         }
         out.clear();
+    }
+    if bitset <= rows.serialized_size() {
+        out.push(POSTING_BITSET);
+        write_varint(u64::from(min), out);
+        write_varint(span, out);
+        let start = out.len();
+        out.resize(start + span.div_ceil(8) as usize, 0);
+        for r in rows {
+            let bit = (r - min) as usize;
+            out[start + bit / 8] |= 1 << (bit % 8);
+        }
+        return;
     }
     out.push(POSTING_ROARING);
     // Writing into a Vec cannot fail.
@@ -278,6 +333,23 @@ fn decode_posting(body: &[u8]) -> Result<RoaringBitmap, IndexError> {
             }
             Ok(b)
         }
+        POSTING_BITSET => {
+            let (min, span) = (next()?, next()?);
+            let bits = rest.get(at..).ok_or_else(|| bad("bitset"))?;
+            if span.div_ceil(8) != bits.len() as u64 || min + span > u64::from(u32::MAX) + 1 {
+                return Err(bad("bitset length"));
+            }
+            let mut b = RoaringBitmap::new();
+            for (i, &byte) in bits.iter().enumerate() {
+                let mut byte = byte;
+                while byte != 0 {
+                    let bit = byte.trailing_zeros();
+                    byte &= byte - 1;
+                    b.push((min + i as u64 * 8 + u64::from(bit)) as u32);
+                }
+            }
+            Ok(b)
+        }
         POSTING_ROARING => RoaringBitmap::deserialize_from(rest).map_err(|e| bad(&e.to_string())),
         other => Err(bad(&format!("unknown encoding {other}"))),
     }
@@ -307,12 +379,15 @@ fn read_varint(buf: &[u8], at: &mut usize) -> Option<u64> {
 /// A decoded index file.
 #[derive(Debug, Clone)]
 pub struct SegmentIndex {
+    rows: u32,
+    row_groups: Vec<u32>,
     columns: BTreeMap<String, ColumnIndex>,
 }
 
 /// The term dictionary and postings of one column.
 #[derive(Clone)]
 pub struct ColumnIndex {
+    unit_rows: u32,
     terms: fst::Map<Bytes>,
     postings: Bytes,
 }
@@ -348,6 +423,11 @@ impl Cursor {
         Ok(u16::from_le_bytes([b[0], b[1]]))
     }
 
+    fn u32(&mut self) -> Result<u32, IndexError> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
     fn u64(&mut self) -> Result<u64, IndexError> {
         let b = self.take(8)?;
         let mut a = [0u8; 8];
@@ -376,12 +456,29 @@ impl SegmentIndex {
         if version != VERSION {
             return Err(IndexError::Version(version));
         }
+        let rows = c.u32()?;
+        let groups = c.u32()? as usize;
+        if groups > body_len / 4 {
+            return Err(IndexError::Malformed("row group count".into()));
+        }
+        let row_groups = (0..groups)
+            .map(|_| c.u32())
+            .collect::<Result<Vec<_>, _>>()?;
+        if row_groups.iter().map(|&g| u64::from(g)).sum::<u64>() != u64::from(rows) {
+            return Err(IndexError::Malformed(
+                "row groups do not add up to the rows".into(),
+            ));
+        }
         let count = c.u16()?;
         let mut columns = BTreeMap::new();
         for _ in 0..count {
             let name_len = c.u16()? as usize;
             let name = String::from_utf8(c.take(name_len)?.to_vec())
                 .map_err(|_| IndexError::Malformed("column name is not UTF-8".into()))?;
+            let unit_rows = c.u32()?;
+            if unit_rows == 0 {
+                return Err(IndexError::Malformed(format!("zero unit rows in {name}")));
+            }
             let fst_len = usize::try_from(c.u64()?)
                 .map_err(|_| IndexError::Malformed("term dictionary too large".into()))?;
             let terms = fst::Map::new(c.take(fst_len)?)
@@ -389,12 +486,33 @@ impl SegmentIndex {
             let postings_len = usize::try_from(c.u64()?)
                 .map_err(|_| IndexError::Malformed("postings too large".into()))?;
             let postings = c.take(postings_len)?;
-            columns.insert(name, ColumnIndex { terms, postings });
+            columns.insert(
+                name,
+                ColumnIndex {
+                    unit_rows,
+                    terms,
+                    postings,
+                },
+            );
         }
         if c.at != body_len {
             return Err(IndexError::Malformed("trailing bytes".into()));
         }
-        Ok(Self { columns })
+        Ok(Self {
+            rows,
+            row_groups,
+            columns,
+        })
+    }
+
+    /// Rows of the segment.
+    pub fn rows(&self) -> u32 {
+        self.rows
+    }
+
+    /// Rows of each Parquet row group of the segment, in file order.
+    pub fn row_groups(&self) -> &[u32] {
+        &self.row_groups
     }
 
     /// The index of `column`, if it was indexed.
@@ -409,6 +527,11 @@ impl SegmentIndex {
 }
 
 impl ColumnIndex {
+    /// Rows per posting unit: the bitmaps this column returns hold unit numbers.
+    pub fn unit_rows(&self) -> u32 {
+        self.unit_rows
+    }
+
     /// Distinct terms.
     pub fn len(&self) -> usize {
         self.terms.len()
@@ -450,6 +573,11 @@ impl ColumnIndex {
             Some(offset) => self.bitmap_at(offset).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Whether `term` occurs.
+    pub fn contains(&self, term: &[u8]) -> bool {
+        self.terms.contains_key(term)
     }
 
     /// Union of the rows of every term for which `keep` holds (e.g. a regular expression over the
@@ -498,12 +626,13 @@ mod tests {
             b.add("severity_text", b"INFO", row);
         }
         b.add("body", b"refused", 7);
-        b.finish()
+        b.finish(1000, &[600, 400])
     }
 
     #[test]
     fn terms_map_to_their_rows() {
         let idx = SegmentIndex::decode(Bytes::from(sample())).unwrap();
+        assert_eq!((idx.rows(), idx.row_groups()), (1000, &[600, 400][..]));
         let services = idx.column("service_name").unwrap();
         assert_eq!(services.len(), 2);
         let api = services.get(b"api").unwrap().unwrap();
@@ -546,6 +675,7 @@ mod tests {
         ));
         let mut newer = good.clone();
         newer[8] = 9;
+        newer[9] = 0;
         let n = newer.len() - 4;
         let crc = crc32c::crc32c(&newer[..n]);
         newer[n..].copy_from_slice(&crc.to_le_bytes());
@@ -563,6 +693,7 @@ mod tests {
             (0..200_000).step_by(3).collect(),
             RoaringBitmap::from_iter([0, u32::MAX]),
             (0..70_000).filter(|r| r % 1000 != 7).collect(),
+            (5..300).filter(|r| r % 3 != 0).collect(),
         ];
         let mut b = IndexBuilder::new();
         for (i, set) in sets.iter().enumerate() {
@@ -570,7 +701,7 @@ mod tests {
                 b.add("c", format!("t{i}").as_bytes(), r);
             }
         }
-        let idx = SegmentIndex::decode(Bytes::from(b.finish())).unwrap();
+        let idx = SegmentIndex::decode(Bytes::from(b.finish(0, &[]))).unwrap();
         for (i, set) in sets.iter().enumerate() {
             let got = idx
                 .column("c")
@@ -585,11 +716,13 @@ mod tests {
         assert!(buf.len() <= 5);
         encode_posting(&RoaringBitmap::from_iter([3, 9, 400]), &mut buf);
         assert_eq!(buf[0], POSTING_DELTAS);
+        encode_posting(&(5..300).filter(|r| r % 3 != 0).collect(), &mut buf);
+        assert_eq!(buf[0], POSTING_BITSET);
     }
 
     #[test]
     fn an_empty_index_round_trips() {
-        let idx = SegmentIndex::decode(Bytes::from(IndexBuilder::new().finish())).unwrap();
+        let idx = SegmentIndex::decode(Bytes::from(IndexBuilder::new().finish(0, &[]))).unwrap();
         assert_eq!(idx.column_names().count(), 0);
     }
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One Parquet segment as the manifest records it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SegmentMeta {
     /// Unique id of the segment (also its file stem).
     pub id: String,
@@ -26,6 +26,13 @@ pub struct SegmentMeta {
     pub max_lsn: u64,
     /// Segment schema version (`common::schema::SCHEMA_VERSION`).
     pub schema_version: u32,
+    /// Object-store path of the index sidecar (`.idx`): of the main file for spans and logs, of
+    /// the series file for metrics. Absent for segments written without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_path: Option<String>,
+    /// Size of the index sidecar in bytes.
+    #[serde(default)]
+    pub index_bytes: u64,
 }
 
 use std::sync::Arc;
@@ -187,6 +194,7 @@ mod tests {
             bytes: 4,
             max_lsn: lsn,
             schema_version: 1,
+            ..Default::default()
         }
     }
 

@@ -14,9 +14,11 @@ use arrow::datatypes::SchemaRef;
 use common::Signal;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+use crate::index::{IndexKind, IndexOptions, SegmentIndexer};
 use crate::Result;
 
 /// Settings of the Parquet encoding.
@@ -40,22 +42,44 @@ fn sort_columns(signal: Signal) -> &'static [&'static str] {
 /// Rows per batch handed to the Parquet writer while gathering the sorted order.
 const WRITE_CHUNK_ROWS: usize = 32 * 1024;
 
+/// An encoded Parquet file with its index sidecar.
+#[derive(Debug)]
+pub(crate) struct Encoded {
+    /// The Parquet file.
+    pub(crate) file: Vec<u8>,
+    /// Its rows.
+    pub(crate) rows: u64,
+    /// The `.idx` file, when one was asked for.
+    pub(crate) index: Option<Vec<u8>>,
+}
+
+/// The index kind of a signal's segments.
+pub(crate) fn index_kind(signal: Signal) -> IndexKind {
+    match signal {
+        Signal::Traces => IndexKind::Spans,
+        Signal::Logs => IndexKind::Logs,
+        Signal::Metrics => IndexKind::Series,
+    }
+}
+
 /// Sorts the rows of `batches` as `signal`'s segments are laid out and encodes them as one
-/// Parquet file; returns the file and its row count. The rows are gathered in sorted order
-/// straight from the head's batches, a chunk at a time, so the head is copied once, not
-/// concatenated and then re-ordered.
+/// Parquet file, indexing the sorted rows on the way when `index` is given. The rows are
+/// gathered in sorted order straight from the head's batches, a chunk at a time, so the head is
+/// copied once, not concatenated and then re-ordered.
 pub(crate) fn encode_sorted(
     signal: Signal,
     schema: &SchemaRef,
     batches: &[RecordBatch],
     opts: SegmentOptions,
-) -> Result<(Vec<u8>, u64)> {
+    index: Option<(IndexKind, &IndexOptions)>,
+) -> Result<Encoded> {
+    let mut indexer = index.map(|(kind, o)| SegmentIndexer::new(kind, o.clone()));
     let Some(order) = fast_sort_order(signal, batches) else {
         let sorted = lexsorted(signal, &concat_batches(schema, batches)?)?;
-        return Ok((
-            encode(Some(signal), &sorted, opts)?,
-            sorted.num_rows() as u64,
-        ));
+        if let Some(ix) = &mut indexer {
+            ix.push(&sorted);
+        }
+        return write_file(Some(signal), schema, &[sorted], opts, indexer);
     };
     let props = writer_properties(Some(signal), order.len(), opts)?;
     let bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
@@ -63,10 +87,52 @@ pub(crate) fn encode_sorted(
     let mut writer = ArrowWriter::try_new(&mut buf, Arc::clone(schema), Some(props))?;
     let refs: Vec<&RecordBatch> = batches.iter().collect();
     for chunk in order.chunks(WRITE_CHUNK_ROWS) {
-        writer.write(&interleave_record_batch(&refs, chunk)?)?;
+        let chunk = interleave_record_batch(&refs, chunk)?;
+        if let Some(ix) = &mut indexer {
+            ix.push(&chunk);
+        }
+        writer.write(&chunk)?;
     }
-    writer.close()?;
-    Ok((buf, order.len() as u64))
+    let meta = writer.close()?;
+    let index = indexer.map(|ix| ix.finish(&row_groups(&meta)));
+    Ok(Encoded {
+        file: buf,
+        rows: order.len() as u64,
+        index,
+    })
+}
+
+/// Rows of each row group of a written file.
+fn row_groups(meta: &ParquetMetaData) -> Vec<u32> {
+    meta.row_groups()
+        .iter()
+        .map(|g| g.num_rows() as u32)
+        .collect()
+}
+
+/// Writes already sorted `batches` as one Parquet file, with the index `indexer` was given.
+fn write_file(
+    signal: Option<Signal>,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    opts: SegmentOptions,
+    indexer: Option<SegmentIndexer>,
+) -> Result<Encoded> {
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let props = writer_properties(signal, rows, opts)?;
+    let bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
+    let mut buf = Vec::with_capacity(bytes / 4);
+    let mut writer = ArrowWriter::try_new(&mut buf, Arc::clone(schema), Some(props))?;
+    for b in batches {
+        writer.write(b)?;
+    }
+    let meta = writer.close()?;
+    let index = indexer.map(|ix| ix.finish(&row_groups(&meta)));
+    Ok(Encoded {
+        file: buf,
+        rows: rows as u64,
+        index,
+    })
 }
 
 /// `batch` sorted by [`sort_columns`] with arrow's generic lexicographic sort.
@@ -181,18 +247,26 @@ pub(crate) fn dedup_series(schema: &SchemaRef, batches: &[RecordBatch]) -> Resul
     Ok(crate::series::retain_new(&mut seen, &batch).unwrap_or(batch))
 }
 
-/// Encodes a sorted batch as one Parquet file, laid out for `signal` (`None`: the series table).
+/// Encodes a sorted batch as one Parquet file, laid out for `signal` (`None`: the series table),
+/// with its index when `index` is given.
 pub(crate) fn encode(
     signal: Option<Signal>,
     batch: &RecordBatch,
     opts: SegmentOptions,
-) -> Result<Vec<u8>> {
-    let props = writer_properties(signal, batch.num_rows(), opts)?;
-    let mut buf = Vec::with_capacity(batch.get_array_memory_size() / 4);
-    let mut writer = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props))?;
-    writer.write(batch)?;
-    writer.close()?;
-    Ok(buf)
+    index: Option<(IndexKind, &IndexOptions)>,
+) -> Result<Encoded> {
+    let indexer = index.map(|(kind, o)| {
+        let mut ix = SegmentIndexer::new(kind, o.clone());
+        ix.push(batch);
+        ix
+    });
+    write_file(
+        signal,
+        batch.schema_ref(),
+        std::slice::from_ref(batch),
+        opts,
+        indexer,
+    )
 }
 
 fn writer_properties(

@@ -84,6 +84,7 @@ impl FakeView {
             bytes: bytes.len() as u64,
             max_lsn: 0,
             schema_version: schema::SCHEMA_VERSION,
+            ..Default::default()
         };
         self.snapshot_mut(tenant, table, |s| s.segments.push(meta));
         Ok(())
@@ -107,6 +108,7 @@ impl FakeView {
             bytes: 1000,
             max_lsn: 0,
             schema_version: schema::SCHEMA_VERSION,
+            ..Default::default()
         };
         self.snapshot_mut(tenant, table, |s| s.segments.push(meta));
     }

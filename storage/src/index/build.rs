@@ -1,20 +1,22 @@
 //! What each kind of segment file indexes, under which index column names.
 //!
-//! - spans: `service_name`, `name`, `kind`, `status_code`;
-//! - logs: `service_name`, `severity_text`, `severity_number`, and `body` (its tokens);
+//! - spans: `trace_id` (the 16 id bytes, per row: segments are sorted by it), and per block
+//!   `service_name`, `name`, `kind`, `status_code`;
+//! - logs: `service_name` (per row: segments are sorted by it), and per block `severity_text`,
+//!   `severity_number` and `body` (its tokens);
 //! - series files (metrics postings, row = series ordinal): `metric_name`, and per label name
-//!   `label:{name}` with the values as terms, `label_names` with the names as terms;
-//! - spans and logs: per attribute key `attr:{key}` (and `resource:{key}` for resource
-//!   attributes) with the values as terms, and `attr_keys` / `resource_keys` with the keys as
-//!   terms. A key with more distinct values than [`IndexOptions::max_attribute_values`] in the
-//!   segment keeps its `*_keys` entry but loses its value column: a query on it cannot use the
-//!   index, while a key absent from `*_keys` is absent from every row.
+//!   `label:{name}` with the values as terms, `label_keys` with the names as terms;
+//! - spans and logs, per block: per attribute key `attr:{key}` (and `resource:{key}` for
+//!   resource attributes) with the values as terms, and `attr_keys` / `resource_keys` with the
+//!   keys as terms. A key with more distinct values than [`IndexOptions::max_attribute_values`]
+//!   in the segment keeps its `*_keys` entry but loses its value column: a query on it cannot
+//!   use the index, while a key absent from `*_keys` is absent from every row.
 //!
 //! Integers are indexed as their decimal text.
 
 use std::collections::BTreeSet;
 
-use arrow::array::{Array, AsArray, MapArray, RecordBatch, StringArray};
+use arrow::array::{Array, AsArray, FixedSizeBinaryArray, MapArray, RecordBatch, StringArray};
 use arrow::datatypes::Int32Type;
 
 use super::{tokens, IndexBuilder};
@@ -35,73 +37,140 @@ pub enum IndexKind {
 pub struct IndexOptions {
     /// Most distinct values an attribute key may have in one segment and still be indexed.
     pub max_attribute_values: usize,
-    /// Rows per posting unit of body tokens: 1 indexes rows; larger values index blocks of
-    /// that many consecutive rows (term postings then hold block numbers).
-    pub body_block_rows: u32,
+    /// Rows per posting unit of the columns indexed per block (see the module docs).
+    pub block_rows: u32,
 }
+
+/// Rows per posting block by default: about one Parquet page of log bodies.
+pub const DEFAULT_BLOCK_ROWS: u32 = 8192;
 
 impl Default for IndexOptions {
     fn default() -> Self {
         Self {
             max_attribute_values: 1000,
-            body_block_rows: 1,
+            block_rows: DEFAULT_BLOCK_ROWS,
         }
     }
 }
 
-/// Builds the index of a segment file whose rows are `batches` in file order (row ordinals
-/// count from 0 across the batches).
-pub fn index_batches(kind: IndexKind, batches: &[RecordBatch], opts: &IndexOptions) -> Vec<u8> {
-    let mut b = IndexBuilder::new();
-    let mut row0 = 0u32;
-    // The attribute value columns seen, to apply the cardinality cap at the end.
-    let mut keys = BTreeSet::new();
-    for batch in batches {
-        let n = batch.num_rows() as u32;
-        match kind {
+/// Builds the index of a segment file from its batches in file order.
+#[derive(Debug)]
+pub struct SegmentIndexer {
+    kind: IndexKind,
+    opts: IndexOptions,
+    builder: IndexBuilder,
+    /// The attribute value columns seen, to apply the cardinality cap at the end.
+    keys: BTreeSet<String>,
+    rows: u32,
+}
+
+impl SegmentIndexer {
+    /// An indexer for a segment file of `kind`.
+    pub fn new(kind: IndexKind, opts: IndexOptions) -> Self {
+        Self {
+            kind,
+            opts,
+            builder: IndexBuilder::new(),
+            keys: BTreeSet::new(),
+            rows: 0,
+        }
+    }
+
+    /// Indexes the next rows of the file.
+    pub fn push(&mut self, batch: &RecordBatch) {
+        let b = &mut self.builder;
+        let row0 = self.rows;
+        let block = self.opts.block_rows.max(1);
+        match self.kind {
             IndexKind::Spans => {
-                strings(&mut b, batch, "service_name", row0);
-                strings(&mut b, batch, "name", row0);
-                ints(&mut b, batch, "kind", row0);
-                ints(&mut b, batch, "status_code", row0);
-                attributes(&mut b, &mut keys, batch, row0);
+                ids(b, batch, "trace_id", row0);
+                strings(b, batch, "service_name", row0, block);
+                strings(b, batch, "name", row0, block);
+                ints(b, batch, "kind", row0, block);
+                ints(b, batch, "status_code", row0, block);
+                attributes(b, &mut self.keys, batch, row0, block);
             }
             IndexKind::Logs => {
-                strings(&mut b, batch, "service_name", row0);
-                strings(&mut b, batch, "severity_text", row0);
-                ints(&mut b, batch, "severity_number", row0);
-                body(&mut b, batch, row0, opts.body_block_rows.max(1));
-                attributes(&mut b, &mut keys, batch, row0);
+                strings(b, batch, "service_name", row0, 1);
+                strings(b, batch, "severity_text", row0, block);
+                ints(b, batch, "severity_number", row0, block);
+                body(b, batch, row0, block);
+                attributes(b, &mut self.keys, batch, row0, block);
             }
             IndexKind::Series => {
-                strings(&mut b, batch, "metric_name", row0);
-                map(&mut b, &mut keys, batch, "labels", "label", row0);
+                strings(b, batch, "metric_name", row0, 1);
+                map(b, &mut self.keys, batch, "labels", "label", row0, 1);
             }
         }
-        row0 += n;
+        self.rows += batch.num_rows() as u32;
     }
-    for column in keys {
-        if b.term_count(&column) > opts.max_attribute_values {
-            b.remove_column(&column);
+
+    /// The encoded index, for a file stored in row groups of `row_groups` rows.
+    pub fn finish(mut self, row_groups: &[u32]) -> Vec<u8> {
+        for column in &self.keys {
+            if self.builder.term_count(column) > self.opts.max_attribute_values {
+                self.builder.remove_column(column);
+            }
         }
+        self.builder.finish(self.rows, row_groups)
     }
-    b.finish()
+}
+
+/// Builds the index of a segment file whose rows are `batches` in file order, stored as one row
+/// group (row ordinals count from 0 across the batches).
+pub fn index_batches(kind: IndexKind, batches: &[RecordBatch], opts: &IndexOptions) -> Vec<u8> {
+    let mut indexer = SegmentIndexer::new(kind, opts.clone());
+    for batch in batches {
+        indexer.push(batch);
+    }
+    let rows = indexer.rows;
+    indexer.finish(&[rows])
 }
 
 /// Span and log attributes: `attr:{key}` and `resource:{key}` columns.
-fn attributes(b: &mut IndexBuilder, keys: &mut BTreeSet<String>, batch: &RecordBatch, row0: u32) {
-    map(b, keys, batch, "attributes", "attr", row0);
-    map(b, keys, batch, "resource_attributes", "resource", row0);
+fn attributes(
+    b: &mut IndexBuilder,
+    keys: &mut BTreeSet<String>,
+    batch: &RecordBatch,
+    row0: u32,
+    unit: u32,
+) {
+    map(b, keys, batch, "attributes", "attr", row0, unit);
+    map(
+        b,
+        keys,
+        batch,
+        "resource_attributes",
+        "resource",
+        row0,
+        unit,
+    );
 }
 
-fn strings(b: &mut IndexBuilder, batch: &RecordBatch, name: &str, row0: u32) {
+/// A fixed-size binary id column (trace ids), per row.
+fn ids(b: &mut IndexBuilder, batch: &RecordBatch, name: &str, row0: u32) {
+    let Some(col) = batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<FixedSizeBinaryArray>())
+    else {
+        return;
+    };
+    let terms = b.column(name, 1);
+    for (i, v) in col.iter().enumerate() {
+        if let Some(v) = v {
+            terms.add(v, row0 + i as u32);
+        }
+    }
+}
+
+fn strings(b: &mut IndexBuilder, batch: &RecordBatch, name: &str, row0: u32, unit: u32) {
     let Some(col) = batch
         .column_by_name(name)
         .and_then(|c| c.as_string_opt::<i32>())
     else {
         return;
     };
-    let terms = b.column(name);
+    let terms = b.column(name, unit);
     for (i, v) in col.iter().enumerate() {
         if let Some(v) = v {
             terms.add(v.as_bytes(), row0 + i as u32);
@@ -109,14 +178,14 @@ fn strings(b: &mut IndexBuilder, batch: &RecordBatch, name: &str, row0: u32) {
     }
 }
 
-fn ints(b: &mut IndexBuilder, batch: &RecordBatch, name: &str, row0: u32) {
+fn ints(b: &mut IndexBuilder, batch: &RecordBatch, name: &str, row0: u32, unit: u32) {
     let Some(col) = batch
         .column_by_name(name)
         .and_then(|c| c.as_primitive_opt::<Int32Type>())
     else {
         return;
     };
-    let terms = b.column(name);
+    let terms = b.column(name, unit);
     let mut last: Option<(i32, String)> = None;
     for (i, v) in col.iter().enumerate() {
         let Some(v) = v else { continue };
@@ -135,11 +204,11 @@ fn body(b: &mut IndexBuilder, batch: &RecordBatch, row0: u32, block_rows: u32) {
     else {
         return;
     };
-    let terms = b.column("body");
+    let terms = b.column("body", block_rows);
     for (i, v) in col.iter().enumerate() {
         if let Some(v) = v {
-            let unit = (row0 + i as u32) / block_rows;
-            tokens(v, |t| terms.add(t.as_bytes(), unit));
+            let row = row0 + i as u32;
+            tokens(v, |t| terms.add(t.as_bytes(), row));
         }
     }
 }
@@ -151,6 +220,7 @@ fn map(
     name: &str,
     prefix: &str,
     row0: u32,
+    unit: u32,
 ) {
     let Some(col) = batch
         .column_by_name(name)
@@ -174,7 +244,7 @@ fn map(
         let r = row0 + row as u32;
         for e in offsets[row] as usize..offsets[row + 1] as usize {
             let key = k.value(e);
-            b.add(&keys_column, key.as_bytes(), r);
+            b.add_in(&keys_column, unit, key.as_bytes(), r);
             if v.is_null(e) {
                 continue;
             }
@@ -185,7 +255,7 @@ fn map(
             if !keys.contains(&column) {
                 keys.insert(column.clone());
             }
-            b.add(&column, v.value(e).as_bytes(), r);
+            b.add_in(&column, unit, v.value(e).as_bytes(), r);
         }
     }
 }
@@ -254,7 +324,10 @@ mod tests {
         let idx = SegmentIndex::decode(Bytes::from(index_batches(
             IndexKind::Logs,
             &[a, b],
-            &IndexOptions::default(),
+            &IndexOptions {
+                block_rows: 1,
+                ..Default::default()
+            },
         )))
         .unwrap();
         assert_eq!(rows(&idx, "service_name", "api"), Some(vec![0, 2]));
@@ -278,7 +351,7 @@ mod tests {
         let batch = logs(&["a"; 5], &["x"; 5], attrs(&refs));
         let opts = IndexOptions {
             max_attribute_values: 3,
-            ..Default::default()
+            block_rows: 1,
         };
         let idx =
             SegmentIndex::decode(Bytes::from(index_batches(IndexKind::Logs, &[batch], &opts)))
