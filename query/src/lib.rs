@@ -10,6 +10,8 @@ mod api;
 mod error;
 mod executor;
 mod id_literal;
+mod index_filter;
+mod match_udf;
 mod scan_exec;
 mod session;
 mod table;

@@ -12,6 +12,19 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, SendableRecordBatchStream,
 };
 
+/// What the segment indexes did for one scan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct IndexSummary {
+    /// Segments (left after time pruning) whose index was consulted.
+    pub(crate) segments_indexed: usize,
+    /// Segments skipped because their index holds no row that can match.
+    pub(crate) segments_skipped: usize,
+    /// Rows of the consulted segments.
+    pub(crate) rows_indexed: u64,
+    /// Rows of those the indexes left to read.
+    pub(crate) rows_selected: u64,
+}
+
 /// What the scan of one table kept and skipped, as shown by `EXPLAIN`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ScanSummary {
@@ -21,6 +34,8 @@ pub(crate) struct ScanSummary {
     pub(crate) segments_total: usize,
     /// Segments skipped because their time range misses the query's.
     pub(crate) segments_pruned_by_time: usize,
+    /// What the segment indexes skipped and selected.
+    pub(crate) index: IndexSummary,
     /// Head batches scanned from memory.
     pub(crate) head_batches: usize,
 }
@@ -59,13 +74,25 @@ impl DisplayAs for VigilScanExec {
             DisplayFormatType::Default | DisplayFormatType::Verbose => write!(
                 f,
                 "VigilScanExec: table={}, segments_total={}, segments_pruned_by_time={}, \
-                 head_batches={}",
-                s.table, s.segments_total, s.segments_pruned_by_time, s.head_batches
+                 segments_skipped_by_index={}, rows_selected_by_index={}/{}, head_batches={}",
+                s.table,
+                s.segments_total,
+                s.segments_pruned_by_time,
+                s.index.segments_skipped,
+                s.index.rows_selected,
+                s.index.rows_indexed,
+                s.head_batches
             ),
             DisplayFormatType::TreeRender => {
                 writeln!(f, "table={}", s.table)?;
                 writeln!(f, "segments_total={}", s.segments_total)?;
                 writeln!(f, "segments_pruned_by_time={}", s.segments_pruned_by_time)?;
+                writeln!(f, "segments_skipped_by_index={}", s.index.segments_skipped)?;
+                writeln!(
+                    f,
+                    "rows_selected_by_index={}/{}",
+                    s.index.rows_selected, s.index.rows_indexed
+                )?;
                 write!(f, "head_batches={}", s.head_batches)
             }
         }
@@ -145,6 +172,12 @@ mod tests {
             table: "spans",
             segments_total: 12,
             segments_pruned_by_time: 10,
+            index: IndexSummary {
+                segments_indexed: 2,
+                segments_skipped: 1,
+                rows_indexed: 100,
+                rows_selected: 8,
+            },
             head_batches: 3,
         }
     }
@@ -156,7 +189,7 @@ mod tests {
         assert!(
             text.starts_with(
                 "VigilScanExec: table=spans, segments_total=12, segments_pruned_by_time=10, \
-                 head_batches=3\n"
+                 segments_skipped_by_index=1, rows_selected_by_index=8/100, head_batches=3\n"
             ),
             "{text}"
         );

@@ -72,7 +72,9 @@ pub(crate) fn build_session(
         .with_catalog_list(Arc::new(catalogs))
         .with_analyzer_rules(analyzer_rules())
         .build();
-    SessionContext::new_with_state(state)
+    let ctx = SessionContext::new_with_state(state);
+    ctx.register_udf(crate::match_udf::udf());
+    ctx
 }
 
 /// The read-only schema of one tenant's tables.

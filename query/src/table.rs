@@ -12,7 +12,9 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{internal_datafusion_err, DFSchema, Result};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
-use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
+use datafusion::datasource::physical_plan::parquet::{
+    CachedParquetFileReaderFactory, ParquetAccessPlan,
+};
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -20,10 +22,14 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_expr::conjunction_opt;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::ExecutionPlan;
+use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+use roaring::RoaringBitmap;
+use storage::index::Selected;
 use storage::{ReadView, SegmentMeta};
-use tracing::debug;
+use tracing::{debug, warn};
 
-use crate::scan_exec::{ScanSummary, VigilScanExec};
+use crate::index_filter;
+use crate::scan_exec::{IndexSummary, ScanSummary, VigilScanExec};
 use crate::time_range::TimeRange;
 
 /// The URL the [`ReadView::object_store`] is registered under in every session.
@@ -65,12 +71,12 @@ impl SignalTable {
         }
     }
 
-    /// A Parquet scan of `segments` that prunes row groups, pages and (through bloom filters)
+    /// A Parquet scan of `files` that prunes row groups, pages and (through bloom filters)
     /// ids with the pushed-down `filters`.
     fn parquet_scan(
         &self,
         state: &dyn Session,
-        segments: &[&SegmentMeta],
+        segments: Vec<PartitionedFile>,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
@@ -91,8 +97,8 @@ impl SignalTable {
 
         let groups = state.config().target_partitions().clamp(1, segments.len());
         let mut files = vec![Vec::new(); groups];
-        for (i, segment) in segments.iter().enumerate() {
-            files[i % groups].push(PartitionedFile::new(segment.path.clone(), segment.bytes));
+        for (i, file) in segments.into_iter().enumerate() {
+            files[i % groups].push(file);
         }
         let config = FileScanConfigBuilder::new(url, Arc::new(source))
             .with_file_groups(files.into_iter().map(FileGroup::new).collect())
@@ -123,6 +129,92 @@ impl SignalTable {
     }
 }
 
+impl SignalTable {
+    /// The files to read for `segments`: each segment's index (when it has one and `filters`
+    /// make a look-up) drops the segment when no row can match, or narrows the read to the
+    /// selected rows through a Parquet access plan.
+    async fn select_with_indexes(
+        &self,
+        segments: &[&SegmentMeta],
+        filters: &[Expr],
+    ) -> (Vec<PartitionedFile>, IndexSummary) {
+        let plain = |s: &SegmentMeta| PartitionedFile::new(s.path.clone(), s.bytes);
+        let mut summary = IndexSummary::default();
+        let lookup = match index_filter::lookup(self.table, filters) {
+            Some(l) if !segments.is_empty() => l,
+            _ => return (segments.iter().map(|s| plain(s)).collect(), summary),
+        };
+        let indexes =
+            futures::future::join_all(segments.iter().map(|s| self.view.segment_index(s))).await;
+        let mut files = Vec::with_capacity(segments.len());
+        for (segment, index) in segments.iter().zip(indexes) {
+            let Some(index) = index.filter(|i| u64::from(i.rows()) == segment.rows) else {
+                if segment.index_path.is_some() {
+                    warn!(segment = %segment.id, "segment index does not match its segment");
+                }
+                files.push(plain(segment));
+                continue;
+            };
+            summary.segments_indexed += 1;
+            summary.rows_indexed += segment.rows;
+            match index.select(&lookup) {
+                Selected::All => {
+                    summary.rows_selected += segment.rows;
+                    files.push(plain(segment));
+                }
+                Selected::Rows(rows) if rows.is_empty() => summary.segments_skipped += 1,
+                Selected::Rows(rows) => {
+                    summary.rows_selected += rows.len();
+                    let plan = access_plan(index.row_groups(), &rows);
+                    files.push(plain(segment).with_extension(plan));
+                }
+            }
+        }
+        debug!(table = self.table, ?lookup, ?summary, "index look-up");
+        (files, summary)
+    }
+}
+
+/// A Parquet access plan that reads only `rows` of a file stored in row groups of `row_groups`
+/// rows: row groups without a selected row are skipped, partly selected ones get a row
+/// selection.
+fn access_plan(row_groups: &[u32], rows: &RoaringBitmap) -> ParquetAccessPlan {
+    let mut plan = ParquetAccessPlan::new_all(row_groups.len());
+    let mut start = 0u32;
+    let mut selected = rows.iter().peekable();
+    for (g, &n) in row_groups.iter().enumerate() {
+        let end = start + n;
+        let mut selectors: Vec<RowSelector> = Vec::new();
+        let mut at = start;
+        let mut count = 0u64;
+        while let Some(&r) = selected.peek() {
+            if r >= end {
+                break;
+            }
+            selected.next();
+            count += 1;
+            if r > at {
+                selectors.push(RowSelector::skip((r - at) as usize));
+            }
+            match selectors.last_mut() {
+                Some(last) if !last.skip && r == at => last.row_count += 1,
+                _ => selectors.push(RowSelector::select(1)),
+            }
+            at = r + 1;
+        }
+        if count == 0 {
+            plan.skip(g);
+        } else if count < u64::from(n) {
+            if at < end {
+                selectors.push(RowSelector::skip((end - at) as usize));
+            }
+            plan.scan_selection(g, RowSelection::from(selectors));
+        }
+        start = end;
+    }
+    plan
+}
+
 #[async_trait]
 impl TableProvider for SignalTable {
     fn schema(&self) -> SchemaRef {
@@ -147,7 +239,8 @@ impl TableProvider for SignalTable {
     /// is opened; the rest are read with `filters` as the Parquet pruning predicate:
     ///
     /// ```text
-    /// VigilScanExec: table=spans, segments_total=12, segments_pruned_by_time=10, head_batches=3
+    /// VigilScanExec: table=spans, segments_total=12, segments_pruned_by_time=10,
+    ///                segments_skipped_by_index=1, rows_selected_by_index=8/100, head_batches=3
     ///   UnionExec
     ///     DataSourceExec: file_groups={2 groups: [[seg-a.parquet], [seg-b.parquet]]},
     ///                     file_type=parquet, predicate=<filters>   (kept segments)
@@ -170,6 +263,7 @@ impl TableProvider for SignalTable {
             .iter()
             .filter(|s| range.overlaps(s.min_time, s.max_time))
             .collect();
+        let (files, by_index) = self.select_with_indexes(&kept, filters).await;
         let head = snapshot
             .head
             .iter()
@@ -180,12 +274,13 @@ impl TableProvider for SignalTable {
             table: self.table,
             segments_total: snapshot.segments.len(),
             segments_pruned_by_time: snapshot.segments.len() - kept.len(),
+            index: by_index,
             head_batches: head.len(),
         };
 
         let mut inputs: Vec<Arc<dyn ExecutionPlan>> = Vec::with_capacity(2);
-        if !kept.is_empty() {
-            inputs.push(self.parquet_scan(state, &kept, projection, filters, limit)?);
+        if !files.is_empty() {
+            inputs.push(self.parquet_scan(state, files, projection, filters, limit)?);
         }
         if !head.is_empty() || inputs.is_empty() {
             let partitions = spread(head, state.config().target_partitions());

@@ -29,6 +29,7 @@ pub(crate) struct Config {
     pub(crate) storage: StorageSection,
     pub(crate) limits: LimitsSection,
     pub(crate) query: QuerySection,
+    pub(crate) index: IndexSection,
 }
 
 /// Log output format.
@@ -100,6 +101,31 @@ pub(crate) struct QuerySection {
     pub(crate) max_rows: usize,
 }
 
+/// Segment index sidecars (`.idx`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct IndexSection {
+    /// Write an index beside every new segment (queries use those that exist either way).
+    pub(crate) enabled: bool,
+    /// Rows per posting block of log bodies, severities, span names and attributes.
+    pub(crate) block_rows: u32,
+    /// Most distinct values an attribute key may have in a segment and still be indexed.
+    pub(crate) max_attribute_values: usize,
+    /// Bytes of decoded indexes kept in memory for queries.
+    pub(crate) cache_bytes: usize,
+}
+
+impl Default for IndexSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            block_rows: storage::index::DEFAULT_BLOCK_ROWS,
+            max_attribute_values: 1000,
+            cache_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -113,6 +139,7 @@ impl Default for Config {
             storage: StorageSection::default(),
             limits: LimitsSection::default(),
             query: QuerySection::default(),
+            index: IndexSection::default(),
         }
     }
 }
@@ -219,6 +246,12 @@ pub(crate) struct Overrides {
     /// Threads that decode, convert, flush and do file I/O (0: twice the cores, at least 4).
     #[arg(long, env = "VIGIL_BLOCKING_THREADS")]
     pub(crate) blocking_threads: Option<usize>,
+    /// Write `.idx` index sidecars beside new segments (`true` or `false`).
+    #[arg(long, env = "VIGIL_INDEX_ENABLED")]
+    pub(crate) index_enabled: Option<bool>,
+    /// Rows per posting block of the segment indexes.
+    #[arg(long, env = "VIGIL_INDEX_BLOCK_ROWS")]
+    pub(crate) index_block_rows: Option<u32>,
 }
 
 impl Config {
@@ -254,6 +287,8 @@ impl Config {
         set!(o.max_inflight_bytes => config.limits.max_inflight_bytes);
         set!(o.query_threads => config.query.threads);
         set!(o.blocking_threads => config.limits.blocking_threads);
+        set!(o.index_enabled => config.index.enabled);
+        set!(o.index_block_rows => config.index.block_rows);
         config.validate()?;
         Ok(config)
     }
@@ -270,6 +305,9 @@ impl Config {
                 "storage.zstd_level must be 1 to 22, got {}",
                 self.storage.zstd_level
             );
+        }
+        if self.index.block_rows == 0 {
+            bail!("index.block_rows must be at least 1");
         }
         if self.query.threads == 0 {
             bail!("query.threads must be at least 1");

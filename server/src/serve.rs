@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use parking_lot::RwLock;
+use storage::index::IndexOptions;
 use storage::{Engine, EngineConfig, FsyncPolicy, ReadView, Sink, WalConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -94,6 +95,11 @@ fn engine_config(config: &Config) -> EngineConfig {
         zstd_level: config.storage.zstd_level,
         text_zstd_level: config.storage.text_zstd_level,
         row_group_rows: config.storage.row_group_rows,
+        index: config.index.enabled.then_some(IndexOptions {
+            max_attribute_values: config.index.max_attribute_values,
+            block_rows: config.index.block_rows,
+        }),
+        index_cache_bytes: config.index.cache_bytes,
     }
 }
 

@@ -19,7 +19,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio::sync::Notify;
 
 use crate::head::TableState;
-use crate::index::{IndexKind, IndexOptions};
+use crate::index::{IndexCache, IndexKind, IndexOptions, SegmentIndex};
 use crate::manifest::{self, SegmentMeta};
 use crate::metrics;
 use crate::segment::{self, SegmentOptions};
@@ -92,6 +92,19 @@ pub trait ReadView: Send + Sync + 'static {
     fn series(&self, tenant: &Tenant) -> Vec<RecordBatch>;
     /// The store that segment paths are relative to.
     fn object_store(&self) -> Arc<dyn ObjectStore>;
+    /// The decoded index sidecar of `segment`; `None` when it has none or it cannot be used
+    /// (the segment is then read in full). The default reads it from the store each time.
+    fn segment_index(
+        &self,
+        segment: &SegmentMeta,
+    ) -> BoxFuture<'static, Option<Arc<SegmentIndex>>> {
+        let store = self.object_store();
+        let path = segment.index_path.clone();
+        Box::pin(async move {
+            let idx = crate::index::load_uncached(store.as_ref(), path.as_deref()?).await?;
+            Some(idx.0)
+        })
+    }
 }
 
 /// Configuration of the engine.
@@ -120,6 +133,8 @@ pub struct EngineConfig {
     pub row_group_rows: usize,
     /// How segments are indexed; `None` writes no `.idx` sidecars.
     pub index: Option<IndexOptions>,
+    /// Bytes of decoded segment indexes kept in memory for queries.
+    pub index_cache_bytes: usize,
 }
 
 impl Default for EngineConfig {
@@ -135,6 +150,7 @@ impl Default for EngineConfig {
             text_zstd_level: 10,
             row_group_rows: 1_048_576,
             index: Some(IndexOptions::default()),
+            index_cache_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -151,6 +167,8 @@ pub struct Engine {
     /// Woken whenever a flush frees head bytes.
     head_drained: Arc<Notify>,
     clock: Arc<dyn common::Clock>,
+    /// Decoded indexes of segments, for queries.
+    index_cache: Arc<IndexCache>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -373,6 +391,7 @@ impl Engine {
                 .with_label_values(&[signal.as_str()])
                 .add(t.head_bytes() as i64);
         }
+        let config_index_cache_bytes = config.index_cache_bytes;
         Ok(Arc::new(Self {
             config,
             store,
@@ -383,6 +402,7 @@ impl Engine {
             head_bytes,
             head_drained: Arc::new(Notify::new()),
             clock,
+            index_cache: Arc::new(IndexCache::new(config_index_cache_bytes)),
         }))
     }
 
@@ -506,9 +526,14 @@ impl Engine {
         let (index_path, index_bytes) = match index {
             Some(data) => {
                 let p = format!("{dir}/{id}.idx");
-                let n = data.len() as u64;
-                self.put_durable(&p, data).await?;
-                (Some(p), n)
+                let data = Bytes::from(data);
+                let n = data.len();
+                self.put_durable(&p, data.clone()).await?;
+                // Queries would read it back right away; keep the decoded index instead.
+                if let Ok(idx) = SegmentIndex::decode(data) {
+                    self.index_cache.insert(&p, Arc::new(idx), n);
+                }
+                (Some(p), n as u64)
             }
             None => (None, 0),
         };
@@ -547,7 +572,11 @@ impl Engine {
         Ok(meta)
     }
 
-    async fn put_durable(&self, path: &str, data: Vec<u8>) -> Result<()> {
+    async fn put_durable(
+        &self,
+        path: &str,
+        data: impl Into<object_store::PutPayload>,
+    ) -> Result<()> {
         let opts = object_store::PutOptions {
             mode: object_store::PutMode::Create,
             ..Default::default()
@@ -765,6 +794,16 @@ impl ReadView for Engine {
 
     fn object_store(&self) -> Arc<dyn ObjectStore> {
         Arc::clone(&self.store)
+    }
+
+    fn segment_index(
+        &self,
+        segment: &SegmentMeta,
+    ) -> BoxFuture<'static, Option<Arc<SegmentIndex>>> {
+        let store = Arc::clone(&self.store);
+        let cache = Arc::clone(&self.index_cache);
+        let path = segment.index_path.clone();
+        Box::pin(async move { cache.load(store.as_ref(), path.as_deref()?).await })
     }
 }
 

@@ -22,6 +22,7 @@
 //! that unit with the top bit set instead, and has no posting list.
 
 mod build;
+mod cache;
 mod lookup;
 mod tokenize;
 
@@ -31,6 +32,7 @@ use bytes::Bytes;
 use roaring::RoaringBitmap;
 
 pub use build::{index_batches, IndexKind, IndexOptions, SegmentIndexer, DEFAULT_BLOCK_ROWS};
+pub use cache::{load_uncached, IndexCache};
 pub use lookup::{Lookup, Selected, TermPredicate};
 pub use tokenize::tokens;
 

@@ -17,6 +17,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use serde_json::{json, Value};
+use storage::index::{IndexKind, IndexOptions, SegmentIndexer};
 use storage::{ReadView, SegmentMeta, TableSnapshot};
 use tempfile::TempDir;
 
@@ -29,10 +30,17 @@ pub(crate) struct FakeView {
     tables: Mutex<HashMap<(Tenant, &'static str), TableSnapshot>>,
     series: Mutex<HashMap<Tenant, Vec<RecordBatch>>>,
     next_id: Mutex<u32>,
+    /// How segments are indexed (`None`: no `.idx` files).
+    index: Option<IndexOptions>,
 }
 
 impl FakeView {
     pub(crate) fn new() -> Result<Arc<Self>> {
+        Self::with_index(None)
+    }
+
+    /// A view whose segments get `.idx` sidecars built with `index`.
+    pub(crate) fn with_index(index: Option<IndexOptions>) -> Result<Arc<Self>> {
         let dir = tempfile::tempdir()?;
         let store = Arc::new(LocalFileSystem::new_with_prefix(dir.path())?);
         Ok(Arc::new(Self {
@@ -41,6 +49,7 @@ impl FakeView {
             tables: Mutex::default(),
             series: Mutex::default(),
             next_id: Mutex::new(0),
+            index,
         }))
     }
 
@@ -64,10 +73,28 @@ impl FakeView {
         let mut bytes = Vec::new();
         let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
         writer.write(batch)?;
-        writer.close()?;
+        let written = writer.close()?;
         let file = self.dir.path().join(&path);
         std::fs::create_dir_all(file.parent().context("segment path has a parent")?)?;
         std::fs::write(&file, &bytes)?;
+        let kind = match table {
+            SPANS => Some(IndexKind::Spans),
+            LOGS => Some(IndexKind::Logs),
+            _ => None,
+        };
+        let mut index_path = None;
+        if let (Some(kind), Some(opts)) = (kind, &self.index) {
+            let mut indexer = SegmentIndexer::new(kind, opts.clone());
+            indexer.push(batch);
+            let groups: Vec<u32> = written
+                .row_groups()
+                .iter()
+                .map(|g| g.num_rows() as u32)
+                .collect();
+            let p = format!("{tenant}/{table}/{id}.idx");
+            std::fs::write(self.dir.path().join(&p), indexer.finish(&groups))?;
+            index_path = Some(p);
+        }
 
         let (time_column, _) = schema::time_column(table).context("signal table")?;
         let times = batch
@@ -84,10 +111,16 @@ impl FakeView {
             bytes: bytes.len() as u64,
             max_lsn: 0,
             schema_version: schema::SCHEMA_VERSION,
+            index_path,
             ..Default::default()
         };
         self.snapshot_mut(tenant, table, |s| s.segments.push(meta));
         Ok(())
+    }
+
+    /// The local path of a store object.
+    pub(crate) fn file(&self, path: &str) -> std::path::PathBuf {
+        self.dir.path().join(path)
     }
 
     /// Records a segment whose file does not exist: any query that opens it fails.

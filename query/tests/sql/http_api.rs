@@ -325,7 +325,7 @@ async fn explain_and_explain_analyze_return_the_plan_as_rows() -> Result<()> {
         .map(|(_, p)| p.as_str())
         .unwrap_or_default();
     assert!(
-        physical.contains("VigilScanExec: table=spans, segments_total=1, segments_pruned_by_time=1, head_batches=1"),
+        physical.contains("VigilScanExec: table=spans, segments_total=1, segments_pruned_by_time=1, segments_skipped_by_index=0, rows_selected_by_index=0/0, head_batches=1"),
         "{physical}"
     );
 

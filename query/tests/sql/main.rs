@@ -2,4 +2,5 @@
 
 mod fake_view;
 mod http_api;
+mod index;
 mod scan;

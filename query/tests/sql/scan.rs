@@ -189,7 +189,7 @@ async fn time_predicates_prune_segments_before_opening_them() -> Result<()> {
         let line = scan_line(&ctx, &sql).await?;
         assert_eq!(
             line,
-            format!("VigilScanExec: table=spans, segments_total=5, segments_pruned_by_time={pruned}, head_batches=1"),
+            format!("VigilScanExec: table=spans, segments_total=5, segments_pruned_by_time={pruned}, segments_skipped_by_index=0, rows_selected_by_index=0/0, head_batches=1"),
             "{filter}"
         );
         assert_eq!(count(&ctx, &sql).await?, rows, "{filter}");

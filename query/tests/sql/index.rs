@@ -1,0 +1,252 @@
+//! Scans that use segment indexes: segments skipped, rows selected, and results identical to a
+//! full scan (a property test over random logs and random predicates).
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use arrow::util::pretty::pretty_format_batches;
+use common::schema::LOGS;
+use common::Tenant;
+use datafusion::prelude::SessionContext;
+use proptest::prelude::*;
+use query::session_for_tenant;
+use serde_json::{json, Value};
+use storage::index::IndexOptions;
+
+use crate::fake_view::{batch, FakeView};
+
+/// Indexes in blocks of 4 rows, so that block postings (and row groups of 2) are exercised.
+fn small_blocks() -> Option<IndexOptions> {
+    Some(IndexOptions {
+        block_rows: 4,
+        ..Default::default()
+    })
+}
+
+fn log(time: i64, service: &str, severity: i32, body: &str, attrs: Value) -> Value {
+    json!({
+        "time_unix_nano": time,
+        "observed_time_unix_nano": time,
+        "severity_number": severity,
+        "severity_text": if severity >= 17 { "ERROR" } else { "INFO" },
+        "body": body,
+        "trace_id": null,
+        "span_id": null,
+        "flags": 0,
+        "service_name": service,
+        "resource_attributes": {},
+        "scope_attributes": {},
+        "attributes": attrs,
+        "dropped_attributes_count": 0
+    })
+}
+
+async fn rows(ctx: &SessionContext, sql: &str) -> Result<String> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    Ok(pretty_format_batches(&batches)?.to_string())
+}
+
+async fn scan_line(ctx: &SessionContext, sql: &str) -> Result<String> {
+    let text = rows(ctx, &format!("EXPLAIN ANALYZE {sql}")).await?;
+    Ok(text
+        .lines()
+        .find_map(|l| l.find("VigilScanExec:").map(|i| l[i..].to_string()))
+        .unwrap_or_else(|| panic!("no VigilScanExec in\n{text}")))
+}
+
+/// Three segments of eight records: the api segment alone has "refused"; web has 10.0.0.7.
+fn three_segments(index: Option<IndexOptions>) -> Result<Arc<FakeView>> {
+    let view = FakeView::with_index(index)?;
+    let t = Tenant::default_tenant();
+    for (s, service) in ["api", "web", "db"].iter().enumerate() {
+        let records: Vec<Value> = (0..8)
+            .map(|i| {
+                let body = match (*service, i) {
+                    ("api", 5) => "dial tcp: connection refused".to_string(),
+                    ("web", 2) => "GET /cart from 10.0.0.7".to_string(),
+                    _ => format!("request {i} ok"),
+                };
+                log(
+                    s as i64 * 100 + i,
+                    service,
+                    9,
+                    &body,
+                    json!({"method": "GET"}),
+                )
+            })
+            .collect();
+        view.add_segment(&t, LOGS, &batch(LOGS, &records)?)?;
+    }
+    Ok(view)
+}
+
+#[tokio::test]
+async fn a_rare_token_skips_segments_without_it_and_selects_its_block() -> Result<()> {
+    let view = three_segments(small_blocks())?;
+    let ctx = session_for_tenant(view, Tenant::default_tenant());
+    let sql = "SELECT service_name, body FROM logs WHERE match(body, 'Connection refused')";
+    let line = scan_line(&ctx, sql).await?;
+    assert!(
+        line.contains("segments_skipped_by_index=2, rows_selected_by_index=4/24"),
+        "{line}"
+    );
+    let out = rows(&ctx, sql).await?;
+    assert!(out.contains("dial tcp: connection refused"), "{out}");
+    assert_eq!(out.lines().count(), 5, "{out}");
+
+    // An address stays whole; a LIKE pattern uses the words it encloses; = on a sorted column
+    // selects single rows.
+    let line = scan_line(&ctx, "SELECT body FROM logs WHERE match(body, '10.0.0.7')").await?;
+    assert!(line.contains("segments_skipped_by_index=2"), "{line}");
+    let like = "SELECT body FROM logs WHERE body LIKE '%: connection refused%'";
+    assert!(scan_line(&ctx, like)
+        .await?
+        .contains("segments_skipped_by_index=2"));
+    assert!(rows(&ctx, like).await?.contains("dial tcp"));
+    let line = scan_line(&ctx, "SELECT body FROM logs WHERE service_name = 'db'").await?;
+    assert!(
+        line.contains("segments_skipped_by_index=2, rows_selected_by_index=8/24"),
+        "{line}"
+    );
+    // A pattern with no enclosed word cannot use the index but still answers.
+    let line = scan_line(&ctx, "SELECT body FROM logs WHERE body LIKE '%efused%'").await?;
+    assert!(line.contains("rows_selected_by_index=0/0"), "{line}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_damaged_or_missing_index_falls_back_to_a_full_scan() -> Result<()> {
+    let view = three_segments(small_blocks())?;
+    let snapshot = storage::ReadView::snapshot(view.as_ref(), &Tenant::default_tenant(), LOGS);
+    let first = snapshot.segments[0].index_path.clone().expect("indexed");
+    let second = snapshot.segments[1].index_path.clone().expect("indexed");
+    let mut bytes = std::fs::read(view.file(&first))?;
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(view.file(&first), bytes)?;
+    std::fs::remove_file(view.file(&second))?;
+    let ctx = session_for_tenant(view, Tenant::default_tenant());
+    let sql = "SELECT body FROM logs WHERE match(body, 'refused')";
+    let line = scan_line(&ctx, sql).await?;
+    // Only the third segment's index is usable, and it lacks the token.
+    assert!(
+        line.contains("segments_skipped_by_index=1, rows_selected_by_index=0/8"),
+        "{line}"
+    );
+    assert!(rows(&ctx, sql).await?.contains("connection refused"));
+    Ok(())
+}
+
+const SERVICES: [&str; 3] = ["api", "web", "db"];
+const WORDS: [&str; 8] = [
+    "GET",
+    "post",
+    "refused",
+    "timeout",
+    "10.0.0.7",
+    "/cart",
+    "ok",
+    "Disk-Full",
+];
+
+/// A generated record: service, severity, body words, attribute `k` value.
+type Record = (usize, i32, Vec<usize>, Option<usize>);
+
+fn record() -> impl Strategy<Value = Record> {
+    (
+        0..SERVICES.len(),
+        prop_oneof![Just(9), Just(17)],
+        prop::collection::vec(0..WORDS.len(), 0..5),
+        prop::option::of(0..3usize),
+    )
+}
+
+/// A random predicate over the indexed columns, in SQL.
+fn predicate() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        (0..SERVICES.len()).prop_map(|s| format!("service_name = '{}'", SERVICES[s])),
+        (0..SERVICES.len()).prop_map(|s| format!("service_name != '{}'", SERVICES[s])),
+        (0..SERVICES.len(), 0..SERVICES.len())
+            .prop_map(|(a, b)| format!("service_name IN ('{}', '{}')", SERVICES[a], SERVICES[b])),
+        Just("service_name ~ '^(a|d)'".to_string()),
+        Just("severity_number = 17".to_string()),
+        Just("severity_text != 'INFO'".to_string()),
+        (0..WORDS.len()).prop_map(|w| format!("match(body, '{}')", WORDS[w])),
+        (0..WORDS.len(), 0..WORDS.len())
+            .prop_map(|(a, b)| format!("match(body, '{} {}')", WORDS[a], WORDS[b])),
+        (0..WORDS.len(), 0..6usize).prop_map(|(w, shape)| {
+            let w = WORDS[w];
+            // Patterns that end or start inside a word must not require it as a token.
+            let head = &w[..w.len() - 1];
+            match shape {
+                0 => format!("body LIKE '%{w}%'"),
+                1 => format!("body LIKE '% {w} %'"),
+                2 => format!("body LIKE '{w} %'"),
+                3 => format!("body LIKE '% {head}%'"),
+                4 => format!("body LIKE '%{}_ %'", head),
+                _ => format!("body ILIKE '% {} %'", w.to_uppercase()),
+            }
+        }),
+        (0..3usize).prop_map(|v| format!("attributes['k'] = 'v{v}'")),
+        (0..3usize).prop_map(|v| format!("attributes['k'] != 'v{v}'")),
+        Just("body = 'ok'".to_string()),
+    ];
+    leaf.prop_recursive(2, 6, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} AND {b})")),
+            (inner.clone(), inner).prop_map(|(a, b)| format!("({a} OR {b})")),
+        ]
+    })
+}
+
+fn view_of(segments: &[Vec<Record>], index: Option<IndexOptions>) -> Result<Arc<FakeView>> {
+    let view = FakeView::with_index(index)?;
+    let t = Tenant::default_tenant();
+    let mut time = 0;
+    for records in segments {
+        if records.is_empty() {
+            continue;
+        }
+        let mut rows: Vec<Value> = Vec::new();
+        for (service, severity, words, attr) in records {
+            time += 1;
+            let body: Vec<&str> = words.iter().map(|&w| WORDS[w]).collect();
+            let attrs = match attr {
+                Some(v) => json!({ "k": format!("v{v}") }),
+                None => json!({}),
+            };
+            rows.push(log(
+                time,
+                SERVICES[*service],
+                *severity,
+                &body.join(" "),
+                attrs,
+            ));
+        }
+        view.add_segment(&t, LOGS, &batch(LOGS, &rows)?)?;
+    }
+    Ok(view)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn results_with_and_without_the_index_are_identical(
+        segments in prop::collection::vec(prop::collection::vec(record(), 0..12), 1..4),
+        predicate in predicate(),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let sql = format!(
+            "SELECT time_unix_nano, service_name, body FROM logs WHERE {predicate} \
+             ORDER BY time_unix_nano"
+        );
+        let (with, without) = runtime.block_on(async {
+            let t = Tenant::default_tenant();
+            let indexed = session_for_tenant(view_of(&segments, small_blocks()).unwrap(), t.clone());
+            let plain = session_for_tenant(view_of(&segments, None).unwrap(), t);
+            (rows(&indexed, &sql).await.unwrap(), rows(&plain, &sql).await.unwrap())
+        });
+        prop_assert_eq!(with, without, "{}", sql);
+    }
+}
