@@ -217,18 +217,28 @@ async fn drive(args: &Args, data: &Arc<Generated>, once: bool) -> anyhow::Result
     Ok(out)
 }
 
-fn dir_bytes(path: &std::path::Path) -> u64 {
-    let mut total = 0;
+/// Bytes of all files under `path`, and of the `.idx` index files among them.
+fn dir_bytes(path: &std::path::Path) -> (u64, u64) {
+    let (mut total, mut index) = (0, 0);
     if let Ok(entries) = std::fs::read_dir(path) {
         for e in entries.flatten() {
             match e.metadata() {
-                Ok(m) if m.is_dir() => total += dir_bytes(&e.path()),
-                Ok(m) => total += m.len(),
+                Ok(m) if m.is_dir() => {
+                    let (t, i) = dir_bytes(&e.path());
+                    total += t;
+                    index += i;
+                }
+                Ok(m) => {
+                    total += m.len();
+                    if e.path().extension().is_some_and(|x| x == "idx") {
+                        index += m.len();
+                    }
+                }
                 Err(_) => {}
             }
         }
     }
-    total
+    (total, index)
 }
 
 #[tokio::main]
@@ -264,11 +274,12 @@ async fn main() -> anyhow::Result<()> {
             bail!("flush failed: {}", resp.status());
         }
         let store = dir.join("store");
-        let bytes = dir_bytes(&store);
+        let (bytes, index_bytes) = dir_bytes(&store);
         let items = first.items;
         println!(
-            "disk signal={signal_name} items={items} store_bytes={bytes} bytes_per_item={:.2} raw_text_bytes={} ratio_to_raw={:.4}",
+            "disk signal={signal_name} items={items} store_bytes={bytes} bytes_per_item={:.2} index_bytes={index_bytes} index_share_of_data={:.3} raw_text_bytes={} ratio_to_raw={:.4}",
             bytes as f64 / items.max(1) as f64,
+            index_bytes as f64 / bytes.saturating_sub(index_bytes).max(1) as f64,
             data.raw_text_bytes,
             if data.raw_text_bytes > 0 { bytes as f64 / data.raw_text_bytes as f64 } else { 0.0 }
         );

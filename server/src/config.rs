@@ -30,6 +30,85 @@ pub(crate) struct Config {
     pub(crate) limits: LimitsSection,
     pub(crate) query: QuerySection,
     pub(crate) index: IndexSection,
+    pub(crate) compaction: CompactionSection,
+    pub(crate) retention: RetentionSection,
+}
+
+/// Background merging of small segments.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct CompactionSection {
+    pub(crate) enabled: bool,
+    /// How often the compactor (and retention) runs.
+    #[serde(with = "humantime_serde")]
+    pub(crate) interval: Duration,
+    /// Segments younger than this are not merged yet.
+    #[serde(with = "humantime_serde")]
+    pub(crate) min_age: Duration,
+    /// Largest merged segment, in bytes of its inputs.
+    pub(crate) target_bytes: u64,
+    /// Largest merged segment, in rows (bounds a merge's memory).
+    pub(crate) target_rows: u64,
+    /// How long replaced and expired files stay on disk for queries still reading them.
+    #[serde(with = "humantime_serde")]
+    pub(crate) grace: Duration,
+    /// Testing aid: stop forever at `read`, `written` or `committed` of the first compaction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) pause_at: Option<String>,
+}
+
+impl Default for CompactionSection {
+    fn default() -> Self {
+        let d = storage::CompactionConfig::default();
+        Self {
+            enabled: d.enabled,
+            interval: d.interval,
+            min_age: d.min_age,
+            target_bytes: d.target_bytes,
+            target_rows: d.target_rows,
+            grace: d.grace,
+            pause_at: None,
+        }
+    }
+}
+
+/// Retention periods of one tenant (or the default), per signal; absent: keep forever.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RetentionPeriods {
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub(crate) traces: Option<Duration>,
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub(crate) logs: Option<Duration>,
+    #[serde(with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    pub(crate) metrics: Option<Duration>,
+}
+
+impl RetentionPeriods {
+    pub(crate) fn periods(&self) -> storage::SignalRetention {
+        storage::SignalRetention {
+            traces: self.traces,
+            logs: self.logs,
+            metrics: self.metrics,
+        }
+    }
+}
+
+/// How long data is kept: `[retention]` for every tenant, `[retention.tenants.NAME]` to
+/// override single signals of one tenant.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RetentionSection {
+    #[serde(flatten)]
+    pub(crate) default: RetentionPeriods,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub(crate) tenants: std::collections::BTreeMap<String, RetentionPeriods>,
+}
+
+impl RetentionSection {
+    pub(crate) fn periods(&self) -> storage::SignalRetention {
+        self.default.periods()
+    }
 }
 
 /// Log output format.
@@ -113,6 +192,9 @@ pub(crate) struct IndexSection {
     pub(crate) max_attribute_values: usize,
     /// Bytes of decoded indexes kept in memory for queries.
     pub(crate) cache_bytes: usize,
+    /// Tokenize log bodies when a head is flushed; by default compaction does it, off the
+    /// ingest path (until then body searches read new segments in full).
+    pub(crate) body_at_flush: bool,
 }
 
 impl Default for IndexSection {
@@ -122,6 +204,7 @@ impl Default for IndexSection {
             block_rows: storage::index::DEFAULT_BLOCK_ROWS,
             max_attribute_values: 1000,
             cache_bytes: 512 * 1024 * 1024,
+            body_at_flush: false,
         }
     }
 }
@@ -140,6 +223,8 @@ impl Default for Config {
             limits: LimitsSection::default(),
             query: QuerySection::default(),
             index: IndexSection::default(),
+            compaction: CompactionSection::default(),
+            retention: RetentionSection::default(),
         }
     }
 }
@@ -252,6 +337,33 @@ pub(crate) struct Overrides {
     /// Rows per posting block of the segment indexes.
     #[arg(long, env = "VIGIL_INDEX_BLOCK_ROWS")]
     pub(crate) index_block_rows: Option<u32>,
+    /// Run the compactor (`true` or `false`).
+    #[arg(long, env = "VIGIL_COMPACTION_ENABLED")]
+    pub(crate) compaction_enabled: Option<bool>,
+    /// How often compaction and retention run (e.g. `1m`).
+    #[arg(long, env = "VIGIL_COMPACTION_INTERVAL", value_parser = humantime::parse_duration)]
+    pub(crate) compaction_interval: Option<Duration>,
+    /// Segments younger than this are not merged yet (e.g. `5m`).
+    #[arg(long, env = "VIGIL_COMPACTION_MIN_AGE", value_parser = humantime::parse_duration)]
+    pub(crate) compaction_min_age: Option<Duration>,
+    /// Largest merged segment in bytes.
+    #[arg(long, env = "VIGIL_COMPACTION_TARGET_BYTES")]
+    pub(crate) compaction_target_bytes: Option<u64>,
+    /// How long replaced files stay for running queries (e.g. `5m`).
+    #[arg(long, env = "VIGIL_COMPACTION_GRACE", value_parser = humantime::parse_duration)]
+    pub(crate) compaction_grace: Option<Duration>,
+    /// Testing aid: stop forever at this point of the first compaction.
+    #[arg(long, env = "VIGIL_COMPACTION_PAUSE_AT", hide = true)]
+    pub(crate) compaction_pause_at: Option<String>,
+    /// Keep spans this long (e.g. `7d`; default: forever).
+    #[arg(long, env = "VIGIL_RETENTION_TRACES", value_parser = humantime::parse_duration)]
+    pub(crate) retention_traces: Option<Duration>,
+    /// Keep logs this long (e.g. `7d`; default: forever).
+    #[arg(long, env = "VIGIL_RETENTION_LOGS", value_parser = humantime::parse_duration)]
+    pub(crate) retention_logs: Option<Duration>,
+    /// Keep metric samples this long (e.g. `90d`; default: forever).
+    #[arg(long, env = "VIGIL_RETENTION_METRICS", value_parser = humantime::parse_duration)]
+    pub(crate) retention_metrics: Option<Duration>,
 }
 
 impl Config {
@@ -289,6 +401,23 @@ impl Config {
         set!(o.blocking_threads => config.limits.blocking_threads);
         set!(o.index_enabled => config.index.enabled);
         set!(o.index_block_rows => config.index.block_rows);
+        set!(o.compaction_enabled => config.compaction.enabled);
+        set!(o.compaction_interval => config.compaction.interval);
+        set!(o.compaction_min_age => config.compaction.min_age);
+        set!(o.compaction_target_bytes => config.compaction.target_bytes);
+        set!(o.compaction_grace => config.compaction.grace);
+        if o.compaction_pause_at.is_some() {
+            config.compaction.pause_at = o.compaction_pause_at;
+        }
+        if o.retention_traces.is_some() {
+            config.retention.default.traces = o.retention_traces;
+        }
+        if o.retention_logs.is_some() {
+            config.retention.default.logs = o.retention_logs;
+        }
+        if o.retention_metrics.is_some() {
+            config.retention.default.metrics = o.retention_metrics;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -305,6 +434,9 @@ impl Config {
                 "storage.zstd_level must be 1 to 22, got {}",
                 self.storage.zstd_level
             );
+        }
+        if self.compaction.interval.is_zero() {
+            bail!("compaction.interval must be positive");
         }
         if self.index.block_rows == 0 {
             bail!("index.block_rows must be at least 1");
@@ -364,6 +496,30 @@ mod tests {
         };
         let err = format!("{:#}", Config::load(&o).unwrap_err());
         assert!(err.contains("bogus_key"), "{err}");
+    }
+
+    #[test]
+    fn retention_has_a_default_and_per_tenant_overrides() {
+        let (_d, path) = write(
+            "[retention]\nlogs = \"7d\"\nmetrics = \"90d\"\n[retention.tenants.acme]\nlogs = \"1d\"\n",
+        );
+        let o = Overrides {
+            config: Some(path),
+            retention_traces: Some(Duration::from_secs(3600)),
+            ..Default::default()
+        };
+        let c = Config::load(&o).unwrap();
+        let day = Duration::from_secs(86_400);
+        assert_eq!(c.retention.periods().logs, Some(7 * day));
+        assert_eq!(c.retention.periods().metrics, Some(90 * day));
+        assert_eq!(
+            c.retention.periods().traces,
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(c.retention.tenants["acme"].periods().logs, Some(day));
+        assert_eq!(c.retention.tenants["acme"].periods().metrics, None);
+        let back: Config = toml::from_str(&c.to_toml().unwrap()).unwrap();
+        assert_eq!(back.retention.tenants["acme"].logs, Some(day));
     }
 
     #[test]

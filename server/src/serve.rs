@@ -14,7 +14,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use parking_lot::RwLock;
 use storage::index::IndexOptions;
-use storage::{Engine, EngineConfig, FsyncPolicy, ReadView, Sink, WalConfig};
+use storage::{
+    CompactionConfig, Engine, EngineConfig, FsyncPolicy, ReadView, RetentionConfig, Sink, WalConfig,
+};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -98,7 +100,27 @@ fn engine_config(config: &Config) -> EngineConfig {
         index: config.index.enabled.then_some(IndexOptions {
             max_attribute_values: config.index.max_attribute_values,
             block_rows: config.index.block_rows,
+            body: true,
         }),
+        index_body_at_flush: config.index.body_at_flush,
+        compaction: CompactionConfig {
+            enabled: config.compaction.enabled,
+            interval: config.compaction.interval,
+            min_age: config.compaction.min_age,
+            target_bytes: config.compaction.target_bytes,
+            target_rows: config.compaction.target_rows,
+            grace: config.compaction.grace,
+            pause_at: config.compaction.pause_at.clone(),
+        },
+        retention: RetentionConfig {
+            default: config.retention.periods(),
+            tenants: config
+                .retention
+                .tenants
+                .iter()
+                .map(|(t, p)| (t.clone(), p.periods()))
+                .collect(),
+        },
         index_cache_bytes: config.index.cache_bytes,
     }
 }
@@ -227,6 +249,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.storage.flush_check_interval,
         stopped(stop_ingest.clone()),
     ));
+    let compactor = tokio::spawn(Arc::clone(&engine).run_compactor(stopped(stop_ingest.clone())));
     tracing::info!("vigil ready");
 
     wait_for_signal().await;
@@ -256,6 +279,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     let _ = flusher.await;
+    let _ = compactor.await;
     engine.shutdown().await.context("final flush failed")?;
     let _ = stop_api_tx.send(true);
     let _ = tokio::time::timeout(grace, api_server).await;

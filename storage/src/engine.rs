@@ -133,8 +133,15 @@ pub struct EngineConfig {
     pub row_group_rows: usize,
     /// How segments are indexed; `None` writes no `.idx` sidecars.
     pub index: Option<IndexOptions>,
+    /// Whether flushes index log bodies too (otherwise compaction does, see
+    /// [`IndexOptions::body`]).
+    pub index_body_at_flush: bool,
     /// Bytes of decoded segment indexes kept in memory for queries.
     pub index_cache_bytes: usize,
+    /// How segments are merged.
+    pub compaction: CompactionConfig,
+    /// How long data is kept.
+    pub retention: RetentionConfig,
 }
 
 impl Default for EngineConfig {
@@ -150,7 +157,10 @@ impl Default for EngineConfig {
             text_zstd_level: 10,
             row_group_rows: 1_048_576,
             index: Some(IndexOptions::default()),
+            index_body_at_flush: false,
             index_cache_bytes: 512 * 1024 * 1024,
+            compaction: CompactionConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -169,6 +179,10 @@ pub struct Engine {
     clock: Arc<dyn common::Clock>,
     /// Decoded indexes of segments, for queries.
     index_cache: Arc<IndexCache>,
+    /// Files that left the manifest, with the clock time (ns) from which they may be deleted.
+    pending_deletes: Mutex<Vec<(i64, String)>>,
+    /// Maintenance passes so far (the orphan scan runs on every tenth).
+    maintenance_passes: AtomicU64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -392,7 +406,7 @@ impl Engine {
                 .add(t.head_bytes() as i64);
         }
         let config_index_cache_bytes = config.index_cache_bytes;
-        Ok(Arc::new(Self {
+        let engine = Arc::new(Self {
             config,
             store,
             store_root,
@@ -403,7 +417,13 @@ impl Engine {
             head_drained: Arc::new(Notify::new()),
             clock,
             index_cache: Arc::new(IndexCache::new(config_index_cache_bytes)),
-        }))
+            pending_deletes: Mutex::new(Vec::new()),
+            maintenance_passes: AtomicU64::new(0),
+        });
+        for table in engine.all_tables() {
+            engine.update_store_bytes(&table);
+        }
+        Ok(engine)
     }
 
     fn table(&self, tenant: &Tenant, signal: Signal) -> Arc<TableState> {
@@ -444,6 +464,7 @@ impl Engine {
             Ok(meta) => {
                 update_segment_gauges(signal, std::slice::from_ref(&meta), 1);
                 let freed = table.publish(meta);
+                self.update_store_bytes(table);
                 self.head_bytes.fetch_sub(freed, Ordering::Relaxed);
                 self.head_drained.notify_waiters();
                 metrics::HEAD_BYTES
@@ -478,7 +499,11 @@ impl Engine {
             row_group_rows: self.config.row_group_rows,
         };
         let registry = (signal == Signal::Metrics).then(|| self.registry(&table.tenant));
-        let index_opts = self.config.index.clone();
+        let index_opts = self.config.index.clone().map(|o| IndexOptions {
+            body: self.config.index_body_at_flush,
+            ..o
+        });
+        let index_body = self.config.index_body_at_flush || signal != Signal::Logs;
         let (main, series_file, range) = tokio::task::spawn_blocking(move || -> Result<_> {
             let series = match registry {
                 Some(registry) => registry.complete(&batches, series)?,
@@ -503,8 +528,26 @@ impl Engine {
         })
         .await
         .map_err(|e| Error::Replay(format!("flush task failed: {e}")))??;
-        let rows = main.rows;
+        let meta = self
+            .store_segment(table, main, series_file, range, max_lsn, index_body)
+            .await?;
+        self.commit(table, vec![meta.clone()], vec![]).await?;
+        Ok(meta)
+    }
 
+    /// Writes the files of a new segment (durably) and returns its manifest record; the
+    /// segment becomes part of the table only once [`Self::commit`]ted.
+    async fn store_segment(
+        &self,
+        table: &TableState,
+        main: segment::Encoded,
+        series_file: Option<segment::Encoded>,
+        range: (i64, i64),
+        max_lsn: u64,
+        index_body: bool,
+    ) -> Result<SegmentMeta> {
+        let signal = table.signal;
+        let rows = main.rows;
         let now = self.clock.now_nanos();
         let id = format!("{:016x}{:08x}", now, rand::random::<u32>());
         let range_nanos = range.0.saturating_mul(signal.time_column().1);
@@ -514,14 +557,15 @@ impl Engine {
         let bytes = main.file.len() as u64;
         self.put_durable(&path, main.file).await?;
         let mut index = main.index;
-        let series_path = match series_file {
+        let (series_path, series_bytes) = match series_file {
             Some(series) => {
                 let p = format!("{dir}/{id}.series.parquet");
+                let n = series.file.len() as u64;
                 self.put_durable(&p, series.file).await?;
                 index = index.or(series.index);
-                Some(p)
+                (Some(p), n)
             }
-            None => None,
+            None => (None, 0),
         };
         let (index_path, index_bytes) = match index {
             Some(data) => {
@@ -537,7 +581,7 @@ impl Engine {
             }
             None => (None, 0),
         };
-        let meta = SegmentMeta {
+        Ok(SegmentMeta {
             id,
             path,
             series_path,
@@ -549,16 +593,30 @@ impl Engine {
             schema_version: common::schema::SCHEMA_VERSION,
             index_path,
             index_bytes,
-        };
+            series_bytes,
+            index_body: index_body && index_bytes > 0,
+            created_nanos: now,
+        })
+    }
+
+    /// Commits one manifest entry that adds `added` and removes the segments `removed` of
+    /// `table`, durably.
+    async fn commit(
+        &self,
+        table: &TableState,
+        added: Vec<SegmentMeta>,
+        removed: Vec<String>,
+    ) -> Result<()> {
+        let signal = table.signal;
         let mut seq = table.manifest_seq.lock().await;
         let committed = manifest::commit(
             &self.store,
             table.tenant.as_str(),
             signal.as_str(),
             *seq,
-            vec![meta.clone()],
-            vec![],
-            now,
+            added,
+            removed,
+            self.clock.now_nanos(),
         )
         .await?;
         let entry = self.store_root.join(format!(
@@ -569,7 +627,7 @@ impl Engine {
             .await
             .map_err(|e| Error::Replay(e.to_string()))??;
         *seq = committed;
-        Ok(meta)
+        Ok(())
     }
 
     async fn put_durable(
@@ -806,6 +864,10 @@ impl ReadView for Engine {
         Box::pin(async move { cache.load(store.as_ref(), path.as_deref()?).await })
     }
 }
+
+mod compact;
+
+pub use compact::{CompactionConfig, MaintenanceReport, RetentionConfig, SignalRetention};
 
 #[cfg(test)]
 mod tests;

@@ -4,11 +4,21 @@
 //! Layout, all integers little-endian:
 //!
 //! ```text
-//! magic "VIGILIDX" | version u16 | rows u32 | row group count u32 | rows per row group u32...
-//! column count u16
-//! per column: name len u16 | name | unit rows u32 | fst len u64 | fst | postings len u64 | postings
-//! crc32c u32 of everything before it
+//! magic "VIGILIDX" | version u16 | zstd frame of the body | crc32c u32 of everything before it
+//! body: rows u32 | row group count u32 | rows per row group u32... | column count u16
+//!       per column: name len u16 | name | unit rows u32 | fst len u64 | fst
+//!                   | postings len u64 | postings
+//!       id column count u16
+//!       per id column: name len u16 | name | run count u32 | 8-byte id prefixes u64...
+//!                      | (first row, rows) varint pairs
 //! ```
+//!
+//! Id columns (trace ids of span segments, which are sorted by them) keep only the first eight
+//! bytes of each id and its run of rows: about 10 bytes per trace where an fst of random
+//! 16-byte terms cost over 40.
+//!
+//! The body is compressed (random-looking terms leave the fst with little to share; zstd takes
+//! about 40% off); a reader decompresses an index once and keeps it decoded.
 //!
 //! A column's postings hold *units*: unit `u` stands for rows `u * unit_rows ..
 //! (u + 1) * unit_rows`. Columns whose values cluster (sorted columns, ids) use one-row units;
@@ -19,7 +29,7 @@
 //! The fst maps each term to the offset of its posting list in the column's postings; a list is
 //! its length (varint), an encoding byte and the units: a contiguous range (two varints), delta
 //! varints, a bitset, or portable roaring, whichever is smallest. A term of a single unit maps to
-//! that unit with the top bit set instead, and has no posting list.
+//! that unit (tagged by the lowest bit) instead, and has no posting list.
 
 mod build;
 mod cache;
@@ -38,8 +48,13 @@ pub use tokenize::tokens;
 
 /// First bytes of every index file.
 pub const MAGIC: &[u8; 8] = b"VIGILIDX";
-/// Flag of a dictionary value that is a row ordinal rather than a posting offset.
-const INLINE_ROW: u64 = 1 << 63;
+/// Flag (lowest bit) of a dictionary value that holds a unit rather than a posting offset; the
+/// payload is the value shifted right by one. Small values keep the fst small: it stores each
+/// output in as few bytes as it needs.
+const INLINE_ROW: u64 = 1;
+
+/// zstd level of index bodies.
+const ZSTD_LEVEL: i32 = 3;
 
 /// Format version written by this build.
 pub const VERSION: u16 = 1;
@@ -63,6 +78,68 @@ pub enum IndexError {
 #[derive(Debug, Default)]
 pub struct IndexBuilder {
     columns: BTreeMap<String, Terms>,
+    ids: BTreeMap<String, IdRuns>,
+}
+
+/// The rows of an id column (trace ids) while building: runs of rows with the same 8-byte id
+/// prefix, in row order.
+#[derive(Debug, Default)]
+pub struct IdRuns {
+    runs: Vec<(u64, u32, u32)>,
+}
+
+impl IdRuns {
+    /// Records that row `row` has id `id` (rows in increasing order).
+    pub fn add(&mut self, id: &[u8], row: u32) {
+        let key = id_prefix(id);
+        match self.runs.last_mut() {
+            Some((k, start, len)) if *k == key && *start + *len == row => *len += 1,
+            _ => self.runs.push((key, row, 1)),
+        }
+    }
+}
+
+/// The first eight bytes of an id, big-endian (zero-padded when shorter).
+fn id_prefix(id: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = id.len().min(8);
+    b[..n].copy_from_slice(&id[..n]);
+    u64::from_be_bytes(b)
+}
+
+/// A decoded id column: sorted 8-byte id prefixes, each with a run of rows. A look-up returns
+/// the rows of every id sharing the prefix, a superset of the id's rows.
+#[derive(Debug, Clone)]
+pub struct IdColumn {
+    keys: Vec<u64>,
+    starts: Vec<u32>,
+    lens: Vec<u32>,
+}
+
+impl IdColumn {
+    /// Rows whose id has the prefix of `id`.
+    pub fn get(&self, id: &[u8]) -> RoaringBitmap {
+        let key = id_prefix(id);
+        let from = self.keys.partition_point(|&k| k < key);
+        let mut out = RoaringBitmap::new();
+        for i in from..self.keys.len() {
+            if self.keys[i] != key {
+                break;
+            }
+            out.insert_range(self.starts[i]..self.starts[i] + self.lens[i]);
+        }
+        out
+    }
+
+    /// Distinct runs.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the column has no ids.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
 }
 
 /// The terms of one column while building.
@@ -185,6 +262,12 @@ impl IndexBuilder {
         }
     }
 
+    /// The id column `column` (ids of at most eight significant leading bytes are exact; longer
+    /// ones are indexed by their first eight bytes).
+    pub fn ids(&mut self, column: &str) -> &mut IdRuns {
+        self.ids.entry(column.to_owned()).or_default()
+    }
+
     /// Drops `column` (e.g. an attribute key over the cardinality cap).
     pub fn remove_column(&mut self, column: &str) {
         self.columns.remove(column);
@@ -204,8 +287,6 @@ impl IndexBuilder {
     /// `row_groups` rows each.
     pub fn finish(self, rows: u32, row_groups: &[u32]) -> Vec<u8> {
         let mut out = Vec::new();
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
         out.extend_from_slice(&rows.to_le_bytes());
         out.extend_from_slice(&(row_groups.len() as u32).to_le_bytes());
         for g in row_groups {
@@ -223,7 +304,7 @@ impl IndexBuilder {
                     // A term of one row keeps the row in the dictionary itself ("pulsing"):
                     // most distinct body tokens occur once, and a posting list costs ~20 bytes.
                     let row = bitmap.min().unwrap_or_default();
-                    let _ = map.insert(&term, INLINE_ROW | u64::from(row));
+                    let _ = map.insert(&term, (u64::from(row) << 1) | INLINE_ROW);
                     continue;
                 }
                 let offset = postings.len() as u64;
@@ -231,7 +312,7 @@ impl IndexBuilder {
                 write_varint(scratch.len() as u64, &mut postings);
                 postings.extend_from_slice(&scratch);
                 // Terms are sorted and distinct (they were hash map keys), which is all fst asks.
-                let _ = map.insert(&term, offset);
+                let _ = map.insert(&term, offset << 1);
             }
             let fst = map.into_inner().unwrap_or_default();
             out.extend_from_slice(&(name.len() as u16).to_le_bytes());
@@ -242,9 +323,31 @@ impl IndexBuilder {
             out.extend_from_slice(&(postings.len() as u64).to_le_bytes());
             out.extend_from_slice(&postings);
         }
-        let crc = crc32c::crc32c(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
+        out.extend_from_slice(&(self.ids.len() as u16).to_le_bytes());
+        for (name, mut ids) in self.ids {
+            ids.runs.sort_unstable();
+            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(&(ids.runs.len() as u32).to_le_bytes());
+            for (k, _, _) in &ids.runs {
+                out.extend_from_slice(&k.to_le_bytes());
+            }
+            for (_, start, len) in &ids.runs {
+                write_varint(u64::from(*start), &mut out);
+                write_varint(u64::from(*len), &mut out);
+            }
+        }
+        let mut file = Vec::with_capacity(out.len() / 2);
+        file.extend_from_slice(MAGIC);
+        file.extend_from_slice(&VERSION.to_le_bytes());
+        // Compressing into a Vec cannot fail; an empty body would only cost the fallback.
+        match zstd::bulk::compress(&out, ZSTD_LEVEL) {
+            Ok(z) => file.extend_from_slice(&z),
+            Err(_) => file.extend_from_slice(&zstd::bulk::compress(&[], 1).unwrap_or_default()),
+        }
+        let crc = crc32c::crc32c(&file);
+        file.extend_from_slice(&crc.to_le_bytes());
+        file
     }
 }
 
@@ -384,6 +487,7 @@ pub struct SegmentIndex {
     rows: u32,
     row_groups: Vec<u32>,
     columns: BTreeMap<String, ColumnIndex>,
+    ids: BTreeMap<String, IdColumn>,
 }
 
 /// The term dictionary and postings of one column.
@@ -450,14 +554,17 @@ impl SegmentIndex {
         if crc32c::crc32c(&bytes[..body_len]) != u32::from_le_bytes(crc) {
             return Err(IndexError::Checksum);
         }
-        let mut c = Cursor {
-            bytes: bytes.slice(..body_len),
-            at: MAGIC.len(),
-        };
-        let version = c.u16()?;
+        let version = u16::from_le_bytes([bytes[MAGIC.len()], bytes[MAGIC.len() + 1]]);
         if version != VERSION {
             return Err(IndexError::Version(version));
         }
+        let body = zstd::stream::decode_all(&bytes[MAGIC.len() + 2..body_len])
+            .map_err(|e| IndexError::Malformed(format!("compressed body: {e}")))?;
+        let body_len = body.len();
+        let mut c = Cursor {
+            bytes: Bytes::from(body),
+            at: 0,
+        };
         let rows = c.u32()?;
         let groups = c.u32()? as usize;
         if groups > body_len / 4 {
@@ -497,6 +604,40 @@ impl SegmentIndex {
                 },
             );
         }
+        let id_count = c.u16()?;
+        let mut ids = BTreeMap::new();
+        for _ in 0..id_count {
+            let name_len = c.u16()? as usize;
+            let name = String::from_utf8(c.take(name_len)?.to_vec())
+                .map_err(|_| IndexError::Malformed("column name is not UTF-8".into()))?;
+            let n = c.u32()? as usize;
+            let keys = c.take(
+                n.checked_mul(8)
+                    .ok_or_else(|| IndexError::Malformed("ids".into()))?,
+            )?;
+            let keys: Vec<u64> = keys
+                .chunks_exact(8)
+                .map(|k| u64::from_le_bytes([k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]]))
+                .collect();
+            let (mut starts, mut lens) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            let rest = &c.bytes[c.at..];
+            let mut at = 0;
+            for _ in 0..n {
+                let bad = || IndexError::Malformed(format!("row runs of {name}"));
+                let start = read_varint(rest, &mut at).ok_or_else(bad)?;
+                let len = read_varint(rest, &mut at).ok_or_else(bad)?;
+                if start + len > u64::from(rows) {
+                    return Err(bad());
+                }
+                starts.push(start as u32);
+                lens.push(len as u32);
+            }
+            c.at += at;
+            if keys.windows(2).any(|w| w[0] > w[1]) {
+                return Err(IndexError::Malformed(format!("ids of {name} out of order")));
+            }
+            ids.insert(name, IdColumn { keys, starts, lens });
+        }
         if c.at != body_len {
             return Err(IndexError::Malformed("trailing bytes".into()));
         }
@@ -504,6 +645,7 @@ impl SegmentIndex {
             rows,
             row_groups,
             columns,
+            ids,
         })
     }
 
@@ -522,9 +664,14 @@ impl SegmentIndex {
         self.columns.get(column)
     }
 
-    /// Names of the indexed columns.
+    /// Names of the indexed term columns.
     pub fn column_names(&self) -> impl Iterator<Item = &str> {
         self.columns.keys().map(String::as_str)
+    }
+
+    /// The id column `column`, if it was indexed.
+    pub fn ids(&self, column: &str) -> Option<&IdColumn> {
+        self.ids.get(column)
     }
 }
 
@@ -551,10 +698,11 @@ impl ColumnIndex {
 
     fn bitmap_at(&self, offset: u64) -> Result<RoaringBitmap, IndexError> {
         if offset & INLINE_ROW != 0 {
-            let row = u32::try_from(offset & !INLINE_ROW)
+            let row = u32::try_from(offset >> 1)
                 .map_err(|_| IndexError::Malformed("inline row out of range".into()))?;
             return Ok(RoaringBitmap::from_iter([row]));
         }
+        let offset = offset >> 1;
         let mut at = usize::try_from(offset)
             .ok()
             .filter(|&a| a < self.postings.len())

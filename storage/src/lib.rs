@@ -15,7 +15,8 @@ mod series;
 pub mod wal;
 
 pub use engine::{
-    Engine, EngineConfig, KnownSeries, PayloadDecoder, ReadView, Rows, Sink, TableSnapshot,
+    CompactionConfig, Engine, EngineConfig, KnownSeries, MaintenanceReport, PayloadDecoder,
+    ReadView, RetentionConfig, Rows, SignalRetention, Sink, TableSnapshot,
 };
 pub use error::{Error, Result};
 pub use manifest::SegmentMeta;

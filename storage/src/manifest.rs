@@ -33,6 +33,30 @@ pub struct SegmentMeta {
     /// Size of the index sidecar in bytes.
     #[serde(default)]
     pub index_bytes: u64,
+    /// Size of the series file in bytes.
+    #[serde(default)]
+    pub series_bytes: u64,
+    /// Whether the index covers log bodies (flushes leave them to compaction).
+    #[serde(default)]
+    pub index_body: bool,
+    /// Clock time the segment was written, nanoseconds since the epoch (0: unknown, old).
+    #[serde(default)]
+    pub created_nanos: i64,
+}
+
+impl SegmentMeta {
+    /// Every file of the segment.
+    pub fn files(&self) -> Vec<String> {
+        let mut out = vec![self.path.clone()];
+        out.extend(self.series_path.clone());
+        out.extend(self.index_path.clone());
+        out
+    }
+
+    /// Bytes of every file of the segment.
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes + self.series_bytes + self.index_bytes
+    }
 }
 
 use std::sync::Arc;

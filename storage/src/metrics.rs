@@ -83,3 +83,42 @@ pub static HEAD_BYTES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     )
     .expect("metric registers once")
 });
+
+/// Bytes of live segment files (data, series and index files), by tenant and signal.
+pub static STORE_BYTES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "vigil_store_bytes",
+        "bytes of live segment files (parquet and index) by tenant and signal",
+        &["tenant", "signal"]
+    )
+    .expect("metric registers once")
+});
+
+/// Compactions by signal and outcome.
+pub static COMPACTIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_storage_compactions_total",
+        "segment compactions (merges and index rebuilds)",
+        &["signal", "outcome"]
+    )
+    .expect("metric registers once")
+});
+
+/// Segments dropped by retention, by signal.
+pub static RETENTION_DROPPED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_storage_retention_dropped_segments_total",
+        "segments removed because they are older than the retention period",
+        &["signal"]
+    )
+    .expect("metric registers once")
+});
+
+/// Files deleted after they left the manifest (replaced, expired or orphaned).
+pub static FILES_DELETED: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "vigil_storage_files_deleted_total",
+        "segment and index files deleted after leaving the manifest"
+    )
+    .expect("metric registers once")
+});

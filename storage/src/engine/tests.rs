@@ -302,3 +302,117 @@ fn days_are_utc_calendar_days() {
     assert_eq!(day_of(1_700_000_000_000_000_000), "2023-11-14");
     assert_eq!(day_of(951_782_400_000_000_000), "2000-02-29");
 }
+
+/// Appends one sample per point of `pts` as one request and flushes it into its own segment.
+async fn flushed_segment(engine: &Engine, tenant: &Tenant, pts: &[(u64, i64)]) {
+    engine
+        .append(tenant.clone(), Signal::Metrics, encode(pts), samples(pts))
+        .await
+        .unwrap();
+    engine.flush_all().await.unwrap();
+}
+
+fn segment_rows(engine: &Engine, tenant: &Tenant) -> Vec<u64> {
+    let snap = engine.snapshot(tenant, "samples");
+    snap.segments.iter().map(|s| s.rows).collect()
+}
+
+#[tokio::test]
+async fn compaction_merges_small_segments_and_deletes_inputs_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = Tenant::new("t1").unwrap();
+    let config = |grace: Duration| EngineConfig {
+        data_dir: dir.path().to_path_buf(),
+        compaction: CompactionConfig {
+            min_age: Duration::ZERO,
+            grace,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let engine = open_with(config(Duration::from_secs(3600))).await;
+    let base = 1_700_000_000_000i64;
+    for s in 0..3i64 {
+        let pts: Vec<(u64, i64)> = (0..4).map(|i| (s as u64 + 1, base + s * 10 + i)).collect();
+        flushed_segment(&engine, &tenant, &pts).await;
+    }
+    assert_eq!(segment_rows(&engine, &tenant), [4, 4, 4]);
+    let inputs: Vec<String> = engine
+        .snapshot(&tenant, "samples")
+        .segments
+        .iter()
+        .flat_map(|s| s.files())
+        .collect();
+
+    let report = engine.maintain().await.unwrap();
+    assert_eq!((report.compactions, report.segments_merged), (1, 3));
+    assert_eq!(segment_rows(&engine, &tenant), [12]);
+    let merged = engine.snapshot(&tenant, "samples").segments[0].clone();
+    // (These requests carry no series rows, so the segments have no series file to index.)
+    assert!(merged.series_path.is_none() && merged.index_path.is_none());
+    assert_eq!((merged.min_time, merged.max_time), (base, base + 23));
+    // Within the grace period the inputs stay on disk for queries that still read them.
+    let store = dir.path().join("store");
+    assert!(inputs.iter().all(|f| store.join(f).exists()));
+    assert_eq!(engine.maintain().await.unwrap().compactions, 0);
+    drop(engine);
+
+    // After a restart the manifest holds only the output, and the WAL adds nothing back.
+    let engine = open_with(config(Duration::ZERO)).await;
+    assert_eq!(segment_rows(&engine, &tenant), [12]);
+    assert!(engine.snapshot(&tenant, "samples").head.is_empty());
+    // The replaced files are unreferenced and older than a zero grace: the orphan scan
+    // deletes them.
+    let report = engine.maintain().await.unwrap();
+    assert_eq!(report.files_deleted, inputs.len());
+    assert!(inputs.iter().all(|f| !store.join(f).exists()));
+    assert!(merged.files().iter().all(|f| store.join(f).exists()));
+}
+
+#[tokio::test]
+async fn retention_drops_segments_older_than_the_tenants_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, kept) = (Tenant::new("short").unwrap(), Tenant::new("long").unwrap());
+    let mut retention = RetentionConfig {
+        default: SignalRetention {
+            metrics: Some(Duration::from_secs(365 * 86_400 * 100)),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    retention.tenants.insert(
+        "short".into(),
+        SignalRetention {
+            metrics: Some(Duration::from_secs(86_400)),
+            ..Default::default()
+        },
+    );
+    let engine = open_with(EngineConfig {
+        data_dir: dir.path().to_path_buf(),
+        retention,
+        compaction: CompactionConfig {
+            enabled: false,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    // Samples from 2023: older than a day, younger than a century.
+    for t in [&old, &kept] {
+        flushed_segment(&engine, t, &[(1, 1_700_000_000_000)]).await;
+    }
+    let report = engine.maintain().await.unwrap();
+    assert_eq!(report.segments_expired, 1);
+    assert!(segment_rows(&engine, &old).is_empty());
+    assert_eq!(segment_rows(&engine, &kept), [1]);
+    let gauge = metrics::STORE_BYTES
+        .with_label_values(&["short", "metrics"])
+        .get();
+    assert_eq!(gauge, 0);
+    assert!(
+        metrics::STORE_BYTES
+            .with_label_values(&["long", "metrics"])
+            .get()
+            > 0
+    );
+}

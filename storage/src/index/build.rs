@@ -1,6 +1,7 @@
 //! What each kind of segment file indexes, under which index column names.
 //!
-//! - spans: `trace_id` (the 16 id bytes, per row: segments are sorted by it), and per block
+//! - spans: `trace_id` as an id column (first eight bytes and run of rows: segments are sorted
+//!   by it), and per block
 //!   `service_name`, `name`, `kind`, `status_code`;
 //! - logs: `service_name` (per row: segments are sorted by it), and per block `severity_text`,
 //!   `severity_number` and `body` (its tokens);
@@ -39,6 +40,10 @@ pub struct IndexOptions {
     pub max_attribute_values: usize,
     /// Rows per posting unit of the columns indexed per block (see the module docs).
     pub block_rows: u32,
+    /// Whether log bodies are tokenized (by far the costliest part). Flushes leave them out so
+    /// that ingest keeps its pace; compaction indexes them. A segment whose index lacks the
+    /// `body` column is read in full by body searches.
+    pub body: bool,
 }
 
 /// Rows per posting block by default: about one Parquet page of log bodies.
@@ -49,6 +54,7 @@ impl Default for IndexOptions {
         Self {
             max_attribute_values: 1000,
             block_rows: DEFAULT_BLOCK_ROWS,
+            body: true,
         }
     }
 }
@@ -94,7 +100,9 @@ impl SegmentIndexer {
                 strings(b, batch, "service_name", row0, 1);
                 strings(b, batch, "severity_text", row0, block);
                 ints(b, batch, "severity_number", row0, block);
-                body(b, batch, row0, block);
+                if self.opts.body {
+                    body(b, batch, row0, block);
+                }
                 attributes(b, &mut self.keys, batch, row0, block);
             }
             IndexKind::Series => {
@@ -155,10 +163,10 @@ fn ids(b: &mut IndexBuilder, batch: &RecordBatch, name: &str, row0: u32) {
     else {
         return;
     };
-    let terms = b.column(name, 1);
+    let ids = b.ids(name);
     for (i, v) in col.iter().enumerate() {
         if let Some(v) = v {
-            terms.add(v, row0 + i as u32);
+            ids.add(v, row0 + i as u32);
         }
     }
 }
@@ -352,6 +360,7 @@ mod tests {
         let opts = IndexOptions {
             max_attribute_values: 3,
             block_rows: 1,
+            body: true,
         };
         let idx =
             SegmentIndex::decode(Bytes::from(index_batches(IndexKind::Logs, &[batch], &opts)))

@@ -126,6 +126,15 @@ impl SegmentIndex {
                 }
                 out
             }
+            Lookup::AnyOf { column, terms } if self.ids(column).is_some() => {
+                let mut rows = RoaringBitmap::new();
+                if let Some(ids) = self.ids(column) {
+                    for t in terms {
+                        rows |= ids.get(t);
+                    }
+                }
+                Selected::Rows(rows)
+            }
             Lookup::AnyOf { column, terms } => self.on_column(column, |c| {
                 let mut units = RoaringBitmap::new();
                 for t in terms {
@@ -291,6 +300,32 @@ mod tests {
             predicate: Arc::new(|t: &[u8]| t.starts_with(b"w")),
         };
         assert_eq!(rows(idx.select(&starts_w)).len(), 50);
+    }
+
+    #[test]
+    fn id_columns_select_the_run_of_rows_of_an_id() {
+        let mut b = IndexBuilder::new();
+        let ids: [&[u8]; 3] = [
+            b"\x01aaaaaaaXXXXXXXX",
+            b"\x02bbbbbbbYYYYYYYY",
+            b"\x03ccccccc",
+        ];
+        for row in 0..9u32 {
+            b.ids("trace_id").add(ids[row as usize / 3], row);
+        }
+        let idx = SegmentIndex::decode(Bytes::from(b.finish(9, &[9]))).unwrap();
+        let one = |id: &[u8]| Lookup::AnyOf {
+            column: "trace_id".into(),
+            terms: vec![id.to_vec()],
+        };
+        assert_eq!(rows(idx.select(&one(ids[1]))), [3, 4, 5]);
+        assert!(idx.select(&one(b"\x09zzzzzzz")).is_empty());
+        // Other look-ups on ids cannot use the index.
+        let not = Lookup::NoneOf {
+            column: "trace_id".into(),
+            terms: vec![ids[0].to_vec()],
+        };
+        assert_eq!(idx.select(&not), Selected::All);
     }
 
     #[test]
