@@ -76,6 +76,14 @@ impl Vigil {
         vigil
     }
 
+    /// Sets (or with `None` removes) a `VIGIL_…` setting for the next start.
+    pub(crate) fn set_env(&mut self, key: &str, value: Option<&str>) {
+        self.env.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            self.env.push((key.to_string(), v.to_string()));
+        }
+    }
+
     /// The data directory, the same across restarts.
     pub(crate) fn data_dir(&self) -> PathBuf {
         self.root.path().join("data")

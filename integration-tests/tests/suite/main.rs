@@ -12,6 +12,7 @@ mod harness;
 mod otlp;
 
 mod bad_input;
+mod compaction;
 mod crash;
 mod durability;
 mod logs;
