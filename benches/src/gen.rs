@@ -16,18 +16,18 @@ use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
 /// One pre-built request.
-pub(crate) enum Request {
+pub enum Request {
     Traces(ExportTraceServiceRequest),
     Logs(ExportLogsServiceRequest),
     Metrics(ExportMetricsServiceRequest),
 }
 
 /// All requests of a run.
-pub(crate) struct Generated {
-    pub(crate) requests: Vec<Request>,
-    pub(crate) items_per_request: usize,
+pub struct Generated {
+    pub requests: Vec<Request>,
+    pub items_per_request: usize,
     /// Bytes of the log lines as text (logs only).
-    pub(crate) raw_text_bytes: u64,
+    pub raw_text_bytes: u64,
 }
 
 const SERVICES: [&str; 5] = ["checkout", "cart", "frontend", "payments", "search"];
@@ -115,7 +115,7 @@ impl Zipf {
 }
 
 /// The state of the access-log generator: who the clients are and how big each page is.
-pub(crate) struct AccessLog {
+pub struct AccessLog {
     clients: Vec<String>,
     client_rank: Zipf,
     user_rank: Zipf,
@@ -341,8 +341,61 @@ fn metrics(rng: &mut StdRng, batch: usize, step: u64, values: &mut [f64]) -> Req
     })
 }
 
+/// An endless, seeded stream of requests of every signal (for data sets too large to build up
+/// front).
+pub struct Source {
+    rng: StdRng,
+    access: AccessLog,
+    t: u64,
+    /// Bytes of the log lines generated so far.
+    pub raw_text_bytes: u64,
+    values: Vec<f64>,
+    step: u64,
+}
+
+impl Source {
+    /// A stream seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let access = AccessLog::new(&mut rng);
+        Self {
+            rng,
+            access,
+            t: START_NANOS,
+            raw_text_bytes: 0,
+            values: Vec::new(),
+            step: 0,
+        }
+    }
+
+    /// The next logs request of `batch` access-log records.
+    pub fn logs(&mut self, batch: usize) -> Request {
+        logs(
+            &mut self.rng,
+            &self.access,
+            batch,
+            false,
+            &mut self.t,
+            &mut self.raw_text_bytes,
+        )
+    }
+
+    /// The next traces request of `batch` spans (traces of eight spans).
+    pub fn traces(&mut self, batch: usize) -> Request {
+        traces(&mut self.rng, batch, &mut self.t)
+    }
+
+    /// The next metrics request: one point for each of `series` series, 15 s after the last.
+    pub fn metrics(&mut self, series: usize) -> Request {
+        self.values.resize(series, 0.0);
+        let r = metrics(&mut self.rng, series, self.step, &mut self.values);
+        self.step += 1;
+        r
+    }
+}
+
 /// Generates `count` requests of `batch` items of the chosen signal.
-pub(crate) fn generate(
+pub fn generate(
     is_logs: bool,
     is_traces: bool,
     batch: usize,

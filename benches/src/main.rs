@@ -5,8 +5,6 @@
 //! Every request is generated before the clock starts, so the generator's own cost stays out of
 //! the figures; `benches/run.sh` pins the server and the generator to different cores.
 
-mod gen;
-
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,7 +17,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message;
 
-use crate::gen::{Generated, Request};
+use benches::gen::{self, Generated, Request};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Signal {

@@ -1,0 +1,325 @@
+//! Index benchmark: generates a store of access-log records, spans and metric samples (through
+//! the OTLP conversion and the storage engine, flushed and compacted as the server would), then
+//! times needle queries with the segment indexes, without them (full scans), and with DuckDB
+//! over the same Parquet files.
+//!
+//! `cargo run --release -p benches --bin indexbench -- --dir /tmp/vigil-indexbench`
+//! (`--reuse` queries a store generated before; sizes are flags).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use arrow::array::RecordBatch;
+use benches::gen::{Request, Source};
+use bytes::Bytes;
+use clap::Parser;
+use common::{Signal, Tenant};
+use datafusion::prelude::SessionContext;
+use futures::future::BoxFuture;
+use object_store::ObjectStore;
+use opentelemetry_proto::tonic::common::v1::any_value;
+use storage::index::SegmentIndex;
+use storage::{
+    CompactionConfig, Engine, EngineConfig, FsyncPolicy, ReadView, SegmentMeta, Sink,
+    TableSnapshot, WalConfig,
+};
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// Data directory of the generated store.
+    #[arg(long, default_value = "/tmp/vigil-indexbench")]
+    dir: PathBuf,
+    /// Query the store in `--dir` as it is instead of generating a new one.
+    #[arg(long)]
+    reuse: bool,
+    /// Log records to generate.
+    #[arg(long, default_value_t = 50_000_000)]
+    logs: u64,
+    /// Spans to generate (traces of eight spans).
+    #[arg(long, default_value_t = 20_000_000)]
+    spans: u64,
+    /// Metric series.
+    #[arg(long, default_value_t = 10_000)]
+    series: usize,
+    /// Days of samples at a 15 s interval.
+    #[arg(long, default_value_t = 1.0)]
+    days: f64,
+    /// Timed runs of each log and series query (trace look-ups use `--traces` ids).
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Trace ids looked up.
+    #[arg(long, default_value_t = 100)]
+    traces: usize,
+    /// The DuckDB side (a Python script); skipped when Python or duckdb is missing.
+    #[arg(long, default_value = "benches/duckdb_queries.py")]
+    duckdb_script: PathBuf,
+}
+
+/// The rare token: appended to ten records spread over the whole run.
+const RARE: &str = "xyzzy";
+/// A common token: the Firefox user agent, about one line in six.
+const COMMON: &str = "firefox";
+const REQUEST_ITEMS: usize = 10_000;
+
+fn engine_config(dir: &Path) -> EngineConfig {
+    EngineConfig {
+        data_dir: dir.to_path_buf(),
+        wal: WalConfig {
+            fsync: FsyncPolicy::Never,
+            ..WalConfig::default()
+        },
+        compaction: CompactionConfig {
+            min_age: Duration::ZERO,
+            grace: Duration::ZERO,
+            ..CompactionConfig::default()
+        },
+        ..EngineConfig::default()
+    }
+}
+
+async fn append(engine: &Engine, signal: Signal, req: &Request) -> anyhow::Result<u64> {
+    let converted = match req {
+        Request::Logs(r) => ingest::convert::logs(r),
+        Request::Traces(r) => ingest::convert::traces(r),
+        Request::Metrics(r) => ingest::convert::metrics(r),
+    };
+    let Some(rows) = converted.rows else {
+        bail!("conversion kept nothing: {:?}", converted.error);
+    };
+    engine
+        .append(Tenant::default_tenant(), signal, Bytes::new(), rows)
+        .await?;
+    if engine.head_bytes() >= EngineConfig::default().flush_bytes {
+        engine.flush_all().await?;
+    }
+    Ok(converted.accepted)
+}
+
+/// Generates and stores the data set; returns sampled trace ids (hex).
+async fn generate(args: &Args, engine: &Engine) -> anyhow::Result<Vec<String>> {
+    let mut src = Source::new(42);
+    let t = Instant::now();
+    let mut n = 0u64;
+    let every = (args.logs / 10).max(1);
+    while n < args.logs {
+        let mut req = src.logs(REQUEST_ITEMS);
+        if let Request::Logs(r) = &mut req {
+            for (i, rec) in r.resource_logs[0].scope_logs[0]
+                .log_records
+                .iter_mut()
+                .enumerate()
+            {
+                if (n + i as u64) % every == every / 2 {
+                    if let Some(any_value::Value::StringValue(s)) =
+                        rec.body.as_mut().and_then(|b| b.value.as_mut())
+                    {
+                        s.push_str(&format!(" {RARE}"));
+                    }
+                }
+            }
+        }
+        n += append(engine, Signal::Logs, &req).await?;
+    }
+    println!(
+        "generated logs={n} raw_text_bytes={} in {:.1?}",
+        src.raw_text_bytes,
+        t.elapsed()
+    );
+
+    let t = Instant::now();
+    let mut n = 0u64;
+    let mut ids = Vec::new();
+    let stride = (args.spans / args.traces.max(1) as u64).max(1);
+    while n < args.spans {
+        let req = src.traces(REQUEST_ITEMS);
+        if let Request::Traces(r) = &req {
+            for (i, span) in r.resource_spans[0].scope_spans[0].spans.iter().enumerate() {
+                if (n + i as u64).is_multiple_of(stride) && ids.len() < args.traces {
+                    ids.push(hex::encode(&span.trace_id));
+                }
+            }
+        }
+        n += append(engine, Signal::Traces, &req).await?;
+    }
+    println!("generated spans={n} in {:.1?}", t.elapsed());
+
+    let t = Instant::now();
+    let steps = (args.days * 86_400.0 / 15.0) as u64;
+    let mut n = 0u64;
+    for _ in 0..steps {
+        n += append(engine, Signal::Metrics, &src.metrics(args.series)).await?;
+    }
+    println!(
+        "generated samples={n} ({} series x {steps} steps) in {:.1?}",
+        args.series,
+        t.elapsed()
+    );
+    engine.flush_all().await?;
+
+    let t = Instant::now();
+    let mut merged = 0;
+    loop {
+        let report = engine.maintain().await?;
+        merged += report.segments_merged;
+        if report.compactions == 0 {
+            break;
+        }
+    }
+    // A second pass deletes what the last one replaced (zero grace).
+    engine.maintain().await?;
+    println!("compacted {merged} segments in {:.1?}", t.elapsed());
+    std::fs::write(args.dir.join("trace_ids.txt"), ids.join("\n"))?;
+    Ok(ids)
+}
+
+/// The engine seen without its indexes: every look-up answers "not indexed".
+struct NoIndex(Arc<Engine>);
+
+impl ReadView for NoIndex {
+    fn snapshot(&self, tenant: &Tenant, table: &str) -> TableSnapshot {
+        self.0.snapshot(tenant, table)
+    }
+    fn series(&self, tenant: &Tenant) -> Vec<RecordBatch> {
+        self.0.series(tenant)
+    }
+    fn object_store(&self) -> Arc<dyn ObjectStore> {
+        self.0.object_store()
+    }
+    fn segment_index(&self, _: &SegmentMeta) -> BoxFuture<'static, Option<Arc<SegmentIndex>>> {
+        Box::pin(async { None })
+    }
+}
+
+async fn run(ctx: &SessionContext, sql: &str) -> anyhow::Result<(Duration, usize)> {
+    let t = Instant::now();
+    let batches = ctx.sql(sql).await?.collect().await?;
+    Ok((t.elapsed(), batches.iter().map(|b| b.num_rows()).sum()))
+}
+
+/// p50 and p99 of `times` in milliseconds.
+fn quantiles(times: &mut [Duration]) -> (f64, f64) {
+    times.sort();
+    let at = |q: f64| {
+        let i = ((times.len() as f64 - 1.0) * q).round() as usize;
+        times[i].as_secs_f64() * 1000.0
+    };
+    (at(0.5), at(0.99))
+}
+
+/// Times `sqls` (each run once to warm up first) and returns p50/p99 and the rows of the last.
+async fn time_queries(ctx: &SessionContext, sqls: &[String]) -> anyhow::Result<(f64, f64, usize)> {
+    let mut times = Vec::new();
+    let mut rows = 0;
+    for sql in sqls {
+        run(ctx, sql).await.with_context(|| sql.clone())?;
+        let (t, r) = run(ctx, sql).await?;
+        times.push(t);
+        rows = r;
+    }
+    let (p50, p99) = quantiles(&mut times);
+    Ok((p50, p99, rows))
+}
+
+fn store_sizes(engine: &Engine) {
+    for (signal, table) in [
+        ("logs", "logs"),
+        ("traces", "spans"),
+        ("metrics", "samples"),
+    ] {
+        let snap = engine.snapshot(&Tenant::default_tenant(), table);
+        let rows: u64 = snap.segments.iter().map(|s| s.rows).sum();
+        let data: u64 = snap.segments.iter().map(|s| s.bytes + s.series_bytes).sum();
+        let index: u64 = snap.segments.iter().map(|s| s.index_bytes).sum();
+        println!(
+            "store signal={signal} segments={} rows={rows} data_bytes={data} bytes_per_row={:.2} \
+             index_bytes={index} index_share_of_data={:.3}",
+            snap.segments.len(),
+            data as f64 / rows.max(1) as f64,
+            index as f64 / data.max(1) as f64
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if !args.reuse {
+        if args.dir.exists() {
+            std::fs::remove_dir_all(&args.dir)?;
+        }
+        std::fs::create_dir_all(&args.dir)?;
+    }
+    let engine = Engine::open(
+        engine_config(&args.dir),
+        Arc::new(common::SystemClock),
+        Arc::new(ingest::convert::OtlpDecoder),
+    )
+    .await?;
+    let ids = if args.reuse {
+        std::fs::read_to_string(args.dir.join("trace_ids.txt"))?
+            .lines()
+            .map(String::from)
+            .collect()
+    } else {
+        generate(&args, &engine).await?
+    };
+    store_sizes(&engine);
+
+    let tenant = Tenant::default_tenant();
+    let indexed =
+        query::session_for_tenant(Arc::clone(&engine) as Arc<dyn ReadView>, tenant.clone());
+    let plain = query::session_for_tenant(Arc::new(NoIndex(Arc::clone(&engine))), tenant);
+    let trace_sqls: Vec<String> = ids
+        .iter()
+        .map(|id| format!("SELECT span_id, name FROM spans WHERE trace_id = '{id}'"))
+        .collect();
+    let repeat = |sql: String| vec![sql; args.runs];
+    let queries: Vec<(&str, Vec<String>)> =
+        vec![
+        ("trace_by_id", trace_sqls),
+        (
+            "rare_token",
+            repeat(format!(
+                "SELECT time_unix_nano, body FROM logs WHERE match(body, '{RARE}')"
+            )),
+        ),
+        (
+            "common_token",
+            repeat(format!("SELECT count(*) FROM logs WHERE match(body, '{COMMON}')")),
+        ),
+        (
+            "series_by_label",
+            repeat(
+                "SELECT series_id FROM series WHERE metric_name = 'http_server_requests_total' \
+                 AND labels['shard'] = '17'"
+                    .to_string(),
+            ),
+        ),
+    ];
+    println!("query | index p50 ms | index p99 ms | full scan p50 ms | full scan p99 ms | ratio (p50) | rows");
+    for (name, sqls) in &queries {
+        let (ip50, ip99, irows) = time_queries(&indexed, sqls).await?;
+        let (fp50, fp99, frows) = time_queries(&plain, sqls).await?;
+        if irows != frows {
+            bail!("{name}: {irows} rows with the index, {frows} without");
+        }
+        println!(
+            "{name} | {ip50:.1} | {ip99:.1} | {fp50:.1} | {fp99:.1} | {:.1}x | {irows}",
+            fp50 / ip50.max(0.001)
+        );
+    }
+
+    let status = std::process::Command::new("python3")
+        .arg(&args.duckdb_script)
+        .arg(&args.dir)
+        .arg(args.runs.to_string())
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => println!("duckdb: skipped ({s})"),
+        Err(e) => println!("duckdb: skipped ({e})"),
+    }
+    Ok(())
+}
