@@ -43,7 +43,7 @@ queries = {
     "rare_token": ["SELECT time_unix_nano, body FROM logs WHERE contains(lower(body), 'xyzzy')"] * runs,
     "common_token": ["SELECT count(*) FROM logs WHERE contains(lower(body), 'firefox')"] * runs,
     "series_by_label": [
-        "SELECT series_id FROM series WHERE metric_name = 'http_server_requests_total' "
+        "SELECT DISTINCT series_id FROM series WHERE metric_name = 'http_server_requests_total' "
         "AND labels['shard'] = '17'"
     ] * runs,
 }
