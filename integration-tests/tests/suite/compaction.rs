@@ -100,9 +100,11 @@ async fn a_kill_at_any_point_of_a_compaction_loses_and_duplicates_nothing() {
         vigil.restart().await;
         assert_each_record_once(&vigil).await;
         poll("the merge to finish", Duration::from_secs(30), || async {
-            match live_segments(&vigil).await {
-                n if n == 1.0 => Ok(()),
-                n => Err(format!("{n} segments")),
+            let n = live_segments(&vigil).await;
+            if n == 1.0 {
+                Ok(())
+            } else {
+                Err(format!("{n} segments"))
             }
         })
         .await;
