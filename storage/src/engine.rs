@@ -19,7 +19,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio::sync::Notify;
 
 use crate::head::TableState;
-use crate::index::{IndexCache, IndexKind, IndexOptions, SegmentIndex};
+use crate::index::{IndexCache, IndexOptions, SegmentIndex};
 use crate::manifest::{self, SegmentMeta};
 use crate::metrics;
 use crate::segment::{self, SegmentOptions};
@@ -509,22 +509,7 @@ impl Engine {
                 Some(registry) => registry.complete(&batches, series)?,
                 None => series,
             };
-            let schema = signal.schema();
-            let range = segment::time_range(signal, &batches)?.unwrap_or((0, 0));
-            let kind = segment::index_kind(signal);
-            let main_index = index_opts
-                .as_ref()
-                .filter(|_| kind != IndexKind::Series)
-                .map(|o| (kind, o));
-            let main = segment::encode_sorted(signal, &schema, &batches, opts, main_index)?;
-            let series_file = if series.is_empty() {
-                None
-            } else {
-                let s = segment::dedup_series(&common::schema::series_schema(), &series)?;
-                let series_index = index_opts.as_ref().map(|o| (IndexKind::Series, o));
-                Some(segment::encode(None, &s, opts, series_index)?)
-            };
-            Ok((main, series_file, range))
+            segment::encode_segment(signal, &batches, &series, opts, index_opts.as_ref())
         })
         .await
         .map_err(|e| Error::Replay(format!("flush task failed: {e}")))??;

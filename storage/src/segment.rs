@@ -102,6 +102,35 @@ pub(crate) fn encode_sorted(
     })
 }
 
+/// The files of a new segment: the sorted rows of `batches` (with their index) and, for
+/// metrics, the deduplicated `series` rows (with the series postings); plus the time range.
+pub(crate) fn encode_segment(
+    signal: Signal,
+    batches: &[RecordBatch],
+    series: &[RecordBatch],
+    opts: SegmentOptions,
+    index: Option<&IndexOptions>,
+) -> Result<(Encoded, Option<Encoded>, (i64, i64))> {
+    let range = time_range(signal, batches)?.unwrap_or((0, 0));
+    let kind = index_kind(signal);
+    let main_index = index
+        .filter(|_| kind != IndexKind::Series)
+        .map(|o| (kind, o));
+    let main = encode_sorted(signal, &signal.schema(), batches, opts, main_index)?;
+    let series_file = if series.is_empty() {
+        None
+    } else {
+        let s = dedup_series(&common::schema::series_schema(), series)?;
+        Some(encode(
+            None,
+            &s,
+            opts,
+            index.map(|o| (IndexKind::Series, o)),
+        )?)
+    };
+    Ok((main, series_file, range))
+}
+
 /// Rows of each row group of a written file.
 fn row_groups(meta: &ParquetMetaData) -> Vec<u32> {
     meta.row_groups()

@@ -25,7 +25,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{day_of, Engine};
 use crate::head::TableState;
-use crate::index::{IndexKind, IndexOptions};
+use crate::index::IndexOptions;
 use crate::manifest::SegmentMeta;
 use crate::segment::{self, SegmentOptions};
 use crate::{metrics, Error, Result};
@@ -284,23 +284,8 @@ impl Engine {
             row_group_rows: self.config.row_group_rows,
         };
         let index_opts: Option<IndexOptions> = self.config.index.clone();
-        let (main, series_file, range) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let schema = signal.schema();
-            let range = segment::time_range(signal, &batches)?.unwrap_or((0, 0));
-            let kind = segment::index_kind(signal);
-            let main_index = index_opts
-                .as_ref()
-                .filter(|_| kind != IndexKind::Series)
-                .map(|o| (kind, o));
-            let main = segment::encode_sorted(signal, &schema, &batches, opts, main_index)?;
-            let series_file = if series.is_empty() {
-                None
-            } else {
-                let s = segment::dedup_series(&common::schema::series_schema(), &series)?;
-                let series_index = index_opts.as_ref().map(|o| (IndexKind::Series, o));
-                Some(segment::encode(None, &s, opts, series_index)?)
-            };
-            Ok((main, series_file, range))
+        let (main, series_file, range) = tokio::task::spawn_blocking(move || {
+            segment::encode_segment(signal, &batches, &series, opts, index_opts.as_ref())
         })
         .await
         .map_err(|e| Error::Replay(format!("compaction task failed: {e}")))??;
