@@ -163,6 +163,11 @@ impl SignalTable {
                     files.push(plain(segment));
                 }
                 Selected::Rows(rows) if rows.is_empty() => summary.segments_skipped += 1,
+                // Most of the segment: a row selection would cost more than it saves.
+                Selected::Rows(rows) if rows.len() * 2 > segment.rows => {
+                    summary.rows_selected += rows.len();
+                    files.push(plain(segment));
+                }
                 Selected::Rows(rows) => {
                     summary.rows_selected += rows.len();
                     let plan = access_plan(index.row_groups(), &rows);

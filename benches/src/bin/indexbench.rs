@@ -270,7 +270,17 @@ async fn main() -> anyhow::Result<()> {
     let tenant = Tenant::default_tenant();
     let indexed =
         query::session_for_tenant(Arc::clone(&engine) as Arc<dyn ReadView>, tenant.clone());
-    let plain = query::session_for_tenant(Arc::new(NoIndex(Arc::clone(&engine))), tenant);
+    let plain = query::session_for_tenant(Arc::new(NoIndex(Arc::clone(&engine))), tenant.clone());
+    // A full scan: no segment index and no Parquet statistics, page index or bloom filters.
+    let full = query::session_for_tenant(Arc::new(NoIndex(Arc::clone(&engine))), tenant);
+    {
+        let state = full.state_ref();
+        let mut state = state.write();
+        let parquet = &mut state.table_options_mut().parquet.global;
+        parquet.pruning = false;
+        parquet.bloom_filter_on_read = false;
+        parquet.enable_page_index = false;
+    }
     let trace_sqls: Vec<String> = ids
         .iter()
         .map(|id| format!("SELECT span_id, name FROM spans WHERE trace_id = '{id}'"))
@@ -298,15 +308,20 @@ async fn main() -> anyhow::Result<()> {
             ),
         ),
     ];
-    println!("query | index p50 ms | index p99 ms | full scan p50 ms | full scan p99 ms | ratio (p50) | rows");
+    println!(
+        "query | index p50 / p99 ms | no .idx, Parquet pruning on: p50 / p99 ms | \
+         full scan p50 / p99 ms | full scan / index (p50) | rows"
+    );
     for (name, sqls) in &queries {
         let (ip50, ip99, irows) = time_queries(&indexed, sqls).await?;
-        let (fp50, fp99, frows) = time_queries(&plain, sqls).await?;
-        if irows != frows {
-            bail!("{name}: {irows} rows with the index, {frows} without");
+        let (pp50, pp99, prows) = time_queries(&plain, sqls).await?;
+        let (fp50, fp99, frows) = time_queries(&full, sqls).await?;
+        if irows != prows || irows != frows {
+            bail!("{name}: {irows} rows with the index, {prows} and {frows} without");
         }
         println!(
-            "{name} | {ip50:.1} | {ip99:.1} | {fp50:.1} | {fp99:.1} | {:.1}x | {irows}",
+            "{name} | {ip50:.1} / {ip99:.1} | {pp50:.1} / {pp99:.1} | {fp50:.1} / {fp99:.1} | \
+             {:.1}x | {irows}",
             fp50 / ip50.max(0.001)
         );
     }
