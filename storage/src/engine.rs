@@ -646,10 +646,16 @@ impl Engine {
         }
     }
 
-    /// Flushes every head with rows, then truncates the WAL.
+    /// Flushes every head with rows (after any flush already under way), then truncates the
+    /// WAL; when it returns, every row appended before the call is in a segment.
     pub async fn flush_all(&self) -> Result<()> {
         let mut first_error = None;
         for table in self.all_tables() {
+            // A flush of this table under way (from the background flusher) holds rows this
+            // call must see in a segment when it returns: wait for it to end first.
+            while table.inner.read().flushing.is_some() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
             if let Err(error) = self.flush_table(&table).await {
                 tracing::error!(%error, tenant = %table.tenant, signal = %table.signal, "flush failed");
                 first_error.get_or_insert(error);
