@@ -558,8 +558,11 @@ impl Engine {
                 let data = Bytes::from(data);
                 let n = data.len();
                 self.put_durable(&p, data.clone()).await?;
-                // Queries would read it back right away; keep the decoded index instead.
-                if let Ok(idx) = SegmentIndex::decode(data) {
+                // Queries would read it back right away; keep the decoded index instead
+                // (decoding decompresses it: off the async threads).
+                if let Ok(Ok(idx)) =
+                    tokio::task::spawn_blocking(move || SegmentIndex::decode(data)).await
+                {
                     self.index_cache.insert(&p, Arc::new(idx), n);
                 }
                 (Some(p), n as u64)
@@ -671,30 +674,26 @@ impl Engine {
         tick: Duration,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
-        let mut interval = tokio::time::interval(tick);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = interval.tick() => {}
-            }
-            let now = self.clock.now_nanos();
-            let age = self.config.flush_age.as_nanos() as i64;
-            let mut flushed = false;
-            for table in self.all_tables() {
-                if table.due(self.config.flush_bytes, age, now) {
-                    match self.flush_table(&table).await {
-                        Ok(f) => flushed |= f,
-                        Err(error) => tracing::error!(
-                            %error, tenant = %table.tenant, signal = %table.signal, "flush failed"
-                        ),
-                    }
+        every(tick, shutdown, || self.flush_due()).await;
+    }
+
+    /// Flushes the heads that are due by size or age.
+    async fn flush_due(&self) {
+        let now = self.clock.now_nanos();
+        let age = self.config.flush_age.as_nanos() as i64;
+        let mut flushed = false;
+        for table in self.all_tables() {
+            if table.due(self.config.flush_bytes, age, now) {
+                match self.flush_table(&table).await {
+                    Ok(f) => flushed |= f,
+                    Err(error) => tracing::error!(
+                        %error, tenant = %table.tenant, signal = %table.signal, "flush failed"
+                    ),
                 }
             }
-            if flushed {
-                self.truncate_wal();
-            }
+        }
+        if flushed {
+            self.truncate_wal();
         }
     }
 
@@ -708,6 +707,28 @@ impl Engine {
     /// Bytes of WAL files on disk.
     pub fn wal_disk_bytes(&self) -> u64 {
         self.wal.disk_bytes()
+    }
+}
+
+/// Runs `work` every `period` (the first time at once) until `shutdown` resolves; a run that
+/// overruns delays the next instead of bunching them.
+async fn every<F, Fut>(
+    period: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+    mut work: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = interval.tick() => {}
+        }
+        work().await;
     }
 }
 

@@ -130,16 +130,6 @@ impl IdColumn {
         }
         out
     }
-
-    /// Distinct runs.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// Whether the column has no ids.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
 }
 
 /// The terms of one column while building.
@@ -276,11 +266,6 @@ impl IndexBuilder {
     /// Distinct terms recorded for `column`.
     pub fn term_count(&self, column: &str) -> usize {
         self.columns.get(column).map_or(0, Terms::len)
-    }
-
-    /// Names of the columns recorded so far.
-    pub fn column_names(&self) -> Vec<String> {
-        self.columns.keys().cloned().collect()
     }
 
     /// The encoded index file of a segment of `rows` rows stored in row groups of
@@ -534,6 +519,13 @@ impl Cursor {
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    /// A column name: its length (u16) and UTF-8 bytes.
+    fn name(&mut self) -> Result<String, IndexError> {
+        let len = self.u16()? as usize;
+        String::from_utf8(self.take(len)?.to_vec())
+            .map_err(|_| IndexError::Malformed("column name is not UTF-8".into()))
+    }
+
     fn u64(&mut self) -> Result<u64, IndexError> {
         let b = self.take(8)?;
         let mut a = [0u8; 8];
@@ -581,9 +573,7 @@ impl SegmentIndex {
         let count = c.u16()?;
         let mut columns = BTreeMap::new();
         for _ in 0..count {
-            let name_len = c.u16()? as usize;
-            let name = String::from_utf8(c.take(name_len)?.to_vec())
-                .map_err(|_| IndexError::Malformed("column name is not UTF-8".into()))?;
+            let name = c.name()?;
             let unit_rows = c.u32()?;
             if unit_rows == 0 {
                 return Err(IndexError::Malformed(format!("zero unit rows in {name}")));
@@ -607,9 +597,7 @@ impl SegmentIndex {
         let id_count = c.u16()?;
         let mut ids = BTreeMap::new();
         for _ in 0..id_count {
-            let name_len = c.u16()? as usize;
-            let name = String::from_utf8(c.take(name_len)?.to_vec())
-                .map_err(|_| IndexError::Malformed("column name is not UTF-8".into()))?;
+            let name = c.name()?;
             let n = c.u32()? as usize;
             let keys = c.take(
                 n.checked_mul(8)
@@ -747,17 +735,6 @@ impl ColumnIndex {
             }
         }
         Ok((out, matched))
-    }
-
-    /// Every term in order (for tests and tools).
-    pub fn terms(&self) -> Vec<Vec<u8>> {
-        use fst::Streamer;
-        let mut out = Vec::new();
-        let mut stream = self.terms.stream();
-        while let Some((term, _)) = stream.next() {
-            out.push(term.to_vec());
-        }
-        out
     }
 }
 

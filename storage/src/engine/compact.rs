@@ -120,21 +120,18 @@ pub struct MaintenanceReport {
 impl Engine {
     /// Runs [`Self::maintain`] every `compaction.interval` until `shutdown` resolves.
     pub async fn run_compactor(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
-        let mut interval = tokio::time::interval(self.config.compaction.interval);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => return,
-                _ = interval.tick() => {}
+        let period = self.config.compaction.interval;
+        super::every(period, shutdown, || self.maintain_logged()).await;
+    }
+
+    /// [`Self::maintain`], logging what it did or why it failed.
+    async fn maintain_logged(&self) {
+        match self.maintain().await {
+            Ok(report) if report != MaintenanceReport::default() => {
+                tracing::info!(?report, "maintenance pass");
             }
-            match self.maintain().await {
-                Ok(report) if report != MaintenanceReport::default() => {
-                    tracing::info!(?report, "maintenance pass");
-                }
-                Ok(_) => {}
-                Err(error) => tracing::error!(%error, "maintenance pass failed"),
-            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "maintenance pass failed"),
         }
     }
 
@@ -377,7 +374,7 @@ impl Engine {
             }
         }
         live.extend(self.pending_deletes.lock().iter().map(|(_, f)| f.clone()));
-        let grace = chrono_like_secs(self.config.compaction.grace);
+        let grace = i64::try_from(self.config.compaction.grace.as_secs()).unwrap_or(i64::MAX);
         let now_secs = self.clock.now_nanos() / 1_000_000_000;
         let mut deleted = 0;
         for t in &tables {
@@ -448,9 +445,4 @@ impl Engine {
             futures::future::pending::<()>().await;
         }
     }
-}
-
-/// Whole seconds of `d`, as a signed count.
-fn chrono_like_secs(d: Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }

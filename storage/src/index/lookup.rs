@@ -126,24 +126,23 @@ impl SegmentIndex {
                 }
                 out
             }
-            Lookup::AnyOf { column, terms } if self.ids(column).is_some() => {
-                let mut rows = RoaringBitmap::new();
-                if let Some(ids) = self.ids(column) {
+            Lookup::AnyOf { column, terms } => match self.ids(column) {
+                Some(ids) => Selected::Rows(
+                    terms
+                        .iter()
+                        .map(|t| ids.get(t))
+                        .fold(RoaringBitmap::new(), |a, b| a | b),
+                ),
+                None => self.on_column(column, |c| {
+                    let mut units = RoaringBitmap::new();
                     for t in terms {
-                        rows |= ids.get(t);
+                        if let Some(rows) = c.get(t).ok()? {
+                            units |= rows;
+                        }
                     }
-                }
-                Selected::Rows(rows)
-            }
-            Lookup::AnyOf { column, terms } => self.on_column(column, |c| {
-                let mut units = RoaringBitmap::new();
-                for t in terms {
-                    if let Some(rows) = c.get(t).ok()? {
-                        units |= rows;
-                    }
-                }
-                Some(units)
-            }),
+                    Some(units)
+                }),
+            },
             Lookup::AllOf { column, terms } => self.on_column(column, |c| {
                 let mut units: Option<RoaringBitmap> = None;
                 for t in terms {
