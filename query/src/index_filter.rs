@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use common::schema::{LOGS, SPANS};
+use common::schema::{LOGS, SAMPLES, SERIES, SPANS};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::expr::{Cast, InList, Like, ScalarFunction, TryCast};
@@ -77,7 +77,7 @@ fn translate(table: &str, expr: &Expr) -> Option<Lookup> {
             };
             let terms = list
                 .iter()
-                .map(|e| literal(e).and_then(|v| term(&v)))
+                .map(|e| literal(e).and_then(|v| term_of(&column, &v)))
                 .collect::<Option<Vec<_>>>()?;
             Some(if *negated {
                 Lookup::NoneOf { column, terms }
@@ -133,6 +133,9 @@ fn target(table: &str, expr: &Expr) -> Option<Target> {
         // re-encoded.
         let keeps = match target(table, expr)? {
             Target::Terms(name) if INT_COLUMNS.contains(&name.as_str()) => data_type.is_integer(),
+            Target::Terms(name) if name == "series_id" => {
+                matches!(data_type, DataType::UInt64 | DataType::Decimal128(_, 0))
+            }
             _ => matches!(
                 data_type,
                 DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
@@ -153,20 +156,23 @@ fn target(table: &str, expr: &Expr) -> Option<Target> {
                 name,
                 "trace_id" | "service_name" | "name" | "kind" | "status_code"
             ),
+            SAMPLES => matches!(name, "series_id" | "metric_name"),
+            SERIES => name == "metric_name",
             _ => false,
         };
         return indexed.then(|| Target::Terms(name.to_owned()));
     }
     if let Expr::ScalarFunction(ScalarFunction { func, args }) = expr {
-        if func.name() != "get_field" || !matches!(table, LOGS | SPANS) {
+        if func.name() != "get_field" {
             return None;
         }
         let [Expr::Column(map), key] = args.as_slice() else {
             return None;
         };
-        let prefix = match map.name.as_str() {
-            "attributes" => "attr",
-            "resource_attributes" => "resource",
+        let prefix = match (table, map.name.as_str()) {
+            (LOGS | SPANS, "attributes") => "attr",
+            (LOGS | SPANS, "resource_attributes") => "resource",
+            (SERIES, "labels") => "label",
             _ => return None,
         };
         let key = text(&literal(key)?)?;
@@ -228,10 +234,27 @@ fn term(value: &ScalarValue) -> Option<Vec<u8>> {
     }
 }
 
+/// A literal as `column` of the index spells it: series ids as their 8 big-endian bytes, all
+/// else as [`term`] does.
+fn term_of(column: &str, value: &ScalarValue) -> Option<Vec<u8>> {
+    if column != "series_id" {
+        return term(value);
+    }
+    let id = match value {
+        ScalarValue::UInt64(Some(v)) => *v,
+        ScalarValue::Int64(Some(v)) => u64::try_from(*v).ok()?,
+        ScalarValue::UInt32(Some(v)) => u64::from(*v),
+        ScalarValue::Int32(Some(v)) => u64::try_from(*v).ok()?,
+        ScalarValue::Decimal128(Some(v), _, 0) => u64::try_from(*v).ok()?,
+        _ => return None,
+    };
+    Some(id.to_be_bytes().to_vec())
+}
+
 fn compare(column: Target, value: ScalarValue, negated: bool) -> Option<Lookup> {
     match column {
         Target::Terms(column) => {
-            let terms = vec![term(&value)?];
+            let terms = vec![term_of(&column, &value)?];
             Some(if negated {
                 Lookup::NoneOf { column, terms }
             } else {

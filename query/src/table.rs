@@ -340,17 +340,28 @@ impl TableProvider for SeriesTable {
         TableType::Base
     }
 
-    /// A memory scan of the series batches as they are now.
+    /// Filters on `metric_name` and `labels['k']` narrow the series through the series
+    /// postings; DataFusion re-checks every filter.
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    /// A memory scan of the series batches as they are now: those the series postings select
+    /// for the pushed-down filters, or all.
     async fn scan(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let batches = self
-            .view
-            .series(&self.tenant)
+        let selected = index_filter::lookup(common::schema::SERIES, filters)
+            .and_then(|lookup| self.view.select_series(&self.tenant, &lookup));
+        let batches = selected
+            .unwrap_or_else(|| self.view.series(&self.tenant))
             .iter()
             .filter(|b| b.num_rows() > 0)
             .map(|b| conform(b, &self.schema, common::schema::SERIES))

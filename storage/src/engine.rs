@@ -19,7 +19,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio::sync::Notify;
 
 use crate::head::TableState;
-use crate::index::{IndexCache, IndexOptions, SegmentIndex};
+use crate::index::{IndexCache, IndexOptions, Lookup, SegmentIndex, Selected};
 use crate::manifest::{self, SegmentMeta};
 use crate::metrics;
 use crate::segment::{self, SegmentOptions};
@@ -90,6 +90,12 @@ pub trait ReadView: Send + Sync + 'static {
     fn snapshot(&self, tenant: &Tenant, table: &str) -> TableSnapshot;
     /// The rows of the `series` table of `tenant`, one per series id.
     fn series(&self, tenant: &Tenant) -> Vec<RecordBatch>;
+    /// The rows of the `series` table of `tenant` that `lookup` may select, through series
+    /// postings (a superset: the caller still filters); `None` when the view has no postings
+    /// (the caller then filters [`ReadView::series`]).
+    fn select_series(&self, _tenant: &Tenant, _lookup: &Lookup) -> Option<Vec<RecordBatch>> {
+        None
+    }
     /// The store that segment paths are relative to.
     fn object_store(&self) -> Arc<dyn ObjectStore>;
     /// The decoded index sidecar of `segment`; `None` when it has none or it cannot be used
@@ -204,13 +210,21 @@ struct RegistryInner {
     /// Where each series' row is: (batch, row) in `batches`.
     rows: common::hash::IdMap<(u32, u32)>,
     batches: Vec<RecordBatch>,
+    /// (batch, row) of each series ordinal of `postings`.
+    ordinals: Vec<(u32, u32)>,
+    postings: crate::index::SeriesPostings,
 }
 
 impl SeriesRegistry {
     /// Keeps the rows of `batch` whose series id is new.
     fn add(&self, batch: &RecordBatch) {
         let mut inner = self.inner.lock();
-        let RegistryInner { rows, batches } = &mut *inner;
+        let RegistryInner {
+            rows,
+            batches,
+            ordinals,
+            postings,
+        } = &mut *inner;
         let Some(kept) = crate::series::retain(batch, |id| !rows.contains_key(&id)) else {
             return;
         };
@@ -223,7 +237,28 @@ impl SeriesRegistry {
                 rows.entry(id).or_insert((at, row as u32));
             }
         }
+        ordinals.extend((0..kept.num_rows() as u32).map(|row| (at, row)));
+        postings.add(&kept);
         batches.push(kept);
+    }
+
+    /// The rows of the series `lookup` may select (a superset: the caller filters).
+    fn select(&self, lookup: &Lookup) -> Result<Vec<RecordBatch>> {
+        let inner = self.inner.lock();
+        let ordinals = match inner.postings.select(lookup) {
+            Selected::All => return Ok(inner.batches.clone()),
+            Selected::Rows(o) if o.is_empty() => return Ok(Vec::new()),
+            Selected::Rows(o) => o,
+        };
+        let at: Vec<(usize, usize)> = ordinals
+            .iter()
+            .filter_map(|o| inner.ordinals.get(o as usize))
+            .map(|&(b, r)| (b as usize, r as usize))
+            .collect();
+        let batches: Vec<&RecordBatch> = inner.batches.iter().collect();
+        Ok(vec![arrow::compute::interleave_record_batch(
+            &batches, &at,
+        )?])
     }
 
     fn contains(&self, id: u64) -> bool {
@@ -541,18 +576,16 @@ impl Engine {
         let path = format!("{dir}/{id}.parquet");
         let bytes = main.file.len() as u64;
         self.put_durable(&path, main.file).await?;
-        let mut index = main.index;
-        let (series_path, series_bytes) = match series_file {
+        let (series_path, series_bytes, series_index) = match series_file {
             Some(series) => {
                 let p = format!("{dir}/{id}.series.parquet");
                 let n = series.file.len() as u64;
                 self.put_durable(&p, series.file).await?;
-                index = index.or(series.index);
-                (Some(p), n)
+                (Some(p), n, series.index)
             }
-            None => (None, 0),
+            None => (None, 0, None),
         };
-        let (index_path, index_bytes) = match index {
+        let (index_path, mut index_bytes) = match main.index {
             Some(data) => {
                 let p = format!("{dir}/{id}.idx");
                 let data = Bytes::from(data);
@@ -569,6 +602,15 @@ impl Engine {
             }
             None => (None, 0),
         };
+        let series_index_path = match series_index {
+            Some(data) => {
+                let p = format!("{dir}/{id}.series.idx");
+                index_bytes += data.len() as u64;
+                self.put_durable(&p, Bytes::from(data)).await?;
+                Some(p)
+            }
+            None => None,
+        };
         Ok(SegmentMeta {
             id,
             path,
@@ -580,6 +622,7 @@ impl Engine {
             max_lsn,
             schema_version: common::schema::SCHEMA_VERSION,
             index_path,
+            series_index_path,
             index_bytes,
             series_bytes,
             index_body: index_body && index_bytes > 0,
@@ -860,6 +903,19 @@ impl ReadView for Engine {
             .get(tenant)
             .map(|r| r.batches())
             .unwrap_or_default()
+    }
+
+    fn select_series(&self, tenant: &Tenant, lookup: &Lookup) -> Option<Vec<RecordBatch>> {
+        let Some(registry) = self.series.read().get(tenant).cloned() else {
+            return Some(Vec::new());
+        };
+        match registry.select(lookup) {
+            Ok(rows) => Some(rows),
+            Err(e) => {
+                tracing::warn!(error = %e, "series postings look-up failed; scanning all series");
+                None
+            }
+        }
     }
 
     fn object_store(&self) -> Arc<dyn ObjectStore> {

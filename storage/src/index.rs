@@ -34,6 +34,7 @@
 mod build;
 mod cache;
 mod lookup;
+mod postings;
 mod tokenize;
 
 use std::collections::BTreeMap;
@@ -43,7 +44,8 @@ use roaring::RoaringBitmap;
 
 pub use build::{index_batches, IndexKind, IndexOptions, SegmentIndexer, DEFAULT_BLOCK_ROWS};
 pub use cache::{load_uncached, IndexCache};
-pub use lookup::{Lookup, Selected, TermPredicate};
+pub use lookup::{select_with, Lookup, Selected, TermPredicate};
+pub use postings::SeriesPostings;
 pub use tokenize::tokens;
 
 /// First bytes of every index file.

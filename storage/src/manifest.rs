@@ -26,11 +26,14 @@ pub struct SegmentMeta {
     pub max_lsn: u64,
     /// Segment schema version (`common::schema::SCHEMA_VERSION`).
     pub schema_version: u32,
-    /// Object-store path of the index sidecar (`.idx`): of the main file for spans and logs, of
-    /// the series file for metrics. Absent for segments written without one.
+    /// Object-store path of the index sidecar (`.idx`) of the main file. Absent for segments
+    /// written without one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index_path: Option<String>,
-    /// Size of the index sidecar in bytes.
+    /// Object-store path of the series postings (`.series.idx`) of the series file, for metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_index_path: Option<String>,
+    /// Size of the index sidecars in bytes.
     #[serde(default)]
     pub index_bytes: u64,
     /// Size of the series file in bytes.
@@ -50,6 +53,7 @@ impl SegmentMeta {
         let mut out = vec![self.path.clone()];
         out.extend(self.series_path.clone());
         out.extend(self.index_path.clone());
+        out.extend(self.series_index_path.clone());
         out
     }
 

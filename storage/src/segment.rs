@@ -58,7 +58,7 @@ pub(crate) fn index_kind(signal: Signal) -> IndexKind {
     match signal {
         Signal::Traces => IndexKind::Spans,
         Signal::Logs => IndexKind::Logs,
-        Signal::Metrics => IndexKind::Series,
+        Signal::Metrics => IndexKind::Samples,
     }
 }
 
@@ -113,10 +113,13 @@ pub(crate) fn encode_segment(
 ) -> Result<(Encoded, Option<Encoded>, (i64, i64))> {
     let range = time_range(signal, batches)?.unwrap_or((0, 0));
     let kind = index_kind(signal);
-    let main_index = index
-        .filter(|_| kind != IndexKind::Series)
-        .map(|o| (kind, o));
-    let main = encode_sorted(signal, &signal.schema(), batches, opts, main_index)?;
+    let main = encode_sorted(
+        signal,
+        &signal.schema(),
+        batches,
+        opts,
+        index.map(|o| (kind, o)),
+    )?;
     let series_file = if series.is_empty() {
         None
     } else {

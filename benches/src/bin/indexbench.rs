@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use arrow::array::RecordBatch;
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::{Int64Type, UInt64Type};
 use benches::gen::{Request, Source};
 use bytes::Bytes;
 use clap::Parser;
@@ -222,6 +223,60 @@ async fn time_queries(ctx: &SessionContext, sqls: &[String]) -> anyhow::Result<(
     Ok((p50, p99, rows))
 }
 
+/// The series of `http_server_requests_total{shard="17"}` (36 of them).
+const SERIES_SQL: &str = "SELECT series_id FROM series \
+    WHERE metric_name = 'http_server_requests_total' AND labels['shard'] = '17'";
+
+/// The samples query of the series `ids`: count and maximum per series over every sample.
+fn samples_sql(ids: &[u64]) -> String {
+    let list: Vec<String> = ids.iter().map(u64::to_string).collect();
+    format!(
+        "SELECT series_id, count(*) AS samples, max(value) AS max FROM samples \
+         WHERE series_id IN ({}) GROUP BY series_id",
+        list.join(", ")
+    )
+}
+
+/// Times `runs` label-matcher selections (series, then their samples; one warm-up) and returns
+/// p50/p99 and the samples counted.
+async fn time_series_selection(
+    ctx: &SessionContext,
+    runs: usize,
+) -> anyhow::Result<(f64, f64, u64)> {
+    let mut times = Vec::new();
+    let mut samples = 0;
+    for i in 0..=runs {
+        let t = Instant::now();
+        let mut ids = Vec::new();
+        for b in ctx.sql(SERIES_SQL).await?.collect().await? {
+            let col = b.column(0).as_primitive::<UInt64Type>();
+            ids.extend(col.iter().flatten());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            bail!("no series matched {SERIES_SQL}");
+        }
+        let batches = ctx.sql(&samples_sql(&ids)).await?.collect().await?;
+        let elapsed = t.elapsed();
+        samples = batches
+            .iter()
+            .flat_map(|b| {
+                b.column(1)
+                    .as_primitive::<Int64Type>()
+                    .iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+            })
+            .sum::<i64>() as u64;
+        if i > 0 {
+            times.push(elapsed);
+        }
+    }
+    let (p50, p99) = quantiles(&mut times);
+    Ok((p50, p99, samples))
+}
+
 fn store_sizes(engine: &Engine) {
     for (signal, table) in [
         ("logs", "logs"),
@@ -286,8 +341,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|id| format!("SELECT span_id, name FROM spans WHERE trace_id = '{id}'"))
         .collect();
     let repeat = |sql: String| vec![sql; args.runs];
-    let queries: Vec<(&str, Vec<String>)> =
-        vec![
+    let queries: Vec<(&str, Vec<String>)> = vec![
         ("trace_by_id", trace_sqls),
         (
             "rare_token",
@@ -297,15 +351,9 @@ async fn main() -> anyhow::Result<()> {
         ),
         (
             "common_token",
-            repeat(format!("SELECT count(*) FROM logs WHERE match(body, '{COMMON}')")),
-        ),
-        (
-            "series_by_label",
-            repeat(
-                "SELECT series_id FROM series WHERE metric_name = 'http_server_requests_total' \
-                 AND labels['shard'] = '17'"
-                    .to_string(),
-            ),
+            repeat(format!(
+                "SELECT count(*) FROM logs WHERE match(body, '{COMMON}')"
+            )),
         ),
     ];
     println!(
@@ -325,6 +373,20 @@ async fn main() -> anyhow::Result<()> {
             fp50 / ip50.max(0.001)
         );
     }
+
+    // A label-matcher selection as a PromQL selector runs it: the matching series through the
+    // series postings, then their samples over the whole store through the samples index.
+    let (ip50, ip99, irows) = time_series_selection(&indexed, args.runs).await?;
+    let (pp50, pp99, prows) = time_series_selection(&plain, args.runs).await?;
+    let (fp50, fp99, frows) = time_series_selection(&full, args.runs).await?;
+    if irows != prows || irows != frows {
+        bail!("series_by_label: {irows} with the index, {prows} and {frows} without");
+    }
+    println!(
+        "series_by_label | {ip50:.1} / {ip99:.1} | {pp50:.1} / {pp99:.1} | {fp50:.1} / {fp99:.1} | \
+         {:.1}x | {irows}",
+        fp50 / ip50.max(0.001)
+    );
 
     let status = std::process::Command::new("python3")
         .arg(&args.duckdb_script)

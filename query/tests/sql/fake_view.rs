@@ -17,7 +17,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use serde_json::{json, Value};
-use storage::index::{IndexKind, IndexOptions, SegmentIndexer};
+use storage::index::{IndexKind, IndexOptions, Lookup, SegmentIndexer, Selected, SeriesPostings};
 use storage::{ReadView, SegmentMeta, TableSnapshot};
 use tempfile::TempDir;
 
@@ -80,6 +80,7 @@ impl FakeView {
         let kind = match table {
             SPANS => Some(IndexKind::Spans),
             LOGS => Some(IndexKind::Logs),
+            SAMPLES => Some(IndexKind::Samples),
             _ => None,
         };
         let mut index_path = None;
@@ -201,6 +202,25 @@ impl ReadView for FakeView {
 
     fn series(&self, tenant: &Tenant) -> Vec<RecordBatch> {
         self.series.lock().get(tenant).cloned().unwrap_or_default()
+    }
+
+    /// With an index, series postings over the series added so far (built per call).
+    fn select_series(&self, tenant: &Tenant, lookup: &Lookup) -> Option<Vec<RecordBatch>> {
+        self.index.as_ref()?;
+        let batches = self.series(tenant);
+        let mut postings = SeriesPostings::default();
+        for b in &batches {
+            postings.add(b);
+        }
+        match postings.select(lookup) {
+            Selected::All => Some(batches),
+            Selected::Rows(rows) => {
+                let all =
+                    arrow::compute::concat_batches(&schema::series_schema(), &batches).ok()?;
+                let rows = arrow::array::UInt32Array::from_iter_values(rows.iter());
+                Some(vec![arrow::compute::take_record_batch(&all, &rows).ok()?])
+            }
+        }
     }
 
     fn object_store(&self) -> Arc<dyn ObjectStore> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use arrow::util::pretty::pretty_format_batches;
-use common::schema::LOGS;
+use common::schema::{LOGS, SAMPLES, SERIES};
 use common::Tenant;
 use datafusion::prelude::SessionContext;
 use proptest::prelude::*;
@@ -245,6 +245,122 @@ proptest! {
             let t = Tenant::default_tenant();
             let indexed = session_for_tenant(view_of(&segments, small_blocks()).unwrap(), t.clone());
             let plain = session_for_tenant(view_of(&segments, None).unwrap(), t);
+            (rows(&indexed, &sql).await.unwrap(), rows(&plain, &sql).await.unwrap())
+        });
+        prop_assert_eq!(with, without, "{}", sql);
+    }
+}
+
+/// A series row of metric `name` with `labels`.
+fn series_row(id: u64, name: &str, labels: Value) -> Value {
+    json!({
+        "series_id": id,
+        "metric_name": name,
+        "labels": labels,
+        "metric_type": "counter",
+        "unit": "",
+        "description": ""
+    })
+}
+
+/// Series `1..=12` of metrics `a`/`b` with labels `shard` (id % 4) and, on even ids, `zone`.
+fn series_view(index: Option<IndexOptions>) -> Result<Arc<FakeView>> {
+    let view = FakeView::with_index(index)?;
+    let t = Tenant::default_tenant();
+    let rows: Vec<Value> = (1..=12u64)
+        .map(|id| {
+            let mut labels = json!({ "shard": (id % 4).to_string() });
+            if id % 2 == 0 {
+                labels["zone"] = json!(format!("z{}", id % 3));
+            }
+            series_row(id, if id <= 6 { "a" } else { "b" }, labels)
+        })
+        .collect();
+    view.add_series(&t, batch(SERIES, &rows)?);
+    // Two segments of samples, each sorted by series: 3 samples per series.
+    for ids in [1..=6u64, 7..=12] {
+        let samples: Vec<Value> = ids
+            .flat_map(|id| {
+                (0..3i64).map(move |k| {
+                    json!({
+                        "series_id": id,
+                        "metric_name": if id <= 6 { "a" } else { "b" },
+                        "timestamp_ms": 1000 * k + id as i64,
+                        "value": id as f64 + k as f64 / 10.0
+                    })
+                })
+            })
+            .collect();
+        view.add_segment(&t, SAMPLES, &batch(SAMPLES, &samples)?)?;
+    }
+    Ok(view)
+}
+
+#[tokio::test]
+async fn label_matchers_select_series_through_postings_and_samples_through_their_index(
+) -> Result<()> {
+    let ctx = session_for_tenant(series_view(small_blocks())?, Tenant::default_tenant());
+    let out = rows(
+        &ctx,
+        "SELECT series_id FROM series WHERE metric_name = 'b' AND labels['shard'] = '2' \
+         ORDER BY series_id",
+    )
+    .await?;
+    assert_eq!(
+        out.lines().filter(|l| l.contains("| 10 ")).count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 5, "{out}");
+
+    // The samples of series 10: one segment skipped, three rows of the other selected.
+    let sql =
+        "SELECT timestamp_ms, value FROM samples WHERE series_id IN (10) ORDER BY timestamp_ms";
+    let line = scan_line(&ctx, sql).await?;
+    assert!(
+        line.contains("segments_skipped_by_index=1, rows_selected_by_index=3/36"),
+        "{line}"
+    );
+    let out = rows(&ctx, sql).await?;
+    assert!(out.contains("| 10.1 ") && out.contains("| 2010 "), "{out}");
+    assert_eq!(out.lines().count(), 7, "{out}");
+    let line = scan_line(&ctx, "SELECT value FROM samples WHERE series_id = 3").await?;
+    assert!(line.contains("rows_selected_by_index=3/36"), "{line}");
+    Ok(())
+}
+
+/// A random predicate over the `series` table's indexed columns, in SQL.
+fn series_predicate() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        prop_oneof![Just("a"), Just("b"), Just("c")].prop_map(|m| format!("metric_name = '{m}'")),
+        (0..5usize).prop_map(|v| format!("labels['shard'] = '{v}'")),
+        (0..5usize).prop_map(|v| format!("labels['shard'] != '{v}'")),
+        (0..4usize, 0..4usize).prop_map(|(a, b)| format!("labels['zone'] IN ('z{a}', 'z{b}')")),
+        (0..4usize).prop_map(|v| format!("labels['zone'] NOT IN ('z{v}')")),
+        Just("labels['zone'] ~ '1|2'".to_string()),
+        Just("labels['shard'] LIKE '_'".to_string()),
+        Just("labels['nope'] = 'x'".to_string()),
+        Just("metric_name != 'a'".to_string()),
+    ];
+    leaf.prop_recursive(2, 6, 2, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} AND {b})")),
+            (inner.clone(), inner).prop_map(|(a, b)| format!("({a} OR {b})")),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn series_selected_with_and_without_postings_are_identical(predicate in series_predicate()) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let sql = format!("SELECT series_id FROM series WHERE {predicate} ORDER BY series_id");
+        let (with, without) = runtime.block_on(async {
+            let t = Tenant::default_tenant();
+            let indexed = session_for_tenant(series_view(small_blocks()).unwrap(), t.clone());
+            let plain = session_for_tenant(series_view(None).unwrap(), t);
             (rows(&indexed, &sql).await.unwrap(), rows(&plain, &sql).await.unwrap())
         });
         prop_assert_eq!(with, without, "{}", sql);

@@ -296,6 +296,97 @@ async fn segments_carry_rows_of_known_series_that_requests_left_out() {
     assert_eq!(labels, 3, "the registry holds each series once");
 }
 
+fn label_is(value: &str) -> Lookup {
+    Lookup::AnyOf {
+        column: "label:id".into(),
+        terms: vec![value.as_bytes().to_vec()],
+    }
+}
+
+fn selected_ids(engine: &Engine, t: &Tenant, lookup: &Lookup) -> Vec<u64> {
+    let mut ids: Vec<u64> = engine
+        .select_series(t, lookup)
+        .expect("the engine has series postings")
+        .iter()
+        .flat_map(|b| {
+            crate::series::ids(b)
+                .unwrap()
+                .iter()
+                .flatten()
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[tokio::test]
+async fn series_postings_and_the_samples_index_select_the_rows_of_matching_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tenant::default_tenant();
+    let engine = open(dir.path()).await;
+    // Samples arrive interleaved; the segment sorts them by series.
+    let pts: Vec<(u64, i64)> = (0..12).map(|i| (i % 3 + 1, 100 + i as i64)).collect();
+    let mut rows = samples(&pts);
+    rows.series = Some(series_rows(&[1, 2, 3]));
+    engine
+        .append(t.clone(), Signal::Metrics, encode(&pts), rows)
+        .await
+        .unwrap();
+    engine.flush_all().await.unwrap();
+
+    let metric = Lookup::AnyOf {
+        column: "metric_name".into(),
+        terms: vec![b"m".to_vec()],
+    };
+    let regex = Lookup::Matching {
+        column: "label:id".into(),
+        predicate: Arc::new(|v: &[u8]| v == b"1" || v == b"3"),
+    };
+    let not_one = Lookup::NoneOf {
+        column: "label:id".into(),
+        terms: vec![b"1".to_vec()],
+    };
+    let unknown_label = Lookup::AnyOf {
+        column: "label:zone".into(),
+        terms: vec![b"a".to_vec()],
+    };
+    let check = |engine: &Engine| {
+        assert_eq!(selected_ids(engine, &t, &label_is("2")), [2]);
+        assert_eq!(selected_ids(engine, &t, &metric), [1, 2, 3]);
+        assert_eq!(selected_ids(engine, &t, &regex), [1, 3]);
+        assert_eq!(selected_ids(engine, &t, &not_one), [2, 3]);
+        assert!(selected_ids(engine, &t, &unknown_label).is_empty());
+        let both = Lookup::And(vec![
+            metric.clone(),
+            Lookup::Or(vec![label_is("3"), label_is("9")]),
+        ]);
+        assert_eq!(selected_ids(engine, &t, &both), [3]);
+    };
+    check(&engine);
+
+    // The samples segment's index holds each series as one run of rows.
+    let seg = engine.snapshot(&t, "samples").segments[0].clone();
+    assert!(seg.index_path.is_some() && seg.series_index_path.is_some());
+    let index = engine.segment_index(&seg).await.expect("samples index");
+    let series = |id: u64| Lookup::AnyOf {
+        column: "series_id".into(),
+        terms: vec![id.to_be_bytes().to_vec()],
+    };
+    let rows_of = |l: &Lookup| match index.select(l) {
+        Selected::Rows(r) => r.iter().collect::<Vec<u32>>(),
+        Selected::All => panic!("series ids are indexed"),
+    };
+    assert_eq!(rows_of(&series(2)), [4, 5, 6, 7]);
+    assert!(rows_of(&series(7)).is_empty());
+    drop(engine);
+
+    // After a restart the registry's postings come from the series files.
+    let engine = open(dir.path()).await;
+    check(&engine);
+    assert!(selected_ids(&engine, &Tenant::new("other").unwrap(), &metric).is_empty());
+}
+
 #[test]
 fn days_are_utc_calendar_days() {
     assert_eq!(day_of(0), "1970-01-01");
@@ -349,7 +440,11 @@ async fn compaction_merges_small_segments_and_deletes_inputs_after_the_grace_per
     assert_eq!(segment_rows(&engine, &tenant), [12]);
     let merged = engine.snapshot(&tenant, "samples").segments[0].clone();
     // (These requests carry no series rows, so the segments have no series file to index.)
-    assert!(merged.series_path.is_none() && merged.index_path.is_none());
+    assert!(merged.series_path.is_none() && merged.series_index_path.is_none());
+    assert!(
+        merged.index_path.is_some(),
+        "the samples of the merge are indexed"
+    );
     assert_eq!((merged.min_time, merged.max_time), (base, base + 23));
     // Within the grace period the inputs stay on disk for queries that still read them.
     let store = dir.path().join("store");

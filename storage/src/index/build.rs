@@ -18,7 +18,7 @@
 use std::collections::BTreeSet;
 
 use arrow::array::{Array, AsArray, FixedSizeBinaryArray, MapArray, RecordBatch, StringArray};
-use arrow::datatypes::Int32Type;
+use arrow::datatypes::{Int32Type, UInt64Type};
 
 use super::{tokens, IndexBuilder};
 
@@ -29,6 +29,8 @@ pub enum IndexKind {
     Spans,
     /// A `logs` segment.
     Logs,
+    /// The samples file of a metrics segment.
+    Samples,
     /// The series file of a metrics segment.
     Series,
 }
@@ -105,6 +107,10 @@ impl SegmentIndexer {
                 }
                 attributes(b, &mut self.keys, batch, row0, block);
             }
+            IndexKind::Samples => {
+                series_ids(b, batch, row0);
+                strings(b, batch, "metric_name", row0, 1);
+            }
             IndexKind::Series => {
                 strings(b, batch, "metric_name", row0, 1);
                 map(b, &mut self.keys, batch, "labels", "label", row0, 1);
@@ -167,6 +173,23 @@ fn ids(b: &mut IndexBuilder, batch: &RecordBatch, name: &str, row0: u32) {
     for (i, v) in col.iter().enumerate() {
         if let Some(v) = v {
             ids.add(v, row0 + i as u32);
+        }
+    }
+}
+
+/// The `series_id` column of samples, per row, as its 8 big-endian bytes (samples are sorted by
+/// it, so each series is one run of rows).
+fn series_ids(b: &mut IndexBuilder, batch: &RecordBatch, row0: u32) {
+    let Some(col) = batch
+        .column_by_name("series_id")
+        .and_then(|c| c.as_primitive_opt::<UInt64Type>())
+    else {
+        return;
+    };
+    let ids = b.ids("series_id");
+    for (i, v) in col.iter().enumerate() {
+        if let Some(v) = v {
+            ids.add(&v.to_be_bytes(), row0 + i as u32);
         }
     }
 }

@@ -102,30 +102,42 @@ impl Selected {
     }
 }
 
+/// The rows `lookup` selects, given the rows of each look-up that is neither `And` nor `Or`.
+pub fn select_with(lookup: &Lookup, leaf: &impl Fn(&Lookup) -> Selected) -> Selected {
+    match lookup {
+        Lookup::And(parts) => {
+            let mut out = Selected::All;
+            for p in parts {
+                out = out.and(select_with(p, leaf));
+                if out.is_empty() {
+                    break;
+                }
+            }
+            out
+        }
+        Lookup::Or(parts) => {
+            let mut out = Selected::Rows(RoaringBitmap::new());
+            for p in parts {
+                out = out.or(select_with(p, leaf));
+                if out == Selected::All {
+                    break;
+                }
+            }
+            out
+        }
+        other => leaf(other),
+    }
+}
+
 impl SegmentIndex {
     /// The rows of this segment that may satisfy `lookup`.
     pub fn select(&self, lookup: &Lookup) -> Selected {
+        select_with(lookup, &|l| self.leaf(l))
+    }
+
+    fn leaf(&self, lookup: &Lookup) -> Selected {
         match lookup {
-            Lookup::And(parts) => {
-                let mut out = Selected::All;
-                for p in parts {
-                    out = out.and(self.select(p));
-                    if out.is_empty() {
-                        break;
-                    }
-                }
-                out
-            }
-            Lookup::Or(parts) => {
-                let mut out = Selected::Rows(RoaringBitmap::new());
-                for p in parts {
-                    out = out.or(self.select(p));
-                    if out == Selected::All {
-                        break;
-                    }
-                }
-                out
-            }
+            Lookup::And(_) | Lookup::Or(_) => self.select(lookup),
             Lookup::AnyOf { column, terms } => match self.ids(column) {
                 Some(ids) => Selected::Rows(
                     terms
