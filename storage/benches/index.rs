@@ -138,6 +138,29 @@ fn bench(c: &mut Criterion) {
             b.iter(|| index_batches(IndexKind::Logs, std::slice::from_ref(&logs), &opts))
         });
     }
+    // What bodies cost: the index without them (as flushes wrote it before), and the tokenizer
+    // alone.
+    let no_body = IndexOptions {
+        body: false,
+        ..Default::default()
+    };
+    g.bench_function("logs/no_body", |b| {
+        b.iter(|| index_batches(IndexKind::Logs, std::slice::from_ref(&logs), &no_body))
+    });
+    let bodies = logs
+        .column_by_name("body")
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .expect("body column")
+        .clone();
+    g.bench_function("tokens", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for body in bodies.iter().flatten() {
+                storage::index::tokens(body, |t| n += t.len());
+            }
+            n
+        })
+    });
     g.finish();
 }
 

@@ -134,89 +134,119 @@ impl IdColumn {
     }
 }
 
-/// The terms of one column while building.
+/// The terms of one column while building. Term bytes live back to back in one arena and the
+/// hash table holds only term ids, so a look-up touches little memory; the last unit of each
+/// term sits in a dense array, so a term repeated within a unit costs no postings access.
 #[derive(Debug, Default)]
 pub struct Terms {
     /// Rows per posting unit.
     unit_rows: u32,
-    ids: common::hash::StrMap<Box<[u8]>, u32>,
+    /// Term ids, by the hash of their bytes.
+    table: hashbrown::HashTable<u32>,
+    /// The hash of each term (the table grows without rehashing bytes).
+    hashes: Vec<u64>,
+    /// Every term's bytes; term `i` ends at `ends[i]` and starts where term `i - 1` ends.
+    arena: Vec<u8>,
+    ends: Vec<usize>,
+    /// The unit each term was last added in (`NO_UNIT` before the first).
+    last_unit: Vec<u32>,
     postings: Vec<Vec<u32>>,
-    /// Whether a posting got a row below its last one (sorted at the end).
+    /// Whether a posting got a unit below its last one (sorted at the end).
     unsorted: bool,
-    last_term: Vec<u8>,
     last_id: Option<u32>,
 }
 
+const NO_UNIT: u32 = u32::MAX;
+
 impl Terms {
+    fn term(&self, id: u32) -> &[u8] {
+        let id = id as usize;
+        let start = if id == 0 { 0 } else { self.ends[id - 1] };
+        &self.arena[start..self.ends[id]]
+    }
+
+    /// The id of `term`, added when new.
+    fn id_of(&mut self, term: &[u8]) -> u32 {
+        let hash = xxhash_rust::xxh3::xxh3_64(term);
+        let Terms {
+            table,
+            hashes,
+            arena,
+            ends,
+            ..
+        } = self;
+        let bytes_of = |id: u32| {
+            let id = id as usize;
+            let start = if id == 0 { 0 } else { ends[id - 1] };
+            &arena[start..ends[id]]
+        };
+        if let Some(&id) = table.find(hash, |&id| bytes_of(id) == term) {
+            return id;
+        }
+        let id = hashes.len() as u32;
+        table.insert_unique(hash, id, |&i| hashes[i as usize]);
+        hashes.push(hash);
+        arena.extend_from_slice(term);
+        ends.push(arena.len());
+        self.last_unit.push(NO_UNIT);
+        self.postings.push(Vec::new());
+        id
+    }
+
     /// Records that row `row` has `term`. Consecutive rows with the same term (a sorted column)
-    /// skip the dictionary look-up, and a term repeated within a row is a comparison.
+    /// skip the dictionary look-up, and a term repeated within a unit touches no postings.
     pub fn add(&mut self, term: &[u8], row: u32) {
-        let row = if self.unit_rows > 1 {
+        let unit = if self.unit_rows > 1 {
             row / self.unit_rows
         } else {
             row
         };
         let id = match self.last_id {
-            Some(id) if self.last_term == term => id,
+            Some(id) if self.term(id) == term => id,
             _ => {
-                let id = match self.ids.get(term) {
-                    Some(&id) => id,
-                    None => {
-                        let id = self.postings.len() as u32;
-                        self.ids.insert(term.into(), id);
-                        self.postings.push(Vec::new());
-                        id
-                    }
-                };
-                self.last_term.clear();
-                self.last_term.extend_from_slice(term);
+                let id = self.id_of(term);
                 self.last_id = Some(id);
                 id
             }
         };
-        let rows = &mut self.postings[id as usize];
-        match rows.last() {
-            Some(&last) if last == row => {}
-            Some(&last) if last > row => {
-                self.unsorted = true;
-                rows.push(row);
-            }
-            _ => rows.push(row),
+        let last = &mut self.last_unit[id as usize];
+        if *last == unit {
+            return;
         }
+        if *last != NO_UNIT && *last > unit {
+            self.unsorted = true;
+        }
+        *last = unit;
+        self.postings[id as usize].push(unit);
     }
 
     /// Distinct terms.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.hashes.len()
     }
 
     /// Whether no term was added.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.hashes.is_empty()
     }
 
-    /// The terms in order with their rows.
-    fn into_sorted(self) -> Vec<(Box<[u8]>, RoaringBitmap)> {
-        let Terms {
-            ids,
-            mut postings,
-            unsorted,
-            ..
-        } = self;
-        let mut out: Vec<(Box<[u8]>, RoaringBitmap)> = ids
+    /// The terms in order with their units.
+    fn into_sorted(mut self) -> Vec<(Box<[u8]>, RoaringBitmap)> {
+        let mut order: Vec<u32> = (0..self.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| self.term(a).cmp(self.term(b)));
+        let unsorted = self.unsorted;
+        order
             .into_iter()
-            .map(|(term, id)| {
-                let mut rows = std::mem::take(&mut postings[id as usize]);
+            .map(|id| {
+                let mut units = std::mem::take(&mut self.postings[id as usize]);
                 if unsorted {
-                    rows.sort_unstable();
-                    rows.dedup();
+                    units.sort_unstable();
+                    units.dedup();
                 }
-                let bitmap = RoaringBitmap::from_sorted_iter(rows).unwrap_or_default();
-                (term, bitmap)
+                let bitmap = RoaringBitmap::from_sorted_iter(units).unwrap_or_default();
+                (Box::from(self.term(id)), bitmap)
             })
-            .collect();
-        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        out
+            .collect()
     }
 }
 

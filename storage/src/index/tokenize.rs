@@ -6,7 +6,111 @@
 //! `10.1.2.3`. Hex ids are alphanumeric runs already.
 
 /// Calls `f` with each token of `text` (lowercased; a token may come more than once).
-pub fn tokens(text: &str, mut f: impl FnMut(&str)) {
+pub fn tokens(text: &str, f: impl FnMut(&str)) {
+    if text.is_ascii() {
+        ascii_tokens(text, f);
+    } else {
+        unicode_tokens(text, f);
+    }
+}
+
+/// Byte classes of ASCII text: separators, characters that only widen a chunk, digits and
+/// lowercase letters, uppercase letters.
+const SEP: u8 = 0;
+const WIDE: u8 = 1;
+const ALNUM: u8 = 2;
+const UPPER: u8 = 3;
+
+const CLASS: [u8; 256] = {
+    let mut t = [SEP; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_uppercase() {
+            UPPER
+        } else if c.is_ascii_alphanumeric() {
+            ALNUM
+        } else if matches!(
+            c,
+            b'.' | b'-' | b'_' | b'/' | b'@' | b':' | b'+' | b'%' | b'~'
+        ) {
+            WIDE
+        } else {
+            SEP
+        };
+        b += 1;
+    }
+    t
+};
+
+/// [`tokens`] of ASCII text, a byte at a time (the same tokens as the general path).
+fn ascii_tokens(text: &str, mut f: impl FnMut(&str)) {
+    let b = text.as_bytes();
+    let n = b.len();
+    let mut lower = String::new();
+    let mut emit = |s: &str, upper: bool, f: &mut dyn FnMut(&str)| {
+        if upper {
+            lower.clear();
+            lower.push_str(s);
+            lower.make_ascii_lowercase();
+            f(&lower);
+        } else {
+            f(s);
+        }
+    };
+    let mut i = 0;
+    while i < n {
+        while i < n && CLASS[b[i] as usize] == SEP {
+            i += 1;
+        }
+        let start = i;
+        while i < n && CLASS[b[i] as usize] != SEP {
+            i += 1;
+        }
+        let mut end = i;
+        while end > start && matches!(b[end - 1], b'.' | b':' | b'-' | b'_') {
+            end -= 1;
+        }
+        let mut runs = 0;
+        let mut any_upper = false;
+        let mut j = start;
+        while j < end {
+            while j < end && CLASS[b[j] as usize] == WIDE {
+                j += 1;
+            }
+            let run = j;
+            let mut upper = false;
+            while j < end && CLASS[b[j] as usize] >= ALNUM {
+                upper |= CLASS[b[j] as usize] == UPPER;
+                j += 1;
+            }
+            if j > run {
+                runs += 1;
+                any_upper |= upper;
+                emit(&text[run..j], upper, &mut f);
+            }
+        }
+        if runs > 1 {
+            let chunk = &text[start..end];
+            if is_ascii_shape(chunk) {
+                emit(chunk, any_upper, &mut f);
+            }
+        }
+    }
+}
+
+/// Whether an ASCII chunk is an IPv4 address, a UUID, a path or an e-mail address; each check
+/// runs only when a cheap necessary condition of its shape holds.
+fn is_ascii_shape(s: &str) -> bool {
+    let b = s.as_bytes();
+    (b[0] == b'/' && is_path(s))
+        || (b.len() == 36 && is_uuid(s))
+        || (b[0].is_ascii_digit() && b.len() <= 15 && is_ipv4(s))
+        || (b.contains(&b'@') && is_email(s))
+}
+
+/// [`tokens`] of any text, a character at a time.
+fn unicode_tokens(text: &str, mut f: impl FnMut(&str)) {
     let mut lower = String::new();
     let mut emit = |s: &str, f: &mut dyn FnMut(&str)| {
         if s.bytes().any(|b| b.is_ascii_uppercase()) || !s.is_ascii() {
@@ -55,13 +159,12 @@ fn is_ipv4(s: &str) -> bool {
 }
 
 fn is_uuid(s: &str) -> bool {
-    let lens = [8, 4, 4, 4, 12];
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip(lens)
-            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 fn is_path(s: &str) -> bool {
@@ -83,7 +186,33 @@ fn is_email(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    type Tokenizer = fn(&str, &mut dyn FnMut(&str));
+
+    fn collect(text: &str, tokenize: Tokenizer) -> Vec<String> {
+        let mut out = Vec::new();
+        tokenize(text, &mut |t| out.push(t.to_owned()));
+        out
+    }
+
+    proptest! {
+        /// The ASCII path gives exactly the tokens of the general one.
+        #[test]
+        fn the_ascii_path_agrees_with_the_general_one(
+            pieces in prop::collection::vec((
+                "[a-fA-F0-9]{1,12}|[.:/@_%~+-]|10\\.0\\.[0-9]{1,3}\\.[0-9]{1,4}|3F2504E0-4F89-11D3-9A0C-0305E82C3301|/api/v1/[xY]|/a@b\\.c|a\\.B@ex\\.com|[Zz]",
+                "[ ,\\[\\]\"=]?",
+            ), 0..12)
+        ) {
+            let text: String = pieces.iter().map(|(p, sep)| format!("{p}{sep}")).collect();
+            let fast = collect(&text, |t, f| ascii_tokens(t, f));
+            let general = collect(&text, |t, f| unicode_tokens(t, f));
+            prop_assert_eq!(fast, general, "{:?}", text);
+        }
+    }
 
     fn all(text: &str) -> Vec<String> {
         let mut out = Vec::new();
