@@ -301,6 +301,9 @@ pub(crate) fn encode(
     )
 }
 
+/// Rows per data page of samples files.
+const SAMPLES_PAGE_ROWS: usize = 8192;
+
 fn writer_properties(
     signal: Option<Signal>,
     rows: usize,
@@ -347,7 +350,10 @@ fn writer_properties(
             let path = ColumnPath::from("value");
             b = b
                 .set_column_dictionary_enabled(path.clone(), false)
-                .set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT);
+                .set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT)
+                // A selector reads a few runs of rows (one per series) out of a segment: small
+                // pages let it decode little more than those runs.
+                .set_data_page_row_count_limit(SAMPLES_PAGE_ROWS);
         }
         Signal::Logs => {
             // Bodies compress best in large pages: zstd sees more lines at once.

@@ -27,7 +27,7 @@ use storage::{
     TableSnapshot, WalConfig,
 };
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 struct Args {
     /// Data directory of the generated store.
     #[arg(long, default_value = "/tmp/vigil-indexbench")]
@@ -35,6 +35,9 @@ struct Args {
     /// Query the store in `--dir` as it is instead of generating a new one.
     #[arg(long)]
     reuse: bool,
+    /// With `--reuse`: drop the store's metrics (and the WAL) and generate them again.
+    #[arg(long)]
+    new_metrics: bool,
     /// Log records to generate.
     #[arg(long, default_value_t = 50_000_000)]
     logs: u64,
@@ -171,7 +174,9 @@ async fn generate(args: &Args, engine: &Engine) -> anyhow::Result<Vec<String>> {
     // A second pass deletes what the last one replaced (zero grace).
     engine.maintain().await?;
     println!("compacted {merged} segments in {:.1?}", t.elapsed());
-    std::fs::write(args.dir.join("trace_ids.txt"), ids.join("\n"))?;
+    if !ids.is_empty() {
+        std::fs::write(args.dir.join("trace_ids.txt"), ids.join("\n"))?;
+    }
     Ok(ids)
 }
 
@@ -305,6 +310,13 @@ async fn main() -> anyhow::Result<()> {
             std::fs::remove_dir_all(&args.dir)?;
         }
         std::fs::create_dir_all(&args.dir)?;
+    } else if args.new_metrics {
+        for old in ["store/default/metrics", "wal"] {
+            let path = args.dir.join(old);
+            if path.exists() {
+                std::fs::remove_dir_all(path)?;
+            }
+        }
     }
     let engine = Engine::open(
         engine_config(&args.dir),
@@ -313,6 +325,14 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let ids = if args.reuse {
+        if args.new_metrics {
+            let metrics_only = Args {
+                logs: 0,
+                spans: 0,
+                ..args.clone()
+            };
+            generate(&metrics_only, &engine).await?;
+        }
         std::fs::read_to_string(args.dir.join("trace_ids.txt"))?
             .lines()
             .map(String::from)
