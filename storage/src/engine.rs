@@ -210,9 +210,11 @@ struct RegistryInner {
     /// Where each series' row is: (batch, row) in `batches`.
     rows: common::hash::IdMap<(u32, u32)>,
     batches: Vec<RecordBatch>,
-    /// (batch, row) of each series ordinal of `postings`.
-    ordinals: Vec<(u32, u32)>,
+    /// Postings over the rows of `batches`: a series' ordinal is its row number counted
+    /// across the batches in order.
     postings: crate::index::SeriesPostings,
+    /// The ordinal of the first row of each batch.
+    batch_starts: Vec<u32>,
 }
 
 impl SeriesRegistry {
@@ -222,8 +224,8 @@ impl SeriesRegistry {
         let RegistryInner {
             rows,
             batches,
-            ordinals,
             postings,
+            batch_starts,
         } = &mut *inner;
         let Some(kept) = crate::series::retain(batch, |id| !rows.contains_key(&id)) else {
             return;
@@ -237,7 +239,7 @@ impl SeriesRegistry {
                 rows.entry(id).or_insert((at, row as u32));
             }
         }
-        ordinals.extend((0..kept.num_rows() as u32).map(|row| (at, row)));
+        batch_starts.push(postings.len());
         postings.add(&kept);
         batches.push(kept);
     }
@@ -250,10 +252,13 @@ impl SeriesRegistry {
             Selected::Rows(o) if o.is_empty() => return Ok(Vec::new()),
             Selected::Rows(o) => o,
         };
+        let starts = &inner.batch_starts;
         let at: Vec<(usize, usize)> = ordinals
             .iter()
-            .filter_map(|o| inner.ordinals.get(o as usize))
-            .map(|&(b, r)| (b as usize, r as usize))
+            .map(|o| {
+                let b = starts.partition_point(|&s| s <= o) - 1;
+                (b, (o - starts[b]) as usize)
+            })
             .collect();
         let batches: Vec<&RecordBatch> = inner.batches.iter().collect();
         Ok(vec![arrow::compute::interleave_record_batch(

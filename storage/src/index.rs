@@ -158,11 +158,16 @@ pub struct Terms {
 
 const NO_UNIT: u32 = u32::MAX;
 
+/// Term `id` of an arena whose terms end at `ends`.
+fn arena_term<'a>(arena: &'a [u8], ends: &[usize], id: u32) -> &'a [u8] {
+    let id = id as usize;
+    let start = if id == 0 { 0 } else { ends[id - 1] };
+    &arena[start..ends[id]]
+}
+
 impl Terms {
     fn term(&self, id: u32) -> &[u8] {
-        let id = id as usize;
-        let start = if id == 0 { 0 } else { self.ends[id - 1] };
-        &self.arena[start..self.ends[id]]
+        arena_term(&self.arena, &self.ends, id)
     }
 
     /// The id of `term`, added when new.
@@ -175,12 +180,7 @@ impl Terms {
             ends,
             ..
         } = self;
-        let bytes_of = |id: u32| {
-            let id = id as usize;
-            let start = if id == 0 { 0 } else { ends[id - 1] };
-            &arena[start..ends[id]]
-        };
-        if let Some(&id) = table.find(hash, |&id| bytes_of(id) == term) {
+        if let Some(&id) = table.find(hash, |&id| arena_term(arena, ends, id) == term) {
             return id;
         }
         let id = hashes.len() as u32;

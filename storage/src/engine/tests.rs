@@ -384,6 +384,16 @@ async fn series_postings_and_the_samples_index_select_the_rows_of_matching_serie
     // After a restart the registry's postings come from the series files.
     let engine = open(dir.path()).await;
     check(&engine);
+    // Series of a later request land in a second registry batch.
+    let pts = [(4u64, 200i64)];
+    let mut rows = samples(&pts);
+    rows.series = Some(series_rows(&[4]));
+    engine
+        .append(t.clone(), Signal::Metrics, encode(&pts), rows)
+        .await
+        .unwrap();
+    assert_eq!(selected_ids(&engine, &t, &label_is("4")), [4]);
+    assert_eq!(selected_ids(&engine, &t, &metric), [1, 2, 3, 4]);
     assert!(selected_ids(&engine, &Tenant::new("other").unwrap(), &metric).is_empty());
 }
 

@@ -253,6 +253,23 @@ fn map(
     row0: u32,
     unit: u32,
 ) {
+    map_terms(batch, name, prefix, |row, column, term, is_value| {
+        if is_value && !keys.contains(column) {
+            keys.insert(column.to_owned());
+        }
+        b.add_in(column, unit, term.as_bytes(), row0 + row as u32);
+    });
+}
+
+/// Calls `f(row, column, term, is_value)` for every entry of the map column `name` of `batch`
+/// (rows with a null map have none): the key in column `{prefix}_keys`, then, unless the value
+/// is null, the value in column `{prefix}:{key}`.
+pub(super) fn map_terms(
+    batch: &RecordBatch,
+    name: &str,
+    prefix: &str,
+    mut f: impl FnMut(usize, &str, &str, bool),
+) {
     let Some(col) = batch
         .column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<MapArray>())
@@ -272,10 +289,9 @@ fn map(
         if col.is_null(row) {
             continue;
         }
-        let r = row0 + row as u32;
         for e in offsets[row] as usize..offsets[row + 1] as usize {
             let key = k.value(e);
-            b.add_in(&keys_column, unit, key.as_bytes(), r);
+            f(row, &keys_column, key, false);
             if v.is_null(e) {
                 continue;
             }
@@ -283,10 +299,7 @@ fn map(
             column.push_str(prefix);
             column.push(':');
             column.push_str(key);
-            if !keys.contains(&column) {
-                keys.insert(column.clone());
-            }
-            b.add_in(&column, unit, v.value(e).as_bytes(), r);
+            f(row, &column, v.value(e), true);
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{Array, AsArray, MapArray, RecordBatch};
+use arrow::array::{AsArray, RecordBatch};
 use roaring::RoaringBitmap;
 
 use super::{select_with, Lookup, Selected};
@@ -42,34 +42,9 @@ impl SeriesPostings {
                 }
             }
         }
-        let Some(labels) = batch
-            .column_by_name("labels")
-            .and_then(|c| c.as_any().downcast_ref::<MapArray>())
-        else {
-            return;
-        };
-        let (Some(keys), Some(values)) = (
-            labels.keys().as_string_opt::<i32>(),
-            labels.values().as_string_opt::<i32>(),
-        ) else {
-            return;
-        };
-        let offsets = labels.value_offsets();
-        let mut column = String::new();
-        for row in 0..labels.len() {
-            let ordinal = first + row as u32;
-            for e in offsets[row] as usize..offsets[row + 1] as usize {
-                let key = keys.value(e);
-                self.insert("label_keys", key, ordinal);
-                if values.is_null(e) {
-                    continue;
-                }
-                column.clear();
-                column.push_str("label:");
-                column.push_str(key);
-                self.insert(&column, values.value(e), ordinal);
-            }
-        }
+        super::build::map_terms(batch, "labels", "label", |row, column, term, _| {
+            self.insert(column, term, first + row as u32);
+        });
     }
 
     fn insert(&mut self, column: &str, term: &str, ordinal: u32) {
