@@ -192,8 +192,8 @@ pub(crate) struct IndexSection {
     pub(crate) max_attribute_values: usize,
     /// Bytes of decoded indexes kept in memory for queries.
     pub(crate) cache_bytes: usize,
-    /// Tokenize log bodies when a head is flushed; by default compaction does it, off the
-    /// ingest path (until then body searches read new segments in full).
+    /// Tokenize log bodies when a head is flushed (the default). When off, compaction does it,
+    /// off the ingest path, and until then body searches read new segments in full.
     pub(crate) body_at_flush: bool,
 }
 
@@ -204,7 +204,7 @@ impl Default for IndexSection {
             block_rows: storage::index::DEFAULT_BLOCK_ROWS,
             max_attribute_values: 1000,
             cache_bytes: 512 * 1024 * 1024,
-            body_at_flush: false,
+            body_at_flush: true,
         }
     }
 }

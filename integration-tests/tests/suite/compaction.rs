@@ -131,3 +131,30 @@ async fn a_kill_at_any_point_of_a_compaction_loses_and_duplicates_nothing() {
         vigil.stop().await;
     }
 }
+
+#[tokio::test]
+async fn flushed_log_segments_answer_body_searches_from_their_index() {
+    // No compaction: what a body search skips here, the flush's own index skipped.
+    let vigil = Vigil::start_with(&[("VIGIL_COMPACTION_ENABLED", "false")]).await;
+    for s in 0..2 {
+        let resp = vigil
+            .http()
+            .post(vigil.otlp_http_url("/v1/logs"))
+            .json(&request(s * PER_SEGMENT))
+            .send()
+            .await
+            .expect("POST /v1/logs");
+        assert_eq!(resp.status().as_u16(), 200);
+        vigil.flush().await;
+    }
+    assert_eq!(live_segments(&vigil).await, 2.0);
+    let search = "SELECT body FROM logs WHERE match(body, 'record 321')";
+    let hits = vigil.sql(search).await;
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    let plan = serde_json::to_string(&vigil.sql(&format!("EXPLAIN ANALYZE {search}")).await)
+        .expect("plan as JSON");
+    assert!(
+        plan.contains("segments_skipped_by_index=1"),
+        "the first segment's index lacks token 321: {plan}"
+    );
+}
