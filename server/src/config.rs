@@ -192,8 +192,8 @@ pub(crate) struct IndexSection {
     pub(crate) max_attribute_values: usize,
     /// Bytes of decoded indexes kept in memory for queries.
     pub(crate) cache_bytes: usize,
-    /// Tokenize log bodies when a head is flushed (the default). When off, compaction does it,
-    /// off the ingest path, and until then body searches read new segments in full.
+    /// Tokenize log bodies when a head is flushed; by default compaction does it, off the
+    /// ingest path (until then body searches read new segments in full).
     pub(crate) body_at_flush: bool,
 }
 
@@ -204,7 +204,7 @@ impl Default for IndexSection {
             block_rows: storage::index::DEFAULT_BLOCK_ROWS,
             max_attribute_values: 1000,
             cache_bytes: 512 * 1024 * 1024,
-            body_at_flush: true,
+            body_at_flush: false,
         }
     }
 }
@@ -337,6 +337,9 @@ pub(crate) struct Overrides {
     /// Rows per posting block of the segment indexes.
     #[arg(long, env = "VIGIL_INDEX_BLOCK_ROWS")]
     pub(crate) index_block_rows: Option<u32>,
+    /// Tokenize log bodies at flush instead of at compaction (`true` or `false`).
+    #[arg(long, env = "VIGIL_INDEX_BODY_AT_FLUSH")]
+    pub(crate) index_body_at_flush: Option<bool>,
     /// Run the compactor (`true` or `false`).
     #[arg(long, env = "VIGIL_COMPACTION_ENABLED")]
     pub(crate) compaction_enabled: Option<bool>,
@@ -401,6 +404,7 @@ impl Config {
         set!(o.blocking_threads => config.limits.blocking_threads);
         set!(o.index_enabled => config.index.enabled);
         set!(o.index_block_rows => config.index.block_rows);
+        set!(o.index_body_at_flush => config.index.body_at_flush);
         set!(o.compaction_enabled => config.compaction.enabled);
         set!(o.compaction_interval => config.compaction.interval);
         set!(o.compaction_min_age => config.compaction.min_age);

@@ -139,7 +139,7 @@ pub struct EngineConfig {
     pub row_group_rows: usize,
     /// How segments are indexed; `None` writes no `.idx` sidecars.
     pub index: Option<IndexOptions>,
-    /// Whether flushes index log bodies too (on by default; when off, compaction does, see
+    /// Whether flushes index log bodies too (otherwise compaction does, see
     /// [`IndexOptions::body`]).
     pub index_body_at_flush: bool,
     /// Bytes of decoded segment indexes kept in memory for queries.
@@ -163,7 +163,7 @@ impl Default for EngineConfig {
             text_zstd_level: 10,
             row_group_rows: 1_048_576,
             index: Some(IndexOptions::default()),
-            index_body_at_flush: true,
+            index_body_at_flush: false,
             index_cache_bytes: 512 * 1024 * 1024,
             compaction: CompactionConfig::default(),
             retention: RetentionConfig::default(),

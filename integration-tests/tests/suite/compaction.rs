@@ -133,9 +133,13 @@ async fn a_kill_at_any_point_of_a_compaction_loses_and_duplicates_nothing() {
 }
 
 #[tokio::test]
-async fn flushed_log_segments_answer_body_searches_from_their_index() {
+async fn with_body_at_flush_flushed_log_segments_answer_body_searches_from_their_index() {
     // No compaction: what a body search skips here, the flush's own index skipped.
-    let vigil = Vigil::start_with(&[("VIGIL_COMPACTION_ENABLED", "false")]).await;
+    let vigil = Vigil::start_with(&[
+        ("VIGIL_COMPACTION_ENABLED", "false"),
+        ("VIGIL_INDEX_BODY_AT_FLUSH", "true"),
+    ])
+    .await;
     for s in 0..2 {
         let resp = vigil
             .http()

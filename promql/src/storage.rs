@@ -1,0 +1,90 @@
+//! Where the evaluator reads series from: a trait, and an in-memory store (used by the
+//! conformance runner and by tests).
+
+use std::collections::BTreeMap;
+
+use promql_parser::label::{MatchOp, Matcher};
+
+use crate::value::Labels;
+
+/// A stored series and its float samples in time order (staleness markers included).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSeries {
+    /// The series.
+    pub labels: Labels,
+    /// `(ms, value)` in time order.
+    pub samples: Vec<(i64, f64)>,
+}
+
+/// Read access to series.
+pub trait Storage: Send + Sync {
+    /// Every series matching all `matchers`, with its samples in `[start_ms, end_ms]`.
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<StoredSeries>, String>;
+}
+
+/// Whether `labels` satisfy `m` (an absent label has the empty value).
+pub fn matches(m: &Matcher, labels: &Labels) -> bool {
+    let v = labels.get(&m.name).unwrap_or("");
+    match &m.op {
+        MatchOp::Equal => m.value == v,
+        MatchOp::NotEqual => m.value != v,
+        MatchOp::Re(r) => r.is_match(v),
+        MatchOp::NotRe(r) => !r.is_match(v),
+    }
+}
+
+/// Series held in memory.
+#[derive(Debug, Default, Clone)]
+pub struct MemStorage {
+    series: BTreeMap<Labels, Vec<(i64, f64)>>,
+}
+
+impl MemStorage {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends samples to a series; they must be newer than what it holds.
+    pub fn append(&mut self, labels: Labels, samples: &[(i64, f64)]) -> Result<(), String> {
+        let s = self.series.entry(labels.clone()).or_default();
+        for &(t, v) in samples {
+            if let Some(&(last, _)) = s.last() {
+                if t <= last {
+                    return Err(format!("out of order sample for {labels} at {t}"));
+                }
+            }
+            s.push((t, v));
+        }
+        Ok(())
+    }
+}
+
+impl Storage for MemStorage {
+    fn select(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<StoredSeries>, String> {
+        Ok(self
+            .series
+            .iter()
+            .filter(|(labels, _)| matchers.iter().all(|m| matches(m, labels)))
+            .map(|(labels, samples)| {
+                let from = samples.partition_point(|&(t, _)| t < start_ms);
+                let to = samples.partition_point(|&(t, _)| t <= end_ms);
+                StoredSeries {
+                    labels: labels.clone(),
+                    samples: samples[from..to].to_vec(),
+                }
+            })
+            .filter(|s| !s.samples.is_empty())
+            .collect())
+    }
+}

@@ -1,0 +1,236 @@
+//! Label sets, samples and query results.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+/// The label that holds a metric's name.
+pub const METRIC_NAME: &str = "__name__";
+
+/// A label set, sorted by name, names unique.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Labels(Vec<(String, String)>);
+
+impl Labels {
+    /// Labels from pairs in any order (a later duplicate name wins); empty values are dropped,
+    /// as Prometheus treats an empty label as an absent one.
+    pub fn new(mut pairs: Vec<(String, String)>) -> Self {
+        pairs.retain(|(_, v)| !v.is_empty());
+        // Stable sort keeps later duplicates last; keep the last of each name.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+        for p in pairs {
+            match out.last_mut() {
+                Some(last) if last.0 == p.0 => *last = p,
+                _ => out.push(p),
+            }
+        }
+        Self(out)
+    }
+
+    /// The pairs in name order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
+    /// The value of `name`, if set.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| self.0[i].1.as_str())
+    }
+
+    /// The metric name, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.get(METRIC_NAME)
+    }
+
+    /// Sets `name` to `value` (an empty value removes it).
+    pub fn set(&mut self, name: &str, value: &str) {
+        match self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+            Ok(i) if value.is_empty() => {
+                self.0.remove(i);
+            }
+            Ok(i) => self.0[i].1 = value.to_string(),
+            Err(_) if value.is_empty() => {}
+            Err(i) => self.0.insert(i, (name.to_string(), value.to_string())),
+        }
+    }
+
+    /// Removes `name`.
+    pub fn remove(&mut self, name: &str) {
+        if let Ok(i) = self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+            self.0.remove(i);
+        }
+    }
+
+    /// These labels without the metric name.
+    pub fn without_name(&self) -> Labels {
+        let mut l = self.clone();
+        l.remove(METRIC_NAME);
+        l
+    }
+
+    /// Only the labels named in `names`.
+    pub fn keep(&self, names: &[String]) -> Labels {
+        Labels(
+            self.0
+                .iter()
+                .filter(|(n, _)| names.iter().any(|k| k == n))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// All labels except those named in `names` (and, when `drop_name`, the metric name).
+    pub fn drop(&self, names: &[String], drop_name: bool) -> Labels {
+        Labels(
+            self.0
+                .iter()
+                .filter(|(n, _)| {
+                    !(drop_name && n == METRIC_NAME) && !names.iter().any(|k| k == n)
+                })
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Whether no label is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Prometheus's `labels.Compare`: pairwise by name, then value; a prefix sorts first.
+    pub fn compare(&self, other: &Labels) -> Ordering {
+        for (a, b) in self.0.iter().zip(&other.0) {
+            match a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)) {
+                Ordering::Equal => continue,
+                o => return o,
+            }
+        }
+        self.0.len().cmp(&other.0.len())
+    }
+}
+
+impl fmt::Display for Labels {
+    /// `name{a="b", …}` as Prometheus prints a series.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self.name();
+        if let Some(n) = name {
+            f.write_str(n)?;
+        }
+        let rest: Vec<&(String, String)> =
+            self.0.iter().filter(|(n, _)| n != METRIC_NAME).collect();
+        if rest.is_empty() && name.is_some() {
+            return Ok(());
+        }
+        f.write_str("{")?;
+        for (i, (n, v)) in rest.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{n}={v:?}")?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// One sample of an instant vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The series.
+    pub labels: Labels,
+    /// Sample time, ms.
+    pub t: i64,
+    /// Value.
+    pub v: f64,
+    /// Prometheus 3's delayed name removal: the metric name goes when the query ends.
+    pub drop_name: bool,
+}
+
+/// A series with points, of a range vector or a range query result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The series.
+    pub labels: Labels,
+    /// Points in time order, ms.
+    pub points: Vec<(i64, f64)>,
+    /// See [`Sample::drop_name`].
+    pub drop_name: bool,
+}
+
+/// The result of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A scalar at a time.
+    Scalar {
+        /// Time, ms.
+        t: i64,
+        /// Value.
+        v: f64,
+    },
+    /// A string at a time.
+    String {
+        /// Time, ms.
+        t: i64,
+        /// Value.
+        v: String,
+    },
+    /// An instant vector.
+    Vector(Vec<Sample>),
+    /// A range vector (instant queries of a range selector) or the result of a range query.
+    Matrix(Vec<Series>),
+}
+
+impl Value {
+    /// The type name Prometheus uses in API results and messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Scalar { .. } => "scalar",
+            Value::String { .. } => "string",
+            Value::Vector(_) => "vector",
+            Value::Matrix(_) => "matrix",
+        }
+    }
+}
+
+/// Whether a float is Prometheus's staleness marker (a specific NaN).
+pub fn is_stale_nan(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// The bits of the staleness marker.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// The staleness marker.
+pub fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(pairs: &[(&str, &str)]) -> Labels {
+        Labels::new(
+            pairs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn labels_sort_drop_empty_values_and_print_as_prometheus_does() {
+        let a = l(&[("job", "api"), ("__name__", "up"), ("x", "")]);
+        assert_eq!(a.to_string(), r#"up{job="api"}"#);
+        assert_eq!(a.get("x"), None);
+        assert_eq!(l(&[("a", "1")]).to_string(), r#"{a="1"}"#);
+        assert_eq!(l(&[]).to_string(), "{}");
+        assert_eq!(
+            l(&[("a", "1")]).compare(&l(&[("a", "1"), ("b", "2")])),
+            Ordering::Less
+        );
+        assert!(is_stale_nan(stale_nan()) && !is_stale_nan(f64::NAN));
+    }
+}
