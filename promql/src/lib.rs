@@ -1,4 +1,15 @@
-//! PromQL for Vigil: Prometheus's test-script language (`script`), the evaluator and the
-//! Prometheus HTTP API come here (issue 4).
+//! PromQL for Vigil: an evaluator with Prometheus 3 semantics over a [`storage::Storage`],
+//! and a runner of Prometheus's own test scripts (`script`, `runner`).
+//!
+//! Native histograms are not supported yet: series hold float samples only.
 
+mod aggregate;
+pub mod eval;
+mod functions;
+mod histogram;
+pub mod runner;
 pub mod script;
+pub mod storage;
+pub mod value;
+
+pub use eval::{instant, parse, range, Options, QueryError, QueryResult};

@@ -87,9 +87,7 @@ impl Labels {
         Labels(
             self.0
                 .iter()
-                .filter(|(n, _)| {
-                    !(drop_name && n == METRIC_NAME) && !names.iter().any(|k| k == n)
-                })
+                .filter(|(n, _)| !(names.iter().any(|k| k == n) || drop_name && n == METRIC_NAME))
                 .cloned()
                 .collect(),
         )

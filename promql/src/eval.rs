@@ -1,0 +1,847 @@
+//! The evaluator: Prometheus 3 semantics, one evaluation time at a time.
+//!
+//! A range query is the instant query evaluated at every step (which is how Prometheus defines
+//! it); each selector reads its series from storage once per query, over the window all of
+//! its evaluations need, and subquery steps are cached so that overlapping windows of
+//! consecutive steps evaluate each inner step once.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use promql_parser::label::{MatchOp, Matcher};
+use promql_parser::parser::token::{self, TokenType};
+use promql_parser::parser::{
+    AggregateExpr, AtModifier, BinaryExpr, Expr, LabelModifier, MatrixSelector, Offset,
+    SubqueryExpr, VectorMatchCardinality, VectorSelector,
+};
+
+use crate::functions;
+use crate::storage::{Storage, StoredSeries};
+use crate::value::{is_stale_nan, Labels, Sample, Series, Value, METRIC_NAME};
+
+/// Limits and defaults of evaluation.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How far back an instant selector looks for a sample (Prometheus: 5m).
+    pub lookback_ms: i64,
+    /// Most samples a query may hold at once.
+    pub max_samples: usize,
+    /// Step of a subquery that names none (Prometheus: the global evaluation interval, 1m).
+    pub subquery_step_ms: i64,
+    /// Longest a query may run.
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            lookback_ms: 5 * 60 * 1000,
+            max_samples: 50_000_000,
+            subquery_step_ms: 60_000,
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Why a query failed, with Prometheus's error types.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum QueryError {
+    /// The query does not parse or is otherwise invalid (`bad_data`).
+    #[error("{0}")]
+    BadData(String),
+    /// Evaluation failed (`execution`).
+    #[error("{0}")]
+    Execution(String),
+    /// Over [`Options::max_samples`] (`execution`).
+    #[error("query processing would load too many samples into memory in query execution")]
+    TooManySamples,
+    /// Over [`Options::timeout`] (`timeout`).
+    #[error("query timed out in query execution")]
+    Timeout,
+    /// Storage failed (`internal`).
+    #[error("{0}")]
+    Storage(String),
+}
+
+impl QueryError {
+    /// Prometheus's `errorType` for this error.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            QueryError::BadData(_) => "bad_data",
+            QueryError::Execution(_) | QueryError::TooManySamples => "execution",
+            QueryError::Timeout => "timeout",
+            QueryError::Storage(_) => "internal",
+        }
+    }
+}
+
+pub(crate) type Result<T> = std::result::Result<T, QueryError>;
+
+pub(crate) fn exec_err<T>(msg: impl Into<String>) -> Result<T> {
+    Err(QueryError::Execution(msg.into()))
+}
+
+/// A query's result and its annotations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    /// The value.
+    pub value: Value,
+    /// `PromQL warning: …` annotations.
+    pub warnings: Vec<String>,
+    /// `PromQL info: …` annotations.
+    pub infos: Vec<String>,
+}
+
+/// Parses a query.
+pub fn parse(query: &str) -> Result<Expr> {
+    promql_parser::parser::parse(query).map_err(QueryError::BadData)
+}
+
+/// Evaluates `expr` at `t_ms`.
+pub fn instant(
+    storage: &dyn Storage,
+    opts: &Options,
+    expr: &Expr,
+    t_ms: i64,
+) -> Result<QueryResult> {
+    let mut ev = Ev::new(storage, opts, expr, t_ms, t_ms, 0);
+    let v = ev.eval(expr, t_ms)?;
+    let value = match v {
+        Val::Scalar(v) => Value::Scalar { t: t_ms, v },
+        Val::Str(v) => Value::String { t: t_ms, v },
+        Val::Vector(samples) => Value::Vector(finish_vector(samples, t_ms)?),
+        Val::Matrix(series) => Value::Matrix(finish_matrix(series)?),
+    };
+    Ok(ev.result(value))
+}
+
+/// Evaluates `expr` at every step from `start_ms` to `end_ms`.
+pub fn range(
+    storage: &dyn Storage,
+    opts: &Options,
+    expr: &Expr,
+    start_ms: i64,
+    end_ms: i64,
+    step_ms: i64,
+) -> Result<QueryResult> {
+    if step_ms <= 0 {
+        return Err(QueryError::BadData(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer"
+                .into(),
+        ));
+    }
+    match expr.value_type() {
+        promql_parser::parser::value::ValueType::Vector
+        | promql_parser::parser::value::ValueType::Scalar => {}
+        other => {
+            let name = match other {
+                promql_parser::parser::value::ValueType::Matrix => "range vector".to_string(),
+                t => t.to_string(),
+            };
+            return Err(QueryError::BadData(format!(
+                "invalid expression type \"{name}\" for range query, must be Scalar or instant Vector"
+            )));
+        }
+    }
+    let mut ev = Ev::new(storage, opts, expr, start_ms, end_ms, step_ms);
+    let mut out: HashMap<Labels, usize> = HashMap::new();
+    let mut series: Vec<Series> = Vec::new();
+    let mut t = start_ms;
+    while t <= end_ms {
+        ev.check_deadline()?;
+        match ev.eval(expr, t)? {
+            Val::Scalar(v) => {
+                let at = *out.entry(Labels::default()).or_insert_with(|| {
+                    series.push(Series {
+                        labels: Labels::default(),
+                        points: Vec::new(),
+                        drop_name: false,
+                    });
+                    series.len() - 1
+                });
+                series[at].points.push((t, v));
+            }
+            Val::Vector(samples) => {
+                let samples = finish_vector(samples, t)?;
+                for s in samples {
+                    let at = *out.entry(s.labels.clone()).or_insert_with(|| {
+                        series.push(Series {
+                            labels: s.labels.clone(),
+                            points: Vec::new(),
+                            drop_name: false,
+                        });
+                        series.len() - 1
+                    });
+                    series[at].points.push((t, s.v));
+                }
+            }
+            _ => return exec_err("range query of a value that is neither scalar nor vector"),
+        }
+        ev.count_samples(series.iter().map(|s| s.points.len()).sum())?;
+        t += step_ms;
+    }
+    series.sort_by(|a, b| a.labels.compare(&b.labels));
+    Ok(ev.result(Value::Matrix(series)))
+}
+
+/// Drops the names marked for dropping and checks that no two samples are left with one
+/// label set.
+fn finish_vector(mut samples: Vec<Sample>, t: i64) -> Result<Vec<Sample>> {
+    for s in &mut samples {
+        if s.drop_name {
+            s.labels.remove(METRIC_NAME);
+            s.drop_name = false;
+        }
+        s.t = t;
+    }
+    check_unique(samples.iter().map(|s| &s.labels))?;
+    Ok(samples)
+}
+
+fn finish_matrix(mut series: Vec<Series>) -> Result<Vec<Series>> {
+    for s in &mut series {
+        if s.drop_name {
+            s.labels.remove(METRIC_NAME);
+            s.drop_name = false;
+        }
+    }
+    check_unique(series.iter().map(|s| &s.labels))?;
+    series.sort_by(|a, b| a.labels.compare(&b.labels));
+    Ok(series)
+}
+
+fn check_unique<'a>(labels: impl Iterator<Item = &'a Labels>) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for l in labels {
+        if !seen.insert(l) {
+            return exec_err("vector cannot contain metrics with the same labelset");
+        }
+    }
+    Ok(())
+}
+
+/// A value at one evaluation time.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Scalar(f64),
+    Str(String),
+    Vector(Vec<Sample>),
+    Matrix(Vec<Series>),
+}
+
+/// A range-vector argument with its window `(start, end]`.
+pub(crate) struct RangeArg {
+    pub series: Vec<Series>,
+    pub start: i64,
+    pub end: i64,
+    /// The range, ms.
+    pub range: i64,
+}
+
+/// Milliseconds of a duration.
+pub(crate) fn ms(d: &Duration) -> i64 {
+    d.as_millis() as i64
+}
+
+fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
+        None => 0,
+        Some(Offset::Pos(d)) => ms(d),
+        Some(Offset::Neg(d)) => -ms(d),
+    }
+}
+
+/// Milliseconds since the epoch of a time (negative before it).
+pub(crate) fn system_ms(t: &SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+/// The matchers of a selector, its name included.
+fn selector_matchers(vs: &VectorSelector) -> Vec<Matcher> {
+    let mut m = vs.matchers.matchers.clone();
+    if let Some(name) = &vs.name {
+        if !m.iter().any(|x| x.name == METRIC_NAME) {
+            m.push(Matcher::new(MatchOp::Equal, METRIC_NAME, name));
+        }
+    }
+    m
+}
+
+/// Evaluation state of one query.
+pub(crate) struct Ev<'a> {
+    storage: &'a dyn Storage,
+    pub(crate) opts: &'a Options,
+    /// Query start and end (for `@ start()` / `@ end()`).
+    start: i64,
+    end: i64,
+    /// Fetch window of each selector node (by address).
+    windows: HashMap<usize, (i64, i64)>,
+    fetched: HashMap<usize, Rc<Vec<StoredSeries>>>,
+    subqueries: HashMap<(usize, i64), Rc<Vec<Sample>>>,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) infos: Vec<String>,
+    deadline: Instant,
+}
+
+impl<'a> Ev<'a> {
+    fn new(
+        storage: &'a dyn Storage,
+        opts: &'a Options,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        _step: i64,
+    ) -> Self {
+        let mut ev = Self {
+            storage,
+            opts,
+            start,
+            end,
+            windows: HashMap::new(),
+            fetched: HashMap::new(),
+            subqueries: HashMap::new(),
+            warnings: Vec::new(),
+            infos: Vec::new(),
+            deadline: Instant::now() + opts.timeout,
+        };
+        ev.plan(expr, start, end);
+        ev
+    }
+
+    fn result(self, value: Value) -> QueryResult {
+        QueryResult {
+            value,
+            warnings: self.warnings,
+            infos: self.infos,
+        }
+    }
+
+    fn check_deadline(&self) -> Result<()> {
+        if Instant::now() > self.deadline {
+            return Err(QueryError::Timeout);
+        }
+        Ok(())
+    }
+
+    fn count_samples(&self, n: usize) -> Result<()> {
+        if n > self.opts.max_samples {
+            return Err(QueryError::TooManySamples);
+        }
+        Ok(())
+    }
+
+    /// The time an `@` modifier pins evaluation to, or `t`.
+    fn at_time(&self, at: &Option<AtModifier>, t: i64) -> i64 {
+        match at {
+            None => t,
+            Some(AtModifier::Start) => self.start,
+            Some(AtModifier::End) => self.end,
+            Some(AtModifier::At(st)) => system_ms(st),
+        }
+    }
+
+    /// Records the storage window each selector needs when `e` is evaluated at times in
+    /// `[lo, hi]`.
+    fn plan(&mut self, e: &Expr, lo: i64, hi: i64) {
+        match e {
+            Expr::VectorSelector(vs) => {
+                let (lo, hi) = self.shifted(&vs.at, &vs.offset, lo, hi);
+                self.widen(vs, lo - self.opts.lookback_ms, hi);
+            }
+            Expr::MatrixSelector(m) => {
+                let (lo, hi) = self.shifted(&m.vs.at, &m.vs.offset, lo, hi);
+                self.widen(&m.vs, lo - ms(&m.range), hi);
+            }
+            Expr::Subquery(sq) => {
+                let (lo, hi) = self.shifted(&sq.at, &sq.offset, lo, hi);
+                self.plan(&sq.expr, lo - ms(&sq.range), hi);
+            }
+            Expr::Aggregate(a) => {
+                self.plan(&a.expr, lo, hi);
+                if let Some(p) = &a.param {
+                    self.plan(p, lo, hi);
+                }
+            }
+            Expr::Unary(u) => self.plan(&u.expr, lo, hi),
+            Expr::Binary(b) => {
+                self.plan(&b.lhs, lo, hi);
+                self.plan(&b.rhs, lo, hi);
+            }
+            Expr::Paren(p) => self.plan(&p.expr, lo, hi),
+            Expr::Call(c) => {
+                for a in &c.args.args {
+                    self.plan(a, lo, hi);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn shifted(
+        &self,
+        at: &Option<AtModifier>,
+        offset: &Option<Offset>,
+        lo: i64,
+        hi: i64,
+    ) -> (i64, i64) {
+        let o = offset_ms(offset);
+        match at {
+            None => (lo - o, hi - o),
+            Some(_) => {
+                let t = self.at_time(at, lo) - o;
+                (t, t)
+            }
+        }
+    }
+
+    fn widen(&mut self, vs: &VectorSelector, lo: i64, hi: i64) {
+        let key = vs as *const VectorSelector as usize;
+        let w = self.windows.entry(key).or_insert((lo, hi));
+        w.0 = w.0.min(lo);
+        w.1 = w.1.max(hi);
+    }
+
+    /// The series of a selector over its whole window, read once.
+    fn series_of(&mut self, vs: &VectorSelector) -> Result<Rc<Vec<StoredSeries>>> {
+        let key = vs as *const VectorSelector as usize;
+        if let Some(s) = self.fetched.get(&key) {
+            return Ok(Rc::clone(s));
+        }
+        let (lo, hi) = self
+            .windows
+            .get(&key)
+            .copied()
+            .unwrap_or((i64::MIN, i64::MAX));
+        let series = self
+            .storage
+            .select(&selector_matchers(vs), lo, hi)
+            .map_err(QueryError::Storage)?;
+        self.count_samples(series.iter().map(|s| s.samples.len()).sum())?;
+        let series = Rc::new(series);
+        self.fetched.insert(key, Rc::clone(&series));
+        Ok(series)
+    }
+
+    pub(crate) fn eval(&mut self, e: &Expr, t: i64) -> Result<Val> {
+        match e {
+            Expr::NumberLiteral(n) => Ok(Val::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(Val::Str(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, t),
+            Expr::Unary(u) => match self.eval(&u.expr, t)? {
+                Val::Scalar(v) => Ok(Val::Scalar(-v)),
+                Val::Vector(mut samples) => {
+                    for s in &mut samples {
+                        s.v = -s.v;
+                        s.drop_name = true;
+                    }
+                    Ok(Val::Vector(samples))
+                }
+                _ => exec_err("unary minus of a value that is neither scalar nor vector"),
+            },
+            Expr::VectorSelector(vs) => self.instant_selector(vs, t).map(Val::Vector),
+            Expr::MatrixSelector(m) => Ok(Val::Matrix(self.range_selector(m, t)?.series)),
+            Expr::Subquery(sq) => Ok(Val::Matrix(self.subquery(sq, t)?.series)),
+            Expr::Aggregate(a) => self.aggregate(a, t),
+            Expr::Binary(b) => self.binary(b, t),
+            Expr::Call(c) => functions::call(self, c, t),
+            Expr::Extension(_) => exec_err("extension expressions are not supported"),
+        }
+    }
+
+    /// The newest sample of each series in `(t - lookback, t]`, unless it is a staleness
+    /// marker. Samples keep their own timestamps (for `timestamp()`).
+    pub(crate) fn instant_selector(&mut self, vs: &VectorSelector, t: i64) -> Result<Vec<Sample>> {
+        let te = self.at_time(&vs.at, t) - offset_ms(&vs.offset);
+        let series = self.series_of(vs)?;
+        let lookback = self.opts.lookback_ms;
+        let mut out = Vec::new();
+        for s in series.iter() {
+            let i = s.samples.partition_point(|&(ts, _)| ts <= te);
+            if i == 0 {
+                continue;
+            }
+            let (ts, v) = s.samples[i - 1];
+            if ts <= te - lookback || is_stale_nan(v) {
+                continue;
+            }
+            out.push(Sample {
+                labels: s.labels.clone(),
+                t: ts,
+                v,
+                drop_name: false,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The samples of each series in `(t - range, t]`, staleness markers left out.
+    pub(crate) fn range_selector(&mut self, m: &MatrixSelector, t: i64) -> Result<RangeArg> {
+        let end = self.at_time(&m.vs.at, t) - offset_ms(&m.vs.offset);
+        let range = ms(&m.range);
+        let start = end - range;
+        let series = self.series_of(&m.vs)?;
+        let mut out = Vec::new();
+        for s in series.iter() {
+            let from = s.samples.partition_point(|&(ts, _)| ts <= start);
+            let to = s.samples.partition_point(|&(ts, _)| ts <= end);
+            let points: Vec<(i64, f64)> = s.samples[from..to]
+                .iter()
+                .copied()
+                .filter(|&(_, v)| !is_stale_nan(v))
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            out.push(Series {
+                labels: s.labels.clone(),
+                points,
+                drop_name: false,
+            });
+        }
+        Ok(RangeArg {
+            series: out,
+            start,
+            end,
+            range,
+        })
+    }
+
+    /// The inner expression at every step (a multiple of the step) in `(t - range, t]`.
+    pub(crate) fn subquery(&mut self, sq: &SubqueryExpr, t: i64) -> Result<RangeArg> {
+        let end = self.at_time(&sq.at, t) - offset_ms(&sq.offset);
+        let range = ms(&sq.range);
+        let step = sq
+            .step
+            .as_ref()
+            .map(ms)
+            .filter(|&s| s > 0)
+            .unwrap_or(self.opts.subquery_step_ms);
+        let start = end - range;
+        let mut first = step * (start / step);
+        if first <= start {
+            first += step;
+        }
+        let key = &*sq.expr as *const Expr as usize;
+        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut out: Vec<Series> = Vec::new();
+        let mut ti = first;
+        while ti <= end {
+            let samples = match self.subqueries.get(&(key, ti)) {
+                Some(s) => Rc::clone(s),
+                None => {
+                    let v = match self.eval(&sq.expr, ti)? {
+                        Val::Vector(v) => v,
+                        Val::Scalar(v) => vec![Sample {
+                            labels: Labels::default(),
+                            t: ti,
+                            v,
+                            drop_name: false,
+                        }],
+                        _ => {
+                            return exec_err(
+                                "subquery of a value that is neither scalar nor vector",
+                            )
+                        }
+                    };
+                    let v = Rc::new(v);
+                    self.subqueries.insert((key, ti), Rc::clone(&v));
+                    v
+                }
+            };
+            for s in samples.iter() {
+                if is_stale_nan(s.v) {
+                    continue;
+                }
+                let at = *index.entry(s.labels.clone()).or_insert_with(|| {
+                    out.push(Series {
+                        labels: s.labels.clone(),
+                        points: Vec::new(),
+                        drop_name: false,
+                    });
+                    out.len() - 1
+                });
+                out[at].points.push((ti, s.v));
+                out[at].drop_name |= s.drop_name;
+            }
+            ti += step;
+        }
+        self.count_samples(out.iter().map(|s| s.points.len()).sum())?;
+        Ok(RangeArg {
+            series: out,
+            start,
+            end,
+            range,
+        })
+    }
+
+    /// A range-vector argument: a matrix selector or a subquery (in parentheses or not).
+    pub(crate) fn range_arg(&mut self, e: &Expr, t: i64) -> Result<RangeArg> {
+        match e {
+            Expr::MatrixSelector(m) => self.range_selector(m, t),
+            Expr::Subquery(sq) => self.subquery(sq, t),
+            Expr::Paren(p) => self.range_arg(&p.expr, t),
+            _ => exec_err("expected a range vector"),
+        }
+    }
+
+    pub(crate) fn vector(&mut self, e: &Expr, t: i64) -> Result<Vec<Sample>> {
+        match self.eval(e, t)? {
+            Val::Vector(v) => Ok(v),
+            _ => exec_err("expected an instant vector"),
+        }
+    }
+
+    pub(crate) fn scalar(&mut self, e: &Expr, t: i64) -> Result<f64> {
+        match self.eval(e, t)? {
+            Val::Scalar(v) => Ok(v),
+            _ => exec_err("expected a scalar"),
+        }
+    }
+
+    pub(crate) fn string(&mut self, e: &Expr, t: i64) -> Result<String> {
+        match self.eval(e, t)? {
+            Val::Str(v) => Ok(v),
+            _ => exec_err("expected a string"),
+        }
+    }
+
+    fn binary(&mut self, b: &BinaryExpr, t: i64) -> Result<Val> {
+        let op = b.op;
+        let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
+        let lhs = self.eval(&b.lhs, t)?;
+        let rhs = self.eval(&b.rhs, t)?;
+        match (lhs, rhs) {
+            (Val::Scalar(l), Val::Scalar(r)) => {
+                let (v, keep) = scalar_op(op, l, r)?;
+                if op.is_comparison_operator() {
+                    // Comparisons of scalars need `bool` (the parser enforces it).
+                    return Ok(Val::Scalar(if keep { 1.0 } else { 0.0 }));
+                }
+                Ok(Val::Scalar(v))
+            }
+            (Val::Vector(l), Val::Scalar(r)) => self
+                .vector_scalar(op, l, r, false, return_bool)
+                .map(Val::Vector),
+            (Val::Scalar(l), Val::Vector(r)) => self
+                .vector_scalar(op, r, l, true, return_bool)
+                .map(Val::Vector),
+            (Val::Vector(l), Val::Vector(r)) => {
+                let card = b
+                    .modifier
+                    .as_ref()
+                    .map(|m| m.card.clone())
+                    .unwrap_or(VectorMatchCardinality::OneToOne);
+                let matching = b.modifier.as_ref().and_then(|m| m.matching.clone());
+                if op.is_set_operator() {
+                    return Ok(Val::Vector(set_op(op, l, r, &matching)));
+                }
+                vector_vector(op, l, r, &card, &matching, return_bool).map(Val::Vector)
+            }
+            _ => exec_err("binary operation on unsupported operand types"),
+        }
+    }
+
+    fn vector_scalar(
+        &mut self,
+        op: TokenType,
+        v: Vec<Sample>,
+        s: f64,
+        swap: bool,
+        return_bool: bool,
+    ) -> Result<Vec<Sample>> {
+        let mut out = Vec::with_capacity(v.len());
+        for mut x in v {
+            let (l, r) = if swap { (s, x.v) } else { (x.v, s) };
+            let (mut value, keep) = scalar_op(op, l, r)?;
+            if op.is_comparison_operator() {
+                value = x.v;
+                if return_bool {
+                    value = if keep { 1.0 } else { 0.0 };
+                } else if !keep {
+                    continue;
+                }
+            }
+            if !op.is_comparison_operator() || return_bool {
+                x.drop_name = true;
+            }
+            x.v = value;
+            out.push(x);
+        }
+        Ok(out)
+    }
+
+    fn aggregate(&mut self, a: &AggregateExpr, t: i64) -> Result<Val> {
+        let id = a.op.id();
+        let param = match &a.param {
+            Some(p) => Some(self.eval(p, t)?),
+            None => None,
+        };
+        let input = self.vector(&a.expr, t)?;
+        crate::aggregate::aggregate(self, id, param, input, &a.modifier).map(Val::Vector)
+    }
+}
+
+/// The group key of a sample under `by`/`without` (and whether the key holds the name).
+pub(crate) fn group_labels(labels: &Labels, modifier: &Option<LabelModifier>) -> Labels {
+    match modifier {
+        None => Labels::default(),
+        Some(LabelModifier::Include(l)) => labels.keep(&l.labels),
+        Some(LabelModifier::Exclude(l)) => labels.drop(&l.labels, true),
+    }
+}
+
+/// Applies a binary operator to two floats: the value, and for comparisons whether it holds.
+pub(crate) fn scalar_op(op: TokenType, l: f64, r: f64) -> Result<(f64, bool)> {
+    Ok(match op.id() {
+        token::T_ADD => (l + r, true),
+        token::T_SUB => (l - r, true),
+        token::T_MUL => (l * r, true),
+        token::T_DIV => (l / r, true),
+        token::T_POW => (l.powf(r), true),
+        token::T_MOD => (l % r, true),
+        token::T_ATAN2 => (l.atan2(r), true),
+        token::T_EQLC => (l, l == r),
+        token::T_NEQ => (l, l != r),
+        token::T_GTR => (l, l > r),
+        token::T_LSS => (l, l < r),
+        token::T_GTE => (l, l >= r),
+        token::T_LTE => (l, l <= r),
+        _ => return exec_err(format!("operator {op} not allowed here")),
+    })
+}
+
+/// The signature two samples match on.
+fn signature(labels: &Labels, matching: &Option<LabelModifier>) -> Labels {
+    match matching {
+        Some(LabelModifier::Include(on)) => labels.keep(&on.labels),
+        Some(LabelModifier::Exclude(ign)) => labels.drop(&ign.labels, true),
+        None => labels.drop(&[], true),
+    }
+}
+
+fn set_op(
+    op: TokenType,
+    l: Vec<Sample>,
+    r: Vec<Sample>,
+    matching: &Option<LabelModifier>,
+) -> Vec<Sample> {
+    let rsigs: std::collections::HashSet<Labels> =
+        r.iter().map(|s| signature(&s.labels, matching)).collect();
+    match op.id() {
+        token::T_LAND => l
+            .into_iter()
+            .filter(|s| rsigs.contains(&signature(&s.labels, matching)))
+            .collect(),
+        token::T_LUNLESS => l
+            .into_iter()
+            .filter(|s| !rsigs.contains(&signature(&s.labels, matching)))
+            .collect(),
+        _ => {
+            let lsigs: std::collections::HashSet<Labels> =
+                l.iter().map(|s| signature(&s.labels, matching)).collect();
+            let mut out = l;
+            out.extend(
+                r.into_iter()
+                    .filter(|s| !lsigs.contains(&signature(&s.labels, matching))),
+            );
+            out
+        }
+    }
+}
+
+fn vector_vector(
+    op: TokenType,
+    lhs: Vec<Sample>,
+    rhs: Vec<Sample>,
+    card: &VectorMatchCardinality,
+    matching: &Option<LabelModifier>,
+    return_bool: bool,
+) -> Result<Vec<Sample>> {
+    let one_to_many = matches!(card, VectorMatchCardinality::OneToMany(_));
+    // `many` is the side whose samples the result keeps; `one` must be unique per signature.
+    let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
+    let mut ones: HashMap<Labels, usize> = HashMap::new();
+    for (i, s) in one.iter().enumerate() {
+        let sig = signature(&s.labels, matching);
+        if let Some(&prev) = ones.get(&sig) {
+            let side = if one_to_many { "left" } else { "right" };
+            let mut pair = [&one[prev].labels, &s.labels];
+            pair.sort_by(|a, b| a.compare(b));
+            return exec_err(format!(
+                "found duplicate series for the match group {sig} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                pair[0], pair[1]
+            ));
+        }
+        ones.insert(sig, i);
+    }
+    let include: &[String] = match card {
+        VectorMatchCardinality::ManyToOne(l) | VectorMatchCardinality::OneToMany(l) => &l.labels,
+        _ => &[],
+    };
+    let one_to_one = matches!(card, VectorMatchCardinality::OneToOne);
+    let mut matched: HashMap<Labels, usize> = HashMap::new();
+    let mut inserted: std::collections::HashSet<Labels> = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for m in many {
+        let sig = signature(&m.labels, matching);
+        let Some(&oi) = ones.get(&sig) else { continue };
+        let o = &one[oi];
+        if one_to_one {
+            let n = matched.entry(sig.clone()).or_insert(0);
+            *n += 1;
+            if *n > 1 {
+                return exec_err(
+                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)",
+                );
+            }
+        }
+        let (l, r) = if one_to_many { (o.v, m.v) } else { (m.v, o.v) };
+        let (mut value, keep) = scalar_op(op, l, r)?;
+        let comparison = op.is_comparison_operator();
+        if comparison {
+            if return_bool {
+                value = if keep { 1.0 } else { 0.0 };
+            } else if !keep {
+                continue;
+            }
+        }
+        let drop_name = !comparison || return_bool;
+        let mut labels = m.labels.clone();
+        if one_to_one {
+            labels = match matching {
+                Some(LabelModifier::Include(on)) => labels.keep(&on.labels),
+                Some(LabelModifier::Exclude(ign)) => labels.drop(&ign.labels, false),
+                None => labels,
+            };
+        }
+        for name in include {
+            match o.labels.get(name) {
+                Some(v) => labels.set(name, v),
+                None => labels.remove(name),
+            }
+        }
+        if !one_to_one {
+            let key = if drop_name {
+                labels.without_name()
+            } else {
+                labels.clone()
+            };
+            if !inserted.insert(key) {
+                return exec_err(
+                    "multiple matches for labels: grouping labels must ensure unique matches",
+                );
+            }
+        }
+        out.push(Sample {
+            labels,
+            t: 0,
+            v: value,
+            drop_name: drop_name || m.drop_name,
+        });
+    }
+    Ok(out)
+}
