@@ -154,11 +154,15 @@ pub(crate) fn aggregate(
             }
             if !(-1.0..=1.0).contains(&r) {
                 let capped = r.clamp(-1.0, 1.0);
-                ev.warnings.push(format!(
-                    "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {}",
-                    format_float(r),
-                    format_float(capped)
-                ));
+                let at = ev.arg_offset("limit_ratio", 0);
+                ev.warn(
+                    &format!(
+                        "ratio value should be between -1 and 1, got {}, capping to {}",
+                        format_float(r),
+                        format_float(capped)
+                    ),
+                    at,
+                );
                 r = capped;
             }
             Ok(input
@@ -173,10 +177,14 @@ pub(crate) fn aggregate(
             let q = if op == token::T_QUANTILE {
                 let q = scalar_param(&param)?;
                 if !(0.0..=1.0).contains(&q) {
-                    ev.warnings.push(format!(
-                        "PromQL warning: quantile value should be between 0 and 1, got {}",
-                        format_float(q)
-                    ));
+                    let at = ev.arg_offset("quantile", 0);
+                    ev.warn(
+                        &format!(
+                            "quantile value should be between 0 and 1, got {}",
+                            format_float(q)
+                        ),
+                        at,
+                    );
                 }
                 q
             } else {

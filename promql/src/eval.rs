@@ -93,19 +93,33 @@ pub struct QueryResult {
     pub infos: Vec<String>,
 }
 
+/// A parsed query with its text (annotations give positions in it).
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// The syntax tree.
+    pub expr: Expr,
+    /// The text it was parsed from.
+    pub text: String,
+}
+
 /// Parses a query.
-pub fn parse(query: &str) -> Result<Expr> {
-    promql_parser::parser::parse(query).map_err(QueryError::BadData)
+pub fn parse(query: &str) -> Result<Query> {
+    let expr = promql_parser::parser::parse(query).map_err(QueryError::BadData)?;
+    Ok(Query {
+        expr,
+        text: query.to_string(),
+    })
 }
 
 /// Evaluates `expr` at `t_ms`.
 pub fn instant(
     storage: &dyn Storage,
     opts: &Options,
-    expr: &Expr,
+    query: &Query,
     t_ms: i64,
 ) -> Result<QueryResult> {
-    let mut ev = Ev::new(storage, opts, expr, t_ms, t_ms, 0);
+    let expr = &query.expr;
+    let mut ev = Ev::new(storage, opts, query, t_ms, t_ms, 0);
     let v = ev.eval(expr, t_ms)?;
     let value = match v {
         Val::Scalar(v) => Value::Scalar { t: t_ms, v },
@@ -120,11 +134,12 @@ pub fn instant(
 pub fn range(
     storage: &dyn Storage,
     opts: &Options,
-    expr: &Expr,
+    query: &Query,
     start_ms: i64,
     end_ms: i64,
     step_ms: i64,
 ) -> Result<QueryResult> {
+    let expr = &query.expr;
     if step_ms <= 0 {
         return Err(QueryError::BadData(
             "zero or negative query resolution step widths are not accepted. Try a positive integer"
@@ -144,7 +159,7 @@ pub fn range(
             )));
         }
     }
-    let mut ev = Ev::new(storage, opts, expr, start_ms, end_ms, step_ms);
+    let mut ev = Ev::new(storage, opts, query, start_ms, end_ms, step_ms);
     let mut out: HashMap<Labels, usize> = HashMap::new();
     let mut series: Vec<Series> = Vec::new();
     let mut t = start_ms;
@@ -275,9 +290,12 @@ fn selector_matchers(vs: &VectorSelector) -> Vec<Matcher> {
 pub(crate) struct Ev<'a> {
     storage: &'a dyn Storage,
     pub(crate) opts: &'a Options,
-    /// Query start and end (for `@ start()` / `@ end()`).
-    start: i64,
-    end: i64,
+    /// The query's text, for annotation positions.
+    text: &'a str,
+    /// Query start, end and step (for `@ start()`, `start()`, `step()` …; 0 for instants).
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) step: i64,
     /// Fetch window of each selector node (by address).
     windows: HashMap<usize, (i64, i64)>,
     fetched: HashMap<usize, Rc<Vec<StoredSeries>>>,
@@ -291,16 +309,18 @@ impl<'a> Ev<'a> {
     fn new(
         storage: &'a dyn Storage,
         opts: &'a Options,
-        expr: &Expr,
+        query: &'a Query,
         start: i64,
         end: i64,
-        _step: i64,
+        step: i64,
     ) -> Self {
         let mut ev = Self {
             storage,
             opts,
+            text: &query.text,
             start,
             end,
+            step,
             windows: HashMap::new(),
             fetched: HashMap::new(),
             subqueries: HashMap::new(),
@@ -308,8 +328,39 @@ impl<'a> Ev<'a> {
             infos: Vec::new(),
             deadline: Instant::now() + opts.timeout,
         };
-        ev.plan(expr, start, end);
+        ev.plan(&query.expr, start, end);
         ev
+    }
+
+    /// Adds a `PromQL warning: …` annotation at byte `at` of the query (once per text).
+    pub(crate) fn warn(&mut self, msg: &str, at: Option<usize>) {
+        let text = format!("PromQL warning: {msg} ({})", self.position(at));
+        if !self.warnings.contains(&text) {
+            self.warnings.push(text);
+        }
+    }
+
+    /// Adds a `PromQL info: …` annotation.
+    pub(crate) fn info(&mut self, msg: &str, at: Option<usize>) {
+        let text = format!("PromQL info: {msg} ({})", self.position(at));
+        if !self.infos.contains(&text) {
+            self.infos.push(text);
+        }
+    }
+
+    /// `line:column` (1-based, columns in bytes) of byte `at` of the query.
+    fn position(&self, at: Option<usize>) -> String {
+        let at = at.unwrap_or(0).min(self.text.len());
+        let before = &self.text[..at];
+        let line = 1 + before.matches('\n').count();
+        let col = at - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!("{line}:{col}")
+    }
+
+    /// Where argument `index` of the first call of `func` (a function or an aggregation with
+    /// parameter) starts in the query text.
+    pub(crate) fn arg_offset(&self, func: &str, index: usize) -> Option<usize> {
+        arg_offset(self.text, func, index)
     }
 
     fn result(self, value: Value) -> QueryResult {
@@ -683,6 +734,72 @@ impl<'a> Ev<'a> {
         let input = self.vector(&a.expr, t)?;
         crate::aggregate::aggregate(self, id, param, input, &a.modifier).map(Val::Vector)
     }
+}
+
+/// Where argument `index` of the first call of `func` starts in `text`: the name at a word
+/// boundary, an optional `by (…)`/`without (…)`, then the parenthesised arguments.
+fn arg_offset(text: &str, func: &str, index: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b':';
+    let mut from = 0;
+    while let Some(i) = text[from..].find(func).map(|i| i + from) {
+        from = i + func.len();
+        if (i > 0 && word(b[i - 1])) || b.get(from).is_some_and(|&c| word(c)) {
+            continue;
+        }
+        let mut j = from;
+        let skip_ws = |mut j: usize| {
+            while j < b.len() && b[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            j
+        };
+        j = skip_ws(j);
+        for kw in ["by", "without"] {
+            if text[j..].starts_with(kw) && !b.get(j + kw.len()).is_some_and(|&c| word(c)) {
+                let close = text[j..].find(')')? + j;
+                j = skip_ws(close + 1);
+            }
+        }
+        if b.get(j) != Some(&b'(') {
+            continue;
+        }
+        // Walk the arguments: depth of brackets, strings skipped.
+        let (mut depth, mut arg, mut k) = (0usize, 0usize, j + 1);
+        if index == 0 {
+            return Some(skip_ws(k));
+        }
+        while k < b.len() {
+            match b[k] {
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => {
+                    if depth == 0 {
+                        return None;
+                    }
+                    depth -= 1;
+                }
+                q @ (b'"' | b'\'' | b'`') => {
+                    k += 1;
+                    while k < b.len() && b[k] != q {
+                        if b[k] == b'\\' && q != b'`' {
+                            k += 1;
+                        }
+                        k += 1;
+                    }
+                }
+                b',' if depth == 0 => {
+                    arg += 1;
+                    if arg == index {
+                        return Some(skip_ws(k + 1));
+                    }
+                }
+                _ => {}
+            }
+            k += 1;
+        }
+        return None;
+    }
+    None
 }
 
 /// The group key of a sample under `by`/`without` (and whether the key holds the name).

@@ -101,6 +101,19 @@ pub(crate) fn call(ev: &mut Ev<'_>, c: &Call, t: i64) -> Result<Val> {
     }
     match name {
         "time" => Ok(Val::Scalar(t as f64 / 1000.0)),
+        "step" => Ok(Val::Scalar(ev.step as f64 / 1000.0)),
+        "range" => Ok(Val::Scalar((ev.end - ev.start) as f64 / 1000.0)),
+        "start" => Ok(Val::Scalar(ev.start as f64 / 1000.0)),
+        "end" => Ok(Val::Scalar(ev.end as f64 / 1000.0)),
+        "min_of" | "max_of" => {
+            let a = ev.scalar(arg(c, 0)?, t)?;
+            let b = ev.scalar(arg(c, 1)?, t)?;
+            Ok(Val::Scalar(if name == "min_of" {
+                go_min(a, b)
+            } else {
+                go_max(a, b)
+            }))
+        }
         "pi" => Ok(Val::Scalar(std::f64::consts::PI)),
         "vector" => {
             let v = ev.scalar(arg(c, 0)?, t)?;
@@ -248,10 +261,14 @@ pub(crate) fn call(ev: &mut Ev<'_>, c: &Call, t: i64) -> Result<Val> {
         "quantile_over_time" => {
             let q = ev.scalar(arg(c, 0)?, t)?;
             if !(0.0..=1.0).contains(&q) {
-                ev.warnings.push(format!(
-                    "PromQL warning: quantile value should be between 0 and 1, got {}",
-                    format_float(q)
-                ));
+                let at = ev.arg_offset(name, 0);
+                ev.warn(
+                    &format!(
+                        "quantile value should be between 0 and 1, got {}",
+                        format_float(q)
+                    ),
+                    at,
+                );
             }
             let r = ev.range_arg(arg(c, 1)?, t)?;
             Ok(Val::Vector(over_time(r, true, |p| {
@@ -293,18 +310,19 @@ pub(crate) fn call(ev: &mut Ev<'_>, c: &Call, t: i64) -> Result<Val> {
             let counter = name != "delta";
             let is_rate = name == "rate";
             if counter {
+                let at = ev.arg_offset(name, 0);
                 for s in &r.series {
                     if let Some(n) = s.labels.name() {
                         if !["_total", "_sum", "_count", "_bucket"]
                             .iter()
                             .any(|suf| n.ends_with(suf))
                         {
-                            let info = format!(
-                                "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}"
+                            ev.info(
+                                &format!(
+                                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}"
+                                ),
+                                at,
                             );
-                            if !ev.infos.contains(&info) {
-                                ev.infos.push(info);
-                            }
                         }
                     }
                 }

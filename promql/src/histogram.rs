@@ -93,10 +93,14 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut [(f64, f64)]) -> (f64, bool)
 /// `histogram_quantile(q, v)` over the classic buckets in `v`.
 pub(crate) fn classic_quantile(ev: &mut Ev<'_>, q: f64, v: Vec<Sample>) -> Result<Vec<Sample>> {
     if !(0.0..=1.0).contains(&q) {
-        ev.warnings.push(format!(
-            "PromQL warning: quantile value should be between 0 and 1, got {}",
-            format_float(q)
-        ));
+        let at = ev.arg_offset("histogram_quantile", 0);
+        ev.warn(
+            &format!(
+                "quantile value should be between 0 and 1, got {}",
+                format_float(q)
+            ),
+            at,
+        );
     }
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut groups: Vec<(Labels, Vec<(f64, f64)>)> = Vec::new();
@@ -108,10 +112,14 @@ pub(crate) fn classic_quantile(ev: &mut Ev<'_>, q: f64, v: Vec<Sample>) -> Resul
             .filter(|x| !x.is_nan());
         let Some(le) = le else {
             let name = s.labels.name().unwrap_or("").to_string();
-            ev.warnings.push(format!(
-                "PromQL warning: bucket label \"le\" is missing or has a malformed value of \"{}\" for metric name \"{name}\"",
-                s.labels.get("le").unwrap_or("")
-            ));
+            let at = ev.arg_offset("histogram_quantile", 1);
+            ev.warn(
+                &format!(
+                    "bucket label \"le\" is missing or has a malformed value of \"{}\" for metric name \"{name}\"",
+                    s.labels.get("le").unwrap_or("")
+                ),
+                at,
+            );
             continue;
         };
         let mut key = s.labels.clone();
@@ -127,9 +135,13 @@ pub(crate) fn classic_quantile(ev: &mut Ev<'_>, q: f64, v: Vec<Sample>) -> Resul
         let (v, forced) = bucket_quantile(q, &mut buckets);
         if forced {
             let name = labels.get(METRIC_NAME).unwrap_or("");
-            ev.infos.push(format!(
-                "PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"{name}\""
-            ));
+            let at = ev.arg_offset("histogram_quantile", 1);
+            ev.info(
+                &format!(
+                    "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"{name}\""
+                ),
+                at,
+            );
         }
         out.push(Sample {
             labels,

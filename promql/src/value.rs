@@ -111,19 +111,10 @@ impl Labels {
 }
 
 impl fmt::Display for Labels {
-    /// `name{a="b", …}` as Prometheus prints a series.
+    /// `{__name__="up", job="api"}`, as Prometheus's `labels.Labels.String()` prints a set.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = self.name();
-        if let Some(n) = name {
-            f.write_str(n)?;
-        }
-        let rest: Vec<&(String, String)> =
-            self.0.iter().filter(|(n, _)| n != METRIC_NAME).collect();
-        if rest.is_empty() && name.is_some() {
-            return Ok(());
-        }
         f.write_str("{")?;
-        for (i, (n, v)) in rest.iter().enumerate() {
+        for (i, (n, v)) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
@@ -221,7 +212,7 @@ mod tests {
     #[test]
     fn labels_sort_drop_empty_values_and_print_as_prometheus_does() {
         let a = l(&[("job", "api"), ("__name__", "up"), ("x", "")]);
-        assert_eq!(a.to_string(), r#"up{job="api"}"#);
+        assert_eq!(a.to_string(), r#"{__name__="up", job="api"}"#);
         assert_eq!(a.get("x"), None);
         assert_eq!(l(&[("a", "1")]).to_string(), r#"{a="1"}"#);
         assert_eq!(l(&[]).to_string(), "{}");
