@@ -200,6 +200,23 @@ pub fn range(
     Ok(ev.result(Value::Matrix(series)))
 }
 
+/// What a query evaluated from `start_ms` to `end_ms` reads: the matchers of each selector
+/// and the time window (inclusive) its evaluations need. A caller that loads these into a
+/// [`crate::storage::MemStorage`] can evaluate the query on it.
+pub fn selections(
+    opts: &Options,
+    query: &Query,
+    start_ms: i64,
+    end_ms: i64,
+) -> Vec<(Vec<Matcher>, i64, i64)> {
+    let empty = crate::storage::MemStorage::new();
+    let ev = Ev::new(&empty, opts, query, start_ms, end_ms, 0);
+    ev.windows
+        .into_values()
+        .map(|(lo, hi, m)| (m, lo, hi))
+        .collect()
+}
+
 /// Drops the names marked for dropping and checks that no two samples are left with one
 /// label set.
 fn finish_vector(mut samples: Vec<Sample>, t: i64) -> Result<Vec<Sample>> {
@@ -296,8 +313,8 @@ pub(crate) struct Ev<'a> {
     pub(crate) start: i64,
     pub(crate) end: i64,
     pub(crate) step: i64,
-    /// Fetch window of each selector node (by address).
-    windows: HashMap<usize, (i64, i64)>,
+    /// Fetch window and matchers of each selector node (by address).
+    windows: HashMap<usize, (i64, i64, Vec<Matcher>)>,
     fetched: HashMap<usize, Rc<Vec<StoredSeries>>>,
     subqueries: HashMap<(usize, i64), Rc<Vec<Sample>>>,
     pub(crate) warnings: Vec<String>,
@@ -451,7 +468,10 @@ impl<'a> Ev<'a> {
 
     fn widen(&mut self, vs: &VectorSelector, lo: i64, hi: i64) {
         let key = vs as *const VectorSelector as usize;
-        let w = self.windows.entry(key).or_insert((lo, hi));
+        let w = self
+            .windows
+            .entry(key)
+            .or_insert_with(|| (lo, hi, selector_matchers(vs)));
         w.0 = w.0.min(lo);
         w.1 = w.1.max(hi);
     }
@@ -465,8 +485,7 @@ impl<'a> Ev<'a> {
         let (lo, hi) = self
             .windows
             .get(&key)
-            .copied()
-            .unwrap_or((i64::MIN, i64::MAX));
+            .map_or((i64::MIN, i64::MAX), |w| (w.0, w.1));
         let series = self
             .storage
             .select(&selector_matchers(vs), lo, hi)

@@ -12,4 +12,6 @@ pub mod script;
 pub mod storage;
 pub mod value;
 
-pub use eval::{instant, parse, range, Options, QueryError, QueryResult};
+pub use promql_parser::{label, parser as ast};
+
+pub use eval::{instant, parse, range, selections, Options, Query, QueryError, QueryResult};

@@ -65,6 +65,34 @@ impl MemStorage {
     }
 }
 
+impl MemStorage {
+    /// Adds samples to a series, merged by time with what it holds (a timestamp it already
+    /// has keeps the held value).
+    pub fn merge(&mut self, labels: Labels, samples: &[(i64, f64)]) {
+        let held = self.series.entry(labels).or_default();
+        if held
+            .last()
+            .is_none_or(|l| samples.first().is_none_or(|f| f.0 > l.0))
+        {
+            held.extend_from_slice(samples);
+            return;
+        }
+        held.extend_from_slice(samples);
+        held.sort_by_key(|s| s.0);
+        held.dedup_by_key(|s| s.0);
+    }
+
+    /// Series held.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Whether no series is held.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+}
+
 impl Storage for MemStorage {
     fn select(
         &self,

@@ -12,6 +12,7 @@ mod executor;
 mod id_literal;
 mod index_filter;
 mod match_udf;
+mod prom;
 mod scan_exec;
 mod session;
 mod table;
@@ -22,4 +23,5 @@ pub use api::{
 };
 pub use error::{Error, Result};
 pub use executor::QueryExecutor;
+pub use prom::{prometheus_router, PromLimits};
 pub use session::session_for_tenant;

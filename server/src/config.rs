@@ -178,6 +178,11 @@ pub(crate) struct QuerySection {
     #[serde(with = "humantime_serde")]
     pub(crate) timeout: Duration,
     pub(crate) max_rows: usize,
+    /// How far back a PromQL instant selector looks for a sample.
+    #[serde(with = "humantime_serde")]
+    pub(crate) lookback_delta: Duration,
+    /// Most samples a PromQL query may hold.
+    pub(crate) max_samples: usize,
 }
 
 /// Segment index sidecars (`.idx`).
@@ -270,6 +275,8 @@ impl Default for QuerySection {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             timeout: Duration::from_secs(60),
             max_rows: 100_000,
+            lookback_delta: Duration::from_secs(300),
+            max_samples: 50_000_000,
         }
     }
 }
@@ -328,6 +335,12 @@ pub(crate) struct Overrides {
     /// Threads of the query runtime.
     #[arg(long, env = "VIGIL_QUERY_THREADS")]
     pub(crate) query_threads: Option<usize>,
+    /// How far back a PromQL instant selector looks for a sample (e.g. `5m`).
+    #[arg(long, env = "VIGIL_QUERY_LOOKBACK_DELTA", value_parser = humantime::parse_duration)]
+    pub(crate) query_lookback_delta: Option<Duration>,
+    /// Most samples a PromQL query may hold.
+    #[arg(long, env = "VIGIL_QUERY_MAX_SAMPLES")]
+    pub(crate) query_max_samples: Option<usize>,
     /// Threads that decode, convert, flush and do file I/O (0: twice the cores, at least 4).
     #[arg(long, env = "VIGIL_BLOCKING_THREADS")]
     pub(crate) blocking_threads: Option<usize>,
@@ -401,6 +414,8 @@ impl Config {
         set!(o.max_request_bytes => config.limits.max_request_bytes);
         set!(o.max_inflight_bytes => config.limits.max_inflight_bytes);
         set!(o.query_threads => config.query.threads);
+        set!(o.query_lookback_delta => config.query.lookback_delta);
+        set!(o.query_max_samples => config.query.max_samples);
         set!(o.blocking_threads => config.limits.blocking_threads);
         set!(o.index_enabled => config.index.enabled);
         set!(o.index_block_rows => config.index.block_rows);

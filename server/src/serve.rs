@@ -201,6 +201,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         query::QueryExecutor::new(config.query.threads)
             .context("failed to start the query runtime")?,
     );
+    let prometheus = query::prometheus_router(
+        Arc::clone(&view),
+        query::PromLimits {
+            options: promql::Options {
+                lookback_ms: config.query.lookback_delta.as_millis() as i64,
+                max_samples: config.query.max_samples,
+                timeout: config.query.timeout,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        Arc::clone(&executor),
+    );
     let api = query::sql_router_with_executor(
         view,
         query::QueryLimits {
@@ -209,6 +222,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         },
         executor,
     )
+    .merge(prometheus)
     .route(
         "/api/v1/admin/flush",
         post({

@@ -18,4 +18,5 @@ mod durability;
 mod logs;
 mod metrics;
 mod ops;
+mod prometheus_api;
 mod traces;

@@ -53,7 +53,7 @@ fn record_metrics(meter: &Meter) {
 }
 
 /// Records the metrics and exports them once; returns the time window of the export in ms.
-async fn send_metrics(vigil: &Vigil, transport: Transport) -> (i64, i64) {
+pub(crate) async fn send_metrics(vigil: &Vigil, transport: Transport) -> (i64, i64) {
     let exporter = otlp::metric_exporter(vigil, transport, None);
     let before = nanos(SystemTime::now()) / 1_000_000;
     otlp::export_with_meter(exporter, otlp::resource(), record_metrics).await;

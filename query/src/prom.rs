@@ -1,0 +1,902 @@
+//! The Prometheus HTTP API (`/api/v1/query`, `query_range`, `series`, `labels`, label values,
+//! `metadata`, `query_exemplars`, `status/buildinfo`, `format_query`) over the `series` and
+//! `samples` tables, GET and POST form bodies, with Prometheus's result and error shapes.
+//!
+//! A PromQL query runs in two steps: the evaluator says what each selector reads (matchers and
+//! time window, [`promql::selections`]); those series are read through DataFusion — series rows
+//! by metric name, then their samples by `series_id` (the samples index) and time — into an
+//! in-memory store, on which the query is evaluated.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use arrow::array::{Array, AsArray, MapArray, RecordBatch, StringArray};
+use arrow::datatypes::{Float64Type, Int64Type, UInt64Type};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use common::schema::{SAMPLES, SERIES};
+use common::Tenant;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::prelude::{col, lit, SessionContext};
+use promql::label::{MatchOp, Matcher};
+use promql::storage::{matches, MemStorage};
+use promql::value::{Labels, Value, METRIC_NAME};
+use promql::{Options, QueryError};
+use storage::ReadView;
+
+use crate::executor::QueryExecutor;
+use crate::session::{build_session, register_store};
+
+/// Limits of PromQL queries.
+#[derive(Debug, Clone)]
+pub struct PromLimits {
+    /// Evaluation options (lookback delta, most samples, subquery step, timeout).
+    pub options: Options,
+    /// Most points a range query may return per series (Prometheus: 11,000).
+    pub max_points_per_series: i64,
+}
+
+impl Default for PromLimits {
+    fn default() -> Self {
+        Self {
+            options: Options::default(),
+            max_points_per_series: 11_000,
+        }
+    }
+}
+
+struct PromState {
+    view: Arc<dyn ReadView>,
+    runtime: Arc<RuntimeEnv>,
+    executor: Arc<QueryExecutor>,
+    limits: PromLimits,
+}
+
+/// The router of the Prometheus HTTP API over `view`.
+pub fn prometheus_router(
+    view: Arc<dyn ReadView>,
+    limits: PromLimits,
+    executor: Arc<QueryExecutor>,
+) -> Router {
+    let runtime = Arc::new(RuntimeEnv::default());
+    register_store(&runtime, view.as_ref());
+    let state = Arc::new(PromState {
+        view,
+        runtime,
+        executor,
+        limits,
+    });
+    Router::new()
+        .route("/api/v1/query", get(query).post(query))
+        .route("/api/v1/query_range", get(query_range).post(query_range))
+        .route("/api/v1/series", get(series).post(series))
+        .route("/api/v1/labels", get(labels).post(labels))
+        .route("/api/v1/label/{name}/values", get(label_values))
+        .route("/api/v1/metadata", get(metadata))
+        .route(
+            "/api/v1/query_exemplars",
+            get(query_exemplars).post(query_exemplars),
+        )
+        .route("/api/v1/status/buildinfo", get(buildinfo))
+        .route("/api/v1/format_query", get(format_query).post(format_query))
+        .with_state(state)
+}
+
+/// An API error: Prometheus's `errorType` and message.
+#[derive(Debug)]
+struct ApiError {
+    kind: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn bad_data(message: impl Into<String>) -> Self {
+        Self {
+            kind: "bad_data",
+            message: message.into(),
+        }
+    }
+
+    fn internal(message: impl Into<String>) -> Self {
+        Self {
+            kind: "internal",
+            message: message.into(),
+        }
+    }
+}
+
+impl From<QueryError> for ApiError {
+    fn from(e: QueryError) -> Self {
+        Self {
+            kind: e.error_type(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for ApiError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        tracing::error!(error = %e, "prometheus api storage read failed");
+        Self::internal("reading series failed, see the server log")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self.kind {
+            "bad_data" => StatusCode::BAD_REQUEST,
+            "execution" => StatusCode::UNPROCESSABLE_ENTITY,
+            "timeout" | "canceled" | "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let body = format!(
+            r#"{{"status":"error","errorType":"{}","error":{}}}"#,
+            self.kind,
+            json_str(&self.message)
+        );
+        (status, [(CONTENT_TYPE, "application/json")], body).into_response()
+    }
+}
+
+type ApiResult = std::result::Result<Response, ApiError>;
+
+fn success(data: &str) -> Response {
+    (
+        StatusCode::OK,
+        [(CONTENT_TYPE, "application/json")],
+        format!(r#"{{"status":"success","data":{data}}}"#),
+    )
+        .into_response()
+}
+
+fn success_with_warnings(data: &str, warnings: &[String], infos: &[String]) -> Response {
+    let mut body = format!(r#"{{"status":"success","data":{data}"#);
+    for (key, list) in [("warnings", warnings), ("infos", infos)] {
+        if !list.is_empty() {
+            let items: Vec<String> = list.iter().map(|w| json_str(w)).collect();
+            let _ = write!(body, r#","{key}":[{}]"#, items.join(","));
+        }
+    }
+    body.push('}');
+    (StatusCode::OK, [(CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// Request parameters from the query string and a form body, in order (repeated keys kept).
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn from(query: Option<String>, headers: &HeaderMap, body: &[u8]) -> Self {
+        let mut out = Vec::new();
+        if let Some(q) = query {
+            parse_form(&q, &mut out);
+        }
+        let form = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if form {
+            parse_form(&String::from_utf8_lossy(body), &mut out);
+        }
+        Params(out)
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, key: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+fn parse_form(s: &str, out: &mut Vec<(String, String)>) {
+    for pair in s.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        out.push((percent_decode(k), percent_decode(v)));
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A Prometheus time parameter: Unix seconds (with a fraction) or RFC 3339.
+fn parse_time(name: &str, s: &str) -> std::result::Result<i64, ApiError> {
+    if let Ok(f) = s.parse::<f64>() {
+        if f.is_finite() {
+            return Ok((f * 1000.0).round() as i64);
+        }
+    }
+    if let Ok(t) = humantime::parse_rfc3339_weak(s.trim_end_matches('Z')) {
+        return Ok(match t.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => d.as_millis() as i64,
+            Err(e) => -(e.duration().as_millis() as i64),
+        });
+    }
+    Err(ApiError::bad_data(format!(
+        "invalid parameter \"{name}\": cannot parse \"{s}\" to a valid timestamp"
+    )))
+}
+
+/// A Prometheus duration parameter: seconds (with a fraction) or a duration like `15s`.
+fn parse_step(name: &str, s: &str) -> std::result::Result<i64, ApiError> {
+    if let Ok(f) = s.parse::<f64>() {
+        if f.is_finite() {
+            return Ok((f * 1000.0).round() as i64);
+        }
+    }
+    promql::script::parse_duration(s).map_err(|_| {
+        ApiError::bad_data(format!(
+            "invalid parameter \"{name}\": cannot parse \"{s}\" to a valid duration"
+        ))
+    })
+}
+
+/// Go's `FormatFloat(v, 'f', -1, 64)` with Prometheus's spellings of the specials.
+fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Unix seconds as Prometheus writes them: integer seconds, then `.` and three digits of
+/// milliseconds when there are any.
+fn format_time(t: i64) -> String {
+    let (sign, t) = if t < 0 { ("-", -t) } else { ("", t) };
+    match t % 1000 {
+        0 => format!("{sign}{}", t / 1000),
+        f => format!("{sign}{}.{f:03}", t / 1000),
+    }
+}
+
+fn labels_json(l: &Labels) -> String {
+    let items: Vec<String> = l
+        .pairs()
+        .iter()
+        .map(|(k, v)| format!("{}:{}", json_str(k), json_str(v)))
+        .collect();
+    format!("{{{}}}", items.join(","))
+}
+
+fn value_json(v: &Value) -> String {
+    let point = |t: i64, v: f64| format!("[{},\"{}\"]", format_time(t), format_value(v));
+    match v {
+        Value::Scalar { t, v } => {
+            format!(r#"{{"resultType":"scalar","result":{}}}"#, point(*t, *v))
+        }
+        Value::String { t, v } => format!(
+            r#"{{"resultType":"string","result":[{},{}]}}"#,
+            format_time(*t),
+            json_str(v)
+        ),
+        Value::Vector(samples) => {
+            let items: Vec<String> = samples
+                .iter()
+                .map(|s| {
+                    format!(
+                        r#"{{"metric":{},"value":{}}}"#,
+                        labels_json(&s.labels),
+                        point(s.t, s.v)
+                    )
+                })
+                .collect();
+            format!(
+                r#"{{"resultType":"vector","result":[{}]}}"#,
+                items.join(",")
+            )
+        }
+        Value::Matrix(series) => {
+            let items: Vec<String> = series
+                .iter()
+                .map(|s| {
+                    let points: Vec<String> = s.points.iter().map(|p| point(p.0, p.1)).collect();
+                    format!(
+                        r#"{{"metric":{},"values":[{}]}}"#,
+                        labels_json(&s.labels),
+                        points.join(",")
+                    )
+                })
+                .collect();
+            format!(
+                r#"{{"resultType":"matrix","result":[{}]}}"#,
+                items.join(",")
+            )
+        }
+    }
+}
+
+fn tenant(headers: &HeaderMap) -> std::result::Result<Tenant, ApiError> {
+    match headers.get(crate::TENANT_HEADER) {
+        None => Ok(Tenant::default_tenant()),
+        Some(v) => {
+            let id = v
+                .to_str()
+                .map_err(|_| ApiError::bad_data("invalid X-Scope-OrgID header"))?;
+            Tenant::new(id).map_err(|e| ApiError::bad_data(e.to_string()))
+        }
+    }
+}
+
+/// A series row: id, labels (metric name included) and metadata.
+struct SeriesRow {
+    labels: Labels,
+    metric_type: String,
+    unit: String,
+    help: String,
+}
+
+/// The series of the `series` table, by id, narrowed by the metric name when `name` is given.
+async fn read_series(
+    ctx: &SessionContext,
+    name: Option<&str>,
+) -> std::result::Result<HashMap<u64, SeriesRow>, ApiError> {
+    let mut df = ctx.table(SERIES).await?;
+    if let Some(n) = name {
+        df = df.filter(col("metric_name").eq(lit(n)))?;
+    }
+    let batches = df.collect().await?;
+    let mut out = HashMap::new();
+    for b in &batches {
+        read_series_batch(b, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn read_series_batch(
+    b: &RecordBatch,
+    out: &mut HashMap<u64, SeriesRow>,
+) -> std::result::Result<(), ApiError> {
+    let bad = || ApiError::internal("unexpected series table layout");
+    let ids = b
+        .column_by_name("series_id")
+        .and_then(|c| c.as_primitive_opt::<UInt64Type>())
+        .ok_or_else(bad)?;
+    let names = b
+        .column_by_name("metric_name")
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or_else(bad)?;
+    let labels = b
+        .column_by_name("labels")
+        .and_then(|c| c.as_any().downcast_ref::<MapArray>())
+        .ok_or_else(bad)?;
+    let text = |name: &str| {
+        b.column_by_name(name)
+            .and_then(|c| c.as_string_opt::<i32>())
+            .cloned()
+    };
+    let (types, units, helps) = (text("metric_type"), text("unit"), text("description"));
+    let keys = labels
+        .keys()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(bad)?;
+    let values = labels
+        .values()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(bad)?;
+    let offsets = labels.value_offsets();
+    for row in 0..b.num_rows() {
+        let id = ids.value(row);
+        if out.contains_key(&id) {
+            continue;
+        }
+        let mut pairs = vec![(METRIC_NAME.to_string(), names.value(row).to_string())];
+        for e in offsets[row] as usize..offsets[row + 1] as usize {
+            if !values.is_null(e) {
+                pairs.push((keys.value(e).to_string(), values.value(e).to_string()));
+            }
+        }
+        let get = |a: &Option<StringArray>| {
+            a.as_ref()
+                .filter(|a| !a.is_null(row))
+                .map_or(String::new(), |a| a.value(row).to_string())
+        };
+        out.insert(
+            id,
+            SeriesRow {
+                labels: Labels::new(pairs),
+                metric_type: get(&types),
+                unit: get(&units),
+                help: get(&helps),
+            },
+        );
+    }
+    Ok(())
+}
+
+/// The metric name an equality matcher fixes, if any.
+fn fixed_name(matchers: &[Matcher]) -> Option<&str> {
+    matchers
+        .iter()
+        .find(|m| m.name == METRIC_NAME && matches!(m.op, MatchOp::Equal))
+        .map(|m| m.value.as_str())
+}
+
+/// The series matching all `matchers`.
+async fn select_series(
+    ctx: &SessionContext,
+    matchers: &[Matcher],
+) -> std::result::Result<Vec<(u64, SeriesRow)>, ApiError> {
+    let rows = read_series(ctx, fixed_name(matchers)).await?;
+    let mut out: Vec<(u64, SeriesRow)> = rows
+        .into_iter()
+        .filter(|(_, r)| matchers.iter().all(|m| matches(m, &r.labels)))
+        .collect();
+    out.sort_by(|a, b| a.1.labels.compare(&b.1.labels));
+    Ok(out)
+}
+
+/// Reads what a query needs into memory: each selection's series and their samples in its
+/// window.
+async fn load(
+    ctx: &SessionContext,
+    selections: Vec<(Vec<Matcher>, i64, i64)>,
+    max_samples: usize,
+) -> std::result::Result<MemStorage, ApiError> {
+    let mut store = MemStorage::new();
+    let mut loaded = 0usize;
+    for (matchers, lo, hi) in selections {
+        let series = select_series(ctx, &matchers).await?;
+        if series.is_empty() {
+            continue;
+        }
+        let by_id: HashMap<u64, &Labels> = series.iter().map(|(id, r)| (*id, &r.labels)).collect();
+        let ids: Vec<datafusion::prelude::Expr> = series.iter().map(|(id, _)| lit(*id)).collect();
+        let mut filter = col("series_id")
+            .in_list(ids, false)
+            .and(col("timestamp_ms").gt_eq(lit(lo)))
+            .and(col("timestamp_ms").lt_eq(lit(hi)));
+        if let Some(n) = fixed_name(&matchers) {
+            filter = filter.and(col("metric_name").eq(lit(n)));
+        }
+        let batches = ctx
+            .table(SAMPLES)
+            .await?
+            .filter(filter)?
+            .select_columns(&["series_id", "timestamp_ms", "value"])?
+            .collect()
+            .await?;
+        let mut per_series: HashMap<u64, Vec<(i64, f64)>> = HashMap::new();
+        for b in &batches {
+            let (Some(ids), Some(ts), Some(vs)) = (
+                b.column(0).as_primitive_opt::<UInt64Type>(),
+                b.column(1).as_primitive_opt::<Int64Type>(),
+                b.column(2).as_primitive_opt::<Float64Type>(),
+            ) else {
+                return Err(ApiError::internal("unexpected samples table layout"));
+            };
+            for i in 0..b.num_rows() {
+                per_series
+                    .entry(ids.value(i))
+                    .or_default()
+                    .push((ts.value(i), vs.value(i)));
+            }
+            loaded += b.num_rows();
+            if loaded > max_samples {
+                return Err(QueryError::TooManySamples.into());
+            }
+        }
+        for (id, mut samples) in per_series {
+            let Some(labels) = by_id.get(&id) else {
+                continue;
+            };
+            samples.sort_by_key(|s| s.0);
+            samples.dedup_by_key(|s| s.0);
+            store.merge((*labels).clone(), &samples);
+        }
+    }
+    Ok(store)
+}
+
+impl PromState {
+    fn session(&self, tenant: Tenant) -> SessionContext {
+        build_session(Arc::clone(&self.view), tenant, Arc::clone(&self.runtime))
+    }
+
+    /// Runs `task` on the query runtime under the query timeout.
+    async fn run<F>(&self, task: F) -> ApiResult
+    where
+        F: std::future::Future<Output = ApiResult> + Send + 'static,
+    {
+        let handle = self.executor.spawn(task);
+        let abort = handle.abort_handle();
+        let timeout = self.limits.options.timeout;
+        let out = tokio::time::timeout(timeout, handle).await;
+        abort.abort();
+        match out {
+            Err(_) => Err(QueryError::Timeout.into()),
+            Ok(Err(join)) => Err(ApiError::internal(format!("query task failed: {join}"))),
+            Ok(Ok(r)) => r,
+        }
+    }
+}
+
+async fn query(
+    State(state): State<Arc<PromState>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer = async {
+        let params = Params::from(raw, &headers, &body);
+        let tenant = tenant(&headers)?;
+        let text = params
+            .get("query")
+            .ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": query is empty"))?
+            .to_string();
+        let t = match params.get("time") {
+            Some(s) => parse_time("time", s)?,
+            None => now_ms(),
+        };
+        let q = promql::parse(&text)
+            .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
+        let ctx = state.session(tenant);
+        let opts = state.limits.options.clone();
+        state
+            .run(async move {
+                let store =
+                    load(&ctx, promql::selections(&opts, &q, t, t), opts.max_samples).await?;
+                let res = promql::instant(&store, &opts, &q, t)?;
+                Ok(success_with_warnings(
+                    &value_json(&res.value),
+                    &res.warnings,
+                    &res.infos,
+                ))
+            })
+            .await
+    };
+    answer.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn query_range(
+    State(state): State<Arc<PromState>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer = async {
+        let params = Params::from(raw, &headers, &body);
+        let tenant = tenant(&headers)?;
+        let text = params
+            .get("query")
+            .ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": query is empty"))?
+            .to_string();
+        let need = |k: &str| {
+            params
+                .get(k)
+                .ok_or_else(|| ApiError::bad_data(format!("invalid parameter \"{k}\": missing")))
+        };
+        let start = parse_time("start", need("start")?)?;
+        let end = parse_time("end", need("end")?)?;
+        let step = parse_step("step", need("step")?)?;
+        if end < start {
+            return Err(ApiError::bad_data(
+                "invalid parameter \"end\": end timestamp must not be before start time",
+            ));
+        }
+        if step <= 0 {
+            return Err(ApiError::bad_data(
+                "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+            ));
+        }
+        if (end - start) / step > state.limits.max_points_per_series {
+            return Err(ApiError::bad_data(
+                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)",
+            ));
+        }
+        let q = promql::parse(&text)
+            .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
+        let ctx = state.session(tenant);
+        let opts = state.limits.options.clone();
+        state
+            .run(async move {
+                let store = load(
+                    &ctx,
+                    promql::selections(&opts, &q, start, end),
+                    opts.max_samples,
+                )
+                .await?;
+                let res = promql::range(&store, &opts, &q, start, end, step)?;
+                Ok(success_with_warnings(
+                    &value_json(&res.value),
+                    &res.warnings,
+                    &res.infos,
+                ))
+            })
+            .await
+    };
+    answer.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The matchers of each `match[]` parameter.
+fn match_params(params: &Params) -> std::result::Result<Vec<Vec<Matcher>>, ApiError> {
+    let mut out = Vec::new();
+    for m in params.all("match[]") {
+        let q = promql::parse(m)
+            .map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}")))?;
+        let promql::ast::Expr::VectorSelector(vs) = q.expr else {
+            return Err(ApiError::bad_data(format!(
+                "invalid parameter \"match[]\": {m} is not a series selector"
+            )));
+        };
+        let mut matchers = vs.matchers.matchers.clone();
+        if let Some(name) = &vs.name {
+            matchers.push(Matcher::new(MatchOp::Equal, METRIC_NAME, name));
+        }
+        out.push(matchers);
+    }
+    Ok(out)
+}
+
+/// Series matching any `match[]` (every series without one), deduplicated.
+async fn matching_series(
+    ctx: &SessionContext,
+    sets: &[Vec<Matcher>],
+) -> std::result::Result<Vec<SeriesRow>, ApiError> {
+    let mut by_id: BTreeMap<u64, SeriesRow> = BTreeMap::new();
+    if sets.is_empty() {
+        by_id.extend(read_series(ctx, None).await?);
+    }
+    for m in sets {
+        for (id, row) in select_series(ctx, m).await? {
+            by_id.entry(id).or_insert(row);
+        }
+    }
+    let mut rows: Vec<SeriesRow> = by_id.into_values().collect();
+    rows.sort_by(|a, b| a.labels.compare(&b.labels));
+    Ok(rows)
+}
+
+fn limit_of(params: &Params) -> std::result::Result<usize, ApiError> {
+    match params.get("limit") {
+        None | Some("") | Some("0") => Ok(usize::MAX),
+        Some(s) => s.parse::<usize>().map_err(|_| {
+            ApiError::bad_data(format!("invalid parameter \"limit\": cannot parse \"{s}\""))
+        }),
+    }
+}
+
+async fn series(
+    State(state): State<Arc<PromState>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer = async {
+        let params = Params::from(raw, &headers, &body);
+        let tenant = tenant(&headers)?;
+        let sets = match_params(&params)?;
+        if sets.is_empty() {
+            return Err(ApiError::bad_data("no match[] parameter provided"));
+        }
+        let limit = limit_of(&params)?;
+        let ctx = state.session(tenant);
+        state
+            .run(async move {
+                let rows = matching_series(&ctx, &sets).await?;
+                let items: Vec<String> = rows
+                    .iter()
+                    .take(limit)
+                    .map(|r| labels_json(&r.labels))
+                    .collect();
+                Ok(success(&format!("[{}]", items.join(","))))
+            })
+            .await
+    };
+    answer.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn labels(
+    State(state): State<Arc<PromState>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer = async {
+        let params = Params::from(raw, &headers, &body);
+        let tenant = tenant(&headers)?;
+        let sets = match_params(&params)?;
+        let limit = limit_of(&params)?;
+        let ctx = state.session(tenant);
+        state
+            .run(async move {
+                let rows = matching_series(&ctx, &sets).await?;
+                let names: BTreeSet<&str> = rows
+                    .iter()
+                    .flat_map(|r| r.labels.pairs().iter().map(|(k, _)| k.as_str()))
+                    .collect();
+                let items: Vec<String> = names.into_iter().take(limit).map(json_str).collect();
+                Ok(success(&format!("[{}]", items.join(","))))
+            })
+            .await
+    };
+    answer.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn label_values(
+    State(state): State<Arc<PromState>>,
+    Path(name): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let answer = async {
+        let params = Params::from(raw, &headers, &[]);
+        let tenant = tenant(&headers)?;
+        let sets = match_params(&params)?;
+        let limit = limit_of(&params)?;
+        let ctx = state.session(tenant);
+        state
+            .run(async move {
+                let rows = matching_series(&ctx, &sets).await?;
+                let values: BTreeSet<&str> =
+                    rows.iter().filter_map(|r| r.labels.get(&name)).collect();
+                let items: Vec<String> = values.into_iter().take(limit).map(json_str).collect();
+                Ok(success(&format!("[{}]", items.join(","))))
+            })
+            .await
+    };
+    answer.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn metadata(
+    State(state): State<Arc<PromState>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let answer = async {
+        let params = Params::from(raw, &headers, &[]);
+        let tenant = tenant(&headers)?;
+        let metric = params.get("metric").map(str::to_string);
+        let limit = limit_of(&params)?;
+        let ctx = state.session(tenant);
+        state
+            .run(async move {
+                let rows = read_series(&ctx, metric.as_deref()).await?;
+                let mut by_name: BTreeMap<String, (String, String, String)> = BTreeMap::new();
+                for r in rows.values() {
+                    let name = r.labels.name().unwrap_or("").to_string();
+                    by_name
+                        .entry(name)
+                        .or_insert_with(|| (r.metric_type.clone(), r.help.clone(), r.unit.clone()));
+                }
+                let items: Vec<String> = by_name
+                    .iter()
+                    .take(limit)
+                    .map(|(name, (t, help, unit))| {
+                        format!(
+                            r#"{}:[{{"type":{},"help":{},"unit":{}}}]"#,
+                            json_str(name),
+                            json_str(&prom_type(t)),
+                            json_str(help),
+                            json_str(unit)
+                        )
+                    })
+                    .collect();
+                Ok(success(&format!("{{{}}}", items.join(","))))
+            })
+            .await
+    };
+    answer.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The Prometheus metric type of a stored OTLP type.
+fn prom_type(t: &str) -> String {
+    match t {
+        "sum" | "counter" => "counter",
+        "gauge" => "gauge",
+        "histogram" => "histogram",
+        "summary" => "summary",
+        _ => "unknown",
+    }
+    .to_string()
+}
+
+async fn query_exemplars(RawQuery(raw): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+    let params = Params::from(raw, &headers, &body);
+    match params.get("query").map(promql::parse) {
+        None => ApiError::bad_data("invalid parameter \"query\": query is empty").into_response(),
+        Some(Err(e)) => {
+            ApiError::bad_data(format!("invalid parameter \"query\": {e}")).into_response()
+        }
+        // Exemplars are not stored yet: every query has none.
+        Some(Ok(_)) => success("[]"),
+    }
+}
+
+async fn buildinfo() -> Response {
+    success(&format!(
+        r#"{{"version":"{}","revision":"","branch":"","buildUser":"","buildDate":"","goVersion":"","vigil":true}}"#,
+        env!("CARGO_PKG_VERSION")
+    ))
+}
+
+async fn format_query(RawQuery(raw): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+    let params = Params::from(raw, &headers, &body);
+    let Some(text) = params.get("query") else {
+        return ApiError::bad_data("invalid parameter \"query\": query is empty").into_response();
+    };
+    match promql::parse(text) {
+        Ok(q) => success(&json_str(&q.expr.prettify())),
+        Err(e) => ApiError::bad_data(format!("invalid parameter \"query\": {e}")).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_values_and_forms_are_read_and_written_as_prometheus_does() {
+        assert_eq!(format_time(1_435_781_451_781), "1435781451.781");
+        assert_eq!(format_time(1_500), "1.500");
+        assert_eq!(format_time(-2_000), "-2");
+        assert_eq!(format_value(f64::NAN), "NaN");
+        assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(format_value(0.1), "0.1");
+        assert_eq!(format_value(1e21), "1000000000000000000000");
+        assert_eq!(parse_time("t", "1.5").unwrap(), 1500);
+        assert_eq!(
+            parse_time("t", "2015-07-01T20:10:51.781Z").unwrap(),
+            1_435_781_451_781
+        );
+        assert!(parse_time("t", "yesterday").is_err());
+        assert_eq!(parse_step("s", "15s").unwrap(), 15_000);
+        assert_eq!(parse_step("s", "0.5").unwrap(), 500);
+        let mut out = Vec::new();
+        parse_form("match%5B%5D=up&match[]=a+b&x=%zz", &mut out);
+        assert_eq!(out[0], ("match[]".into(), "up".into()));
+        assert_eq!(out[1], ("match[]".into(), "a b".into()));
+        assert_eq!(out[2], ("x".into(), "%zz".into()));
+    }
+}
