@@ -59,6 +59,13 @@ pub fn metrics(req: &ExportMetricsServiceRequest) -> Converted {
     metrics::convert(req, None)
 }
 
+/// Converts the series of a Prometheus remote-write request into rows of the `samples` table,
+/// with the `series` rows they use (leaving out those `known` says storage has): names and
+/// labels as sent, types from the request's metadata.
+pub fn remote_write(req: &crate::remote_write::WriteRequest, known: Option<&KnownFn>) -> Converted {
+    metrics::convert_remote_write(req, known)
+}
+
 /// A test for series ids whose `series` row storage holds already (what
 /// `storage::Sink::known_series` hands out).
 pub type KnownFn = dyn Fn(u64) -> bool + Send + Sync;
@@ -69,8 +76,9 @@ pub fn metrics_skipping(req: &ExportMetricsServiceRequest, known: Option<&KnownF
     metrics::convert(req, known)
 }
 
-/// Decodes WAL payloads (OTLP protobuf export requests) back into rows on replay, running the
-/// very conversion that ingest ran when it acknowledged them.
+/// Decodes WAL payloads (OTLP protobuf export requests, and remote-write requests behind
+/// [`crate::remote_write::PAYLOAD_TAG`]) back into rows on replay, running the very conversion
+/// that ingest ran when it acknowledged them.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OtlpDecoder;
 
@@ -79,7 +87,14 @@ impl storage::PayloadDecoder for OtlpDecoder {
         let converted = match signal {
             Signal::Traces => traces(&decode_request(signal, payload)?),
             Signal::Logs => logs(&decode_request(signal, payload)?),
-            Signal::Metrics => metrics(&decode_request(signal, payload)?),
+            Signal::Metrics => match payload.strip_prefix(crate::remote_write::PAYLOAD_TAG) {
+                Some(body) => remote_write(
+                    &crate::remote_write::WriteRequest::decode(body)
+                        .map_err(|e| format!("failed to decode remote write request: {e}"))?,
+                    None,
+                ),
+                None => metrics(&decode_request(signal, payload)?),
+            },
         };
         match converted.rows {
             Some(rows) => Ok(rows),

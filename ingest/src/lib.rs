@@ -12,9 +12,11 @@ mod grpc;
 mod http;
 mod metrics;
 mod otlp_json;
+pub mod remote_write;
 mod service;
 
 pub use error::{Error, Result};
 pub use grpc::{grpc_routes, serve_grpc};
 pub use http::http_router;
+pub use remote_write::remote_write_router;
 pub use service::{IngestLimits, IngestState};

@@ -59,6 +59,8 @@ pub(crate) enum Protocol {
     HttpJson,
     /// OTLP/HTTP with a content type that is neither.
     HttpUnknown,
+    /// Prometheus remote_write.
+    RemoteWrite,
 }
 
 impl Protocol {
@@ -69,6 +71,7 @@ impl Protocol {
             Protocol::HttpProtobuf => "http/protobuf",
             Protocol::HttpJson => "http/json",
             Protocol::HttpUnknown => "http/unknown",
+            Protocol::RemoteWrite => "prometheus/remote_write",
         }
     }
 }

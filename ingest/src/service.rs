@@ -253,6 +253,32 @@ pub(crate) async fn export<R: OtlpRequest>(
     append(state, tenant, signal, protocol, prepared).await
 }
 
+/// [`export`] for a Prometheus remote-write request (`body`: the decompressed protobuf).
+pub(crate) async fn export_remote_write(
+    state: &Arc<IngestState>,
+    tenant: Tenant,
+    body: Bytes,
+) -> Result<Outcome> {
+    let signal = Signal::Metrics;
+    let protocol = Protocol::RemoteWrite;
+    let size = body.len();
+    let permit = admit_body(state, signal, protocol, size)?;
+    wait_for_room(state).await?;
+    let known = state.sink.known_series(&tenant);
+    let work = move || {
+        let request = crate::remote_write::WriteRequest::decode(&body[..])
+            .map_err(|e| Error::InvalidArgument(format!("invalid protobuf: {e}")))?;
+        let converted = convert::remote_write(&request, known.as_deref());
+        Ok(Prepared {
+            payload: crate::remote_write::payload(&body),
+            converted,
+            permit,
+        })
+    };
+    let prepared = run_sized(size, work).await?;
+    append(state, tenant, signal, protocol, prepared).await
+}
+
 /// A converted request, ready to append.
 struct Prepared {
     payload: Bytes,

@@ -201,6 +201,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         query::QueryExecutor::new(config.query.threads)
             .context("failed to start the query runtime")?,
     );
+    let sink: Arc<dyn Sink> = Arc::clone(&engine) as _;
+    let ingest_state = Arc::new(ingest::IngestState::new(
+        sink,
+        ingest::IngestLimits {
+            max_request_bytes: config.limits.max_request_bytes,
+            max_inflight_bytes: config.limits.max_inflight_bytes,
+        },
+    ));
     let prometheus = query::prometheus_router(
         Arc::clone(&view),
         query::PromLimits {
@@ -223,6 +231,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         executor,
     )
     .merge(prometheus)
+    .merge(ingest::remote_write_router(Arc::clone(&ingest_state)))
     .route(
         "/api/v1/admin/flush",
         post({
@@ -241,14 +250,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     *slot.api.write() = Some(api);
     slot.ready.store(true, Ordering::Release);
 
-    let sink: Arc<dyn Sink> = Arc::clone(&engine) as _;
-    let ingest_state = Arc::new(ingest::IngestState::new(
-        sink,
-        ingest::IngestLimits {
-            max_request_bytes: config.limits.max_request_bytes,
-            max_inflight_bytes: config.limits.max_inflight_bytes,
-        },
-    ));
     let grpc_server = tokio::spawn(ingest::serve_grpc(
         grpc_listener,
         Arc::clone(&ingest_state),

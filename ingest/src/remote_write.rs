@@ -1,0 +1,312 @@
+//! Prometheus remote_write 1.0: `POST /api/v1/write` with a snappy-compressed protobuf
+//! `WriteRequest`. Series keep the names and labels they are sent with; samples go through the
+//! same WAL, head and segments as OTLP metrics. The WAL payload is the decompressed request
+//! behind [`PAYLOAD_TAG`], which no OTLP payload can start with.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use prost::Message;
+
+use crate::body::{read_body, ContentEncoding};
+use crate::error::{Error, Result};
+use crate::metrics::{self, Protocol};
+use crate::service::{self, tenant_from, IngestState, TENANT_HEADER};
+
+/// The path Prometheus's `remote_write` sends to.
+pub const REMOTE_WRITE_PATH: &str = "/api/v1/write";
+
+/// What a WAL payload of a remote-write request starts with: field number 0 is invalid in
+/// protobuf, so no OTLP request encoding starts with a zero byte.
+pub const PAYLOAD_TAG: &[u8] = b"\0PRW1";
+
+/// `prometheus.WriteRequest`.
+#[derive(Clone, PartialEq, Message)]
+pub struct WriteRequest {
+    /// The series.
+    #[prost(message, repeated, tag = "1")]
+    pub timeseries: Vec<TimeSeries>,
+    /// Metric metadata (type, help, unit) by family name.
+    #[prost(message, repeated, tag = "3")]
+    pub metadata: Vec<MetricMetadata>,
+}
+
+/// `prometheus.TimeSeries` (exemplars and native histograms are not read yet).
+#[derive(Clone, PartialEq, Message)]
+pub struct TimeSeries {
+    /// Labels, `__name__` included.
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    /// Samples in time order.
+    #[prost(message, repeated, tag = "2")]
+    pub samples: Vec<Sample>,
+}
+
+/// `prometheus.Label`.
+#[derive(Clone, PartialEq, Message)]
+pub struct Label {
+    /// Name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// Value.
+    #[prost(string, tag = "2")]
+    pub value: String,
+}
+
+/// `prometheus.Sample`.
+#[derive(Clone, PartialEq, Message)]
+pub struct Sample {
+    /// Value.
+    #[prost(double, tag = "1")]
+    pub value: f64,
+    /// Milliseconds since the epoch.
+    #[prost(int64, tag = "2")]
+    pub timestamp: i64,
+}
+
+/// `prometheus.MetricMetadata`.
+#[derive(Clone, PartialEq, Message)]
+pub struct MetricMetadata {
+    /// `MetricType`: 0 unknown, 1 counter, 2 gauge, 3 histogram, 4 gauge histogram, 5 summary,
+    /// 6 info, 7 stateset.
+    #[prost(int32, tag = "1")]
+    pub r#type: i32,
+    /// The family name.
+    #[prost(string, tag = "2")]
+    pub metric_family_name: String,
+    /// Help text.
+    #[prost(string, tag = "4")]
+    pub help: String,
+    /// Unit.
+    #[prost(string, tag = "5")]
+    pub unit: String,
+}
+
+/// The WAL payload of a decompressed request body.
+pub(crate) fn payload(body: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(PAYLOAD_TAG.len() + body.len());
+    b.put_slice(PAYLOAD_TAG);
+    b.put_slice(body);
+    b.freeze()
+}
+
+/// Decompresses a snappy block body, refusing one that would exceed `limit` bytes.
+pub(crate) fn unsnappy(body: &[u8], limit: usize) -> Result<Bytes> {
+    let len = snap::raw::decompress_len(body)
+        .map_err(|e| Error::InvalidArgument(format!("invalid snappy body: {e}")))?;
+    if len > limit {
+        return Err(Error::TooLarge { limit });
+    }
+    snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map(Bytes::from)
+        .map_err(|e| Error::InvalidArgument(format!("invalid snappy body: {e}")))
+}
+
+/// The route of [`REMOTE_WRITE_PATH`].
+pub fn remote_write_router(state: Arc<IngestState>) -> Router {
+    Router::new()
+        .route(REMOTE_WRITE_PATH, post(handle))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+async fn handle(State(state): State<Arc<IngestState>>, headers: HeaderMap, body: Body) -> Response {
+    match write(&state, &headers, body).await {
+        Ok(()) => {
+            metrics::observe_request(
+                common::Signal::Metrics,
+                Protocol::RemoteWrite,
+                StatusCode::NO_CONTENT.as_str(),
+            );
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(error) => {
+            let status = error.http_status();
+            metrics::observe_request(
+                common::Signal::Metrics,
+                Protocol::RemoteWrite,
+                status.as_str(),
+            );
+            let mut response = (
+                status,
+                [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+                format!("{}\n", error.public_message()),
+            )
+                .into_response();
+            if error.is_retryable() {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            response
+        }
+    }
+}
+
+async fn write(state: &Arc<IngestState>, headers: &HeaderMap, body: Body) -> Result<()> {
+    let tenant = tenant_from(headers.get(TENANT_HEADER).map(HeaderValue::as_bytes))?;
+    let encoding = headers
+        .get(CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("snappy");
+    if !encoding.eq_ignore_ascii_case("snappy") {
+        return Err(Error::UnsupportedMediaType {
+            what: "content encoding",
+            value: encoding.to_string(),
+        });
+    }
+    let limit = state.limits().max_request_bytes;
+    let wire = read_body(headers, body, ContentEncoding::Identity, limit).await?;
+    let decompressed = unsnappy(&wire, limit)?;
+    service::export_remote_write(state, tenant, decompressed).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::to_bytes;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::service::testing::{self};
+    use crate::IngestLimits;
+
+    fn request() -> WriteRequest {
+        let labels = |route: &str| {
+            vec![
+                Label {
+                    name: "__name__".into(),
+                    value: "http_requests_total".into(),
+                },
+                Label {
+                    name: "route".into(),
+                    value: route.into(),
+                },
+                Label {
+                    name: "job".into(),
+                    value: "api".into(),
+                },
+            ]
+        };
+        WriteRequest {
+            timeseries: vec![
+                TimeSeries {
+                    labels: labels("/a"),
+                    samples: vec![
+                        Sample {
+                            value: 1.0,
+                            timestamp: 1_700_000_000_000,
+                        },
+                        Sample {
+                            value: 2.0,
+                            timestamp: 1_700_000_015_000,
+                        },
+                    ],
+                },
+                TimeSeries {
+                    labels: labels("/b"),
+                    samples: vec![Sample {
+                        value: 5.0,
+                        timestamp: 1_700_000_000_000,
+                    }],
+                },
+                // No name: refused, the rest still stored.
+                TimeSeries {
+                    labels: vec![Label {
+                        name: "job".into(),
+                        value: "x".into(),
+                    }],
+                    samples: vec![Sample {
+                        value: 1.0,
+                        timestamp: 1_700_000_000_000,
+                    }],
+                },
+            ],
+            metadata: vec![MetricMetadata {
+                r#type: 1,
+                metric_family_name: "http_requests_total".into(),
+                help: "Requests".into(),
+                unit: String::new(),
+            }],
+        }
+    }
+
+    async fn post(body: Vec<u8>, encoding: Option<&str>) -> (StatusCode, String, usize) {
+        let (state, sink) = testing::state(IngestLimits::default());
+        let mut req =
+            http::Request::post(REMOTE_WRITE_PATH).header(CONTENT_TYPE, "application/x-protobuf");
+        if let Some(e) = encoding {
+            req = req.header(CONTENT_ENCODING, e);
+        }
+        let resp = remote_write_router(state)
+            .oneshot(req.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let text = String::from_utf8_lossy(&to_bytes(resp.into_body(), 1 << 20).await.unwrap())
+            .into_owned();
+        (status, text, sink.appends().len())
+    }
+
+    #[tokio::test]
+    async fn snappy_protobuf_is_stored_as_samples_and_series() {
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&request().encode_to_vec())
+            .unwrap();
+        let (state, sink) = testing::state(IngestLimits::default());
+        let resp = remote_write_router(state)
+            .oneshot(
+                http::Request::post(REMOTE_WRITE_PATH)
+                    .header(CONTENT_ENCODING, "snappy")
+                    .body(Body::from(body))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        let appends = sink.appends();
+        assert_eq!(appends.len(), 1);
+        let a = &appends[0];
+        assert_eq!(a.signal, common::Signal::Metrics);
+        assert!(a.payload.starts_with(PAYLOAD_TAG));
+        assert_eq!(a.rows, 3, "the nameless series is refused");
+        // Replaying the WAL payload gives the rows the request converts to.
+        let replayed =
+            storage::PayloadDecoder::decode(&crate::convert::OtlpDecoder, a.signal, &a.payload)
+                .unwrap();
+        let direct = crate::convert::remote_write(&request(), None)
+            .rows
+            .expect("rows");
+        assert_eq!(replayed.batch, direct.batch);
+        assert_eq!(replayed.series, direct.series);
+        let series = direct.series.expect("series rows");
+        assert_eq!(series.num_rows(), 2);
+        let types = series
+            .column_by_name("metric_type")
+            .and_then(|c| c.as_any().downcast_ref::<arrow::array::StringArray>())
+            .expect("metric_type");
+        assert_eq!(types.value(0), "counter", "from the request's metadata");
+    }
+
+    #[tokio::test]
+    async fn bad_bodies_are_bad_requests() {
+        let (status, text, appends) = post(b"not snappy".to_vec(), Some("snappy")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+        assert!(text.contains("snappy"), "{text}");
+        assert_eq!(appends, 0);
+        let garbage = snap::raw::Encoder::new().compress_vec(&[0xff; 16]).unwrap();
+        let (status, text, _) = post(garbage, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+        assert!(text.contains("protobuf"), "{text}");
+        let (status, _, _) = post(Vec::new(), Some("gzip")).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+}
