@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Vigil and Prometheus 2.42 side by side (issue 4): one data set loaded into both (Prometheus
+# by `promtool tsdb create-blocks-from openmetrics`, Vigil by remote_write), the query set of
+# `promcompare run` on both, answers compared, latencies and bytes per sample printed.
+# Both servers are pinned to core 1, the client runs on core 0.
+#
+# usage: benches/promcompare.sh [series, default 5000] [hours, default 24]
+#   PROFILE=debug uses debug binaries (agreement only; timings mean nothing then)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+series=${1:-5000}
+hours=${2:-24}
+profile=${PROFILE:-release}
+target=${CARGO_TARGET_DIR:-target}
+if [ -z "${SKIP_BUILD:-}" ]; then
+  if [ "$profile" = release ]; then
+    cargo build --release --bin vigil --bin promcompare
+  else
+    cargo build --bin vigil --bin promcompare
+  fi
+fi
+bin="$target/$profile"
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+end=$(( ($(date +%s) / 60) * 60 - 300 ))
+
+VIGIL_DATA_DIR="$work/vigil" VIGIL_HTTP_ADDR=127.0.0.1:19700 VIGIL_OTLP_GRPC_ADDR=127.0.0.1:14317 \
+  VIGIL_OTLP_HTTP_ADDR=127.0.0.1:14318 VIGIL_LOG_LEVEL=warn \
+  taskset -c 1 "$bin/vigil" serve >"$work/vigil.out" 2>&1 &
+for _ in $(seq 100); do curl -sf 127.0.0.1:19700/ready >/dev/null && break; sleep 0.2; done
+
+gen_out=$(taskset -c 0 "$bin/promcompare" gen --series "$series" --hours "$hours" --end "$end" \
+  --openmetrics "$work/data.om" --vigil http://127.0.0.1:19700)
+echo "$gen_out"
+total=$(echo "$gen_out" | sed -n 's/^generated .* = \([0-9]*\) samples$/\1/p')
+curl -sf -X POST 127.0.0.1:19700/api/v1/admin/flush >/dev/null
+
+mkdir -p "$work/prom"
+promtool tsdb create-blocks-from openmetrics "$work/data.om" "$work/prom" >/dev/null
+rm -f "$work/data.om"
+printf 'global:\n  scrape_interval: 1h\n' >"$work/prom.yml"
+taskset -c 1 prometheus --config.file="$work/prom.yml" --storage.tsdb.path="$work/prom" \
+  --storage.tsdb.retention.time=10y --web.listen-address=127.0.0.1:19090 \
+  >"$work/prom.out" 2>&1 &
+for _ in $(seq 150); do curl -sf 127.0.0.1:19090/-/ready >/dev/null && break; sleep 0.2; done
+
+taskset -c 0 "$bin/promcompare" run --vigil http://127.0.0.1:19700 \
+  --prometheus http://127.0.0.1:19090 --end "$end" --hours "$hours"
+
+vigil_bytes=$(du -sb "$work/vigil/store" | cut -f1)
+prom_bytes=$(du -sb --exclude=wal --exclude=chunks_head "$work/prom" | cut -f1)
+echo "bytes on disk: vigil $vigil_bytes (store, indexes included), prometheus $prom_bytes (blocks)"
+awk -v v="$vigil_bytes" -v p="$prom_bytes" -v n="$total" \
+  'BEGIN { printf "bytes per sample over %d samples: vigil %.3f, prometheus %.3f\n", n, v / n, p / n }'
