@@ -6,6 +6,7 @@
 #
 # usage: benches/promcompare.sh [series, default 5000] [hours, default 24]
 #   PROFILE=debug uses debug binaries (agreement only; timings mean nothing then)
+#   RUNS=n timed runs per query (default 5; the median is reported)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 series=${1:-5000}
@@ -45,7 +46,7 @@ taskset -c 1 prometheus --config.file="$work/prom.yml" --storage.tsdb.path="$wor
 for _ in $(seq 150); do curl -sf 127.0.0.1:19090/-/ready >/dev/null && break; sleep 0.2; done
 
 taskset -c 0 "$bin/promcompare" run --vigil http://127.0.0.1:19700 \
-  --prometheus http://127.0.0.1:19090 --end "$end" --hours "$hours"
+  --prometheus http://127.0.0.1:19090 --end "$end" --hours "$hours" --runs "${RUNS:-5}"
 
 vigil_bytes=$(du -sb "$work/vigil/store" | cut -f1)
 prom_bytes=$(du -sb --exclude=wal --exclude=chunks_head "$work/prom" | cut -f1)

@@ -6,7 +6,7 @@ use promql_parser::parser::token;
 use promql_parser::parser::LabelModifier;
 
 use crate::eval::{exec_err, group_labels, Ev, Result, Val};
-use crate::value::{Labels, Sample, METRIC_NAME};
+use crate::value::{format_value, Labels, Sample, METRIC_NAME};
 
 /// Neumaier's compensated summation step, as Prometheus's `kahanSumInc`.
 pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
@@ -19,19 +19,6 @@ pub(crate) fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
         c + ((inc - t) + sum)
     };
     (t, c)
-}
-
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
-pub(crate) fn format_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
 }
 
 /// Prometheus's `quantile`: linear interpolation between the closest ranks.
@@ -95,7 +82,7 @@ pub(crate) fn aggregate(
     for (i, s) in input.iter().enumerate() {
         let mut key = group_labels(&s.labels, modifier);
         if let Some(label) = &count_values_label {
-            key.set(label, &format_float(s.v));
+            key.set(label, &format_value(s.v));
         }
         let g = *index.entry(key.clone()).or_insert_with(|| {
             groups.push(Group {
@@ -158,8 +145,8 @@ pub(crate) fn aggregate(
                 ev.warn(
                     &format!(
                         "ratio value should be between -1 and 1, got {}, capping to {}",
-                        format_float(r),
-                        format_float(capped)
+                        format_value(r),
+                        format_value(capped)
                     ),
                     at,
                 );
@@ -181,7 +168,7 @@ pub(crate) fn aggregate(
                     ev.warn(
                         &format!(
                             "quantile value should be between 0 and 1, got {}",
-                            format_float(q)
+                            format_value(q)
                         ),
                         at,
                     );

@@ -3,8 +3,9 @@
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{Call, Expr, VectorSelector};
 
-use crate::aggregate::{avg, format_float, kahan_inc, quantile};
+use crate::aggregate::{avg, kahan_inc, quantile};
 use crate::eval::{exec_err, Ev, RangeArg, Result, Val};
+use crate::value::format_value;
 use crate::value::{Labels, Sample, Series, METRIC_NAME};
 
 /// Go's `math.Max` (NaN wins; +0 over -0).
@@ -265,7 +266,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, c: &Call, t: i64) -> Result<Val> {
                 ev.warn(
                     &format!(
                         "quantile value should be between 0 and 1, got {}",
-                        format_float(q)
+                        format_value(q)
                     ),
                     at,
                 );

@@ -2,10 +2,9 @@
 
 use std::collections::HashMap;
 
-use crate::aggregate::format_float;
 use crate::eval::{Ev, Result};
 use crate::script::parse_number;
-use crate::value::{Labels, Sample, METRIC_NAME};
+use crate::value::{format_value, Labels, Sample, METRIC_NAME};
 
 /// Relative tolerance under which bucket counts count as equal (floating-point noise).
 const SMALL_DELTA: f64 = 1e-12;
@@ -97,7 +96,7 @@ pub(crate) fn classic_quantile(ev: &mut Ev<'_>, q: f64, v: Vec<Sample>) -> Resul
         ev.warn(
             &format!(
                 "quantile value should be between 0 and 1, got {}",
-                format_float(q)
+                format_value(q)
             ),
             at,
         );

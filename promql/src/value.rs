@@ -183,6 +183,20 @@ impl Value {
     }
 }
 
+/// A sample value as Prometheus writes it: Go's `FormatFloat(v, 'f', -1, 64)` with `NaN`,
+/// `+Inf` and `-Inf` for the specials.
+pub fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
 /// Whether a float is Prometheus's staleness marker (a specific NaN).
 pub fn is_stale_nan(v: f64) -> bool {
     v.to_bits() == STALE_NAN_BITS

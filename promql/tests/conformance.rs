@@ -8,7 +8,11 @@
 //! which at least 97% must pass.
 
 use std::collections::BTreeMap;
+mod common;
+
 use std::path::PathBuf;
+
+use common::corpus;
 
 use promql::runner::run_script;
 
@@ -31,25 +35,6 @@ const CORE: &[&str] = &[
 
 /// Share of the core cases without native histograms that must pass.
 const REQUIRED_PASS_SHARE: f64 = 0.97;
-
-fn corpus() -> Option<PathBuf> {
-    match std::env::var_os("VIGIL_PROMQL_CORPUS") {
-        Some(dir) => {
-            let dir = PathBuf::from(dir);
-            assert!(
-                dir.is_dir(),
-                "VIGIL_PROMQL_CORPUS={} is not a directory",
-                dir.display()
-            );
-            Some(dir)
-        }
-        None => {
-            let dir =
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/promql");
-            dir.is_dir().then_some(dir)
-        }
-    }
-}
 
 fn failures_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance-failures.txt")

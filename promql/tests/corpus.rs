@@ -1,30 +1,13 @@
 //! Prometheus's PromQL test corpus parses: every script of `../shared/conformance/promql` (or
 //! `VIGIL_PROMQL_CORPUS`), with every `eval` line read as one eval command.
 
+mod common;
+
 use std::path::PathBuf;
 
-use promql::script::{parse, Command};
+use common::corpus;
 
-/// The corpus directory; `None` (the test is skipped) when the variable is unset and the
-/// default place has no corpus. A set variable that points nowhere fails.
-fn corpus() -> Option<PathBuf> {
-    match std::env::var_os("VIGIL_PROMQL_CORPUS") {
-        Some(dir) => {
-            let dir = PathBuf::from(dir);
-            assert!(
-                dir.is_dir(),
-                "VIGIL_PROMQL_CORPUS={} is not a directory",
-                dir.display()
-            );
-            Some(dir)
-        }
-        None => {
-            let dir =
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/promql");
-            dir.is_dir().then_some(dir)
-        }
-    }
-}
+use promql::script::{parse, Command};
 
 #[test]
 fn every_corpus_script_parses_with_all_its_evals() {

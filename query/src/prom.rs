@@ -27,7 +27,7 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{col, lit, SessionContext};
 use promql::label::{MatchOp, Matcher};
 use promql::storage::{matches, MemStorage};
-use promql::value::{Labels, Value, METRIC_NAME};
+use promql::value::{format_value, Labels, Value, METRIC_NAME};
 use promql::{Options, QueryError};
 use storage::ReadView;
 
@@ -274,19 +274,6 @@ fn parse_step(name: &str, s: &str) -> std::result::Result<i64, ApiError> {
             "invalid parameter \"{name}\": cannot parse \"{s}\" to a valid duration"
         ))
     })
-}
-
-/// Go's `FormatFloat(v, 'f', -1, 64)` with Prometheus's spellings of the specials.
-fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
 }
 
 /// Unix seconds as Prometheus writes them: integer seconds, then `.` and three digits of

@@ -211,7 +211,10 @@ fn generate(
     writeln!(om, "# EOF")?;
     om.flush()?;
     let total = set.len() as i64 * points;
-    println!("generated {} series x {points} points = {total} samples", set.len());
+    println!(
+        "generated {} series x {points} points = {total} samples",
+        set.len()
+    );
 
     if let Some(url) = vigil {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -400,7 +403,10 @@ fn agree(a: f64, b: f64) -> bool {
 }
 
 /// Why two answers differ, if they do.
-fn diff(v: &BTreeMap<String, Vec<(String, f64)>>, p: &BTreeMap<String, Vec<(String, f64)>>) -> Option<String> {
+fn diff(
+    v: &BTreeMap<String, Vec<(String, f64)>>,
+    p: &BTreeMap<String, Vec<(String, f64)>>,
+) -> Option<String> {
     if v.len() != p.len() {
         return Some(format!("{} series vs {}", v.len(), p.len()));
     }
@@ -456,7 +462,11 @@ fn run(vigil: &str, prometheus: &str, end: i64, hours: i64, runs: usize) -> Resu
         agreed += usize::from(why.is_none());
         let (tv, tp) = (times[0][runs / 2], times[1][runs / 2]);
         let ratio = tv / tp;
-        let series_read = if q.expr.contains("instance=\"") { 1 } else { 1000 };
+        let series_read = if q.expr.contains("instance=\"") {
+            1
+        } else {
+            1000
+        };
         if series_read >= 1000 {
             ratios_big.push(ratio);
         } else {

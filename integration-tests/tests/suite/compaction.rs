@@ -32,6 +32,19 @@ fn request(first: usize) -> Value {
     }]})
 }
 
+/// Sends request `s` and flushes it into a segment of its own.
+async fn post_segment(vigil: &Vigil, s: usize) {
+    let resp = vigil
+        .http()
+        .post(vigil.otlp_http_url("/v1/logs"))
+        .json(&request(s * PER_SEGMENT))
+        .send()
+        .await
+        .expect("POST /v1/logs");
+    assert_eq!(resp.status().as_u16(), 200);
+    vigil.flush().await;
+}
+
 /// Log segments live according to `/metrics`.
 async fn live_segments(vigil: &Vigil) -> f64 {
     let text = vigil.metrics_text().await;
@@ -59,15 +72,7 @@ async fn a_kill_at_any_point_of_a_compaction_loses_and_duplicates_nothing() {
     for point in ["read", "written", "committed"] {
         let mut vigil = Vigil::start_with(&[("VIGIL_COMPACTION_ENABLED", "false")]).await;
         for s in 0..SEGMENTS {
-            let resp = vigil
-                .http()
-                .post(vigil.otlp_http_url("/v1/logs"))
-                .json(&request(s * PER_SEGMENT))
-                .send()
-                .await
-                .expect("POST /v1/logs");
-            assert_eq!(resp.status().as_u16(), 200);
-            vigil.flush().await;
+            post_segment(&vigil, s).await;
         }
         assert_eq!(live_segments(&vigil).await, SEGMENTS as f64);
         let inputs = segment_files(&vigil);
@@ -141,15 +146,7 @@ async fn with_body_at_flush_flushed_log_segments_answer_body_searches_from_their
     ])
     .await;
     for s in 0..2 {
-        let resp = vigil
-            .http()
-            .post(vigil.otlp_http_url("/v1/logs"))
-            .json(&request(s * PER_SEGMENT))
-            .send()
-            .await
-            .expect("POST /v1/logs");
-        assert_eq!(resp.status().as_u16(), 200);
-        vigil.flush().await;
+        post_segment(&vigil, s).await;
     }
     assert_eq!(live_segments(&vigil).await, 2.0);
     let search = "SELECT body FROM logs WHERE match(body, 'record 321')";

@@ -1,0 +1,25 @@
+//! What the corpus tests share.
+
+use std::path::PathBuf;
+
+/// The corpus directory: `VIGIL_PROMQL_CORPUS`, or `../shared/conformance/promql` beside the
+/// repository; `None` (the test is skipped) when the variable is unset and the default place
+/// has no corpus. A set variable that points nowhere fails.
+pub(crate) fn corpus() -> Option<PathBuf> {
+    match std::env::var_os("VIGIL_PROMQL_CORPUS") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            assert!(
+                dir.is_dir(),
+                "VIGIL_PROMQL_CORPUS={} is not a directory",
+                dir.display()
+            );
+            Some(dir)
+        }
+        None => {
+            let dir =
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/promql");
+            dir.is_dir().then_some(dir)
+        }
+    }
+}
