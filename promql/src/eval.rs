@@ -194,7 +194,10 @@ pub fn range(
             _ => return exec_err("range query of a value that is neither scalar nor vector"),
         }
         ev.count_samples(series.iter().map(|s| s.points.len()).sum())?;
-        t += step_ms;
+        let Some(next) = t.checked_add(step_ms) else {
+            break;
+        };
+        t = next;
     }
     series.sort_by(|a, b| a.labels.compare(&b.labels));
     Ok(ev.result(Value::Matrix(series)))
@@ -272,8 +275,13 @@ pub(crate) struct RangeArg {
 }
 
 /// Milliseconds of a duration.
+/// Largest magnitude of a duration or time in ms the evaluator works with (≈ 36 million
+/// years): sums and differences of a few such values cannot overflow an `i64`.
+const MAX_MS: i64 = 1 << 60;
+
+/// Milliseconds of a duration, capped at [`MAX_MS`].
 pub(crate) fn ms(d: &Duration) -> i64 {
-    d.as_millis() as i64
+    d.as_millis().min(MAX_MS as u128) as i64
 }
 
 fn offset_ms(o: &Option<Offset>) -> i64 {
@@ -287,8 +295,8 @@ fn offset_ms(o: &Option<Offset>) -> i64 {
 /// Milliseconds since the epoch of a time (negative before it).
 pub(crate) fn system_ms(t: &SystemTime) -> i64 {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
+        Ok(d) => ms(&d),
+        Err(e) => -ms(&e.duration()),
     }
 }
 
@@ -418,15 +426,15 @@ impl<'a> Ev<'a> {
         match e {
             Expr::VectorSelector(vs) => {
                 let (lo, hi) = self.shifted(&vs.at, &vs.offset, lo, hi);
-                self.widen(vs, lo - self.opts.lookback_ms, hi);
+                self.widen(vs, lo.saturating_sub(self.opts.lookback_ms), hi);
             }
             Expr::MatrixSelector(m) => {
                 let (lo, hi) = self.shifted(&m.vs.at, &m.vs.offset, lo, hi);
-                self.widen(&m.vs, lo - ms(&m.range), hi);
+                self.widen(&m.vs, lo.saturating_sub(ms(&m.range)), hi);
             }
             Expr::Subquery(sq) => {
                 let (lo, hi) = self.shifted(&sq.at, &sq.offset, lo, hi);
-                self.plan(&sq.expr, lo - ms(&sq.range), hi);
+                self.plan(&sq.expr, lo.saturating_sub(ms(&sq.range)), hi);
             }
             Expr::Aggregate(a) => {
                 self.plan(&a.expr, lo, hi);
@@ -458,9 +466,9 @@ impl<'a> Ev<'a> {
     ) -> (i64, i64) {
         let o = offset_ms(offset);
         match at {
-            None => (lo - o, hi - o),
+            None => (lo.saturating_sub(o), hi.saturating_sub(o)),
             Some(_) => {
-                let t = self.at_time(at, lo) - o;
+                let t = self.at_time(at, lo).saturating_sub(o);
                 (t, t)
             }
         }
@@ -525,7 +533,9 @@ impl<'a> Ev<'a> {
     /// The newest sample of each series in `(t - lookback, t]`, unless it is a staleness
     /// marker. Samples keep their own timestamps (for `timestamp()`).
     pub(crate) fn instant_selector(&mut self, vs: &VectorSelector, t: i64) -> Result<Vec<Sample>> {
-        let te = self.at_time(&vs.at, t) - offset_ms(&vs.offset);
+        let te = self
+            .at_time(&vs.at, t)
+            .saturating_sub(offset_ms(&vs.offset));
         let series = self.series_of(vs)?;
         let lookback = self.opts.lookback_ms;
         let mut out = Vec::new();
@@ -535,7 +545,7 @@ impl<'a> Ev<'a> {
                 continue;
             }
             let (ts, v) = s.samples[i - 1];
-            if ts <= te - lookback || is_stale_nan(v) {
+            if ts <= te.saturating_sub(lookback) || is_stale_nan(v) {
                 continue;
             }
             out.push(Sample {
@@ -550,9 +560,11 @@ impl<'a> Ev<'a> {
 
     /// The samples of each series in `(t - range, t]`, staleness markers left out.
     pub(crate) fn range_selector(&mut self, m: &MatrixSelector, t: i64) -> Result<RangeArg> {
-        let end = self.at_time(&m.vs.at, t) - offset_ms(&m.vs.offset);
+        let end = self
+            .at_time(&m.vs.at, t)
+            .saturating_sub(offset_ms(&m.vs.offset));
         let range = ms(&m.range);
-        let start = end - range;
+        let start = end.saturating_sub(range);
         let series = self.series_of(&m.vs)?;
         let mut out = Vec::new();
         for s in series.iter() {
@@ -582,7 +594,9 @@ impl<'a> Ev<'a> {
 
     /// The inner expression at every step (a multiple of the step) in `(t - range, t]`.
     pub(crate) fn subquery(&mut self, sq: &SubqueryExpr, t: i64) -> Result<RangeArg> {
-        let end = self.at_time(&sq.at, t) - offset_ms(&sq.offset);
+        let end = self
+            .at_time(&sq.at, t)
+            .saturating_sub(offset_ms(&sq.offset));
         let range = ms(&sq.range);
         let step = sq
             .step
@@ -590,10 +604,10 @@ impl<'a> Ev<'a> {
             .map(ms)
             .filter(|&s| s > 0)
             .unwrap_or(self.opts.subquery_step_ms);
-        let start = end - range;
+        let start = end.saturating_sub(range);
         let mut first = step * (start / step);
         if first <= start {
-            first += step;
+            first = first.saturating_add(step);
         }
         let key = &*sq.expr as *const Expr as usize;
         let mut index: HashMap<Labels, usize> = HashMap::new();
@@ -637,7 +651,10 @@ impl<'a> Ev<'a> {
                 out[at].points.push((ti, s.v));
                 out[at].drop_name |= s.drop_name;
             }
-            ti += step;
+            let Some(next) = ti.checked_add(step) else {
+                break;
+            };
+            ti = next;
         }
         self.count_samples(out.iter().map(|s| s.points.len()).sum())?;
         Ok(RangeArg {
@@ -980,4 +997,36 @@ fn vector_vector(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemStorage;
+
+    #[test]
+    fn extreme_times_offsets_and_ranges_evaluate_without_overflow() {
+        let mut s = MemStorage::new();
+        s.append(
+            Labels::new(vec![(METRIC_NAME.into(), "m".into())]),
+            &[(0, 1.0), (60_000, 2.0)],
+        )
+        .unwrap();
+        let opts = Options::default();
+        for (q, t) in [
+            ("m offset 100000000y", i64::MAX - 1),
+            ("m offset -100000000y", i64::MIN + 1),
+            ("rate(m[100000000y])", i64::MIN + 1),
+            ("max_over_time(m[100000000y:100000000y])", i64::MAX),
+            ("m @ 100000000000000", 0),
+        ] {
+            let q = parse(q).unwrap();
+            assert!(instant(&s, &opts, &q, t).is_ok(), "{} at {t}", q.expr);
+            assert!(range(&s, &opts, &q, t, t, 1).is_ok(), "{} at {t}", q.expr);
+        }
+        // Still exact in range: the last sample at 1m, seen from 2m.
+        let q = parse("m").unwrap();
+        let r = instant(&s, &opts, &q, 120_000).unwrap();
+        assert!(matches!(&r.value, Value::Vector(v) if v.len() == 1 && v[0].v == 2.0));
+    }
 }

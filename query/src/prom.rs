@@ -245,11 +245,19 @@ fn now_ms() -> i64 {
 }
 
 /// A Prometheus time parameter: Unix seconds (with a fraction) or RFC 3339.
+/// Largest time or step magnitude accepted, ms (≈ 285,000 years): differences and sums of
+/// such values stay far inside an `i64`.
+const MAX_PARAM_MS: f64 = (1u64 << 53) as f64;
+
+/// Seconds (with a fraction) in ms, when in range.
+fn seconds_ms(s: &str) -> Option<i64> {
+    let ms = (s.parse::<f64>().ok()? * 1000.0).round();
+    (ms.abs() <= MAX_PARAM_MS).then_some(ms as i64)
+}
+
 fn parse_time(name: &str, s: &str) -> std::result::Result<i64, ApiError> {
-    if let Ok(f) = s.parse::<f64>() {
-        if f.is_finite() {
-            return Ok((f * 1000.0).round() as i64);
-        }
+    if let Some(ms) = seconds_ms(s) {
+        return Ok(ms);
     }
     if let Ok(t) = humantime::parse_rfc3339_weak(s.trim_end_matches('Z')) {
         return Ok(match t.duration_since(SystemTime::UNIX_EPOCH) {
@@ -264,16 +272,17 @@ fn parse_time(name: &str, s: &str) -> std::result::Result<i64, ApiError> {
 
 /// A Prometheus duration parameter: seconds (with a fraction) or a duration like `15s`.
 fn parse_step(name: &str, s: &str) -> std::result::Result<i64, ApiError> {
-    if let Ok(f) = s.parse::<f64>() {
-        if f.is_finite() {
-            return Ok((f * 1000.0).round() as i64);
-        }
-    }
-    promql::script::parse_duration(s).map_err(|_| {
-        ApiError::bad_data(format!(
-            "invalid parameter \"{name}\": cannot parse \"{s}\" to a valid duration"
-        ))
-    })
+    seconds_ms(s)
+        .or_else(|| {
+            promql::script::parse_duration(s)
+                .ok()
+                .filter(|&ms| ms as f64 <= MAX_PARAM_MS)
+        })
+        .ok_or_else(|| {
+            ApiError::bad_data(format!(
+                "invalid parameter \"{name}\": cannot parse \"{s}\" to a valid duration"
+            ))
+        })
 }
 
 /// Unix seconds as Prometheus writes them: integer seconds, then `.` and three digits of
@@ -878,6 +887,10 @@ mod tests {
             1_435_781_451_781
         );
         assert!(parse_time("t", "yesterday").is_err());
+        // Out of range: refused rather than overflowing later arithmetic.
+        assert!(parse_time("t", "1e300").is_err());
+        assert!(parse_time("t", "NaN").is_err());
+        assert!(parse_step("s", "-1e300").is_err());
         assert_eq!(parse_step("s", "15s").unwrap(), 15_000);
         assert_eq!(parse_step("s", "0.5").unwrap(), 500);
         let mut out = Vec::new();
