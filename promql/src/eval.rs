@@ -162,38 +162,34 @@ pub fn range(
     let mut ev = Ev::new(storage, opts, query, start_ms, end_ms, step_ms);
     let mut out: HashMap<Labels, usize> = HashMap::new();
     let mut series: Vec<Series> = Vec::new();
+    let mut points = 0usize;
     let mut t = start_ms;
     while t <= end_ms {
         ev.check_deadline()?;
-        match ev.eval(expr, t)? {
-            Val::Scalar(v) => {
-                let at = *out.entry(Labels::default()).or_insert_with(|| {
-                    series.push(Series {
-                        labels: Labels::default(),
-                        points: Vec::new(),
-                        drop_name: false,
-                    });
-                    series.len() - 1
-                });
-                series[at].points.push((t, v));
-            }
-            Val::Vector(samples) => {
-                let samples = finish_vector(samples, t)?;
-                for s in samples {
-                    let at = *out.entry(s.labels.clone()).or_insert_with(|| {
-                        series.push(Series {
-                            labels: s.labels.clone(),
-                            points: Vec::new(),
-                            drop_name: false,
-                        });
-                        series.len() - 1
-                    });
-                    series[at].points.push((t, s.v));
-                }
-            }
+        let samples = match ev.eval(expr, t)? {
+            // A scalar is one series without labels.
+            Val::Scalar(v) => vec![Sample {
+                labels: Labels::default(),
+                t,
+                v,
+                drop_name: false,
+            }],
+            Val::Vector(samples) => finish_vector(samples, t)?,
             _ => return exec_err("range query of a value that is neither scalar nor vector"),
+        };
+        points += samples.len();
+        for s in samples {
+            let at = *out.entry(s.labels.clone()).or_insert_with(|| {
+                series.push(Series {
+                    labels: s.labels.clone(),
+                    points: Vec::new(),
+                    drop_name: false,
+                });
+                series.len() - 1
+            });
+            series[at].points.push((t, s.v));
         }
-        ev.count_samples(series.iter().map(|s| s.points.len()).sum())?;
+        ev.count_samples(points)?;
         let Some(next) = t.checked_add(step_ms) else {
             break;
         };
@@ -214,10 +210,18 @@ pub fn selections(
 ) -> Vec<(Vec<Matcher>, i64, i64)> {
     let empty = crate::storage::MemStorage::new();
     let ev = Ev::new(&empty, opts, query, start_ms, end_ms, 0);
-    ev.windows
-        .into_values()
-        .map(|(lo, hi, m)| (m, lo, hi))
-        .collect()
+    // Selectors with the same matchers (`a / a offset 1h`) are read once, over both windows.
+    let mut out: Vec<(Vec<Matcher>, i64, i64)> = Vec::new();
+    for (lo, hi, m) in ev.windows.into_values() {
+        match out.iter_mut().find(|o| o.0 == m) {
+            Some(o) => {
+                o.1 = o.1.min(lo);
+                o.2 = o.2.max(hi);
+            }
+            None => out.push((m, lo, hi)),
+        }
+    }
+    out
 }
 
 /// Drops the names marked for dropping and checks that no two samples are left with one
@@ -301,7 +305,7 @@ pub(crate) fn system_ms(t: &SystemTime) -> i64 {
 }
 
 /// The matchers of a selector, its name included.
-fn selector_matchers(vs: &VectorSelector) -> Vec<Matcher> {
+pub fn selector_matchers(vs: &VectorSelector) -> Vec<Matcher> {
     let mut m = vs.matchers.matchers.clone();
     if let Some(name) = &vs.name {
         if !m.iter().any(|x| x.name == METRIC_NAME) {

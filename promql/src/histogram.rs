@@ -4,23 +4,10 @@ use std::collections::HashMap;
 
 use crate::eval::{Ev, Result};
 use crate::script::parse_number;
-use crate::value::{format_value, Labels, Sample, METRIC_NAME};
+use crate::value::{almost_equal, format_value, Labels, Sample, METRIC_NAME};
 
 /// Relative tolerance under which bucket counts count as equal (floating-point noise).
 const SMALL_DELTA: f64 = 1e-12;
-
-fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
-    const MIN_NORMAL: f64 = f64::MIN_POSITIVE;
-    if a == b {
-        return true;
-    }
-    let abs_sum = a.abs() + b.abs();
-    let diff = (a - b).abs();
-    if a == 0.0 || b == 0.0 || abs_sum < MIN_NORMAL {
-        return diff < epsilon * MIN_NORMAL;
-    }
-    diff / abs_sum.min(f64::MAX) < epsilon
-}
 
 /// Prometheus's `BucketQuantile`: the quantile, and whether the counts had to be made
 /// monotonic.

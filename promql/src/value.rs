@@ -197,6 +197,21 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
+/// Prometheus's `almost.Equal`: NaN equals NaN, and otherwise `a` and `b` differ by less than
+/// `epsilon` relative to their magnitudes (absolutely, near zero).
+pub fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
+    const MIN_NORMAL: f64 = f64::MIN_POSITIVE;
+    if (a.is_nan() && b.is_nan()) || a == b {
+        return true;
+    }
+    let abs_sum = a.abs() + b.abs();
+    let diff = (a - b).abs();
+    if a == 0.0 || b == 0.0 || abs_sum < MIN_NORMAL {
+        return diff < epsilon * MIN_NORMAL;
+    }
+    diff / abs_sum.min(f64::MAX) < epsilon
+}
+
 /// Whether a float is Prometheus's staleness marker (a specific NaN).
 pub fn is_stale_nan(v: f64) -> bool {
     v.to_bits() == STALE_NAN_BITS

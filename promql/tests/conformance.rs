@@ -12,7 +12,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::corpus;
+use common::{corpus, test_files};
 
 use promql::runner::run_script;
 
@@ -60,12 +60,7 @@ fn prometheus_promql_test_corpus() {
         eprintln!("skipped: no PromQL corpus (set VIGIL_PROMQL_CORPUS)");
         return;
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "test"))
-        .collect();
-    files.sort();
+    let files = test_files(&dir);
     let mut failures: BTreeMap<String, String> = BTreeMap::new();
     let mut tallies: BTreeMap<(bool, bool), Tally> = BTreeMap::new();
     for file in &files {

@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::corpus;
+use common::{corpus, test_files};
 
 use promql::script::{parse, Command};
 
@@ -15,12 +13,7 @@ fn every_corpus_script_parses_with_all_its_evals() {
         eprintln!("skipped: no PromQL corpus (set VIGIL_PROMQL_CORPUS)");
         return;
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "test"))
-        .collect();
-    files.sort();
+    let files = test_files(&dir);
     assert!(!files.is_empty(), "no .test files in {}", dir.display());
     let mut total = 0;
     for file in files {

@@ -184,7 +184,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn tenant(headers: &HeaderMap) -> Result<Tenant> {
+pub(crate) fn tenant(headers: &HeaderMap) -> Result<Tenant> {
     match headers.get(TENANT_HEADER) {
         None => Ok(Tenant::default_tenant()),
         Some(value) => {

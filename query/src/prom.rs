@@ -186,7 +186,7 @@ impl Params {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if form {
-            parse_form(&String::from_utf8_lossy(body), &mut out);
+            out.extend(form_urlencoded::parse(body).into_owned());
         }
         Params(out)
     }
@@ -208,34 +208,7 @@ impl Params {
 }
 
 fn parse_form(s: &str, out: &mut Vec<(String, String)>) {
-    for pair in s.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        out.push((percent_decode(k), percent_decode(v)));
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let hex = |c: u8| (c as char).to_digit(16);
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    out.extend(form_urlencoded::parse(s.as_bytes()).into_owned());
 }
 
 fn now_ms() -> i64 {
@@ -351,16 +324,9 @@ fn value_json(v: &Value) -> String {
     }
 }
 
+/// The tenant of a request, as the SQL API reads it.
 fn tenant(headers: &HeaderMap) -> std::result::Result<Tenant, ApiError> {
-    match headers.get(crate::TENANT_HEADER) {
-        None => Ok(Tenant::default_tenant()),
-        Some(v) => {
-            let id = v
-                .to_str()
-                .map_err(|_| ApiError::bad_data("invalid X-Scope-OrgID header"))?;
-            Tenant::new(id).map_err(|e| ApiError::bad_data(e.to_string()))
-        }
-    }
+    crate::api::tenant(headers).map_err(|e| ApiError::bad_data(e.to_string()))
 }
 
 /// A series row: id, labels (metric name included) and metadata.
@@ -666,11 +632,7 @@ fn match_params(params: &Params) -> std::result::Result<Vec<Vec<Matcher>>, ApiEr
                 "invalid parameter \"match[]\": {m} is not a series selector"
             )));
         };
-        let mut matchers = vs.matchers.matchers.clone();
-        if let Some(name) = &vs.name {
-            matchers.push(Matcher::new(MatchOp::Equal, METRIC_NAME, name));
-        }
-        out.push(matchers);
+        out.push(promql::eval::selector_matchers(&vs));
     }
     Ok(out)
 }
@@ -703,17 +665,20 @@ fn limit_of(params: &Params) -> std::result::Result<usize, ApiError> {
     }
 }
 
-async fn series(
-    State(state): State<Arc<PromState>>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+/// Answers a request about the series matching its `match[]` (every series without one;
+/// `match[]` is required when `require_match`): `render` turns them and the request's `limit`
+/// into the `data` JSON.
+async fn over_series(
+    state: Arc<PromState>,
+    params: Params,
+    headers: &HeaderMap,
+    require_match: bool,
+    render: impl FnOnce(&[SeriesRow], usize) -> String + Send + 'static,
 ) -> Response {
     let answer = async {
-        let params = Params::from(raw, &headers, &body);
-        let tenant = tenant(&headers)?;
+        let tenant = tenant(headers)?;
         let sets = match_params(&params)?;
-        if sets.is_empty() {
+        if require_match && sets.is_empty() {
             return Err(ApiError::bad_data("no match[] parameter provided"));
         }
         let limit = limit_of(&params)?;
@@ -721,16 +686,29 @@ async fn series(
         state
             .run(async move {
                 let rows = matching_series(&ctx, &sets).await?;
-                let items: Vec<String> = rows
-                    .iter()
-                    .take(limit)
-                    .map(|r| labels_json(&r.labels))
-                    .collect();
-                Ok(success(&format!("[{}]", items.join(","))))
+                Ok(success(&render(&rows, limit)))
             })
             .await
     };
     answer.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A JSON array of `items`.
+fn json_array(items: impl Iterator<Item = String>) -> String {
+    format!("[{}]", items.collect::<Vec<_>>().join(","))
+}
+
+async fn series(
+    State(state): State<Arc<PromState>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = Params::from(raw, &headers, &body);
+    over_series(state, params, &headers, true, |rows, limit| {
+        json_array(rows.iter().take(limit).map(|r| labels_json(&r.labels)))
+    })
+    .await
 }
 
 async fn labels(
@@ -739,25 +717,15 @@ async fn labels(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let answer = async {
-        let params = Params::from(raw, &headers, &body);
-        let tenant = tenant(&headers)?;
-        let sets = match_params(&params)?;
-        let limit = limit_of(&params)?;
-        let ctx = state.session(tenant);
-        state
-            .run(async move {
-                let rows = matching_series(&ctx, &sets).await?;
-                let names: BTreeSet<&str> = rows
-                    .iter()
-                    .flat_map(|r| r.labels.pairs().iter().map(|(k, _)| k.as_str()))
-                    .collect();
-                let items: Vec<String> = names.into_iter().take(limit).map(json_str).collect();
-                Ok(success(&format!("[{}]", items.join(","))))
-            })
-            .await
-    };
-    answer.await.unwrap_or_else(IntoResponse::into_response)
+    let params = Params::from(raw, &headers, &body);
+    over_series(state, params, &headers, false, |rows, limit| {
+        let names: BTreeSet<&str> = rows
+            .iter()
+            .flat_map(|r| r.labels.pairs().iter().map(|(k, _)| k.as_str()))
+            .collect();
+        json_array(names.into_iter().take(limit).map(json_str))
+    })
+    .await
 }
 
 async fn label_values(
@@ -766,23 +734,12 @@ async fn label_values(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let answer = async {
-        let params = Params::from(raw, &headers, &[]);
-        let tenant = tenant(&headers)?;
-        let sets = match_params(&params)?;
-        let limit = limit_of(&params)?;
-        let ctx = state.session(tenant);
-        state
-            .run(async move {
-                let rows = matching_series(&ctx, &sets).await?;
-                let values: BTreeSet<&str> =
-                    rows.iter().filter_map(|r| r.labels.get(&name)).collect();
-                let items: Vec<String> = values.into_iter().take(limit).map(json_str).collect();
-                Ok(success(&format!("[{}]", items.join(","))))
-            })
-            .await
-    };
-    answer.await.unwrap_or_else(IntoResponse::into_response)
+    let params = Params::from(raw, &headers, &[]);
+    over_series(state, params, &headers, false, move |rows, limit| {
+        let values: BTreeSet<&str> = rows.iter().filter_map(|r| r.labels.get(&name)).collect();
+        json_array(values.into_iter().take(limit).map(json_str))
+    })
+    .await
 }
 
 async fn metadata(

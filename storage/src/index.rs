@@ -175,16 +175,11 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     if a.len() > 32 {
         return a == b;
     }
-    let mut i = 0;
-    while i + 8 <= a.len() {
-        let x = u64::from_ne_bytes(a[i..i + 8].try_into().expect("8 bytes"));
-        let y = u64::from_ne_bytes(b[i..i + 8].try_into().expect("8 bytes"));
-        if x != y {
-            return false;
-        }
-        i += 8;
-    }
-    a[i..].iter().zip(&b[i..]).all(|(x, y)| x == y)
+    let ((wa, ta), (wb, tb)) = (a.as_chunks::<8>(), b.as_chunks::<8>());
+    wa.iter()
+        .zip(wb)
+        .all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
+        && ta.iter().zip(tb).all(|(x, y)| x == y)
 }
 
 /// The table hash of `term` (never 0, the mark of a free slot).

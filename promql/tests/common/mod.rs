@@ -1,6 +1,6 @@
 //! What the corpus tests share.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The corpus directory: `VIGIL_PROMQL_CORPUS`, or `../shared/conformance/promql` beside the
 /// repository; `None` (the test is skipped) when the variable is unset and the default place
@@ -22,4 +22,15 @@ pub(crate) fn corpus() -> Option<PathBuf> {
             dir.is_dir().then_some(dir)
         }
     }
+}
+
+/// The `.test` scripts of the corpus in `dir`, sorted by name.
+pub(crate) fn test_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "test"))
+        .collect();
+    files.sort();
+    files
 }
