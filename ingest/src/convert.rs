@@ -25,6 +25,7 @@ mod columns;
 mod logs;
 mod metrics;
 mod names;
+mod remote_write;
 mod traces;
 
 #[cfg(test)]
@@ -63,7 +64,7 @@ pub fn metrics(req: &ExportMetricsServiceRequest) -> Converted {
 /// with the `series` rows they use (leaving out those `known` says storage has): names and
 /// labels as sent, types from the request's metadata.
 pub fn remote_write(req: &crate::remote_write::WriteRequest, known: Option<&KnownFn>) -> Converted {
-    metrics::convert_remote_write(req, known)
+    remote_write::convert(req, known)
 }
 
 /// A test for series ids whose `series` row storage holds already (what
