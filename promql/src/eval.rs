@@ -315,6 +315,47 @@ pub fn selector_matchers(vs: &VectorSelector) -> Vec<Matcher> {
     m
 }
 
+/// Where a series' last window was, `(start, end]` and its samples' index range, so that the
+/// next step's window (usually a little later) is found by moving forward, not by searching.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Cursor {
+    start: i64,
+    end: i64,
+    from: usize,
+    to: usize,
+    used: bool,
+}
+
+impl Cursor {
+    /// The index range of the samples of `samples` (in time order) in `(start, end]`.
+    fn window(&mut self, samples: &[(i64, f64)], start: i64, end: i64) -> (usize, usize) {
+        let (from, to) = if self.used && start >= self.start && end >= self.end {
+            let mut from = self.from;
+            while from < samples.len() && samples[from].0 <= start {
+                from += 1;
+            }
+            let mut to = self.to.max(from);
+            while to < samples.len() && samples[to].0 <= end {
+                to += 1;
+            }
+            (from, to)
+        } else {
+            (
+                samples.partition_point(|&(t, _)| t <= start),
+                samples.partition_point(|&(t, _)| t <= end),
+            )
+        };
+        *self = Cursor {
+            start,
+            end,
+            from,
+            to,
+            used: true,
+        };
+        (from, to)
+    }
+}
+
 /// Evaluation state of one query.
 pub(crate) struct Ev<'a> {
     storage: &'a dyn Storage,
@@ -328,6 +369,9 @@ pub(crate) struct Ev<'a> {
     /// Fetch window and matchers of each selector node (by address).
     windows: HashMap<usize, (i64, i64, Vec<Matcher>)>,
     fetched: HashMap<usize, Rc<Vec<StoredSeries>>>,
+    /// Per selector node, per series: the last window looked up, to move on from at the next
+    /// step instead of searching the samples again (steps go forward in time).
+    cursors: HashMap<usize, Vec<Cursor>>,
     subqueries: HashMap<(usize, i64), Rc<Vec<Sample>>>,
     pub(crate) warnings: Vec<String>,
     pub(crate) infos: Vec<String>,
@@ -352,6 +396,7 @@ impl<'a> Ev<'a> {
             step,
             windows: HashMap::new(),
             fetched: HashMap::new(),
+            cursors: HashMap::new(),
             subqueries: HashMap::new(),
             warnings: Vec::new(),
             infos: Vec::new(),
@@ -508,6 +553,20 @@ impl<'a> Ev<'a> {
         Ok(series)
     }
 
+    /// The cursors of a selector node's series, taken out of `self` (put them back with
+    /// [`Ev::put_cursors`]).
+    fn cursors_of(&mut self, vs: &VectorSelector, n: usize) -> Vec<Cursor> {
+        let key = vs as *const VectorSelector as usize;
+        let mut c = self.cursors.remove(&key).unwrap_or_default();
+        c.resize(n, Cursor::default());
+        c
+    }
+
+    fn put_cursors(&mut self, vs: &VectorSelector, cursors: Vec<Cursor>) {
+        self.cursors
+            .insert(vs as *const VectorSelector as usize, cursors);
+    }
+
     pub(crate) fn eval(&mut self, e: &Expr, t: i64) -> Result<Val> {
         match e {
             Expr::NumberLiteral(n) => Ok(Val::Scalar(n.val)),
@@ -542,9 +601,10 @@ impl<'a> Ev<'a> {
             .saturating_sub(offset_ms(&vs.offset));
         let series = self.series_of(vs)?;
         let lookback = self.opts.lookback_ms;
+        let mut cursors = self.cursors_of(vs, series.len());
         let mut out = Vec::new();
-        for s in series.iter() {
-            let i = s.samples.partition_point(|&(ts, _)| ts <= te);
+        for (s, c) in series.iter().zip(cursors.iter_mut()) {
+            let (_, i) = c.window(&s.samples, te.saturating_sub(lookback), te);
             if i == 0 {
                 continue;
             }
@@ -559,6 +619,7 @@ impl<'a> Ev<'a> {
                 drop_name: false,
             });
         }
+        self.put_cursors(vs, cursors);
         Ok(out)
     }
 
@@ -570,10 +631,10 @@ impl<'a> Ev<'a> {
         let range = ms(&m.range);
         let start = end.saturating_sub(range);
         let series = self.series_of(&m.vs)?;
+        let mut cursors = self.cursors_of(&m.vs, series.len());
         let mut out = Vec::new();
-        for s in series.iter() {
-            let from = s.samples.partition_point(|&(ts, _)| ts <= start);
-            let to = s.samples.partition_point(|&(ts, _)| ts <= end);
+        for (s, c) in series.iter().zip(cursors.iter_mut()) {
+            let (from, to) = c.window(&s.samples, start, end);
             let points: Vec<(i64, f64)> = s.samples[from..to]
                 .iter()
                 .copied()
@@ -588,6 +649,7 @@ impl<'a> Ev<'a> {
                 drop_name: false,
             });
         }
+        self.put_cursors(&m.vs, cursors);
         Ok(RangeArg {
             series: out,
             start,

@@ -2,13 +2,15 @@
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::sync::Arc;
 
 /// The label that holds a metric's name.
 pub const METRIC_NAME: &str = "__name__";
 
-/// A label set, sorted by name, names unique.
+/// A label set, sorted by name, names unique. Shared: a clone is a reference count (the
+/// evaluator hands a series' labels to every step's sample); changes copy on write.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Vec<(String, String)>);
+pub struct Labels(Arc<Vec<(String, String)>>);
 
 impl Labels {
     /// Labels from pairs in any order (a later duplicate name wins); empty values are dropped,
@@ -24,7 +26,7 @@ impl Labels {
                 _ => out.push(p),
             }
         }
-        Self(out)
+        Self(Arc::new(out))
     }
 
     /// The pairs in name order.
@@ -49,18 +51,19 @@ impl Labels {
     pub fn set(&mut self, name: &str, value: &str) {
         match self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
             Ok(i) if value.is_empty() => {
-                self.0.remove(i);
+                Arc::make_mut(&mut self.0).remove(i);
             }
-            Ok(i) => self.0[i].1 = value.to_string(),
+            Ok(i) if self.0[i].1 == value => {}
+            Ok(i) => Arc::make_mut(&mut self.0)[i].1 = value.to_string(),
             Err(_) if value.is_empty() => {}
-            Err(i) => self.0.insert(i, (name.to_string(), value.to_string())),
+            Err(i) => Arc::make_mut(&mut self.0).insert(i, (name.to_string(), value.to_string())),
         }
     }
 
     /// Removes `name`.
     pub fn remove(&mut self, name: &str) {
         if let Ok(i) = self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
-            self.0.remove(i);
+            Arc::make_mut(&mut self.0).remove(i);
         }
     }
 
@@ -73,24 +76,31 @@ impl Labels {
 
     /// Only the labels named in `names`.
     pub fn keep(&self, names: &[String]) -> Labels {
-        Labels(
+        Labels(Arc::new(
             self.0
                 .iter()
                 .filter(|(n, _)| names.iter().any(|k| k == n))
                 .cloned()
                 .collect(),
-        )
+        ))
     }
 
     /// All labels except those named in `names` (and, when `drop_name`, the metric name).
     pub fn drop(&self, names: &[String], drop_name: bool) -> Labels {
-        Labels(
+        if !self
+            .0
+            .iter()
+            .any(|(n, _)| names.iter().any(|k| k == n) || drop_name && n == METRIC_NAME)
+        {
+            return self.clone();
+        }
+        Labels(Arc::new(
             self.0
                 .iter()
                 .filter(|(n, _)| !(names.iter().any(|k| k == n) || drop_name && n == METRIC_NAME))
                 .cloned()
                 .collect(),
-        )
+        ))
     }
 
     /// Whether no label is set.
@@ -100,7 +110,10 @@ impl Labels {
 
     /// Prometheus's `labels.Compare`: pairwise by name, then value; a prefix sorts first.
     pub fn compare(&self, other: &Labels) -> Ordering {
-        for (a, b) in self.0.iter().zip(&other.0) {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            return Ordering::Equal;
+        }
+        for (a, b) in self.0.iter().zip(other.0.iter()) {
             match a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)) {
                 Ordering::Equal => continue,
                 o => return o,

@@ -13,6 +13,7 @@ mod id_literal;
 mod index_filter;
 mod match_udf;
 mod prom;
+mod prom_read;
 mod scan_exec;
 mod session;
 mod table;

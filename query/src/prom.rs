@@ -7,13 +7,11 @@
 //! by metric name, then their samples by `series_id` (the samples index) and time — into an
 //! in-memory store, on which the query is evaluated.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use arrow::array::{Array, AsArray, MapArray, RecordBatch, StringArray};
-use arrow::datatypes::{Float64Type, Int64Type, UInt64Type};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
@@ -21,18 +19,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use common::schema::{SAMPLES, SERIES};
 use common::Tenant;
-use datafusion::execution::runtime_env::RuntimeEnv;
-use datafusion::prelude::{col, lit, SessionContext};
 use promql::label::{MatchOp, Matcher};
-use promql::storage::{matches, MemStorage};
+use promql::storage::MemStorage;
 use promql::value::{format_value, Labels, Value, METRIC_NAME};
 use promql::{Options, QueryError};
 use storage::ReadView;
 
 use crate::executor::QueryExecutor;
-use crate::session::{build_session, register_store};
+use crate::prom_read::{select_series, ReadError, SampleReader, SeriesRow};
 
 /// Limits of PromQL queries.
 #[derive(Debug, Clone)]
@@ -53,8 +48,7 @@ impl Default for PromLimits {
 }
 
 struct PromState {
-    view: Arc<dyn ReadView>,
-    runtime: Arc<RuntimeEnv>,
+    reader: SampleReader,
     executor: Arc<QueryExecutor>,
     limits: PromLimits,
 }
@@ -65,11 +59,8 @@ pub fn prometheus_router(
     limits: PromLimits,
     executor: Arc<QueryExecutor>,
 ) -> Router {
-    let runtime = Arc::new(RuntimeEnv::default());
-    register_store(&runtime, view.as_ref());
     let state = Arc::new(PromState {
-        view,
-        runtime,
+        reader: SampleReader::new(view),
         executor,
         limits,
     });
@@ -121,10 +112,15 @@ impl From<QueryError> for ApiError {
     }
 }
 
-impl From<datafusion::error::DataFusionError> for ApiError {
-    fn from(e: datafusion::error::DataFusionError) -> Self {
-        tracing::error!(error = %e, "prometheus api storage read failed");
-        Self::internal("reading series failed, see the server log")
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::TooManySamples => QueryError::TooManySamples.into(),
+            ReadError::Store(e) => {
+                tracing::error!(error = %e, "prometheus api storage read failed");
+                Self::internal("reading series failed, see the server log")
+            }
+        }
     }
 }
 
@@ -329,183 +325,35 @@ fn tenant(headers: &HeaderMap) -> std::result::Result<Tenant, ApiError> {
     crate::api::tenant(headers).map_err(|e| ApiError::bad_data(e.to_string()))
 }
 
-/// A series row: id, labels (metric name included) and metadata.
-struct SeriesRow {
-    labels: Labels,
-    metric_type: String,
-    unit: String,
-    help: String,
-}
-
-/// The series of the `series` table, by id, narrowed by the metric name when `name` is given.
-async fn read_series(
-    ctx: &SessionContext,
-    name: Option<&str>,
-) -> std::result::Result<HashMap<u64, SeriesRow>, ApiError> {
-    let mut df = ctx.table(SERIES).await?;
-    if let Some(n) = name {
-        df = df.filter(col("metric_name").eq(lit(n)))?;
-    }
-    let batches = df.collect().await?;
-    let mut out = HashMap::new();
-    for b in &batches {
-        read_series_batch(b, &mut out)?;
-    }
-    Ok(out)
-}
-
-fn read_series_batch(
-    b: &RecordBatch,
-    out: &mut HashMap<u64, SeriesRow>,
-) -> std::result::Result<(), ApiError> {
-    let bad = || ApiError::internal("unexpected series table layout");
-    let ids = b
-        .column_by_name("series_id")
-        .and_then(|c| c.as_primitive_opt::<UInt64Type>())
-        .ok_or_else(bad)?;
-    let names = b
-        .column_by_name("metric_name")
-        .and_then(|c| c.as_string_opt::<i32>())
-        .ok_or_else(bad)?;
-    let labels = b
-        .column_by_name("labels")
-        .and_then(|c| c.as_any().downcast_ref::<MapArray>())
-        .ok_or_else(bad)?;
-    let text = |name: &str| {
-        b.column_by_name(name)
-            .and_then(|c| c.as_string_opt::<i32>())
-            .cloned()
-    };
-    let (types, units, helps) = (text("metric_type"), text("unit"), text("description"));
-    let keys = labels
-        .keys()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or_else(bad)?;
-    let values = labels
-        .values()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or_else(bad)?;
-    let offsets = labels.value_offsets();
-    for row in 0..b.num_rows() {
-        let id = ids.value(row);
-        if out.contains_key(&id) {
-            continue;
-        }
-        let mut pairs = vec![(METRIC_NAME.to_string(), names.value(row).to_string())];
-        for e in offsets[row] as usize..offsets[row + 1] as usize {
-            if !values.is_null(e) {
-                pairs.push((keys.value(e).to_string(), values.value(e).to_string()));
-            }
-        }
-        let get = |a: &Option<StringArray>| {
-            a.as_ref()
-                .filter(|a| !a.is_null(row))
-                .map_or(String::new(), |a| a.value(row).to_string())
-        };
-        out.insert(
-            id,
-            SeriesRow {
-                labels: Labels::new(pairs),
-                metric_type: get(&types),
-                unit: get(&units),
-                help: get(&helps),
-            },
-        );
-    }
-    Ok(())
-}
-
-/// The metric name an equality matcher fixes, if any.
-fn fixed_name(matchers: &[Matcher]) -> Option<&str> {
-    matchers
-        .iter()
-        .find(|m| m.name == METRIC_NAME && matches!(m.op, MatchOp::Equal))
-        .map(|m| m.value.as_str())
-}
-
-/// The series matching all `matchers`.
-async fn select_series(
-    ctx: &SessionContext,
-    matchers: &[Matcher],
-) -> std::result::Result<Vec<(u64, SeriesRow)>, ApiError> {
-    let rows = read_series(ctx, fixed_name(matchers)).await?;
-    let mut out: Vec<(u64, SeriesRow)> = rows
-        .into_iter()
-        .filter(|(_, r)| matchers.iter().all(|m| matches(m, &r.labels)))
-        .collect();
-    out.sort_by(|a, b| a.1.labels.compare(&b.1.labels));
-    Ok(out)
-}
-
 /// Reads what a query needs into memory: each selection's series and their samples in its
 /// window.
 async fn load(
-    ctx: &SessionContext,
+    reader: &SampleReader,
+    tenant: &Tenant,
     selections: Vec<(Vec<Matcher>, i64, i64)>,
     max_samples: usize,
 ) -> std::result::Result<MemStorage, ApiError> {
     let mut store = MemStorage::new();
-    let mut loaded = 0usize;
+    let mut budget = max_samples;
     for (matchers, lo, hi) in selections {
-        let series = select_series(ctx, &matchers).await?;
+        let mut series = select_series(reader.view().as_ref(), tenant, &matchers)?;
         if series.is_empty() {
             continue;
         }
-        let by_id: HashMap<u64, &Labels> = series.iter().map(|(id, r)| (*id, &r.labels)).collect();
-        let ids: Vec<datafusion::prelude::Expr> = series.iter().map(|(id, _)| lit(*id)).collect();
-        let mut filter = col("series_id")
-            .in_list(ids, false)
-            .and(col("timestamp_ms").gt_eq(lit(lo)))
-            .and(col("timestamp_ms").lt_eq(lit(hi)));
-        if let Some(n) = fixed_name(&matchers) {
-            filter = filter.and(col("metric_name").eq(lit(n)));
-        }
-        let batches = ctx
-            .table(SAMPLES)
-            .await?
-            .filter(filter)?
-            .select_columns(&["series_id", "timestamp_ms", "value"])?
-            .collect()
-            .await?;
-        let mut per_series: HashMap<u64, Vec<(i64, f64)>> = HashMap::new();
-        for b in &batches {
-            let (Some(ids), Some(ts), Some(vs)) = (
-                b.column(0).as_primitive_opt::<UInt64Type>(),
-                b.column(1).as_primitive_opt::<Int64Type>(),
-                b.column(2).as_primitive_opt::<Float64Type>(),
-            ) else {
-                return Err(ApiError::internal("unexpected samples table layout"));
-            };
-            for i in 0..b.num_rows() {
-                per_series
-                    .entry(ids.value(i))
-                    .or_default()
-                    .push((ts.value(i), vs.value(i)));
+        series.sort_unstable_by_key(|s| s.0);
+        let ids: Vec<u64> = series.iter().map(|s| s.0).collect();
+        let samples = reader.read(tenant, &ids, lo, hi, budget).await?;
+        for ((_, row), samples) in series.into_iter().zip(samples) {
+            budget = budget.saturating_sub(samples.len());
+            if !samples.is_empty() {
+                store.merge(row.labels, &samples);
             }
-            loaded += b.num_rows();
-            if loaded > max_samples {
-                return Err(QueryError::TooManySamples.into());
-            }
-        }
-        for (id, mut samples) in per_series {
-            let Some(labels) = by_id.get(&id) else {
-                continue;
-            };
-            samples.sort_by_key(|s| s.0);
-            samples.dedup_by_key(|s| s.0);
-            store.merge((*labels).clone(), &samples);
         }
     }
     Ok(store)
 }
 
 impl PromState {
-    fn session(&self, tenant: Tenant) -> SessionContext {
-        build_session(Arc::clone(&self.view), tenant, Arc::clone(&self.runtime))
-    }
-
     /// Runs `task` on the query runtime under the query timeout.
     async fn run<F>(&self, task: F) -> ApiResult
     where
@@ -543,12 +391,12 @@ async fn query(
         };
         let q = promql::parse(&text)
             .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
-        let ctx = state.session(tenant);
         let opts = state.limits.options.clone();
+        let st = Arc::clone(&state);
         state
             .run(async move {
-                let store =
-                    load(&ctx, promql::selections(&opts, &q, t, t), opts.max_samples).await?;
+                let selections = promql::selections(&opts, &q, t, t);
+                let store = load(&st.reader, &tenant, selections, opts.max_samples).await?;
                 let res = promql::instant(&store, &opts, &q, t)?;
                 Ok(success_with_warnings(
                     &value_json(&res.value),
@@ -599,16 +447,12 @@ async fn query_range(
         }
         let q = promql::parse(&text)
             .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?;
-        let ctx = state.session(tenant);
         let opts = state.limits.options.clone();
+        let st = Arc::clone(&state);
         state
             .run(async move {
-                let store = load(
-                    &ctx,
-                    promql::selections(&opts, &q, start, end),
-                    opts.max_samples,
-                )
-                .await?;
+                let selections = promql::selections(&opts, &q, start, end);
+                let store = load(&st.reader, &tenant, selections, opts.max_samples).await?;
                 let res = promql::range(&store, &opts, &q, start, end, step)?;
                 Ok(success_with_warnings(
                     &value_json(&res.value),
@@ -638,16 +482,17 @@ fn match_params(params: &Params) -> std::result::Result<Vec<Vec<Matcher>>, ApiEr
 }
 
 /// Series matching any `match[]` (every series without one), deduplicated.
-async fn matching_series(
-    ctx: &SessionContext,
+fn matching_series(
+    view: &dyn ReadView,
+    tenant: &Tenant,
     sets: &[Vec<Matcher>],
 ) -> std::result::Result<Vec<SeriesRow>, ApiError> {
     let mut by_id: BTreeMap<u64, SeriesRow> = BTreeMap::new();
     if sets.is_empty() {
-        by_id.extend(read_series(ctx, None).await?);
+        by_id.extend(select_series(view, tenant, &[])?);
     }
     for m in sets {
-        for (id, row) in select_series(ctx, m).await? {
+        for (id, row) in select_series(view, tenant, m)? {
             by_id.entry(id).or_insert(row);
         }
     }
@@ -682,10 +527,10 @@ async fn over_series(
             return Err(ApiError::bad_data("no match[] parameter provided"));
         }
         let limit = limit_of(&params)?;
-        let ctx = state.session(tenant);
+        let st = Arc::clone(&state);
         state
             .run(async move {
-                let rows = matching_series(&ctx, &sets).await?;
+                let rows = matching_series(st.reader.view().as_ref(), &tenant, &sets)?;
                 Ok(success(&render(&rows, limit)))
             })
             .await
@@ -752,12 +597,16 @@ async fn metadata(
         let tenant = tenant(&headers)?;
         let metric = params.get("metric").map(str::to_string);
         let limit = limit_of(&params)?;
-        let ctx = state.session(tenant);
+        let st = Arc::clone(&state);
         state
             .run(async move {
-                let rows = read_series(&ctx, metric.as_deref()).await?;
+                let matchers: Vec<Matcher> = metric
+                    .iter()
+                    .map(|m| Matcher::new(MatchOp::Equal, METRIC_NAME, m))
+                    .collect();
+                let rows = select_series(st.reader.view().as_ref(), &tenant, &matchers)?;
                 let mut by_name: BTreeMap<String, (String, String, String)> = BTreeMap::new();
-                for r in rows.values() {
+                for (_, r) in &rows {
                     let name = r.labels.name().unwrap_or("").to_string();
                     by_name
                         .entry(name)

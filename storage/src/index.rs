@@ -123,16 +123,21 @@ pub struct IdColumn {
 impl IdColumn {
     /// Rows whose id has the prefix of `id`.
     pub fn get(&self, id: &[u8]) -> RoaringBitmap {
-        let key = id_prefix(id);
-        let from = self.keys.partition_point(|&k| k < key);
         let mut out = RoaringBitmap::new();
-        for i in from..self.keys.len() {
-            if self.keys[i] != key {
-                break;
-            }
-            out.insert_range(self.starts[i]..self.starts[i] + self.lens[i]);
+        for (start, len) in self.runs(id) {
+            out.insert_range(start..start + len);
         }
         out
+    }
+
+    /// The runs of rows `(first row, rows)` whose id has the prefix of `id`, in key order (for
+    /// a column sorted by id, in row order).
+    pub fn runs(&self, id: &[u8]) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let key = id_prefix(id);
+        let from = self.keys.partition_point(|&k| k < key);
+        (from..self.keys.len())
+            .take_while(move |&i| self.keys[i] == key)
+            .map(|i| (self.starts[i], self.lens[i]))
     }
 }
 

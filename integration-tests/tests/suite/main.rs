@@ -19,4 +19,5 @@ mod logs;
 mod metrics;
 mod ops;
 mod prometheus_api;
+mod promql_reads;
 mod traces;

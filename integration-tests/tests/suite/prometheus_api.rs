@@ -46,7 +46,7 @@ async fn api(vigil: &Vigil, method: &str, path: &str, form: &[(&str, &str)]) -> 
     (status, body)
 }
 
-async fn ok(vigil: &Vigil, method: &str, path: &str, form: &[(&str, &str)]) -> Value {
+pub(crate) async fn ok(vigil: &Vigil, method: &str, path: &str, form: &[(&str, &str)]) -> Value {
     let (status, body) = api(vigil, method, path, form).await;
     assert_eq!(status, 200, "{method} {path} {form:?}: {body}");
     assert_eq!(body["status"], "success", "{body}");
