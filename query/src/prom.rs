@@ -486,7 +486,7 @@ fn matching_series(
     view: &dyn ReadView,
     tenant: &Tenant,
     sets: &[Vec<Matcher>],
-) -> std::result::Result<Vec<SeriesRow>, ApiError> {
+) -> std::result::Result<Vec<(u64, SeriesRow)>, ApiError> {
     let mut by_id: BTreeMap<u64, SeriesRow> = BTreeMap::new();
     if sets.is_empty() {
         by_id.extend(select_series(view, tenant, &[])?);
@@ -496,9 +496,7 @@ fn matching_series(
             by_id.entry(id).or_insert(row);
         }
     }
-    let mut rows: Vec<SeriesRow> = by_id.into_values().collect();
-    rows.sort_by(|a, b| a.labels.compare(&b.labels));
-    Ok(rows)
+    Ok(by_id.into_iter().collect())
 }
 
 fn limit_of(params: &Params) -> std::result::Result<usize, ApiError> {
@@ -527,10 +525,25 @@ async fn over_series(
             return Err(ApiError::bad_data("no match[] parameter provided"));
         }
         let limit = limit_of(&params)?;
+        let window = match (params.get("start"), params.get("end")) {
+            (None, None) => None,
+            (start, end) => Some((
+                start.map_or(Ok(i64::MIN), |s| parse_time("start", s))?,
+                end.map_or(Ok(i64::MAX), |s| parse_time("end", s))?,
+            )),
+        };
         let st = Arc::clone(&state);
         state
             .run(async move {
-                let rows = matching_series(st.reader.view().as_ref(), &tenant, &sets)?;
+                let mut rows = matching_series(st.reader.view().as_ref(), &tenant, &sets)?;
+                if let Some((lo, hi)) = window {
+                    let ids: Vec<u64> = rows.iter().map(|r| r.0).collect();
+                    let present = st.reader.present(&tenant, &ids, lo, hi).await?;
+                    let mut keep = present.into_iter();
+                    rows.retain(|_| keep.next().unwrap_or(false));
+                }
+                let mut rows: Vec<SeriesRow> = rows.into_iter().map(|r| r.1).collect();
+                rows.sort_by(|a, b| a.labels.compare(&b.labels));
                 Ok(success(&render(&rows, limit)))
             })
             .await

@@ -326,6 +326,51 @@ impl SampleReader {
         Ok(got.series)
     }
 
+    /// Whether each series of `ids` (sorted) may have samples in `[lo, hi]`: it has a row in a
+    /// head batch in that window, or a run in a segment whose time range meets it. Segments
+    /// answer as a whole, as Prometheus's blocks do for its series API.
+    pub(crate) async fn present(
+        &self,
+        tenant: &Tenant,
+        ids: &[u64],
+        lo: i64,
+        hi: i64,
+    ) -> Result<Vec<bool>, ReadError> {
+        let mut out = vec![false; ids.len()];
+        if ids.is_empty() || lo > hi {
+            return Ok(out);
+        }
+        let snapshot = self.view.snapshot(tenant, SAMPLES);
+        for seg in &snapshot.segments {
+            if seg.max_time < lo || seg.min_time > hi {
+                continue;
+            }
+            let index = self.view.segment_index(seg).await;
+            let Some(col) = index.as_ref().and_then(|ix| ix.ids("series_id")) else {
+                // Without an index the segment may hold any series.
+                out.iter_mut().for_each(|p| *p = true);
+                return Ok(out);
+            };
+            for (p, id) in out.iter_mut().zip(ids) {
+                *p = *p || col.runs(&id.to_be_bytes()).next().is_some();
+            }
+        }
+        let at: IdMap<usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        let mut got = Collected {
+            series: vec![Vec::new(); ids.len()],
+            total: 0,
+            budget: usize::MAX,
+        };
+        for b in &snapshot.head {
+            read_batch(b, &at, lo, hi, &mut got)?;
+            for (p, s) in out.iter_mut().zip(got.series.iter_mut()) {
+                *p = *p || !s.is_empty();
+                s.clear();
+            }
+        }
+        Ok(out)
+    }
+
     async fn footer(&self, seg: &SegmentMeta) -> Result<(Arc<Footer>, StoreFile), ReadError> {
         let mut reader = StoreFile {
             store: self.view.object_store(),

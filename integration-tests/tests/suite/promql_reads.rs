@@ -177,4 +177,48 @@ async fn promql_answers_are_the_same_from_the_head_from_segments_and_from_both()
         expected,
         "from two segments"
     );
+
+    // `series`, `labels` and label values over a window: only series with samples in it (by
+    // segment, as Prometheus answers by block); without one, every series.
+    let secs = |ms: i64| format!("{:.3}", ms as f64 / 1000.0);
+    let (before, data_start) = (secs(first_ms - 7_200_000), secs(first_ms - 3_600_000));
+    let (inside, data_end) = (secs(first_ms), secs(first_ms + 600_000));
+    for (vigil, what) in [(&head, "a segment"), (&split, "two segments")] {
+        for (window, count) in [
+            (vec![], 3),
+            (
+                vec![("start", before.as_str()), ("end", data_start.as_str())],
+                0,
+            ),
+            (
+                vec![("start", inside.as_str()), ("end", data_end.as_str())],
+                3,
+            ),
+            (vec![("start", inside.as_str())], 3),
+        ] {
+            let mut form = vec![("match[]", "reads_total")];
+            form.extend(window.iter().copied());
+            let series = ok(vigil, "GET", "/api/v1/series", &form).await;
+            assert_eq!(
+                series.as_array().map(Vec::len),
+                Some(count),
+                "{what} {window:?}: {series}"
+            );
+            let values = ok(vigil, "GET", "/api/v1/label/instance/values", &form).await;
+            assert_eq!(values.as_array().map(Vec::len), Some(count), "{values}");
+            let names = ok(vigil, "GET", "/api/v1/labels", &form).await;
+            let expected_names = if count == 0 { 0 } else { 3 };
+            assert_eq!(
+                names.as_array().map(Vec::len),
+                Some(expected_names),
+                "{names}"
+            );
+        }
+    }
+    // A window over head samples only.
+    write(&split, first_ms + 3 * 3_600_000, 0..10).await;
+    let late = secs(first_ms + 3 * 3_600_000 + 60_000);
+    let form = [("match[]", "reads_total"), ("start", late.as_str())];
+    let series = ok(&split, "GET", "/api/v1/series", &form).await;
+    assert_eq!(series.as_array().map(Vec::len), Some(3), "{series}");
 }
