@@ -272,6 +272,8 @@ pub(crate) enum Val {
 /// A range-vector argument with its window `(start, end]`.
 pub(crate) struct RangeArg {
     pub series: Vec<Series>,
+    /// Per series: whether its points are per-interval increments (delta temporality).
+    pub delta: Vec<bool>,
     pub start: i64,
     pub end: i64,
     /// The range, ms.
@@ -633,6 +635,7 @@ impl<'a> Ev<'a> {
         let series = self.series_of(&m.vs)?;
         let mut cursors = self.cursors_of(&m.vs, series.len());
         let mut out = Vec::new();
+        let mut delta = Vec::new();
         for (s, c) in series.iter().zip(cursors.iter_mut()) {
             let (from, to) = c.window(&s.samples, start, end);
             let points: Vec<(i64, f64)> = s.samples[from..to]
@@ -648,10 +651,12 @@ impl<'a> Ev<'a> {
                 points,
                 drop_name: false,
             });
+            delta.push(s.delta);
         }
         self.put_cursors(&m.vs, cursors);
         Ok(RangeArg {
             series: out,
+            delta,
             start,
             end,
             range,
@@ -724,6 +729,7 @@ impl<'a> Ev<'a> {
         }
         self.count_samples(out.iter().map(|s| s.points.len()).sum())?;
         Ok(RangeArg {
+            delta: vec![false; out.len()],
             series: out,
             start,
             end,
@@ -1069,6 +1075,42 @@ fn vector_vector(
 mod tests {
     use super::*;
     use crate::storage::MemStorage;
+
+    #[test]
+    fn rate_and_increase_sum_the_intervals_of_delta_series() {
+        let name = |n: &str| Labels::new(vec![(METRIC_NAME.into(), n.into())]);
+        let mut s = MemStorage::new();
+        // Every 15 s, 5 more (delta) or the running total (cumulative); one interval of 50.
+        let mut total = 0.0;
+        let (mut deltas, mut totals) = (Vec::new(), Vec::new());
+        for k in 1..=40i64 {
+            let inc = if k == 30 { 50.0 } else { 5.0 };
+            total += inc;
+            deltas.push((k * 15_000 + 700, inc));
+            totals.push((k * 15_000 + 700, total));
+        }
+        s.append(name("d_total"), &deltas).unwrap();
+        s.mark_delta(name("d_total"));
+        s.append(name("c_total"), &totals).unwrap();
+        let opts = Options::default();
+        let at = |q: &str, t: i64| match instant(&s, &opts, &parse(q).unwrap(), t).unwrap().value {
+            Value::Vector(v) if v.len() == 1 => v[0].v,
+            other => panic!("{q}: {other:?}"),
+        };
+        // (420 s, 480 s] holds the intervals ending at 420.7, 435.7, 450.7 (the 50), 465.7 s.
+        assert_eq!(at("increase(d_total[1m])", 480_000), 65.0);
+        assert_eq!(at("rate(d_total[1m])", 480_000), 65.0 / 60.0);
+        // The cumulative twin is extrapolated over the window as Prometheus does.
+        let c = at("increase(c_total[1m])", 480_000);
+        assert!((c - 65.0).abs() > 1e-9 && (c - 65.0).abs() < 30.0, "{c}");
+        // Other functions see the stored increments.
+        assert_eq!(at("sum_over_time(d_total[1m])", 480_000), 65.0);
+        assert_eq!(at("d_total", 480_000), 5.0);
+        // Range queries take the same path.
+        let q = parse("increase(d_total[1m])").unwrap();
+        let r = range(&s, &opts, &q, 480_000, 480_000, 1_000).unwrap();
+        assert!(matches!(&r.value, Value::Matrix(m) if m[0].points == [(480_000, 65.0)]));
+    }
 
     #[test]
     fn extreme_times_offsets_and_ranges_evaluate_without_overflow() {

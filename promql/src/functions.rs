@@ -329,9 +329,26 @@ pub(crate) fn call(ev: &mut Ev<'_>, c: &Call, t: i64) -> Result<Val> {
                 }
             }
             let (start, end, range) = (r.start, r.end, r.range);
-            Ok(Val::Vector(over_time(r, true, |p| {
-                extrapolated_rate(p, start, end, range, counter, is_rate)
-            })))
+            let mut out = Vec::with_capacity(r.series.len());
+            for (s, delta) in r.series.into_iter().zip(r.delta) {
+                let p = &s.points;
+                let v = if p.is_empty() {
+                    None
+                } else if counter && delta {
+                    delta_increase(p, range, is_rate)
+                } else {
+                    extrapolated_rate(p, start, end, range, counter, is_rate)
+                };
+                if let Some(v) = v {
+                    out.push(Sample {
+                        labels: s.labels,
+                        t: end,
+                        v,
+                        drop_name: true,
+                    });
+                }
+            }
+            Ok(Val::Vector(out))
         }
         _ => {
             let Some(f) = range_fn(name) else {
@@ -493,6 +510,23 @@ fn instant_value(p: &[(i64, f64)], is_rate: bool) -> Option<f64> {
         v /= interval as f64 / 1000.0;
     }
     Some(v)
+}
+
+/// `increase` (or `rate`, per second of `range_ms`) of a series of per-interval increments
+/// (OTLP delta temporality): the sum of the increments in the window, each interval ending in
+/// it; no extrapolation, as the intervals tile the time the exporter measured.
+fn delta_increase(p: &[(i64, f64)], range_ms: i64, is_rate: bool) -> Option<f64> {
+    let mut sum = 0.0;
+    let mut c = 0.0;
+    for &(_, v) in p {
+        (sum, c) = kahan_inc(v, sum, c);
+    }
+    let total = sum + c;
+    Some(if is_rate {
+        total / (range_ms as f64 / 1000.0)
+    } else {
+        total
+    })
 }
 
 /// Prometheus's `extrapolatedRate` for floats.

@@ -14,6 +14,9 @@ pub struct StoredSeries {
     pub labels: Labels,
     /// `(ms, value)` in time order.
     pub samples: Vec<(i64, f64)>,
+    /// Whether the samples are per-interval increments (OTLP delta temporality) rather than
+    /// cumulative values: `rate` and `increase` then sum them.
+    pub delta: bool,
 }
 
 /// Read access to series.
@@ -42,6 +45,7 @@ pub fn matches(m: &Matcher, labels: &Labels) -> bool {
 #[derive(Debug, Default, Clone)]
 pub struct MemStorage {
     series: BTreeMap<Labels, Vec<(i64, f64)>>,
+    delta: std::collections::BTreeSet<Labels>,
 }
 
 impl MemStorage {
@@ -82,6 +86,11 @@ impl MemStorage {
         held.dedup_by_key(|s| s.0);
     }
 
+    /// Marks a series as holding per-interval increments (see [`StoredSeries::delta`]).
+    pub fn mark_delta(&mut self, labels: Labels) {
+        self.delta.insert(labels);
+    }
+
     /// Series held.
     pub fn len(&self) -> usize {
         self.series.len()
@@ -110,6 +119,7 @@ impl Storage for MemStorage {
                 StoredSeries {
                     labels: labels.clone(),
                     samples: samples[from..to].to_vec(),
+                    delta: self.delta.contains(labels),
                 }
             })
             .filter(|s| !s.samples.is_empty())

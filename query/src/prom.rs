@@ -345,9 +345,13 @@ async fn load(
         let samples = reader.read(tenant, &ids, lo, hi, budget).await?;
         for ((_, row), samples) in series.into_iter().zip(samples) {
             budget = budget.saturating_sub(samples.len());
-            if !samples.is_empty() {
-                store.merge(row.labels, &samples);
+            if samples.is_empty() {
+                continue;
             }
+            if row.metric_type.starts_with("delta_") {
+                store.mark_delta(row.labels.clone());
+            }
+            store.merge(row.labels, &samples);
         }
     }
     Ok(store)
@@ -648,9 +652,9 @@ async fn metadata(
 /// The Prometheus metric type of a stored OTLP type.
 fn prom_type(t: &str) -> String {
     match t {
-        "sum" | "counter" => "counter",
-        "gauge" => "gauge",
-        "histogram" => "histogram",
+        "sum" | "counter" | "delta_counter" => "counter",
+        "gauge" | "delta_gauge" => "gauge",
+        "histogram" | "delta_histogram" => "histogram",
         "summary" => "summary",
         _ => "unknown",
     }

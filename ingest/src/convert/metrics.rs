@@ -14,10 +14,12 @@
 //!   out, as Prometheus treats an empty label as an absent one.
 //! - A point flagged `NO_RECORDED_VALUE` turns every sample it yields into the stale marker.
 //!
-//! Values are stored as the point states them, whatever the aggregation temporality: delta
-//! sums and histograms are not accumulated into cumulative ones yet (the spec says to, or to
-//! drop them), so their samples are per-interval values. Exemplars and `_created` series are
-//! not converted.
+//! Values are stored as the point states them, whatever the aggregation temporality, so the
+//! conversion stays a pure function of the request (replay gives the same rows). Delta sums
+//! and histograms keep their per-interval values; their series are typed `delta_counter`,
+//! `delta_gauge` or `delta_histogram`, and PromQL's `rate` and `increase` sum the intervals
+//! in the window instead of differencing cumulative values (docs/0010). Exemplars and
+//! `_created` series are not converted.
 
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
@@ -469,10 +471,12 @@ fn convert_metric<'x>(
             });
         }
         Data::Sum(s) => {
-            let (suffixes, prom_type) = if s.is_monotonic {
-                (Suffixes::Counter, "counter")
-            } else {
-                (Suffixes::Other, "gauge")
+            let delta = s.aggregation_temporality == DELTA;
+            let (suffixes, prom_type) = match (s.is_monotonic, delta) {
+                (true, false) => (Suffixes::Counter, "counter"),
+                (true, true) => (Suffixes::Counter, "delta_counter"),
+                (false, false) => (Suffixes::Other, "gauge"),
+                (false, true) => (Suffixes::Other, "delta_gauge"),
             };
             let name = metric_name(&metric.name, unit, suffixes);
             let family = Family::simple(name, prom_type, unit, description);
@@ -482,14 +486,16 @@ fn convert_metric<'x>(
         }
         Data::Histogram(h) => {
             let name = metric_name(&metric.name, unit, Suffixes::Other);
-            let family = Family::with_parts(name, "histogram", metric);
+            let kind = histogram_type(h.aggregation_temporality);
+            let family = Family::with_parts(name, kind, metric);
             run(h.data_points.len(), &mut |pi, cx, out| {
                 histogram(&h.data_points[pi], &family, fixed, cx, out)
             });
         }
         Data::ExponentialHistogram(h) => {
             let name = metric_name(&metric.name, unit, Suffixes::Other);
-            let family = Family::with_parts(name, "histogram", metric);
+            let kind = histogram_type(h.aggregation_temporality);
+            let family = Family::with_parts(name, kind, metric);
             let mut buckets = Vec::new();
             run(h.data_points.len(), &mut |pi, cx, out| {
                 exponential(&h.data_points[pi], &family, fixed, cx, out, &mut buckets)
@@ -502,6 +508,18 @@ fn convert_metric<'x>(
                 summary(&s.data_points[pi], &family, fixed, cx, out)
             });
         }
+    }
+}
+
+/// `AGGREGATION_TEMPORALITY_DELTA` of OTLP.
+const DELTA: i32 = 1;
+
+/// The stored type of a histogram family: `delta_histogram` for delta temporality.
+fn histogram_type(temporality: i32) -> &'static str {
+    if temporality == DELTA {
+        "delta_histogram"
+    } else {
+        "histogram"
     }
 }
 

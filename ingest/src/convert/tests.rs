@@ -857,10 +857,19 @@ fn gauges_and_sums_become_one_sample_per_point() {
                     data_points: vec![gauge_point(vec![], T0, AsDouble(0.25))],
                 }),
             ),
+            metric(
+                "jobs.done",
+                "1",
+                metric::Data::Sum(Sum {
+                    data_points: vec![gauge_point(vec![], T0, AsInt(3))],
+                    aggregation_temporality: 1,
+                    is_monotonic: true,
+                }),
+            ),
         ],
     );
     let c = metrics(&req);
-    assert_eq!((c.accepted, c.rejected, c.error.as_deref()), (5, 0, None));
+    assert_eq!((c.accepted, c.rejected, c.error.as_deref()), (6, 0, None));
     let (samples, series) = samples_of(&c);
     let used = [("state", "used"), ("http_method", "GET"), ("code", "200")];
     assert_eq!(
@@ -871,6 +880,7 @@ fn gauges_and_sums_become_one_sample_per_point() {
             sample("requests_total", &[], MS, 7.0),
             sample("queue_size", &[], MS, -3.5),
             sample("cpu_utilization_ratio", &[], MS, 0.25),
+            sample("jobs_done_total", &[], MS, 3.0),
         ]
     );
     let types: Vec<(&str, &str, &str, &str)> = series
@@ -895,7 +905,8 @@ fn gauges_and_sums_become_one_sample_per_point() {
                 "1",
                 "about cpu.utilization"
             ),
-            ("queue_size", "gauge", "{item}", "about queue.size"),
+            ("jobs_done_total", "delta_counter", "1", "about jobs.done"),
+            ("queue_size", "delta_gauge", "{item}", "about queue.size"),
             ("requests_total", "counter", "1", "about requests"),
             (
                 "system_memory_usage_bytes",
@@ -905,7 +916,7 @@ fn gauges_and_sums_become_one_sample_per_point() {
             ),
         ]
     );
-    assert_eq!(series.len(), 5, "one row per distinct series");
+    assert_eq!(series.len(), 6, "one row per distinct series");
 }
 
 #[test]
@@ -977,6 +988,20 @@ fn histograms_become_cumulative_buckets() {
         .all(|s| s.prom_type == "histogram" && s.unit == "s"));
     // The third point's series are the first one's.
     assert_eq!(series.len(), 13);
+
+    // Delta temporality: the same samples, typed as delta.
+    let mut delta = req.clone();
+    if let Some(metric::Data::Histogram(h)) =
+        &mut delta.resource_metrics[0].scope_metrics[0].metrics[0].data
+    {
+        h.aggregation_temporality = 1;
+    }
+    let c = metrics(&delta);
+    let (delta_samples, delta_series) = samples_of(&c);
+    assert_eq!(delta_samples, want);
+    assert!(delta_series
+        .values()
+        .all(|s| s.prom_type == "delta_histogram"));
 }
 
 #[test]

@@ -222,3 +222,90 @@ async fn promql_answers_are_the_same_from_the_head_from_segments_and_from_both()
     let series = ok(&split, "GET", "/api/v1/series", &form).await;
     assert_eq!(series.as_array().map(Vec::len), Some(3), "{series}");
 }
+
+/// One query's single value at `at` (seconds).
+async fn single(vigil: &Vigil, q: &str, at: &str) -> f64 {
+    let data = ok(vigil, "GET", "/api/v1/query", &[("query", q), ("time", at)]).await;
+    let result = data["result"].as_array().expect("result");
+    assert_eq!(result.len(), 1, "{q}: {data}");
+    result[0]["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{q}: {data}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_delta_counters_and_histograms_answer_rate_and_increase() {
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry_otlp::{MetricExporter, WithExportConfig};
+    use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
+
+    let vigil = Vigil::start().await;
+    let exporter = MetricExporter::builder()
+        .with_tonic()
+        .with_endpoint(vigil.grpc_endpoint())
+        .with_temporality(Temporality::Delta)
+        .build()
+        .expect("exporter");
+    // Three exports, a second apart, each with the increments since the one before.
+    tokio::task::spawn_blocking(move || {
+        let reader = PeriodicReader::builder(exporter)
+            .with_interval(std::time::Duration::from_secs(3600))
+            .build();
+        let provider = SdkMeterProvider::builder()
+            .with_reader(reader)
+            .with_resource(crate::otlp::resource())
+            .build();
+        let meter = provider.meter("deltas");
+        let jobs = meter.u64_counter("jobs").build();
+        let took = meter
+            .f64_histogram("job.duration")
+            .with_unit("s")
+            .with_boundaries(vec![1.0, 10.0])
+            .build();
+        for (n, seconds) in [(3, 0.5), (4, 2.0), (5, 20.0)] {
+            jobs.add(n, &[]);
+            took.record(seconds, &[]);
+            provider.force_flush().expect("export");
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+        }
+        provider.shutdown().expect("shutdown");
+    })
+    .await
+    .expect("sdk thread");
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as f64;
+    let at = format!("{:.3}", now / 1000.0);
+    // The stored samples are the increments; `increase` and `rate` sum them.
+    assert_eq!(single(&vigil, "increase(jobs_total[1h])", &at).await, 12.0);
+    assert_eq!(
+        single(&vigil, "rate(jobs_total[1h])", &at).await,
+        12.0 / 3600.0
+    );
+    assert_eq!(
+        single(&vigil, "sum_over_time(jobs_total[1h])", &at).await,
+        12.0
+    );
+    assert_eq!(
+        single(&vigil, "increase(job_duration_seconds_count[1h])", &at).await,
+        3.0
+    );
+    assert_eq!(
+        single(&vigil, "increase(job_duration_seconds_sum[1h])", &at).await,
+        22.5
+    );
+    // Buckets (cumulative over `le` within each point): ≤1: 1, ≤10: 2, +Inf: 3; the median is
+    // half way through (1, 10].
+    let median = "histogram_quantile(0.5, sum by (le) (increase(job_duration_seconds_bucket[1h])))";
+    assert_eq!(single(&vigil, median, &at).await, 5.5);
+    // Metadata names the Prometheus types.
+    let meta = ok(&vigil, "GET", "/api/v1/metadata", &[]).await;
+    assert_eq!(meta["jobs_total"][0]["type"], "counter", "{meta}");
+    assert_eq!(
+        meta["job_duration_seconds_bucket"][0]["type"], "histogram",
+        "{meta}"
+    );
+}
