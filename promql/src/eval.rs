@@ -374,6 +374,9 @@ pub(crate) struct Ev<'a> {
     /// Per selector node, per series: the last window looked up, to move on from at the next
     /// step instead of searching the samples again (steps go forward in time).
     cursors: HashMap<usize, Vec<Cursor>>,
+    /// Results of range functions over matrix selectors computed ahead for the later steps of a
+    /// range query (see [`Ev::stepped`]), by (call node, step).
+    stepped: HashMap<(usize, i64), Vec<Sample>>,
     subqueries: HashMap<(usize, i64), Rc<Vec<Sample>>>,
     pub(crate) warnings: Vec<String>,
     pub(crate) infos: Vec<String>,
@@ -399,6 +402,7 @@ impl<'a> Ev<'a> {
             windows: HashMap::new(),
             fetched: HashMap::new(),
             cursors: HashMap::new(),
+            stepped: HashMap::new(),
             subqueries: HashMap::new(),
             warnings: Vec::new(),
             infos: Vec::new(),
@@ -536,7 +540,7 @@ impl<'a> Ev<'a> {
     }
 
     /// The series of a selector over its whole window, read once.
-    fn series_of(&mut self, vs: &VectorSelector) -> Result<Rc<Vec<StoredSeries>>> {
+    pub(crate) fn series_of(&mut self, vs: &VectorSelector) -> Result<Rc<Vec<StoredSeries>>> {
         let key = vs as *const VectorSelector as usize;
         if let Some(s) = self.fetched.get(&key) {
             return Ok(Rc::clone(s));
@@ -567,6 +571,80 @@ impl<'a> Ev<'a> {
     fn put_cursors(&mut self, vs: &VectorSelector, cursors: Vec<Cursor>) {
         self.cursors
             .insert(vs as *const VectorSelector as usize, cursors);
+    }
+
+    /// For a range query at step `t` of its grid: `f(points, window start, window end, delta)`
+    /// over each series of `m` for every step from `t` to the end at once, series by series
+    /// (each series' samples are walked once, in cache, instead of all series at every step);
+    /// the later steps' vectors are kept for when the query reaches them. `None` when `t` is not
+    /// a step of the query (an instant query, or inside a subquery): evaluate step by step.
+    /// `had_points` gets, per series, whether any window held points (for annotations).
+    pub(crate) fn stepped(
+        &mut self,
+        key: usize,
+        m: &MatrixSelector,
+        t: i64,
+        drop_name: bool,
+        had_points: &mut Vec<bool>,
+        mut f: impl FnMut(&[(i64, f64)], i64, i64, bool) -> Option<f64>,
+    ) -> Result<Option<Vec<Sample>>> {
+        if let Some(v) = self.stepped.remove(&(key, t)) {
+            return Ok(Some(v));
+        }
+        if self.step <= 0 || t < self.start || t > self.end || (t - self.start) % self.step != 0 {
+            return Ok(None);
+        }
+        let series = self.series_of(&m.vs)?;
+        let range = ms(&m.range);
+        let offset = offset_ms(&m.vs.offset);
+        let mut steps = Vec::new();
+        let mut ti = t;
+        while ti <= self.end {
+            let end = self.at_time(&m.vs.at, ti).saturating_sub(offset);
+            steps.push((ti, end.saturating_sub(range), end));
+            let Some(next) = ti.checked_add(self.step) else {
+                break;
+            };
+            ti = next;
+        }
+        let mut out: Vec<Vec<Sample>> = vec![Vec::new(); steps.len()];
+        let mut scratch: Vec<(i64, f64)> = Vec::new();
+        had_points.clear();
+        for s in series.iter() {
+            self.check_deadline()?;
+            let mut cursor = Cursor::default();
+            let mut any = false;
+            for (i, &(_, start, end)) in steps.iter().enumerate() {
+                let (from, to) = cursor.window(&s.samples, start, end);
+                let window = &s.samples[from..to];
+                let points = if window.iter().any(|p| is_stale_nan(p.1)) {
+                    scratch.clear();
+                    scratch.extend(window.iter().filter(|p| !is_stale_nan(p.1)));
+                    &scratch[..]
+                } else {
+                    window
+                };
+                if points.is_empty() {
+                    continue;
+                }
+                any = true;
+                if let Some(v) = f(points, start, end, s.delta) {
+                    out[i].push(Sample {
+                        labels: s.labels.clone(),
+                        t: end,
+                        v,
+                        drop_name,
+                    });
+                }
+            }
+            had_points.push(any);
+        }
+        let mut out = out.into_iter();
+        let first = out.next().unwrap_or_default();
+        for ((ti, _, _), v) in steps.iter().skip(1).zip(out) {
+            self.stepped.insert((key, *ti), v);
+        }
+        Ok(Some(first))
     }
 
     pub(crate) fn eval(&mut self, e: &Expr, t: i64) -> Result<Val> {

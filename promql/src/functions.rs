@@ -4,7 +4,7 @@ use promql_parser::label::MatchOp;
 use promql_parser::parser::{Call, Expr, VectorSelector};
 
 use crate::aggregate::{avg, kahan_inc, quantile};
-use crate::eval::{exec_err, Ev, RangeArg, Result, Val};
+use crate::eval::{exec_err, ms, Ev, RangeArg, Result, Val};
 use crate::value::format_value;
 use crate::value::{Labels, Sample, Series, METRIC_NAME};
 
@@ -307,25 +307,36 @@ pub(crate) fn call(ev: &mut Ev<'_>, c: &Call, t: i64) -> Result<Val> {
         }
         "rate" | "increase" | "delta" => {
             let e = arg(c, 0)?;
-            let r = ev.range_arg(e, t)?;
             let counter = name != "delta";
             let is_rate = name == "rate";
+            if let Expr::MatrixSelector(m) = unparen(e) {
+                let range = ms(&m.range);
+                let mut had_points = Vec::new();
+                let key = c as *const Call as usize;
+                let stepped =
+                    ev.stepped(key, m, t, true, &mut had_points, |p, start, end, delta| {
+                        if counter && delta {
+                            delta_increase(p, range, is_rate)
+                        } else {
+                            extrapolated_rate(p, start, end, range, counter, is_rate)
+                        }
+                    })?;
+                if let Some(v) = stepped {
+                    if counter && !had_points.is_empty() {
+                        let at = ev.arg_offset(name, 0);
+                        let series = ev.series_of(&m.vs)?;
+                        for (s, _) in series.iter().zip(&had_points).filter(|(_, &h)| h) {
+                            not_a_counter_info(ev, &s.labels, at);
+                        }
+                    }
+                    return Ok(Val::Vector(v));
+                }
+            }
+            let r = ev.range_arg(e, t)?;
             if counter {
                 let at = ev.arg_offset(name, 0);
                 for s in &r.series {
-                    if let Some(n) = s.labels.name() {
-                        if !["_total", "_sum", "_count", "_bucket"]
-                            .iter()
-                            .any(|suf| n.ends_with(suf))
-                        {
-                            ev.info(
-                                &format!(
-                                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}"
-                                ),
-                                at,
-                            );
-                        }
-                    }
+                    not_a_counter_info(ev, &s.labels, at);
                 }
             }
             let (start, end, range) = (r.start, r.end, r.range);
@@ -355,8 +366,34 @@ pub(crate) fn call(ev: &mut Ev<'_>, c: &Call, t: i64) -> Result<Val> {
                 return exec_err(format!("function {name} is not supported"));
             };
             let keep_name = matches!(name, "last_over_time" | "first_over_time");
+            if let Expr::MatrixSelector(m) = unparen(arg(c, 0)?) {
+                let key = c as *const Call as usize;
+                let stepped =
+                    ev.stepped(key, m, t, !keep_name, &mut Vec::new(), |p, _, _, _| f(p))?;
+                if let Some(v) = stepped {
+                    return Ok(Val::Vector(v));
+                }
+            }
             let r = ev.range_arg(arg(c, 0)?, t)?;
             Ok(Val::Vector(over_time(r, !keep_name, f)))
+        }
+    }
+}
+
+/// The info Prometheus gives when `rate`/`increase` reads a series whose name does not look
+/// like a counter's.
+fn not_a_counter_info(ev: &mut Ev<'_>, labels: &Labels, at: Option<usize>) {
+    if let Some(n) = labels.name() {
+        if !["_total", "_sum", "_count", "_bucket"]
+            .iter()
+            .any(|suf| n.ends_with(suf))
+        {
+            ev.info(
+                &format!(
+                    "metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {n:?}"
+                ),
+                at,
+            );
         }
     }
 }
