@@ -617,16 +617,29 @@ async fn metadata(
         let st = Arc::clone(&state);
         state
             .run(async move {
-                let matchers: Vec<Matcher> = metric
-                    .iter()
-                    .map(|m| Matcher::new(MatchOp::Equal, METRIC_NAME, m))
-                    .collect();
-                let rows = select_series(st.reader.view().as_ref(), &tenant, &matchers)?;
+                let view = st.reader.view().as_ref();
+                let rows = match &metric {
+                    None => select_series(view, &tenant, &[])?,
+                    // The family's own series and its histogram or summary parts.
+                    Some(m) => {
+                        let mut rows = Vec::new();
+                        for suffix in ["", "_bucket", "_sum", "_count"] {
+                            let name = format!("{m}{suffix}");
+                            let matcher = Matcher::new(MatchOp::Equal, METRIC_NAME, &name);
+                            rows.extend(select_series(view, &tenant, &[matcher])?);
+                        }
+                        rows
+                    }
+                };
                 let mut by_name: BTreeMap<String, (String, String, String)> = BTreeMap::new();
                 for (_, r) in &rows {
-                    let name = r.labels.name().unwrap_or("").to_string();
+                    let kind = prom_type(&r.metric_type);
+                    let name = family_name(r.labels.name().unwrap_or(""), &kind);
+                    if metric.as_deref().is_some_and(|m| m != name) {
+                        continue;
+                    }
                     by_name
-                        .entry(name)
+                        .entry(name.to_string())
                         .or_insert_with(|| (r.metric_type.clone(), r.help.clone(), r.unit.clone()));
                 }
                 let items: Vec<String> = by_name
@@ -647,6 +660,20 @@ async fn metadata(
             .await
     };
     answer.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The metric family a series belongs to, as Prometheus's metadata names it: histogram and
+/// summary series carry `_bucket`, `_sum` and `_count` suffixes that the family leaves out.
+fn family_name<'a>(name: &'a str, prom_type: &str) -> &'a str {
+    let suffixes: &[&str] = match prom_type {
+        "histogram" => &["_bucket", "_sum", "_count"],
+        "summary" => &["_sum", "_count"],
+        _ => &[],
+    };
+    suffixes
+        .iter()
+        .find_map(|s| name.strip_suffix(s))
+        .unwrap_or(name)
 }
 
 /// The Prometheus metric type of a stored OTLP type.

@@ -305,7 +305,17 @@ async fn otlp_delta_counters_and_histograms_answer_rate_and_increase() {
     let meta = ok(&vigil, "GET", "/api/v1/metadata", &[]).await;
     assert_eq!(meta["jobs_total"][0]["type"], "counter", "{meta}");
     assert_eq!(
-        meta["job_duration_seconds_bucket"][0]["type"], "histogram",
+        meta["job_duration_seconds"][0]["type"], "histogram",
         "{meta}"
     );
+    assert!(meta.get("job_duration_seconds_bucket").is_none(), "{meta}");
+    let one = ok(
+        &vigil,
+        "GET",
+        "/api/v1/metadata",
+        &[("metric", "job_duration_seconds")],
+    )
+    .await;
+    assert_eq!(one.as_object().map(|o| o.len()), Some(1), "{one}");
+    assert_eq!(one["job_duration_seconds"][0]["unit"], "s", "{one}");
 }
