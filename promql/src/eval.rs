@@ -12,13 +12,16 @@ use std::time::{Duration, Instant, SystemTime};
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::token::{self, TokenType};
 use promql_parser::parser::{
-    AggregateExpr, AtModifier, BinaryExpr, Expr, LabelModifier, MatrixSelector, Offset,
-    SubqueryExpr, VectorMatchCardinality, VectorSelector,
+    AggregateExpr, AtModifier, BinaryExpr, Expr, LabelModifier, Offset, VectorMatchCardinality,
+    VectorSelector,
 };
 
 use crate::functions;
+
+mod select;
 use crate::storage::{Storage, StoredSeries};
-use crate::value::{is_stale_nan, Labels, Sample, Series, Value, METRIC_NAME};
+use crate::value::{Labels, Sample, Series, Value, METRIC_NAME};
+use select::Cursor;
 
 /// Limits and defaults of evaluation.
 #[derive(Debug, Clone)]
@@ -317,47 +320,6 @@ pub fn selector_matchers(vs: &VectorSelector) -> Vec<Matcher> {
     m
 }
 
-/// Where a series' last window was, `(start, end]` and its samples' index range, so that the
-/// next step's window (usually a little later) is found by moving forward, not by searching.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Cursor {
-    start: i64,
-    end: i64,
-    from: usize,
-    to: usize,
-    used: bool,
-}
-
-impl Cursor {
-    /// The index range of the samples of `samples` (in time order) in `(start, end]`.
-    fn window(&mut self, samples: &[(i64, f64)], start: i64, end: i64) -> (usize, usize) {
-        let (from, to) = if self.used && start >= self.start && end >= self.end {
-            let mut from = self.from;
-            while from < samples.len() && samples[from].0 <= start {
-                from += 1;
-            }
-            let mut to = self.to.max(from);
-            while to < samples.len() && samples[to].0 <= end {
-                to += 1;
-            }
-            (from, to)
-        } else {
-            (
-                samples.partition_point(|&(t, _)| t <= start),
-                samples.partition_point(|&(t, _)| t <= end),
-            )
-        };
-        *self = Cursor {
-            start,
-            end,
-            from,
-            to,
-            used: true,
-        };
-        (from, to)
-    }
-}
-
 /// Evaluation state of one query.
 pub(crate) struct Ev<'a> {
     storage: &'a dyn Storage,
@@ -539,114 +501,6 @@ impl<'a> Ev<'a> {
         w.1 = w.1.max(hi);
     }
 
-    /// The series of a selector over its whole window, read once.
-    pub(crate) fn series_of(&mut self, vs: &VectorSelector) -> Result<Rc<Vec<StoredSeries>>> {
-        let key = vs as *const VectorSelector as usize;
-        if let Some(s) = self.fetched.get(&key) {
-            return Ok(Rc::clone(s));
-        }
-        let (lo, hi) = self
-            .windows
-            .get(&key)
-            .map_or((i64::MIN, i64::MAX), |w| (w.0, w.1));
-        let series = self
-            .storage
-            .select(&selector_matchers(vs), lo, hi)
-            .map_err(QueryError::Storage)?;
-        self.count_samples(series.iter().map(|s| s.samples.len()).sum())?;
-        let series = Rc::new(series);
-        self.fetched.insert(key, Rc::clone(&series));
-        Ok(series)
-    }
-
-    /// The cursors of a selector node's series, taken out of `self` (put them back with
-    /// [`Ev::put_cursors`]).
-    fn cursors_of(&mut self, vs: &VectorSelector, n: usize) -> Vec<Cursor> {
-        let key = vs as *const VectorSelector as usize;
-        let mut c = self.cursors.remove(&key).unwrap_or_default();
-        c.resize(n, Cursor::default());
-        c
-    }
-
-    fn put_cursors(&mut self, vs: &VectorSelector, cursors: Vec<Cursor>) {
-        self.cursors
-            .insert(vs as *const VectorSelector as usize, cursors);
-    }
-
-    /// For a range query at step `t` of its grid: `f(points, window start, window end, delta)`
-    /// over each series of `m` for every step from `t` to the end at once, series by series
-    /// (each series' samples are walked once, in cache, instead of all series at every step);
-    /// the later steps' vectors are kept for when the query reaches them. `None` when `t` is not
-    /// a step of the query (an instant query, or inside a subquery): evaluate step by step.
-    /// `had_points` gets, per series, whether any window held points (for annotations).
-    pub(crate) fn stepped(
-        &mut self,
-        key: usize,
-        m: &MatrixSelector,
-        t: i64,
-        drop_name: bool,
-        had_points: &mut Vec<bool>,
-        mut f: impl FnMut(&[(i64, f64)], i64, i64, bool) -> Option<f64>,
-    ) -> Result<Option<Vec<Sample>>> {
-        if let Some(v) = self.stepped.remove(&(key, t)) {
-            return Ok(Some(v));
-        }
-        if self.step <= 0 || t < self.start || t > self.end || (t - self.start) % self.step != 0 {
-            return Ok(None);
-        }
-        let series = self.series_of(&m.vs)?;
-        let range = ms(&m.range);
-        let offset = offset_ms(&m.vs.offset);
-        let mut steps = Vec::new();
-        let mut ti = t;
-        while ti <= self.end {
-            let end = self.at_time(&m.vs.at, ti).saturating_sub(offset);
-            steps.push((ti, end.saturating_sub(range), end));
-            let Some(next) = ti.checked_add(self.step) else {
-                break;
-            };
-            ti = next;
-        }
-        let mut out: Vec<Vec<Sample>> = vec![Vec::new(); steps.len()];
-        let mut scratch: Vec<(i64, f64)> = Vec::new();
-        had_points.clear();
-        for s in series.iter() {
-            self.check_deadline()?;
-            let mut cursor = Cursor::default();
-            let mut any = false;
-            for (i, &(_, start, end)) in steps.iter().enumerate() {
-                let (from, to) = cursor.window(&s.samples, start, end);
-                let window = &s.samples[from..to];
-                let points = if window.iter().any(|p| is_stale_nan(p.1)) {
-                    scratch.clear();
-                    scratch.extend(window.iter().filter(|p| !is_stale_nan(p.1)));
-                    &scratch[..]
-                } else {
-                    window
-                };
-                if points.is_empty() {
-                    continue;
-                }
-                any = true;
-                if let Some(v) = f(points, start, end, s.delta) {
-                    out[i].push(Sample {
-                        labels: s.labels.clone(),
-                        t: end,
-                        v,
-                        drop_name,
-                    });
-                }
-            }
-            had_points.push(any);
-        }
-        let mut out = out.into_iter();
-        let first = out.next().unwrap_or_default();
-        for ((ti, _, _), v) in steps.iter().skip(1).zip(out) {
-            self.stepped.insert((key, *ti), v);
-        }
-        Ok(Some(first))
-    }
-
     pub(crate) fn eval(&mut self, e: &Expr, t: i64) -> Result<Val> {
         match e {
             Expr::NumberLiteral(n) => Ok(Val::Scalar(n.val)),
@@ -671,148 +525,6 @@ impl<'a> Ev<'a> {
             Expr::Call(c) => functions::call(self, c, t),
             Expr::Extension(_) => exec_err("extension expressions are not supported"),
         }
-    }
-
-    /// The newest sample of each series in `(t - lookback, t]`, unless it is a staleness
-    /// marker. Samples keep their own timestamps (for `timestamp()`).
-    pub(crate) fn instant_selector(&mut self, vs: &VectorSelector, t: i64) -> Result<Vec<Sample>> {
-        let te = self
-            .at_time(&vs.at, t)
-            .saturating_sub(offset_ms(&vs.offset));
-        let series = self.series_of(vs)?;
-        let lookback = self.opts.lookback_ms;
-        let mut cursors = self.cursors_of(vs, series.len());
-        let mut out = Vec::new();
-        for (s, c) in series.iter().zip(cursors.iter_mut()) {
-            let (_, i) = c.window(&s.samples, te.saturating_sub(lookback), te);
-            if i == 0 {
-                continue;
-            }
-            let (ts, v) = s.samples[i - 1];
-            if ts <= te.saturating_sub(lookback) || is_stale_nan(v) {
-                continue;
-            }
-            out.push(Sample {
-                labels: s.labels.clone(),
-                t: ts,
-                v,
-                drop_name: false,
-            });
-        }
-        self.put_cursors(vs, cursors);
-        Ok(out)
-    }
-
-    /// The samples of each series in `(t - range, t]`, staleness markers left out.
-    pub(crate) fn range_selector(&mut self, m: &MatrixSelector, t: i64) -> Result<RangeArg> {
-        let end = self
-            .at_time(&m.vs.at, t)
-            .saturating_sub(offset_ms(&m.vs.offset));
-        let range = ms(&m.range);
-        let start = end.saturating_sub(range);
-        let series = self.series_of(&m.vs)?;
-        let mut cursors = self.cursors_of(&m.vs, series.len());
-        let mut out = Vec::new();
-        let mut delta = Vec::new();
-        for (s, c) in series.iter().zip(cursors.iter_mut()) {
-            let (from, to) = c.window(&s.samples, start, end);
-            let points: Vec<(i64, f64)> = s.samples[from..to]
-                .iter()
-                .copied()
-                .filter(|&(_, v)| !is_stale_nan(v))
-                .collect();
-            if points.is_empty() {
-                continue;
-            }
-            out.push(Series {
-                labels: s.labels.clone(),
-                points,
-                drop_name: false,
-            });
-            delta.push(s.delta);
-        }
-        self.put_cursors(&m.vs, cursors);
-        Ok(RangeArg {
-            series: out,
-            delta,
-            start,
-            end,
-            range,
-        })
-    }
-
-    /// The inner expression at every step (a multiple of the step) in `(t - range, t]`.
-    pub(crate) fn subquery(&mut self, sq: &SubqueryExpr, t: i64) -> Result<RangeArg> {
-        let end = self
-            .at_time(&sq.at, t)
-            .saturating_sub(offset_ms(&sq.offset));
-        let range = ms(&sq.range);
-        let step = sq
-            .step
-            .as_ref()
-            .map(ms)
-            .filter(|&s| s > 0)
-            .unwrap_or(self.opts.subquery_step_ms);
-        let start = end.saturating_sub(range);
-        let mut first = step * (start / step);
-        if first <= start {
-            first = first.saturating_add(step);
-        }
-        let key = &*sq.expr as *const Expr as usize;
-        let mut index: HashMap<Labels, usize> = HashMap::new();
-        let mut out: Vec<Series> = Vec::new();
-        let mut ti = first;
-        while ti <= end {
-            let samples = match self.subqueries.get(&(key, ti)) {
-                Some(s) => Rc::clone(s),
-                None => {
-                    let v = match self.eval(&sq.expr, ti)? {
-                        Val::Vector(v) => v,
-                        Val::Scalar(v) => vec![Sample {
-                            labels: Labels::default(),
-                            t: ti,
-                            v,
-                            drop_name: false,
-                        }],
-                        _ => {
-                            return exec_err(
-                                "subquery of a value that is neither scalar nor vector",
-                            )
-                        }
-                    };
-                    let v = Rc::new(v);
-                    self.subqueries.insert((key, ti), Rc::clone(&v));
-                    v
-                }
-            };
-            for s in samples.iter() {
-                if is_stale_nan(s.v) {
-                    continue;
-                }
-                let at = *index.entry(s.labels.clone()).or_insert_with(|| {
-                    out.push(Series {
-                        labels: s.labels.clone(),
-                        points: Vec::new(),
-                        drop_name: false,
-                    });
-                    out.len() - 1
-                });
-                out[at].points.push((ti, s.v));
-                out[at].drop_name |= s.drop_name;
-            }
-            let Some(next) = ti.checked_add(step) else {
-                break;
-            };
-            ti = next;
-        }
-        self.count_samples(out.iter().map(|s| s.points.len()).sum())?;
-        Ok(RangeArg {
-            delta: vec![false; out.len()],
-            series: out,
-            start,
-            end,
-            range,
-        })
     }
 
     /// A range-vector argument: a matrix selector or a subquery (in parentheses or not).
@@ -1150,69 +862,4 @@ fn vector_vector(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::storage::MemStorage;
-
-    #[test]
-    fn rate_and_increase_sum_the_intervals_of_delta_series() {
-        let name = |n: &str| Labels::new(vec![(METRIC_NAME.into(), n.into())]);
-        let mut s = MemStorage::new();
-        // Every 15 s, 5 more (delta) or the running total (cumulative); one interval of 50.
-        let mut total = 0.0;
-        let (mut deltas, mut totals) = (Vec::new(), Vec::new());
-        for k in 1..=40i64 {
-            let inc = if k == 30 { 50.0 } else { 5.0 };
-            total += inc;
-            deltas.push((k * 15_000 + 700, inc));
-            totals.push((k * 15_000 + 700, total));
-        }
-        s.append(name("d_total"), &deltas).unwrap();
-        s.mark_delta(name("d_total"));
-        s.append(name("c_total"), &totals).unwrap();
-        let opts = Options::default();
-        let at = |q: &str, t: i64| match instant(&s, &opts, &parse(q).unwrap(), t).unwrap().value {
-            Value::Vector(v) if v.len() == 1 => v[0].v,
-            other => panic!("{q}: {other:?}"),
-        };
-        // (420 s, 480 s] holds the intervals ending at 420.7, 435.7, 450.7 (the 50), 465.7 s.
-        assert_eq!(at("increase(d_total[1m])", 480_000), 65.0);
-        assert_eq!(at("rate(d_total[1m])", 480_000), 65.0 / 60.0);
-        // The cumulative twin is extrapolated over the window as Prometheus does.
-        let c = at("increase(c_total[1m])", 480_000);
-        assert!((c - 65.0).abs() > 1e-9 && (c - 65.0).abs() < 30.0, "{c}");
-        // Other functions see the stored increments.
-        assert_eq!(at("sum_over_time(d_total[1m])", 480_000), 65.0);
-        assert_eq!(at("d_total", 480_000), 5.0);
-        // Range queries take the same path.
-        let q = parse("increase(d_total[1m])").unwrap();
-        let r = range(&s, &opts, &q, 480_000, 480_000, 1_000).unwrap();
-        assert!(matches!(&r.value, Value::Matrix(m) if m[0].points == [(480_000, 65.0)]));
-    }
-
-    #[test]
-    fn extreme_times_offsets_and_ranges_evaluate_without_overflow() {
-        let mut s = MemStorage::new();
-        s.append(
-            Labels::new(vec![(METRIC_NAME.into(), "m".into())]),
-            &[(0, 1.0), (60_000, 2.0)],
-        )
-        .unwrap();
-        let opts = Options::default();
-        for (q, t) in [
-            ("m offset 100000000y", i64::MAX - 1),
-            ("m offset -100000000y", i64::MIN + 1),
-            ("rate(m[100000000y])", i64::MIN + 1),
-            ("max_over_time(m[100000000y:100000000y])", i64::MAX),
-            ("m @ 100000000000000", 0),
-        ] {
-            let q = parse(q).unwrap();
-            assert!(instant(&s, &opts, &q, t).is_ok(), "{} at {t}", q.expr);
-            assert!(range(&s, &opts, &q, t, t, 1).is_ok(), "{} at {t}", q.expr);
-        }
-        // Still exact in range: the last sample at 1m, seen from 2m.
-        let q = parse("m").unwrap();
-        let r = instant(&s, &opts, &q, 120_000).unwrap();
-        assert!(matches!(&r.value, Value::Vector(v) if v.len() == 1 && v[0].v == 2.0));
-    }
-}
+mod tests;
