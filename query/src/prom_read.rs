@@ -175,8 +175,10 @@ fn read_series_batch(b: &RecordBatch, mut f: impl FnMut(u64, SeriesRow)) -> Resu
     Ok(())
 }
 
-/// Decoded footers kept at most (segments are immutable under unique paths).
-const MAX_FOOTERS: usize = 8192;
+/// Decoded footers kept at most (segments are immutable under unique paths, so entries never go
+/// stale; those of compacted-away segments age out). A footer of a 7M-row samples segment with
+/// its page index and time sample holds about 0.5 MB.
+const MAX_FOOTERS: usize = 1024;
 /// One row in this many has its timestamp kept per segment (8 bytes per 128 rows).
 const TIME_SAMPLE_ROWS: u64 = 128;
 /// Rows per decoded batch.
@@ -237,7 +239,14 @@ impl AsyncFileReader for StoreFile {
 /// Reads samples of chosen series from the head and the segments of a view.
 pub(crate) struct SampleReader {
     view: Arc<dyn ReadView>,
-    footers: Mutex<HashMap<String, Arc<Footer>>>,
+    footers: Mutex<Footers>,
+}
+
+/// Footers by segment path, the oldest dropped first beyond [`MAX_FOOTERS`].
+#[derive(Default)]
+struct Footers {
+    map: HashMap<String, Arc<Footer>>,
+    order: std::collections::VecDeque<String>,
 }
 
 /// What is kept of a segment between queries: its footer (page index included) and the
@@ -279,7 +288,7 @@ impl SampleReader {
     pub(crate) fn new(view: Arc<dyn ReadView>) -> Self {
         Self {
             view,
-            footers: Mutex::new(HashMap::new()),
+            footers: Mutex::default(),
         }
     }
 
@@ -377,7 +386,7 @@ impl SampleReader {
             path: Path::from(seg.path.as_str()),
             size: seg.bytes,
         };
-        if let Some(f) = self.footers.lock().get(&seg.path) {
+        if let Some(f) = self.footers.lock().map.get(&seg.path) {
             return Ok((Arc::clone(f), reader));
         }
         let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
@@ -387,10 +396,16 @@ impl SampleReader {
             times: tokio::sync::OnceCell::new(),
         });
         let mut cache = self.footers.lock();
-        if cache.len() >= MAX_FOOTERS {
-            cache.clear();
+        if !cache.map.contains_key(&seg.path) {
+            while cache.map.len() >= MAX_FOOTERS {
+                let Some(oldest) = cache.order.pop_front() else {
+                    break;
+                };
+                cache.map.remove(&oldest);
+            }
+            cache.order.push_back(seg.path.clone());
+            cache.map.insert(seg.path.clone(), Arc::clone(&footer));
         }
-        cache.insert(seg.path.clone(), Arc::clone(&footer));
         Ok((footer, reader))
     }
 
