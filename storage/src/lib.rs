@@ -11,6 +11,7 @@ pub mod index;
 mod manifest;
 pub mod metrics;
 mod segment;
+pub mod samples_layout;
 mod series;
 pub mod wal;
 

@@ -269,7 +269,12 @@ impl Engine {
         let mut batches = Vec::new();
         let mut series = Vec::new();
         for s in &inputs {
-            batches.extend(self.read_parquet(&s.path).await?);
+            for b in self.read_parquet(&s.path).await? {
+                batches.push(match signal {
+                    Signal::Metrics => crate::samples_layout::to_logical(&b)?,
+                    _ => b,
+                });
+            }
             if let Some(p) = &s.series_path {
                 series.extend(self.read_parquet(p).await?);
             }
