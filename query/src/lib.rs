@@ -14,6 +14,7 @@ mod index_filter;
 mod match_udf;
 mod prom;
 mod prom_read;
+mod sample_value;
 mod scan_exec;
 mod session;
 mod table;

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, MapArray, RecordBatch, StringArray};
-use arrow::datatypes::{Float64Type, Int64Type, UInt64Type};
+use arrow::datatypes::{Int64Type, UInt64Type};
 use bytes::Bytes;
 use common::hash::IdMap;
 use common::schema::SAMPLES;
@@ -32,7 +32,7 @@ use promql::label::{MatchOp, Matcher};
 use promql::storage::matches;
 use promql::value::{Labels, METRIC_NAME};
 use storage::index::Lookup;
-use storage::{ReadView, SegmentMeta};
+use storage::{samples_layout, ReadView, SegmentMeta};
 
 /// Why a read failed.
 #[derive(Debug)]
@@ -482,14 +482,22 @@ impl SampleReader {
                 .find(|&i| schema.column(i).name() == name)
                 .ok_or_else(|| ReadError::Store(format!("segment {} has no {name}", seg.path)))
         };
-        let (id_col, ts_col, value_col) = (
-            column("series_id")?,
-            column("timestamp_ms")?,
-            column("value")?,
-        );
+        let (id_col, ts_col) = (column("series_id")?, column("timestamp_ms")?);
+        // The value: one column (layout 1) or integer, scale and float (layout 2).
+        let value_cols: Vec<usize> = match column("value") {
+            Ok(c) => vec![c],
+            Err(_) => vec![
+                column(samples_layout::VALUE_INT)?,
+                column(samples_layout::VALUE_SCALE)?,
+                column(samples_layout::VALUE_FLOAT)?,
+            ],
+        };
         let Some(runs) = runs else {
             tracing::warn!(segment = %seg.path, "no series index; reading the whole segment");
-            let mask = ProjectionMask::leaves(&schema, [id_col, ts_col, value_col]);
+            let cols = [id_col, ts_col]
+                .into_iter()
+                .chain(value_cols.iter().copied());
+            let mask = ProjectionMask::leaves(&schema, cols);
             let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, meta)
                 .with_projection(mask)
                 .with_batch_size(BATCH_ROWS)
@@ -509,7 +517,8 @@ impl SampleReader {
             return Ok(());
         }
         let selection = selection(meta.metadata(), &groups, &runs);
-        let mask = ProjectionMask::leaves(&schema, [ts_col, value_col]);
+        let cols = std::iter::once(ts_col).chain(value_cols.iter().copied());
+        let mask = ProjectionMask::leaves(&schema, cols);
         let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, meta)
             .with_projection(mask)
             .with_row_groups(groups)
@@ -520,12 +529,10 @@ impl SampleReader {
         let mut runs = runs.iter();
         let mut current = runs.next().map(|r| (r.at, r.end - r.start));
         while let Some(b) = stream.try_next().await? {
-            let (Some(ts), Some(vs)) = (
-                b.column(0).as_primitive_opt::<Int64Type>(),
-                b.column(1).as_primitive_opt::<Float64Type>(),
-            ) else {
+            let Some(ts) = b.column(0).as_primitive_opt::<Int64Type>() else {
                 return Err(ReadError::Store("unexpected samples layout".into()));
             };
+            let vs = samples_layout::values(&b).map_err(|e| ReadError::Store(e.to_string()))?;
             let (ts, vs) = (ts.values(), vs.values());
             let mut i = 0;
             while i < ts.len() {
@@ -562,13 +569,13 @@ fn read_batch(
         b.column_by_name(name)
             .ok_or_else(|| ReadError::Store(format!("samples batch without {name}")))
     };
-    let (Some(ids), Some(ts), Some(vs)) = (
+    let (Some(ids), Some(ts)) = (
         col("series_id")?.as_primitive_opt::<UInt64Type>(),
         col("timestamp_ms")?.as_primitive_opt::<Int64Type>(),
-        col("value")?.as_primitive_opt::<Float64Type>(),
     ) else {
         return Err(ReadError::Store("unexpected samples layout".into()));
     };
+    let vs = samples_layout::values(b).map_err(|e| ReadError::Store(e.to_string()))?;
     let (ids, ts, vs) = (ids.values(), ts.values(), vs.values());
     for i in 0..ids.len() {
         if ts[i] < lo || ts[i] > hi {

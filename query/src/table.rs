@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use async_trait::async_trait;
 use common::Tenant;
 use datafusion::catalog::{Session, TableProvider};
@@ -19,16 +19,19 @@ use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, Pa
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
-use datafusion::physical_expr::conjunction_opt;
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{conjunction_opt, PhysicalExpr, ScalarFunctionExpr};
+use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::ExecutionPlan;
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use roaring::RoaringBitmap;
 use storage::index::Selected;
-use storage::{ReadView, SegmentMeta};
+use storage::{samples_layout, ReadView, SegmentMeta};
 use tracing::{debug, warn};
 
 use crate::index_filter;
+use crate::sample_value;
 use crate::scan_exec::{IndexSummary, ScanSummary, VigilScanExec};
 use crate::time_range::TimeRange;
 
@@ -72,10 +75,27 @@ impl SignalTable {
     }
 
     /// A Parquet scan of `files` that prunes row groups, pages and (through bloom filters)
-    /// ids with the pushed-down `filters`.
+    /// ids with the pushed-down `filters`. Samples files are read through their physical
+    /// columns (see [`Self::samples_scan`]).
     fn parquet_scan(
         &self,
         state: &dyn Session,
+        segments: Vec<PartitionedFile>,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if self.table == common::schema::SAMPLES {
+            return self.samples_scan(state, segments, projection, filters, limit);
+        }
+        self.file_scan(state, &self.schema, segments, projection, filters, limit)
+    }
+
+    /// A Parquet scan of `segments` read as `file_schema` (columns a file lacks are null).
+    fn file_scan(
+        &self,
+        state: &dyn Session,
+        file_schema: &SchemaRef,
         segments: Vec<PartitionedFile>,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
@@ -88,10 +108,10 @@ impl SignalTable {
             runtime.object_store(&url)?,
             runtime.cache_manager.get_file_metadata_cache(),
         );
-        let mut source = ParquetSource::new(Arc::clone(&self.schema))
+        let mut source = ParquetSource::new(Arc::clone(file_schema))
             .with_table_parquet_options(state.table_options().parquet.clone())
             .with_parquet_file_reader_factory(Arc::new(reader_factory));
-        if let Some(predicate) = self.physical_predicate(state, filters)? {
+        if let Some(predicate) = physical_predicate(state, file_schema, filters)? {
             source = source.with_predicate(predicate);
         }
 
@@ -108,25 +128,118 @@ impl SignalTable {
         Ok(DataSourceExec::from_data_source(config))
     }
 
-    /// The AND of the `filters` that can be turned into a physical expression over the table
-    /// schema; the others are still applied above the scan.
-    fn physical_predicate(
+    /// Samples segment files hold `value` as one column (layout 1) or as integer, scale and
+    /// float columns (layout 2, `storage::samples_layout`): the scan reads the columns of both
+    /// (a file lacks those of the other layout: null) and computes `value` above them.
+    /// Filters on `value` are left to the filter above the scan.
+    fn samples_scan(
         &self,
         state: &dyn Session,
+        segments: Vec<PartitionedFile>,
+        projection: Option<&Vec<usize>>,
         filters: &[Expr],
-    ) -> Result<Option<Arc<dyn datafusion::physical_expr::PhysicalExpr>>> {
-        let df_schema = DFSchema::try_from(Arc::clone(&self.schema))?;
-        let predicates = filters.iter().filter_map(|filter| {
-            match state.create_physical_expr(filter.clone(), &df_schema) {
-                Ok(p) => Some(p),
-                Err(error) => {
-                    debug!(%error, %filter, "filter not pushed into the parquet scan");
-                    None
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let file_schema = samples_file_schema();
+        let wanted: Vec<usize> = projection
+            .cloned()
+            .unwrap_or_else(|| (0..self.schema.fields().len()).collect());
+        // Columns of `file_schema` the scan reads, in scan output order.
+        let mut read: Vec<usize> = Vec::new();
+        let mut at = |name: &str| -> Result<(String, usize)> {
+            let c = file_schema.index_of(name)?;
+            let i = read.iter().position(|&r| r == c).unwrap_or_else(|| {
+                read.push(c);
+                read.len() - 1
+            });
+            Ok((name.to_string(), i))
+        };
+        enum Out {
+            Column(String, usize),
+            Value([(String, usize); 4]),
+        }
+        let mut outs = Vec::with_capacity(wanted.len());
+        for &l in &wanted {
+            let name = self.schema.field(l).name();
+            outs.push(if name == "value" {
+                Out::Value([
+                    at("value")?,
+                    at(samples_layout::VALUE_INT)?,
+                    at(samples_layout::VALUE_SCALE)?,
+                    at(samples_layout::VALUE_FLOAT)?,
+                ])
+            } else {
+                let (n, i) = at(name)?;
+                Out::Column(n, i)
+            });
+        }
+        let pushed: Vec<Expr> = filters
+            .iter()
+            .filter(|f| !f.column_refs().iter().any(|c| c.name == "value"))
+            .cloned()
+            .collect();
+        let scan = self.file_scan(state, &file_schema, segments, Some(&read), &pushed, limit)?;
+        let scan_schema = scan.schema();
+        let config = Arc::new(state.config_options().clone());
+        let mut exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = Vec::with_capacity(outs.len());
+        for out in outs {
+            exprs.push(match out {
+                Out::Column(n, i) => (Arc::new(Column::new(&n, i)), n),
+                Out::Value(cols) => {
+                    let args = cols
+                        .into_iter()
+                        .map(|(n, i)| Arc::new(Column::new(&n, i)) as Arc<dyn PhysicalExpr>)
+                        .collect();
+                    let f = ScalarFunctionExpr::try_new(
+                        Arc::new(sample_value::udf()),
+                        args,
+                        &scan_schema,
+                        Arc::clone(&config),
+                    )?;
+                    (Arc::new(f), "value".to_string())
                 }
-            }
-        });
-        Ok(conjunction_opt(predicates.collect::<Vec<_>>()))
+            });
+        }
+        Ok(Arc::new(ProjectionExec::try_new(exprs, scan)?))
     }
+}
+
+/// The AND of the `filters` that can be turned into a physical expression over `schema`; the
+/// others are still applied above the scan.
+fn physical_predicate(
+    state: &dyn Session,
+    schema: &SchemaRef,
+    filters: &[Expr],
+) -> Result<Option<Arc<dyn PhysicalExpr>>> {
+    let df_schema = DFSchema::try_from(Arc::clone(schema))?;
+    let predicates = filters.iter().filter_map(|filter| {
+        match state.create_physical_expr(filter.clone(), &df_schema) {
+            Ok(p) => Some(p),
+            Err(error) => {
+                debug!(%error, %filter, "filter not pushed into the parquet scan");
+                None
+            }
+        }
+    });
+    Ok(conjunction_opt(predicates.collect::<Vec<_>>()))
+}
+
+/// What the samples scan reads from segment files: the table's columns but `value`, and the
+/// value columns of both layouts (nullable: a file has those of one layout only).
+fn samples_file_schema() -> SchemaRef {
+    static S: std::sync::OnceLock<SchemaRef> = std::sync::OnceLock::new();
+    S.get_or_init(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("series_id", DataType::UInt64, false),
+            Field::new("metric_name", DataType::Utf8, false),
+            Field::new("timestamp_ms", DataType::Int64, false),
+            Field::new("value", DataType::Float64, true),
+            Field::new(samples_layout::VALUE_INT, DataType::Int64, true),
+            Field::new(samples_layout::VALUE_SCALE, DataType::Int8, true),
+            Field::new(samples_layout::VALUE_FLOAT, DataType::Float64, true),
+        ]))
+    })
+    .clone()
 }
 
 impl SignalTable {

@@ -10,8 +10,8 @@ mod head;
 pub mod index;
 mod manifest;
 pub mod metrics;
-mod segment;
 pub mod samples_layout;
+mod segment;
 mod series;
 pub mod wal;
 

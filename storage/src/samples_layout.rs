@@ -57,7 +57,8 @@ pub fn physical_schema() -> SchemaRef {
 fn scaled(v: f64, scale: u8) -> Option<i64> {
     let p = POW10[scale as usize];
     let m = (v * p).round();
-    if !(m.abs() < MAX_EXACT) {
+    // NaN and infinities fail here too.
+    if m.is_nan() || m.abs() >= MAX_EXACT {
         return None;
     }
     let i = m as i64;
@@ -204,7 +205,9 @@ mod tests {
             vec![
                 Arc::new(UInt64Array::from(ids)),
                 Arc::new(StringArray::from(vec!["m"; n])),
-                Arc::new(arrow::array::Int64Array::from((0..n as i64).collect::<Vec<_>>())),
+                Arc::new(arrow::array::Int64Array::from(
+                    (0..n as i64).collect::<Vec<_>>(),
+                )),
                 Arc::new(Float64Array::from(values)),
             ],
         )

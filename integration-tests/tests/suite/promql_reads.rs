@@ -157,8 +157,22 @@ async fn promql_answers_are_the_same_from_the_head_from_segments_and_from_both()
     let n = results(&expected);
     assert!(n > 60, "the query set selects {n} results: {expected:?}");
 
+    // SQL reads the same samples from the head and from segments (whose values are stored as
+    // decimal-scaled integers where exact, floats elsewhere), filters on `value` included.
+    let all = "SELECT series_id, timestamp_ms, value FROM samples ORDER BY series_id, timestamp_ms";
+    let some =
+        "SELECT count(*) AS n, sum(value) AS s FROM samples WHERE value > 60 AND value < 100";
+    let (all_head, some_head) = (head.sql(all).await, head.sql(some).await);
+    assert_eq!(all_head.len(), 6 * POINTS as usize);
+
     // The same data flushed to a segment.
     head.flush().await;
+    assert_eq!(head.sql(all).await, all_head, "SQL from a segment");
+    assert_eq!(
+        head.sql(some).await,
+        some_head,
+        "SQL filter on value from a segment"
+    );
     assert_eq!(answers(&head, first_ms).await, expected, "from segments");
 
     // The first 70% in a segment, the rest in the head; then all in two segments.
