@@ -25,7 +25,15 @@ files = {
     ),
 }
 for view, paths in files.items():
-    con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet({paths!r})")
+    con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet({paths!r}, union_by_name = true)")
+# Samples files of segment schema 2 hold the value as a decimal-scaled integer or a float
+# (docs/0011); files of schema 1 as `value`.
+samples_columns = {r[0] for r in con.execute("DESCRIBE samples").fetchall()}
+value_expr = "value" if "value_int" not in samples_columns else (
+    "coalesce(value_float, value_int / pow(10, value_scale))"
+    if "value" not in samples_columns
+    else "coalesce(value, value_float, value_int / pow(10, value_scale))"
+)
 ids = open(f"{data}/trace_ids.txt").read().split()
 
 
@@ -59,7 +67,7 @@ def series_selection():
         "AND labels['shard'] = '17'"
     ).fetchall()]
     rows = con.execute(
-        "SELECT series_id, count(*), max(value) FROM samples "
+        f"SELECT series_id, count(*), max({value_expr}) FROM samples "
         f"WHERE series_id IN ({', '.join(map(str, ids))}) GROUP BY series_id"
     ).fetchall()
     return sum(r[1] for r in rows)

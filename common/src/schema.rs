@@ -11,8 +11,10 @@ use std::sync::{Arc, OnceLock};
 
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef};
 
-/// Version of the on-disk segment schema, recorded in the manifest.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the on-disk segment schema, recorded in the manifest. 2: samples files hold
+/// `value` as `value_int`/`value_scale`/`value_float` (`storage::samples_layout`); readers
+/// still read version-1 files (one `value` column), telling the layouts apart by their columns.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Name of the `spans` table.
 pub const SPANS: &str = "spans";
