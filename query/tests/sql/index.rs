@@ -16,7 +16,7 @@ use storage::index::IndexOptions;
 use crate::fake_view::{batch, FakeView};
 
 /// Indexes in blocks of 4 rows, so that block postings (and row groups of 2) are exercised.
-fn small_blocks() -> Option<IndexOptions> {
+pub(crate) fn small_blocks() -> Option<IndexOptions> {
     Some(IndexOptions {
         block_rows: 4,
         ..Default::default()
@@ -264,7 +264,7 @@ fn series_row(id: u64, name: &str, labels: Value) -> Value {
 }
 
 /// Series `1..=12` of metrics `a`/`b` with labels `shard` (id % 4) and, on even ids, `zone`.
-fn series_view(index: Option<IndexOptions>) -> Result<Arc<FakeView>> {
+pub(crate) fn series_view(index: Option<IndexOptions>) -> Result<Arc<FakeView>> {
     let view = FakeView::with_index(index)?;
     let t = Tenant::default_tenant();
     let rows: Vec<Value> = (1..=12u64)

@@ -3,4 +3,5 @@
 mod fake_view;
 mod http_api;
 mod index;
+mod promql;
 mod scan;
