@@ -179,6 +179,8 @@ fn read_series_batch(b: &RecordBatch, mut f: impl FnMut(u64, SeriesRow)) -> Resu
 /// stale; those of compacted-away segments age out). A footer of a 7M-row samples segment with
 /// its page index and time sample holds about 0.5 MB.
 const MAX_FOOTERS: usize = 1024;
+/// Ranges of a file closer than this are read as one.
+const COALESCE_GAP: u64 = 64 * 1024;
 /// One row in this many has its timestamp kept per segment (8 bytes per 128 rows).
 const TIME_SAMPLE_ROWS: u64 = 128;
 /// Rows per decoded batch.
@@ -213,10 +215,31 @@ impl AsyncFileReader for StoreFile {
         ranges: Vec<std::ops::Range<u64>>,
     ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
         Box::pin(async move {
-            self.store
-                .get_ranges(&self.path, &ranges)
+            // A selection asks for thousands of small page ranges; reading neighbours together
+            // turns them into a few reads (a local store does one system call per range).
+            let mut order: Vec<usize> = (0..ranges.len()).collect();
+            order.sort_by_key(|&i| ranges[i].start);
+            let mut merged: Vec<std::ops::Range<u64>> = Vec::new();
+            for &i in &order {
+                let r = &ranges[i];
+                match merged.last_mut() {
+                    Some(m) if r.start <= m.end + COALESCE_GAP => m.end = m.end.max(r.end),
+                    _ => merged.push(r.clone()),
+                }
+            }
+            let fetched = self
+                .store
+                .get_ranges(&self.path, &merged)
                 .await
-                .map_err(store_error)
+                .map_err(store_error)?;
+            Ok(ranges
+                .iter()
+                .map(|r| {
+                    let j = merged.partition_point(|m| m.start <= r.start) - 1;
+                    let base = merged[j].start;
+                    fetched[j].slice((r.start - base) as usize..(r.end - base) as usize)
+                })
+                .collect())
         })
     }
 
