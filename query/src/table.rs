@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, SchemaRef};
 use async_trait::async_trait;
 use common::Tenant;
 use datafusion::catalog::{Session, TableProvider};
@@ -229,15 +229,12 @@ fn physical_predicate(
 fn samples_file_schema() -> SchemaRef {
     static S: std::sync::OnceLock<SchemaRef> = std::sync::OnceLock::new();
     S.get_or_init(|| {
-        Arc::new(Schema::new(vec![
-            Field::new("series_id", DataType::UInt64, false),
-            Field::new("metric_name", DataType::Utf8, false),
-            Field::new("timestamp_ms", DataType::Int64, false),
+        samples_layout::without_value(vec![
             Field::new("value", DataType::Float64, true),
             Field::new(samples_layout::VALUE_INT, DataType::Int64, true),
             Field::new(samples_layout::VALUE_SCALE, DataType::Int8, true),
             Field::new(samples_layout::VALUE_FLOAT, DataType::Float64, true),
-        ]))
+        ])
     })
     .clone()
 }

@@ -37,18 +37,27 @@ pub const VALUE_SCALE: &str = "value_scale";
 /// See [`VALUE_INT`].
 pub const VALUE_FLOAT: &str = "value_float";
 
+/// The columns of the `samples` table but `value`, followed by `extra`.
+pub fn without_value(extra: Vec<Field>) -> SchemaRef {
+    let mut fields: Vec<Field> = common::schema::samples_schema()
+        .fields()
+        .iter()
+        .filter(|f| f.name() != "value")
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.extend(extra);
+    Arc::new(Schema::new(fields))
+}
+
 /// The schema of samples files in layout 2.
 pub fn physical_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
     S.get_or_init(|| {
-        Arc::new(Schema::new(vec![
-            Field::new("series_id", DataType::UInt64, false),
-            Field::new("metric_name", DataType::Utf8, false),
-            Field::new("timestamp_ms", DataType::Int64, false),
+        without_value(vec![
             Field::new(VALUE_INT, DataType::Int64, true),
             Field::new(VALUE_SCALE, DataType::Int8, false),
             Field::new(VALUE_FLOAT, DataType::Float64, true),
-        ]))
+        ])
     })
     .clone()
 }
