@@ -509,11 +509,18 @@ impl SampleReader {
         // The value: one column (layout 1) or integer, scale and float (layout 2).
         let value_cols: Vec<usize> = match column("value") {
             Ok(c) => vec![c],
-            Err(_) => vec![
-                column(samples_layout::VALUE_INT)?,
-                column(samples_layout::VALUE_SCALE)?,
-                column(samples_layout::VALUE_FLOAT)?,
-            ],
+            Err(_) => {
+                let floats = column(samples_layout::VALUE_FLOAT)?;
+                let mut cols = vec![
+                    column(samples_layout::VALUE_INT)?,
+                    column(samples_layout::VALUE_SCALE)?,
+                ];
+                // Most files have no float values: their all-null column is not read.
+                if has_values(meta.metadata(), floats) {
+                    cols.push(floats);
+                }
+                cols
+            }
         };
         let Some(runs) = runs else {
             tracing::warn!(segment = %seg.path, "no series index; reading the whole segment");
@@ -577,6 +584,17 @@ impl SampleReader {
         }
         Ok(())
     }
+}
+
+/// Whether column `c` of a file may hold a non-null value (statistics say otherwise only when
+/// every row group counts all its rows as null).
+fn has_values(meta: &ParquetMetaData, c: usize) -> bool {
+    meta.row_groups().iter().any(|rg| {
+        let col = rg.column(c);
+        col.statistics()
+            .and_then(|s| s.null_count_opt())
+            .is_none_or(|nulls| nulls < rg.num_rows() as u64)
+    })
 }
 
 /// Rows of a samples batch (head, or a segment read in full) whose series is asked for and

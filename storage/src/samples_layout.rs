@@ -160,9 +160,14 @@ pub fn values(batch: &RecordBatch) -> Result<Float64Array, ArrowError> {
     let scales = column(batch, VALUE_SCALE)?
         .as_primitive_opt::<Int8Type>()
         .ok_or_else(|| bad(VALUE_SCALE))?;
-    let floats = column(batch, VALUE_FLOAT)?
-        .as_primitive_opt::<Float64Type>()
-        .ok_or_else(|| bad(VALUE_FLOAT))?;
+    // A reader may leave out `value_float` when the file has no float there (all null).
+    let floats = match batch.column_by_name(VALUE_FLOAT) {
+        Some(f) => Some(
+            f.as_primitive_opt::<Float64Type>()
+                .ok_or_else(|| bad(VALUE_FLOAT))?,
+        ),
+        None => None,
+    };
     Ok(decode_columns(ints, scales, floats))
 }
 
@@ -170,14 +175,14 @@ pub fn values(batch: &RecordBatch) -> Result<Float64Array, ArrowError> {
 pub fn decode_columns(
     ints: &arrow::array::Int64Array,
     scales: &Int8Array,
-    floats: &Float64Array,
+    floats: Option<&Float64Array>,
 ) -> Float64Array {
     let out: Vec<f64> = (0..ints.len())
         .map(|i| {
             decode(
                 ints.is_valid(i).then(|| ints.value(i)),
                 scales.value(i),
-                floats.is_valid(i).then(|| floats.value(i)),
+                floats.filter(|f| f.is_valid(i)).map(|f| f.value(i)),
             )
         })
         .collect();
