@@ -21,7 +21,7 @@ use axum::routing::get;
 use axum::Router;
 use common::Tenant;
 use promql::label::{MatchOp, Matcher};
-use promql::storage::MemStorage;
+use promql::storage::{Preloaded, StoredSeries};
 use promql::value::{format_value, Labels, Value, METRIC_NAME};
 use promql::{Options, QueryError};
 use storage::ReadView;
@@ -332,27 +332,27 @@ async fn load(
     tenant: &Tenant,
     selections: Vec<(Vec<Matcher>, i64, i64)>,
     max_samples: usize,
-) -> std::result::Result<MemStorage, ApiError> {
-    let mut store = MemStorage::new();
+) -> std::result::Result<Preloaded, ApiError> {
+    let mut store = Preloaded::new();
     let mut budget = max_samples;
     for (matchers, lo, hi) in selections {
         let mut series = select_series(reader.view().as_ref(), tenant, &matchers)?;
-        if series.is_empty() {
-            continue;
-        }
         series.sort_unstable_by_key(|s| s.0);
         let ids: Vec<u64> = series.iter().map(|s| s.0).collect();
         let samples = reader.read(tenant, &ids, lo, hi, budget).await?;
+        let mut stored = Vec::with_capacity(series.len());
         for ((_, row), samples) in series.into_iter().zip(samples) {
             budget = budget.saturating_sub(samples.len());
             if samples.is_empty() {
                 continue;
             }
-            if row.metric_type.starts_with("delta_") {
-                store.mark_delta(row.labels.clone());
-            }
-            store.merge(row.labels, &samples);
+            stored.push(StoredSeries {
+                delta: row.metric_type.starts_with("delta_"),
+                labels: row.labels,
+                samples,
+            });
         }
+        store.add(matchers, stored);
     }
     Ok(store)
 }
