@@ -113,18 +113,29 @@ impl Storage for MemStorage {
             .series
             .iter()
             .filter(|(labels, _)| matchers.iter().all(|m| matches(m, labels)))
-            .map(|(labels, samples)| {
-                let from = samples.partition_point(|&(t, _)| t < start_ms);
-                let to = samples.partition_point(|&(t, _)| t <= end_ms);
-                StoredSeries {
-                    labels: labels.clone(),
-                    samples: samples[from..to].to_vec(),
-                    delta: self.delta.contains(labels),
-                }
+            .filter_map(|(labels, samples)| {
+                let delta = self.delta.contains(labels);
+                in_window(labels, samples, delta, start_ms, end_ms)
             })
-            .filter(|s| !s.samples.is_empty())
             .collect())
     }
+}
+
+/// A series with its samples in `[start_ms, end_ms]`; `None` when it has none there.
+fn in_window(
+    labels: &Labels,
+    samples: &[(i64, f64)],
+    delta: bool,
+    start_ms: i64,
+    end_ms: i64,
+) -> Option<StoredSeries> {
+    let from = samples.partition_point(|&(t, _)| t < start_ms);
+    let to = samples.partition_point(|&(t, _)| t <= end_ms);
+    (from < to).then(|| StoredSeries {
+        labels: labels.clone(),
+        samples: samples[from..to].to_vec(),
+        delta,
+    })
 }
 
 /// Series read ahead for one query: per selection (a selector's matchers, as
@@ -173,15 +184,7 @@ impl Storage for Preloaded {
         };
         Ok(series
             .iter()
-            .filter_map(|s| {
-                let from = s.samples.partition_point(|&(t, _)| t < start_ms);
-                let to = s.samples.partition_point(|&(t, _)| t <= end_ms);
-                (from < to).then(|| StoredSeries {
-                    labels: s.labels.clone(),
-                    samples: s.samples[from..to].to_vec(),
-                    delta: s.delta,
-                })
-            })
+            .filter_map(|s| in_window(&s.labels, &s.samples, s.delta, start_ms, end_ms))
             .collect())
     }
 }
