@@ -93,8 +93,8 @@ fn lookup_of(matchers: &[Matcher]) -> Option<Lookup> {
     }
 }
 
-/// The series of `tenant` matching all `matchers` (every series when there are none), sorted
-/// by labels.
+/// The series of `tenant` matching all `matchers` (every series when there are none), in the
+/// registry's order (callers order them as their answer needs).
 pub(crate) fn select_series(
     view: &dyn ReadView,
     tenant: &Tenant,
@@ -115,7 +115,6 @@ pub(crate) fn select_series(
             }
         })?;
     }
-    out.sort_by(|a, b| a.1.labels.compare(&b.1.labels));
     Ok(out)
 }
 
@@ -388,17 +387,11 @@ impl SampleReader {
             }
         }
         let at: IdMap<usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
-        let mut got = Collected {
-            series: vec![Vec::new(); ids.len()],
-            total: 0,
-            budget: usize::MAX,
-        };
         for b in &snapshot.head {
-            read_batch(b, &at, lo, hi, &mut got)?;
-            for (p, s) in out.iter_mut().zip(got.series.iter_mut()) {
-                *p = *p || !s.is_empty();
-                s.clear();
-            }
+            batch_rows(b, &at, lo, hi, |series, _, _| {
+                out[series] = true;
+                Ok(())
+            })?;
         }
         Ok(out)
     }
@@ -598,13 +591,25 @@ fn has_values(meta: &ParquetMetaData, c: usize) -> bool {
 }
 
 /// Rows of a samples batch (head, or a segment read in full) whose series is asked for and
-/// whose time is in `[lo, hi]`.
+/// whose time is in `[lo, hi]`, collected.
 fn read_batch(
     b: &RecordBatch,
     at: &IdMap<usize>,
     lo: i64,
     hi: i64,
     got: &mut Collected,
+) -> Result<(), ReadError> {
+    batch_rows(b, at, lo, hi, |series, t, v| got.push(series, t, v))
+}
+
+/// Calls `f(series place, time, value)` for the rows of a samples batch whose series is asked
+/// for and whose time is in `[lo, hi]`.
+fn batch_rows(
+    b: &RecordBatch,
+    at: &IdMap<usize>,
+    lo: i64,
+    hi: i64,
+    mut f: impl FnMut(usize, i64, f64) -> Result<(), ReadError>,
 ) -> Result<(), ReadError> {
     let col = |name: &str| {
         b.column_by_name(name)
@@ -623,7 +628,7 @@ fn read_batch(
             continue;
         }
         if let Some(&series) = at.get(&ids[i]) {
-            got.push(series, ts[i], vs[i])?;
+            f(series, ts[i], vs[i])?;
         }
     }
     Ok(())
