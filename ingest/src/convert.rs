@@ -22,6 +22,7 @@ use storage::Rows;
 
 mod attrs;
 mod columns;
+mod exponential;
 mod logs;
 mod metrics;
 mod names;
