@@ -190,6 +190,21 @@ pub fn series_schema() -> SchemaRef {
     .clone()
 }
 
+/// Exemplars of metrics: one row per exemplar of the series `series_id` (a `series` row), at
+/// `timestamp_ms`, with its `value` and `labels` (`trace_id`, `span_id` and the like).
+pub fn exemplars_schema() -> SchemaRef {
+    static S: OnceLock<SchemaRef> = OnceLock::new();
+    S.get_or_init(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("series_id", DataType::UInt64, false),
+            Field::new("timestamp_ms", DataType::Int64, false),
+            Field::new("value", DataType::Float64, false),
+            attrs("labels"),
+        ]))
+    })
+    .clone()
+}
+
 /// The column each signal's main table is pruned and partitioned by, and how many nanoseconds
 /// one unit of it is.
 pub fn time_column(table: &str) -> Option<(&'static str, i64)> {

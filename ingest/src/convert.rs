@@ -22,6 +22,7 @@ use storage::Rows;
 
 mod attrs;
 mod columns;
+mod exemplars;
 mod exponential;
 mod logs;
 mod metrics;
@@ -29,6 +30,8 @@ mod names;
 mod remote_write;
 mod traces;
 
+#[cfg(test)]
+mod exemplar_tests;
 #[cfg(test)]
 mod tests;
 
@@ -118,14 +121,17 @@ fn empty_rows(signal: Signal) -> Result<Rows, ArrowError> {
         Signal::Traces => Rows {
             batch: empty(common::schema::spans_schema()),
             series: None,
+            exemplars: None,
         },
         Signal::Logs => Rows {
             batch: empty(common::schema::logs_schema()),
             series: None,
+            exemplars: None,
         },
         Signal::Metrics => Rows {
             batch: empty(common::schema::samples_schema()),
             series: Some(empty(common::schema::series_schema())),
+            exemplars: None,
         },
     })
 }
@@ -151,10 +157,12 @@ impl Tally {
         }
     }
 
-    /// Wraps up with the rows built from the accepted items. Building only fails on a bug in
+    /// Wraps up with the rows built from the accepted items (rows with exemplars only are kept
+    /// too: Prometheus sends exemplars apart from samples). Building only fails on a bug in
     /// this module; the request then fails as a whole instead of panicking.
     fn finish(self, rows: Result<Rows, ArrowError>) -> Converted {
-        if self.accepted == 0 {
+        let exemplars = rows.as_ref().is_ok_and(|r| r.exemplars.is_some());
+        if self.accepted == 0 && !exemplars {
             return Converted {
                 rows: None,
                 accepted: 0,

@@ -38,7 +38,7 @@ pub struct WriteRequest {
     pub metadata: Vec<MetricMetadata>,
 }
 
-/// `prometheus.TimeSeries` (exemplars and native histograms are not read yet).
+/// `prometheus.TimeSeries` (native histograms are not read yet).
 #[derive(Clone, PartialEq, Message)]
 pub struct TimeSeries {
     /// Labels, `__name__` included.
@@ -47,6 +47,23 @@ pub struct TimeSeries {
     /// Samples in time order.
     #[prost(message, repeated, tag = "2")]
     pub samples: Vec<Sample>,
+    /// Exemplars.
+    #[prost(message, repeated, tag = "3")]
+    pub exemplars: Vec<Exemplar>,
+}
+
+/// `prometheus.Exemplar`.
+#[derive(Clone, PartialEq, Message)]
+pub struct Exemplar {
+    /// Labels (`trace_id` and the like).
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    /// Value.
+    #[prost(double, tag = "2")]
+    pub value: f64,
+    /// Milliseconds since the epoch.
+    #[prost(int64, tag = "3")]
+    pub timestamp: i64,
 }
 
 /// `prometheus.Label`.
@@ -210,6 +227,7 @@ mod tests {
                             timestamp: 1_700_000_015_000,
                         },
                     ],
+                    exemplars: vec![],
                 },
                 TimeSeries {
                     labels: labels("/b"),
@@ -217,6 +235,7 @@ mod tests {
                         value: 5.0,
                         timestamp: 1_700_000_000_000,
                     }],
+                    exemplars: vec![],
                 },
                 // No name: refused, the rest still stored.
                 TimeSeries {
@@ -228,6 +247,7 @@ mod tests {
                         value: 1.0,
                         timestamp: 1_700_000_000_000,
                     }],
+                    exemplars: vec![],
                 },
             ],
             metadata: vec![MetricMetadata {

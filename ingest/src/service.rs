@@ -349,7 +349,8 @@ async fn append(
     } = converted;
     metrics::observe_rejected(signal, "invalid", rejected);
     let error_message = error.unwrap_or_default();
-    if accepted == 0 {
+    let exemplars_only = rows.as_ref().is_some_and(|r| r.exemplars.is_some());
+    if accepted == 0 && !exemplars_only {
         if rejected > 0 {
             let message = if error_message.is_empty() {
                 format!("all {rejected} items are invalid")

@@ -27,6 +27,8 @@ use promql::{Options, QueryError};
 use storage::ReadView;
 
 use crate::executor::QueryExecutor;
+
+mod exemplars;
 use crate::prom_read::{select_series, ReadError, SampleReader, SeriesRow};
 
 /// Limits of PromQL queries.
@@ -73,7 +75,7 @@ pub fn prometheus_router(
         .route("/api/v1/metadata", get(metadata))
         .route(
             "/api/v1/query_exemplars",
-            get(query_exemplars).post(query_exemplars),
+            get(exemplars::query_exemplars).post(exemplars::query_exemplars),
         )
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route("/api/v1/format_query", get(format_query).post(format_query))
@@ -686,18 +688,6 @@ fn prom_type(t: &str) -> String {
         _ => "unknown",
     }
     .to_string()
-}
-
-async fn query_exemplars(RawQuery(raw): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
-    let params = Params::from(raw, &headers, &body);
-    match params.get("query").map(promql::parse) {
-        None => ApiError::bad_data("invalid parameter \"query\": query is empty").into_response(),
-        Some(Err(e)) => {
-            ApiError::bad_data(format!("invalid parameter \"query\": {e}")).into_response()
-        }
-        // Exemplars are not stored yet: every query has none.
-        Some(Ok(_)) => success("[]"),
-    }
 }
 
 async fn buildinfo() -> Response {

@@ -18,9 +18,9 @@ use parking_lot::{Mutex, RwLock};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio::sync::Notify;
 
-use crate::head::TableState;
+use crate::head::{Frozen, TableState};
 use crate::index::{IndexCache, IndexOptions, Lookup, SegmentIndex, Selected};
-use crate::manifest::{self, SegmentMeta};
+use crate::manifest::{self, ExemplarsFile, SegmentMeta};
 use crate::metrics;
 use crate::segment::{self, SegmentOptions};
 use crate::wal::{ReplayedRecord, Wal, WalConfig, WalEntry};
@@ -35,6 +35,9 @@ pub struct Rows {
     /// that `batch` references, except those [`Sink::known_series`] said storage knows. `None`
     /// for traces and logs.
     pub series: Option<RecordBatch>,
+    /// For metrics: exemplars of the samples (schema `common::schema::exemplars_schema`), of
+    /// series that `series` or storage holds. `None` when there are none.
+    pub exemplars: Option<RecordBatch>,
 }
 
 /// Whether storage knows a series id already (see [`Sink::known_series`]).
@@ -95,6 +98,12 @@ pub trait ReadView: Send + Sync + 'static {
     /// (the caller then filters [`ReadView::series`]).
     fn select_series(&self, _tenant: &Tenant, _lookup: &Lookup) -> Option<Vec<RecordBatch>> {
         None
+    }
+    /// The exemplars of `tenant` not yet in a segment, and the metrics segments (whose
+    /// [`SegmentMeta::exemplars`] name their exemplars files), seen at one instant. The
+    /// default: none.
+    fn exemplars(&self, _tenant: &Tenant) -> (Vec<RecordBatch>, Vec<SegmentMeta>) {
+        (Vec::new(), Vec::new())
     }
     /// The store that segment paths are relative to.
     fn object_store(&self) -> Arc<dyn ObjectStore>;
@@ -423,7 +432,7 @@ impl Engine {
                             if let Some(s) = &rows.series {
                                 series.entry(rec.tenant.clone()).or_default().add(s);
                             }
-                            let added = table.insert(rows.batch, rows.series, rec.lsn, now);
+                            let added = table.insert(rows, rec.lsn, now);
                             head_bytes.fetch_add(added, Ordering::Relaxed);
                             replayed += 1;
                         }
@@ -496,11 +505,11 @@ impl Engine {
 
     /// Flushes a table's head to a segment if it has rows; returns whether it wrote one.
     async fn flush_table(&self, table: &Arc<TableState>) -> Result<bool> {
-        let Some((batches, series, max_lsn)) = table.freeze() else {
+        let Some(frozen) = table.freeze() else {
             return Ok(false);
         };
         let signal = table.signal;
-        match self.write_segment(table, batches, series, max_lsn).await {
+        match self.write_segment(table, frozen).await {
             Ok(meta) => {
                 update_segment_gauges(signal, std::slice::from_ref(&meta), 1);
                 let freed = table.publish(meta);
@@ -525,13 +534,13 @@ impl Engine {
         }
     }
 
-    async fn write_segment(
-        &self,
-        table: &Arc<TableState>,
-        batches: Vec<RecordBatch>,
-        series: Vec<RecordBatch>,
-        max_lsn: u64,
-    ) -> Result<SegmentMeta> {
+    async fn write_segment(&self, table: &Arc<TableState>, frozen: Frozen) -> Result<SegmentMeta> {
+        let Frozen {
+            batches,
+            series,
+            exemplars,
+            max_lsn,
+        } = frozen;
         let signal = table.signal;
         let opts = SegmentOptions {
             zstd_level: self.config.zstd_level,
@@ -544,17 +553,27 @@ impl Engine {
             ..o
         });
         let index_body = self.config.index_body_at_flush || signal != Signal::Logs;
-        let (main, series_file, range) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let (encoded, exemplars) = tokio::task::spawn_blocking(move || -> Result<_> {
             let series = match registry {
-                Some(registry) => registry.complete(&batches, series)?,
+                Some(registry) => {
+                    let series = registry.complete(&batches, series)?;
+                    registry.complete(&exemplars, series)?
+                }
                 None => series,
             };
-            segment::encode_segment(signal, &batches, &series, opts, index_opts.as_ref())
+            encode_files(
+                signal,
+                &batches,
+                &series,
+                &exemplars,
+                opts,
+                index_opts.as_ref(),
+            )
         })
         .await
         .map_err(|e| Error::Replay(format!("flush task failed: {e}")))??;
         let meta = self
-            .store_segment(table, main, series_file, range, max_lsn, index_body)
+            .store_segment(table, encoded, exemplars, max_lsn, index_body)
             .await?;
         self.commit(table, vec![meta.clone()], vec![]).await?;
         Ok(meta)
@@ -565,9 +584,8 @@ impl Engine {
     async fn store_segment(
         &self,
         table: &TableState,
-        main: segment::Encoded,
-        series_file: Option<segment::Encoded>,
-        range: (i64, i64),
+        (main, series_file, range): (segment::Encoded, Option<segment::Encoded>, (i64, i64)),
+        exemplars: Option<crate::exemplars::EncodedExemplars>,
         max_lsn: u64,
         index_body: bool,
     ) -> Result<SegmentMeta> {
@@ -616,7 +634,23 @@ impl Engine {
             }
             None => None,
         };
+        let exemplars = match exemplars {
+            Some(e) => {
+                let p = format!("{dir}/{id}.exemplars.parquet");
+                let bytes = e.file.len() as u64;
+                self.put_durable(&p, e.file).await?;
+                Some(ExemplarsFile {
+                    path: p,
+                    rows: e.rows,
+                    bytes,
+                    min_time: e.min_time,
+                    max_time: e.max_time,
+                })
+            }
+            None => None,
+        };
         Ok(SegmentMeta {
+            exemplars,
             id,
             path,
             series_path,
@@ -855,7 +889,7 @@ impl Sink for Engine {
             if let (Some(reg), Some(s)) = (&registry, &rows.series) {
                 reg.add(s);
             }
-            let added = table.insert(rows.batch, rows.series, lsn, now);
+            let added = table.insert(rows, lsn, now);
             head_bytes.fetch_add(added, Ordering::Relaxed);
             metrics::HEAD_BYTES
                 .with_label_values(&[signal.as_str()])
@@ -870,6 +904,31 @@ impl Sink for Engine {
             apply,
         ))
     }
+}
+
+/// The encoded files of a segment: its rows, series and exemplars, and its time range.
+type SegmentFiles = (
+    (segment::Encoded, Option<segment::Encoded>, (i64, i64)),
+    Option<crate::exemplars::EncodedExemplars>,
+);
+
+/// Encodes the files of a segment (see [`segment::encode_segment`] and
+/// [`crate::exemplars::encode`]).
+fn encode_files(
+    signal: Signal,
+    batches: &[RecordBatch],
+    series: &[RecordBatch],
+    exemplars: &[RecordBatch],
+    opts: SegmentOptions,
+    index: Option<&IndexOptions>,
+) -> Result<SegmentFiles> {
+    let mut encoded = segment::encode_segment(signal, batches, series, opts, index)?;
+    let exemplars = crate::exemplars::encode(exemplars, opts)?;
+    // Exemplars without samples (Prometheus sends them apart) are filed under their time.
+    if let (0, Some(e)) = (encoded.0.rows, &exemplars) {
+        encoded.2 = (e.min_time, e.max_time);
+    }
+    Ok((encoded, exemplars))
 }
 
 impl ReadView for Engine {
@@ -921,6 +980,15 @@ impl ReadView for Engine {
                 None
             }
         }
+    }
+
+    fn exemplars(&self, tenant: &Tenant) -> (Vec<RecordBatch>, Vec<SegmentMeta>) {
+        let state = self
+            .tables
+            .read()
+            .get(&(tenant.clone(), Signal::Metrics))
+            .cloned();
+        state.map(|s| s.exemplars()).unwrap_or_default()
     }
 
     fn object_store(&self) -> Arc<dyn ObjectStore> {

@@ -6,6 +6,7 @@ use arrow::array::RecordBatch;
 use common::{Signal, Tenant};
 use parking_lot::RwLock;
 
+use crate::engine::Rows;
 use crate::manifest::SegmentMeta;
 use crate::series::retain_new;
 
@@ -17,6 +18,8 @@ pub(crate) struct Head {
     pub(crate) series: Vec<RecordBatch>,
     /// Ids of the series in `series`.
     series_seen: common::hash::IdSet,
+    /// For metrics: exemplars of the rows in `batches` (schema `common::schema::exemplars_schema`).
+    pub(crate) exemplars: Vec<RecordBatch>,
     pub(crate) bytes: u64,
     pub(crate) rows: u64,
     /// Lowest WAL sequence number in this head.
@@ -28,13 +31,22 @@ pub(crate) struct Head {
 }
 
 impl Head {
-    fn push(&mut self, batch: RecordBatch, series: Option<RecordBatch>, lsn: u64, now: i64) {
+    fn push(&mut self, rows: Rows, lsn: u64, now: i64) {
+        let Rows {
+            batch,
+            series,
+            exemplars,
+        } = rows;
         self.bytes += batch.get_array_memory_size() as u64;
         self.rows += batch.num_rows() as u64;
         self.batches.push(batch);
         if let Some(s) = series.and_then(|s| retain_new(&mut self.series_seen, &s)) {
             self.bytes += s.get_array_memory_size() as u64;
             self.series.push(s);
+        }
+        if let Some(e) = exemplars.filter(|e| e.num_rows() > 0) {
+            self.bytes += e.get_array_memory_size() as u64;
+            self.exemplars.push(e);
         }
         self.first_lsn.get_or_insert(lsn);
         self.max_lsn = self.max_lsn.max(lsn);
@@ -45,15 +57,25 @@ impl Head {
     fn prepend(&mut self, mut older: Head) {
         older.batches.append(&mut self.batches);
         older.series.append(&mut self.series);
+        older.exemplars.append(&mut self.exemplars);
         self.series_seen.extend(older.series_seen);
         self.batches = older.batches;
         self.series = older.series;
+        self.exemplars = older.exemplars;
         self.bytes += older.bytes;
         self.rows += older.rows;
         self.first_lsn = older.first_lsn.or(self.first_lsn);
         self.max_lsn = self.max_lsn.max(older.max_lsn);
         self.since_nanos = older.since_nanos.or(self.since_nanos);
     }
+}
+
+/// The rows of a head frozen for a flush.
+pub(crate) struct Frozen {
+    pub(crate) batches: Vec<RecordBatch>,
+    pub(crate) series: Vec<RecordBatch>,
+    pub(crate) exemplars: Vec<RecordBatch>,
+    pub(crate) max_lsn: u64,
 }
 
 /// Everything the lock guards.
@@ -97,29 +119,40 @@ impl TableState {
     }
 
     /// Adds acknowledged rows; returns the bytes added.
-    pub(crate) fn insert(
-        &self,
-        batch: RecordBatch,
-        series: Option<RecordBatch>,
-        lsn: u64,
-        now: i64,
-    ) -> u64 {
+    pub(crate) fn insert(&self, rows: Rows, lsn: u64, now: i64) -> u64 {
         let mut inner = self.inner.write();
         let before = inner.head.bytes;
-        inner.head.push(batch, series, lsn, now);
+        inner.head.push(rows, lsn, now);
         inner.head.bytes - before
     }
 
     /// Freezes the head for a flush; `None` when it is empty or a flush is under way.
-    pub(crate) fn freeze(&self) -> Option<(Vec<RecordBatch>, Vec<RecordBatch>, u64)> {
+    pub(crate) fn freeze(&self) -> Option<Frozen> {
         let mut inner = self.inner.write();
         if inner.flushing.is_some() || inner.head.batches.is_empty() {
             return None;
         }
         let head = std::mem::take(&mut inner.head);
-        let out = (head.batches.clone(), head.series.clone(), head.max_lsn);
+        let out = Frozen {
+            batches: head.batches.clone(),
+            series: head.series.clone(),
+            exemplars: head.exemplars.clone(),
+            max_lsn: head.max_lsn,
+        };
         inner.flushing = Some(head);
         Some(out)
+    }
+
+    /// The exemplars not yet in a segment (frozen and live), and the live segments, seen at
+    /// one instant.
+    pub(crate) fn exemplars(&self) -> (Vec<RecordBatch>, Vec<SegmentMeta>) {
+        let inner = self.inner.read();
+        let mut head = Vec::new();
+        if let Some(frozen) = &inner.flushing {
+            head.extend(frozen.exemplars.iter().cloned());
+        }
+        head.extend(inner.head.exemplars.iter().cloned());
+        (head, inner.segments.clone())
     }
 
     /// Publishes a committed segment in place of the frozen head; returns the bytes released.
@@ -169,19 +202,25 @@ mod tests {
     use arrow::array::Int64Array;
     use std::sync::Arc;
 
-    fn batch(n: i64) -> RecordBatch {
-        RecordBatch::try_from_iter([("x", Arc::new(Int64Array::from(vec![n])) as _)]).unwrap()
+    fn batch(n: i64) -> Rows {
+        let batch =
+            RecordBatch::try_from_iter([("x", Arc::new(Int64Array::from(vec![n])) as _)]).unwrap();
+        Rows {
+            batch,
+            series: None,
+            exemplars: None,
+        }
     }
 
     #[test]
     fn freeze_publish_and_thaw_keep_every_row_once() {
         let t = TableState::new(Tenant::default_tenant(), Signal::Logs, vec![], 0);
-        t.insert(batch(1), None, 1, 0);
-        t.insert(batch(2), None, 2, 0);
-        let (frozen, _, max_lsn) = t.freeze().unwrap();
-        assert_eq!((frozen.len(), max_lsn), (2, 2));
+        t.insert(batch(1), 1, 0);
+        t.insert(batch(2), 2, 0);
+        let frozen = t.freeze().unwrap();
+        assert_eq!((frozen.batches.len(), frozen.max_lsn), (2, 2));
         assert!(t.freeze().is_none(), "one flush at a time");
-        t.insert(batch(3), None, 3, 0);
+        t.insert(batch(3), 3, 0);
         assert_eq!(t.min_unflushed_lsn(), Some(1));
         t.thaw();
         let inner = t.inner.read();

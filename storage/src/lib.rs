@@ -5,6 +5,7 @@
 
 mod engine;
 mod error;
+pub mod exemplars;
 mod flush;
 mod head;
 pub mod index;
@@ -20,5 +21,5 @@ pub use engine::{
     ReadView, RetentionConfig, Rows, SignalRetention, Sink, TableSnapshot,
 };
 pub use error::{Error, Result};
-pub use manifest::SegmentMeta;
+pub use manifest::{ExemplarsFile, SegmentMeta};
 pub use wal::{FsyncPolicy, WalConfig};

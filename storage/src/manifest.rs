@@ -45,6 +45,25 @@ pub struct SegmentMeta {
     /// Clock time the segment was written, nanoseconds since the epoch (0: unknown, old).
     #[serde(default)]
     pub created_nanos: i64,
+    /// The exemplars of the segment's samples, for metrics segments that have any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exemplars: Option<ExemplarsFile>,
+}
+
+/// The exemplars file of a metrics segment (`{id}.exemplars.parquet`, schema
+/// `common::schema::exemplars_schema`, sorted by series then time).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExemplarsFile {
+    /// Object-store path.
+    pub path: String,
+    /// Exemplars in it.
+    pub rows: u64,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Earliest exemplar timestamp (ms).
+    pub min_time: i64,
+    /// Latest exemplar timestamp (ms).
+    pub max_time: i64,
 }
 
 impl SegmentMeta {
@@ -54,12 +73,14 @@ impl SegmentMeta {
         out.extend(self.series_path.clone());
         out.extend(self.index_path.clone());
         out.extend(self.series_index_path.clone());
+        out.extend(self.exemplars.as_ref().map(|e| e.path.clone()));
         out
     }
 
     /// Bytes of every file of the segment.
     pub fn total_bytes(&self) -> u64 {
-        self.bytes + self.series_bytes + self.index_bytes
+        let exemplars = self.exemplars.as_ref().map_or(0, |e| e.bytes);
+        self.bytes + self.series_bytes + self.index_bytes + exemplars
     }
 }
 

@@ -244,6 +244,7 @@ fn generate(
                                     timestamp: ts(k),
                                 })
                                 .collect(),
+                            exemplars: vec![],
                         }
                     })
                     .collect(),

@@ -69,6 +69,7 @@ pub(super) fn convert(req: &ExportLogsServiceRequest) -> Converted {
     let rows = cols.finish().map(|batch| Rows {
         batch,
         series: None,
+        exemplars: None,
     });
     tally.finish(rows)
 }

@@ -18,8 +18,12 @@
 //! conversion stays a pure function of the request (replay gives the same rows). Delta sums
 //! and histograms keep their per-interval values; their series are typed `delta_counter`,
 //! `delta_gauge` or `delta_histogram`, and PromQL's `rate` and `increase` sum the intervals
-//! in the window instead of differencing cumulative values (docs/0010). Exemplars and
-//! `_created` series are not converted.
+//! in the window instead of differencing cumulative values (docs/0010). `_created` series are
+//! not converted.
+//! - Exemplars go to the series of their point: for histograms, the `_bucket` series of the
+//!   smallest bound at or above the exemplar's value (`+Inf` above all). Their labels are the
+//!   filtered attributes (named as point attributes are), `trace_id` and `span_id` (lowercase
+//!   hex); their time is the exemplar's, or the point's when it has none.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -28,7 +32,7 @@ use arrow::array::{ArrayRef, StringBuilder};
 use arrow::datatypes::{Float64Type, Int64Type, UInt64Type};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use common::schema::{samples_schema, series_fingerprint, series_schema};
+use common::schema::{exemplars_schema, samples_schema, series_fingerprint, series_schema};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
@@ -40,6 +44,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use storage::Rows;
 
+use super::exemplars::{bucket_exemplars, exemplar};
 use super::exponential::exponential_buckets;
 
 use super::attrs::{find, for_each_last, write_f64};
@@ -540,7 +545,7 @@ fn number<'x>(
         None => return Err("data point has no value".into()),
     };
     cx.labels(&p.attributes, fixed);
-    out.sample(
+    let id = out.sample(
         family,
         &family.name,
         &cx.labels,
@@ -548,6 +553,9 @@ fn number<'x>(
         point.ts,
         point.value(value),
     );
+    for e in &p.exemplars {
+        exemplar(out, e, id, point.ts);
+    }
     Ok(point.ts)
 }
 
@@ -573,6 +581,7 @@ fn histogram<'x>(
         return Err("explicit_bounds must be strictly increasing".into());
     }
     cx.labels(&p.attributes, fixed);
+    let mut bucket_ids = Vec::new();
     if !counts.is_empty() {
         let les = cx.le.get(bounds);
         let mut cumulative = 0u64;
@@ -581,7 +590,7 @@ fn histogram<'x>(
             // An explicit +Inf bound is the +Inf bucket written below.
             if bound != f64::INFINITY {
                 let v = point.value(cumulative as f64);
-                out.sample(
+                let id = out.sample(
                     family,
                     &family.bucket,
                     &cx.labels,
@@ -589,11 +598,14 @@ fn histogram<'x>(
                     point.ts,
                     v,
                 );
+                if !p.exemplars.is_empty() {
+                    bucket_ids.push((bound, id));
+                }
             }
         }
     }
     let count = point.value(p.count as f64);
-    out.sample(
+    let inf = out.sample(
         family,
         &family.bucket,
         &cx.labels,
@@ -601,6 +613,7 @@ fn histogram<'x>(
         point.ts,
         count,
     );
+    bucket_exemplars(out, &p.exemplars, &bucket_ids, inf, point.ts);
     if let Some(sum) = p.sum {
         out.sample(
             family,
@@ -635,10 +648,11 @@ fn exponential<'x>(
     }
     exponential_buckets(p, buckets);
     cx.labels(&p.attributes, fixed);
+    let mut bucket_ids = Vec::new();
     for &(bound, cumulative) in buckets.iter() {
         let le = prom_float(bound);
         let v = point.value(cumulative as f64);
-        out.sample(
+        let id = out.sample(
             family,
             &family.bucket,
             &cx.labels,
@@ -646,9 +660,12 @@ fn exponential<'x>(
             point.ts,
             v,
         );
+        if !p.exemplars.is_empty() {
+            bucket_ids.push((bound, id));
+        }
     }
     let count = point.value(p.count as f64);
-    out.sample(
+    let inf = out.sample(
         family,
         &family.bucket,
         &cx.labels,
@@ -656,6 +673,7 @@ fn exponential<'x>(
         point.ts,
         count,
     );
+    bucket_exemplars(out, &p.exemplars, &bucket_ids, inf, point.ts);
     if let Some(sum) = p.sum {
         out.sample(
             family,
@@ -725,6 +743,10 @@ pub(super) struct Output<'k> {
     s_type: StringBuilder,
     s_unit: StringBuilder,
     s_description: StringBuilder,
+    e_series: Vec<u64>,
+    e_timestamp: Vec<i64>,
+    e_value: Vec<f64>,
+    e_labels: MapColumn,
 }
 
 impl<'k> Output<'k> {
@@ -745,11 +767,15 @@ impl<'k> Output<'k> {
             s_type: strings(series, 8),
             s_unit: strings(series, 2),
             s_description: strings(series, 32),
+            e_series: Vec::new(),
+            e_timestamp: Vec::new(),
+            e_value: Vec::new(),
+            e_labels: MapColumn::with_capacity(0, 0),
         }
     }
 
-    /// Appends one sample of series `name{labels, extra}`; `labels` are sorted by name and
-    /// `extra` (`le` or `quantile`) replaces a label of the same name.
+    /// Appends one sample of series `name{labels, extra}` and returns the series id; `labels`
+    /// are sorted by name and `extra` (`le` or `quantile`) replaces a label of the same name.
     pub(super) fn sample(
         &mut self,
         family: &Family<'_>,
@@ -758,17 +784,30 @@ impl<'k> Output<'k> {
         extra: Option<(&str, &str)>,
         ts: i64,
         value: f64,
-    ) {
+    ) -> u64 {
+        let id = self.series(family, name, labels, extra);
+        self.series_id.push(id);
+        self.metric_name.append_value(name);
+        self.timestamp.push(ts);
+        self.value.push(value);
+        id
+    }
+
+    /// The id of series `name{labels, extra}` (see [`Self::sample`]), adding its `series` row
+    /// unless it has one already.
+    pub(super) fn series(
+        &mut self,
+        family: &Family<'_>,
+        name: &str,
+        labels: &[LabelPair<'_>],
+        extra: Option<(&str, &str)>,
+    ) -> u64 {
         let (before, after) = split_labels(labels, extra.map(|(k, _)| k));
         let all = || {
             let before = before.iter().map(pair);
             before.chain(extra).chain(after.iter().map(pair))
         };
         let id = series_fingerprint(name, all());
-        self.series_id.push(id);
-        self.metric_name.append_value(name);
-        self.timestamp.push(ts);
-        self.value.push(value);
         if self.seen.insert(id) && !self.known.is_some_and(|known| known(id)) {
             self.s_id.push(id);
             self.s_name.append_value(name);
@@ -780,6 +819,24 @@ impl<'k> Output<'k> {
             self.s_unit.append_value(family.unit);
             self.s_description.append_value(family.description);
         }
+        id
+    }
+
+    /// Appends an exemplar of series `series`.
+    pub(super) fn push_exemplar<'l>(
+        &mut self,
+        series: u64,
+        ts: i64,
+        value: f64,
+        labels: impl Iterator<Item = (&'l str, &'l str)>,
+    ) {
+        self.e_series.push(series);
+        self.e_timestamp.push(ts);
+        self.e_value.push(value);
+        for (k, v) in labels {
+            self.e_labels.entry(k, Some(v));
+        }
+        self.e_labels.end_row();
     }
 
     pub(super) fn finish(mut self) -> Result<Rows, ArrowError> {
@@ -797,9 +854,21 @@ impl<'k> Output<'k> {
             Arc::new(self.s_unit.finish()),
             Arc::new(self.s_description.finish()),
         ];
+        let exemplars = if self.e_series.is_empty() {
+            None
+        } else {
+            let columns: Vec<ArrayRef> = vec![
+                primitive::<UInt64Type>(self.e_series),
+                primitive::<Int64Type>(self.e_timestamp),
+                primitive::<Float64Type>(self.e_value),
+                self.e_labels.finish()?,
+            ];
+            Some(RecordBatch::try_new(exemplars_schema(), columns)?)
+        };
         Ok(Rows {
             batch: RecordBatch::try_new(samples_schema(), samples)?,
             series: Some(RecordBatch::try_new(series_schema(), series)?),
+            exemplars,
         })
     }
 }

@@ -9,7 +9,8 @@ use super::{Converted, KnownFn, Tally};
 /// Prometheus remote-write series to rows: the name from `__name__`, the other labels as sent
 /// (empty values left out), the type, unit and help from the request's metadata for the
 /// family (the name itself, or without `_bucket`/`_sum`/`_count`/`_total`). A series without a
-/// name, or with an invalid or repeated label name, is refused with its samples.
+/// name, or with an invalid or repeated label name, is refused with its samples. Exemplars go
+/// to their series with their labels as sent (empty values left out).
 pub(super) fn convert(
     req: &crate::remote_write::WriteRequest,
     known: Option<&KnownFn>,
@@ -87,6 +88,20 @@ pub(super) fn convert(
         for s in &ts.samples {
             out.sample(&family, name, &pairs, None, s.timestamp, s.value);
             tally.accept();
+        }
+        if !ts.exemplars.is_empty() {
+            let id = out.series(&family, name, &pairs, None);
+            for e in &ts.exemplars {
+                let mut labels: Vec<(&str, &str)> = e
+                    .labels
+                    .iter()
+                    .filter(|l| !l.value.is_empty())
+                    .map(|l| (l.name.as_str(), l.value.as_str()))
+                    .collect();
+                labels.sort();
+                labels.dedup_by(|a, b| a.0 == b.0);
+                out.push_exemplar(id, e.timestamp, e.value, labels.into_iter());
+            }
         }
     }
     tally.finish(out.finish())

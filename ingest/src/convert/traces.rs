@@ -76,6 +76,7 @@ pub(super) fn convert(req: &ExportTraceServiceRequest) -> Converted {
     let rows = cols.finish().map(|batch| Rows {
         batch,
         series: None,
+        exemplars: None,
     });
     tally.finish(rows)
 }

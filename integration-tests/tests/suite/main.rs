@@ -15,6 +15,7 @@ mod bad_input;
 mod compaction;
 mod crash;
 mod durability;
+mod exemplars;
 mod logs;
 mod metrics;
 mod ops;

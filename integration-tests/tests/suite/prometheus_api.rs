@@ -28,7 +28,12 @@ fn encode(form: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-async fn api(vigil: &Vigil, method: &str, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn api(
+    vigil: &Vigil,
+    method: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
     let req = match method {
         "GET" => vigil
             .http()
@@ -307,6 +312,7 @@ fn rw_request(now_ms: i64) -> Vec<u8> {
                 timestamp: now_ms - (4 - i) * 15_000,
             })
             .collect(),
+        exemplars: vec![],
     };
     let req = WriteRequest {
         timeseries: vec![series("/a", 10.0), series("/b", 1.0)],

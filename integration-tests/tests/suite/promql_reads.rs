@@ -60,6 +60,7 @@ fn series(i: u64, first_ms: i64, range: std::ops::Range<i64>) -> TimeSeries {
             label("job", "reads"),
         ],
         samples,
+        exemplars: vec![],
     }
 }
 

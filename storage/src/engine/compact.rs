@@ -27,7 +27,7 @@ use super::{day_of, Engine};
 use crate::head::TableState;
 use crate::index::IndexOptions;
 use crate::manifest::SegmentMeta;
-use crate::segment::{self, SegmentOptions};
+use crate::segment::SegmentOptions;
 use crate::{metrics, Error, Result};
 
 /// How segments are merged.
@@ -268,6 +268,7 @@ impl Engine {
         let signal = table.signal;
         let mut batches = Vec::new();
         let mut series = Vec::new();
+        let mut exemplars = Vec::new();
         for s in &inputs {
             for b in self.read_parquet(&s.path).await? {
                 batches.push(match signal {
@@ -278,6 +279,9 @@ impl Engine {
             if let Some(p) = &s.series_path {
                 series.extend(self.read_parquet(p).await?);
             }
+            if let Some(e) = &s.exemplars {
+                exemplars.extend(self.read_parquet(&e.path).await?);
+            }
         }
         self.pause("read").await;
         let opts = SegmentOptions {
@@ -286,11 +290,19 @@ impl Engine {
             row_group_rows: self.config.row_group_rows,
         };
         let index_opts: Option<IndexOptions> = self.config.index.clone();
-        let (main, series_file, range) = tokio::task::spawn_blocking(move || {
-            segment::encode_segment(signal, &batches, &series, opts, index_opts.as_ref())
+        let (encoded, exemplars) = tokio::task::spawn_blocking(move || {
+            super::encode_files(
+                signal,
+                &batches,
+                &series,
+                &exemplars,
+                opts,
+                index_opts.as_ref(),
+            )
         })
         .await
         .map_err(|e| Error::Replay(format!("compaction task failed: {e}")))??;
+        let main = &encoded.0;
         let input_rows: u64 = inputs.iter().map(|s| s.rows).sum();
         if main.rows != input_rows {
             return Err(Error::Replay(format!(
@@ -301,7 +313,7 @@ impl Engine {
         let max_lsn = inputs.iter().map(|s| s.max_lsn).max().unwrap_or(0);
         let index_body = self.config.index.as_ref().is_some_and(|o| o.body);
         let output = self
-            .store_segment(table, main, series_file, range, max_lsn, index_body)
+            .store_segment(table, encoded, exemplars, max_lsn, index_body)
             .await?;
         self.pause("written").await;
         let removed = inputs.iter().map(|s| s.id.clone()).collect();

@@ -20,6 +20,7 @@ fn samples(points: &[(u64, i64)]) -> Rows {
     Rows {
         batch,
         series: None,
+        exemplars: None,
     }
 }
 
@@ -520,4 +521,35 @@ async fn retention_drops_segments_older_than_the_tenants_period() {
             .get()
             > 0
     );
+}
+
+#[tokio::test]
+async fn exemplars_without_samples_flush_into_a_segment_filed_under_their_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path()).await;
+    let tenant = Tenant::default_tenant();
+    let t = 1_700_000_000_000;
+    let mut rows = samples(&[]);
+    rows.exemplars = Some(crate::exemplars::test_batch(&[
+        (7, t, 1.0, &[("trace_id", "x")]),
+        (7, t + 5, 2.0, &[]),
+    ]));
+    engine
+        .append(tenant.clone(), Signal::Metrics, encode(&[]), rows)
+        .await
+        .unwrap();
+    let (head, segments) = engine.exemplars(&tenant);
+    assert_eq!((head.len(), segments.len()), (1, 0));
+    engine.flush_all().await.unwrap();
+    let (head, segments) = engine.exemplars(&tenant);
+    assert_eq!((head.len(), segments.len()), (0, 1));
+    let seg = &segments[0];
+    assert_eq!((seg.rows, seg.min_time, seg.max_time), (0, t, t + 5));
+    assert!(seg.path.contains("/2023-11-14/"), "{}", seg.path);
+    let file = seg.exemplars.as_ref().unwrap();
+    assert_eq!((file.rows, file.min_time, file.max_time), (2, t, t + 5));
+    assert!(seg.files().contains(&file.path));
+    let bytes = std::fs::read(dir.path().join("store").join(&file.path)).unwrap();
+    let back = crate::exemplars::decode(bytes.into()).unwrap();
+    assert_eq!(back.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
 }
