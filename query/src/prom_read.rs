@@ -338,14 +338,28 @@ impl SampleReader {
             return Ok(got.series);
         }
         let at: IdMap<usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
-        let snapshot = self.view.snapshot(tenant, SAMPLES);
-        for seg in &snapshot.segments {
-            if seg.max_time < lo || seg.min_time > hi {
-                continue;
+        let head = match self.view.hot_samples(tenant, ids, lo, hi) {
+            // Recent windows: the segments' samples are in memory.
+            Some((head, hot)) => {
+                got.total = hot.iter().map(Vec::len).sum();
+                if got.total > budget {
+                    return Err(ReadError::TooManySamples);
+                }
+                got.series = hot;
+                head
             }
-            self.read_segment(seg, ids, &at, lo, hi, &mut got).await?;
-        }
-        for b in &snapshot.head {
+            None => {
+                let snapshot = self.view.snapshot(tenant, SAMPLES);
+                for seg in &snapshot.segments {
+                    if seg.max_time < lo || seg.min_time > hi {
+                        continue;
+                    }
+                    self.read_segment(seg, ids, &at, lo, hi, &mut got).await?;
+                }
+                snapshot.head
+            }
+        };
+        for b in &head {
             read_batch(b, &at, lo, hi, &mut got)?;
         }
         for s in &mut got.series {

@@ -183,6 +183,12 @@ pub(crate) struct QuerySection {
     pub(crate) lookback_delta: Duration,
     /// Most samples a PromQL query may hold.
     pub(crate) max_samples: usize,
+    /// Metrics samples newer than this stay in memory after their flush, so PromQL over
+    /// recent windows reads memory, not segments (`0s`: off).
+    #[serde(with = "humantime_serde")]
+    pub(crate) hot_window: Duration,
+    /// Most bytes those samples take (16 per sample); past it the oldest leave memory first.
+    pub(crate) hot_max_bytes: usize,
 }
 
 /// Segment index sidecars (`.idx`).
@@ -277,6 +283,8 @@ impl Default for QuerySection {
             max_rows: 100_000,
             lookback_delta: Duration::from_secs(300),
             max_samples: 50_000_000,
+            hot_window: Duration::from_secs(3 * 3600),
+            hot_max_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -341,6 +349,12 @@ pub(crate) struct Overrides {
     /// Most samples a PromQL query may hold.
     #[arg(long, env = "VIGIL_QUERY_MAX_SAMPLES")]
     pub(crate) query_max_samples: Option<usize>,
+    /// Recent metrics samples kept in memory for queries (e.g. `3h`; `0s`: off).
+    #[arg(long, env = "VIGIL_QUERY_HOT_WINDOW", value_parser = humantime::parse_duration)]
+    pub(crate) query_hot_window: Option<Duration>,
+    /// Most bytes of those samples.
+    #[arg(long, env = "VIGIL_QUERY_HOT_MAX_BYTES")]
+    pub(crate) query_hot_max_bytes: Option<usize>,
     /// Threads that decode, convert, flush and do file I/O (0: twice the cores, at least 4).
     #[arg(long, env = "VIGIL_BLOCKING_THREADS")]
     pub(crate) blocking_threads: Option<usize>,
@@ -416,6 +430,8 @@ impl Config {
         set!(o.query_threads => config.query.threads);
         set!(o.query_lookback_delta => config.query.lookback_delta);
         set!(o.query_max_samples => config.query.max_samples);
+        set!(o.query_hot_window => config.query.hot_window);
+        set!(o.query_hot_max_bytes => config.query.hot_max_bytes);
         set!(o.blocking_threads => config.limits.blocking_threads);
         set!(o.index_enabled => config.index.enabled);
         set!(o.index_block_rows => config.index.block_rows);

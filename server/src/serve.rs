@@ -122,6 +122,10 @@ fn engine_config(config: &Config) -> EngineConfig {
                 .collect(),
         },
         index_cache_bytes: config.index.cache_bytes,
+        hot: storage::hot::HotConfig {
+            window_ms: i64::try_from(config.query.hot_window.as_millis()).unwrap_or(i64::MAX),
+            max_bytes: config.query.hot_max_bytes,
+        },
     }
 }
 

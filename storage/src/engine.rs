@@ -19,6 +19,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio::sync::Notify;
 
 use crate::head::{Frozen, TableState};
+use crate::hot::{self, HotConfig};
 use crate::index::{IndexCache, IndexOptions, Lookup, SegmentIndex, Selected};
 use crate::manifest::{self, ExemplarsFile, SegmentMeta};
 use crate::metrics;
@@ -86,6 +87,10 @@ pub struct TableSnapshot {
     pub segments: Vec<SegmentMeta>,
 }
 
+/// What [`ReadView::hot_samples`] answers: the head batches, and per series its samples in
+/// segments, in time order.
+pub type HotRead = (Vec<RecordBatch>, Vec<Vec<(i64, f64)>>);
+
 /// Read access to stored data, the seam between storage and query.
 pub trait ReadView: Send + Sync + 'static {
     /// A consistent snapshot of table `spans`, `logs` or `samples` of `tenant`; empty for an
@@ -104,6 +109,12 @@ pub trait ReadView: Send + Sync + 'static {
     /// default: none.
     fn exemplars(&self, _tenant: &Tenant) -> (Vec<RecordBatch>, Vec<SegmentMeta>) {
         (Vec::new(), Vec::new())
+    }
+    /// For metrics: the samples in `[lo, hi]` of each series of `ids` that are in segments,
+    /// from the recent samples kept in memory, with the head batches of the same instant;
+    /// `None` when memory does not hold that window (the caller then reads the segments).
+    fn hot_samples(&self, _tenant: &Tenant, _ids: &[u64], _lo: i64, _hi: i64) -> Option<HotRead> {
+        None
     }
     /// The store that segment paths are relative to.
     fn object_store(&self) -> Arc<dyn ObjectStore>;
@@ -157,6 +168,8 @@ pub struct EngineConfig {
     pub compaction: CompactionConfig,
     /// How long data is kept.
     pub retention: RetentionConfig,
+    /// Recent metrics samples kept in memory after their flush, for queries.
+    pub hot: HotConfig,
 }
 
 impl Default for EngineConfig {
@@ -176,6 +189,7 @@ impl Default for EngineConfig {
             index_cache_bytes: 512 * 1024 * 1024,
             compaction: CompactionConfig::default(),
             retention: RetentionConfig::default(),
+            hot: HotConfig::default(),
         }
     }
 }
@@ -402,6 +416,7 @@ impl Engine {
                         signal,
                         state.segments,
                         state.seq,
+                        config.hot,
                     )),
                 );
             }
@@ -409,6 +424,7 @@ impl Engine {
 
         let head_bytes = Arc::new(AtomicU64::new(0));
         let wal_config = config.wal.clone();
+        let hot_config = config.hot;
         let now = clock.now_nanos();
         let (wal, tables, series) = tokio::task::spawn_blocking({
             let head_bytes = Arc::clone(&head_bytes);
@@ -421,7 +437,7 @@ impl Engine {
                     let table = tables
                         .entry((rec.tenant.clone(), rec.signal))
                         .or_insert_with(|| {
-                            Arc::new(TableState::new(rec.tenant.clone(), rec.signal, vec![], 0))
+                            Arc::new(TableState::new(rec.tenant.clone(), rec.signal, vec![], 0, hot_config))
                         });
                     if rec.lsn <= table.inner.read().flushed_lsn {
                         skipped += 1;
@@ -480,11 +496,15 @@ impl Engine {
             return Arc::clone(t);
         }
         let mut tables = self.tables.write();
-        Arc::clone(
-            tables
-                .entry((tenant.clone(), signal))
-                .or_insert_with(|| Arc::new(TableState::new(tenant.clone(), signal, vec![], 0))),
-        )
+        Arc::clone(tables.entry((tenant.clone(), signal)).or_insert_with(|| {
+            Arc::new(TableState::new(
+                tenant.clone(),
+                signal,
+                vec![],
+                0,
+                self.config.hot,
+            ))
+        }))
     }
 
     fn registry(&self, tenant: &Tenant) -> Arc<SeriesRegistry> {
@@ -510,9 +530,19 @@ impl Engine {
         };
         let signal = table.signal;
         match self.write_segment(table, frozen).await {
-            Ok(meta) => {
+            Ok((meta, hot)) => {
                 update_segment_gauges(signal, std::slice::from_ref(&meta), 1);
-                let freed = table.publish(meta);
+                let now_ms = self.clock.now_nanos() / 1_000_000;
+                let freed = table.publish(meta, hot, now_ms);
+                if signal == Signal::Metrics {
+                    let (samples, bytes) = table.hot_size();
+                    metrics::HOT_SAMPLES
+                        .with_label_values(&[table.tenant.as_str()])
+                        .set(samples as i64);
+                    metrics::HOT_BYTES
+                        .with_label_values(&[table.tenant.as_str()])
+                        .set(bytes as i64);
+                }
                 self.update_store_bytes(table);
                 self.head_bytes.fetch_sub(freed, Ordering::Relaxed);
                 self.head_drained.notify_waiters();
@@ -534,7 +564,13 @@ impl Engine {
         }
     }
 
-    async fn write_segment(&self, table: &Arc<TableState>, frozen: Frozen) -> Result<SegmentMeta> {
+    /// Writes and commits the segment of a frozen head; returns it, with its samples for the
+    /// hot window.
+    async fn write_segment(
+        &self,
+        table: &Arc<TableState>,
+        frozen: Frozen,
+    ) -> Result<(SegmentMeta, Option<hot::Prepared>)> {
         let Frozen {
             batches,
             series,
@@ -553,7 +589,9 @@ impl Engine {
             ..o
         });
         let index_body = self.config.index_body_at_flush || signal != Signal::Logs;
-        let (encoded, exemplars) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let keep_from = table.hot_keep_from(self.clock.now_nanos() / 1_000_000);
+        let (encoded, exemplars, hot) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let hot = keep_from.map(|from| hot::prepare(&batches, from));
             let series = match registry {
                 Some(registry) => {
                     let series = registry.complete(&batches, series)?;
@@ -561,14 +599,15 @@ impl Engine {
                 }
                 None => series,
             };
-            encode_files(
+            let (encoded, exemplars) = encode_files(
                 signal,
                 &batches,
                 &series,
                 &exemplars,
                 opts,
                 index_opts.as_ref(),
-            )
+            )?;
+            Ok((encoded, exemplars, hot))
         })
         .await
         .map_err(|e| Error::Replay(format!("flush task failed: {e}")))??;
@@ -576,7 +615,7 @@ impl Engine {
             .store_segment(table, encoded, exemplars, max_lsn, index_body)
             .await?;
         self.commit(table, vec![meta.clone()], vec![]).await?;
-        Ok(meta)
+        Ok((meta, hot))
     }
 
     /// Writes the files of a new segment (durably) and returns its manifest record; the
@@ -989,6 +1028,15 @@ impl ReadView for Engine {
             .get(&(tenant.clone(), Signal::Metrics))
             .cloned();
         state.map(|s| s.exemplars()).unwrap_or_default()
+    }
+
+    fn hot_samples(&self, tenant: &Tenant, ids: &[u64], lo: i64, hi: i64) -> Option<HotRead> {
+        let state = self
+            .tables
+            .read()
+            .get(&(tenant.clone(), Signal::Metrics))
+            .cloned()?;
+        state.hot_read(ids, lo, hi)
     }
 
     fn object_store(&self) -> Arc<dyn ObjectStore> {

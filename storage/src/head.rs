@@ -7,6 +7,7 @@ use common::{Signal, Tenant};
 use parking_lot::RwLock;
 
 use crate::engine::Rows;
+use crate::hot::{HotConfig, HotSamples, Prepared};
 use crate::manifest::SegmentMeta;
 use crate::series::retain_new;
 
@@ -86,6 +87,8 @@ pub(crate) struct TableInner {
     pub(crate) segments: Vec<SegmentMeta>,
     /// Highest WAL sequence number held by a committed segment.
     pub(crate) flushed_lsn: u64,
+    /// For metrics: the recent samples of the segments, in memory (see [`crate::hot`]).
+    pub(crate) hot: Option<HotSamples>,
 }
 
 /// One tenant and signal.
@@ -104,14 +107,21 @@ impl TableState {
         signal: Signal,
         segments: Vec<SegmentMeta>,
         manifest_seq: u64,
+        hot: HotConfig,
     ) -> Self {
         let flushed_lsn = segments.iter().map(|s| s.max_lsn).max().unwrap_or(0);
+        // The hot window starts empty: it vouches only for times after every segment's rows.
+        let hot = (signal == Signal::Metrics && hot.window_ms > 0).then(|| {
+            let after = segments.iter().map(|s| s.max_time.saturating_add(1)).max();
+            HotSamples::new(hot, after.unwrap_or(i64::MIN))
+        });
         Self {
             tenant,
             signal,
             inner: RwLock::new(TableInner {
                 segments,
                 flushed_lsn,
+                hot,
                 ..Default::default()
             }),
             manifest_seq: tokio::sync::Mutex::new(manifest_seq),
@@ -155,12 +165,46 @@ impl TableState {
         (head, inner.segments.clone())
     }
 
-    /// Publishes a committed segment in place of the frozen head; returns the bytes released.
-    pub(crate) fn publish(&self, segment: SegmentMeta) -> u64 {
+    /// Publishes a committed segment in place of the frozen head, with its recent samples
+    /// (`hot`, prepared from [`Self::hot_keep_from`]); returns the bytes released.
+    pub(crate) fn publish(&self, segment: SegmentMeta, hot: Option<Prepared>, now_ms: i64) -> u64 {
         let mut inner = self.inner.write();
         inner.flushed_lsn = inner.flushed_lsn.max(segment.max_lsn);
         inner.segments.push(segment);
+        if let (Some(store), Some(prepared)) = (inner.hot.as_mut(), hot) {
+            store.insert(prepared, now_ms);
+        }
         inner.flushing.take().map(|h| h.bytes).unwrap_or(0)
+    }
+
+    /// The time from which the next flush must hand its samples to the hot window; `None`
+    /// without one.
+    pub(crate) fn hot_keep_from(&self, now_ms: i64) -> Option<i64> {
+        let inner = self.inner.read();
+        inner.hot.as_ref().map(|h| h.keep_from(now_ms))
+    }
+
+    /// The samples in `[lo, hi]` of each series of `ids` that are in segments, read from the
+    /// hot window, with the head batches of the same instant; `None` when the hot window does
+    /// not cover `lo`.
+    pub(crate) fn hot_read(&self, ids: &[u64], lo: i64, hi: i64) -> Option<crate::engine::HotRead> {
+        let inner = self.inner.read();
+        let mut out = vec![Vec::new(); ids.len()];
+        if !inner.hot.as_ref()?.read(ids, lo, hi, &mut out) {
+            return None;
+        }
+        let mut head = Vec::with_capacity(inner.head.batches.len() + 1);
+        if let Some(frozen) = &inner.flushing {
+            head.extend(frozen.batches.iter().cloned());
+        }
+        head.extend(inner.head.batches.iter().cloned());
+        Some((head, out))
+    }
+
+    /// Samples and bytes in the hot window.
+    pub(crate) fn hot_size(&self) -> (usize, usize) {
+        let inner = self.inner.read();
+        inner.hot.as_ref().map_or((0, 0), HotSamples::size)
     }
 
     /// Returns the frozen head to the live head after a failed flush.
@@ -214,7 +258,13 @@ mod tests {
 
     #[test]
     fn freeze_publish_and_thaw_keep_every_row_once() {
-        let t = TableState::new(Tenant::default_tenant(), Signal::Logs, vec![], 0);
+        let t = TableState::new(
+            Tenant::default_tenant(),
+            Signal::Logs,
+            vec![],
+            0,
+            HotConfig::default(),
+        );
         t.insert(batch(1), 1, 0);
         t.insert(batch(2), 2, 0);
         let frozen = t.freeze().unwrap();

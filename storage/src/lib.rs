@@ -8,6 +8,7 @@ mod error;
 pub mod exemplars;
 mod flush;
 mod head;
+pub mod hot;
 pub mod index;
 mod manifest;
 pub mod metrics;
@@ -17,8 +18,8 @@ mod series;
 pub mod wal;
 
 pub use engine::{
-    CompactionConfig, Engine, EngineConfig, KnownSeries, MaintenanceReport, PayloadDecoder,
-    ReadView, RetentionConfig, Rows, SignalRetention, Sink, TableSnapshot,
+    CompactionConfig, Engine, EngineConfig, HotRead, KnownSeries, MaintenanceReport,
+    PayloadDecoder, ReadView, RetentionConfig, Rows, SignalRetention, Sink, TableSnapshot,
 };
 pub use error::{Error, Result};
 pub use manifest::{ExemplarsFile, SegmentMeta};

@@ -122,3 +122,23 @@ pub static FILES_DELETED: LazyLock<IntCounter> = LazyLock::new(|| {
     )
     .expect("metric registers once")
 });
+
+/// Samples in the hot window (recent metrics samples kept in memory after their flush).
+pub static HOT_SAMPLES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "vigil_metrics_hot_samples",
+        "recent metrics samples kept in memory after their flush, for queries",
+        &["tenant"]
+    )
+    .expect("metric registers once")
+});
+
+/// Bytes of the samples in the hot window.
+pub static HOT_BYTES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "vigil_metrics_hot_bytes",
+        "bytes of recent metrics samples kept in memory after their flush",
+        &["tenant"]
+    )
+    .expect("metric registers once")
+});

@@ -5,7 +5,7 @@ use ingest::remote_write::{Label, Sample, TimeSeries, WriteRequest};
 use prost::Message;
 use serde_json::Value;
 
-use crate::harness::Vigil;
+use crate::harness::{metric_sum, Vigil};
 use crate::prometheus_api::ok;
 
 /// Sample spacing, ms.
@@ -151,8 +151,9 @@ async fn promql_answers_are_the_same_from_the_head_from_segments_and_from_both()
         .as_millis() as i64;
     let first_ms = now - 3 * 3_600_000;
 
-    // All in the head.
-    let head = Vigil::start().await;
+    // All in the head. Its hot window (recent samples kept in memory after their flush)
+    // reaches back past the data, so once flushed every query reads memory.
+    let head = Vigil::start_with(&[("VIGIL_QUERY_HOT_WINDOW", "5h")]).await;
     write(&head, first_ms, 0..POINTS).await;
     let expected = answers(&head, first_ms).await;
     let n = results(&expected);
@@ -174,10 +175,17 @@ async fn promql_answers_are_the_same_from_the_head_from_segments_and_from_both()
         some_head,
         "SQL filter on value from a segment"
     );
-    assert_eq!(answers(&head, first_ms).await, expected, "from segments");
+    assert_eq!(
+        answers(&head, first_ms).await,
+        expected,
+        "from the hot window"
+    );
+    let hot = metric_sum(&head.metrics_text().await, "vigil_metrics_hot_samples");
+    assert_eq!(hot, Some((6 * POINTS) as f64), "every sample is hot");
 
-    // The first 70% in a segment, the rest in the head; then all in two segments.
-    let split = Vigil::start().await;
+    // The first 70% in a segment, the rest in the head; then all in two segments. Without a
+    // hot window: the segments are read.
+    let split = Vigil::start_with(&[("VIGIL_QUERY_HOT_WINDOW", "0s")]).await;
     write(&split, first_ms, 0..POINTS * 7 / 10).await;
     split.flush().await;
     write(&split, first_ms, POINTS * 7 / 10..POINTS).await;

@@ -1,0 +1,332 @@
+//! Recent samples kept in memory after their flush (the "hot window"), per series and in time
+//! order, so that PromQL over the last hours (instant queries, dashboards over 1–6 h) reads
+//! memory instead of decoding Parquet pages: Prometheus keeps its last 2–3 hours in its head
+//! block for the same reason. The segments stay the durable copy; this is a read copy.
+//!
+//! Invariant: every sample of a published segment with a time at or after `covered_from` is
+//! here (once: the first one flushed for a timestamp). A read whose window starts before
+//! `covered_from` is not answered here and falls back to the segments. `covered_from` only
+//! grows: when samples expire (older than the window) or memory runs over its bound.
+
+use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, UInt64Array};
+use common::hash::IdMap;
+
+/// How much is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HotConfig {
+    /// Samples newer than this (against the clock) are kept; 0 turns the hot window off.
+    pub window_ms: i64,
+    /// Most bytes of samples kept (16 per sample); past it the oldest are dropped.
+    pub max_bytes: usize,
+}
+
+impl Default for HotConfig {
+    fn default() -> Self {
+        Self {
+            window_ms: 3 * 3_600_000,
+            max_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
+/// Bytes a kept sample costs.
+const SAMPLE_BYTES: usize = 16;
+
+#[derive(Debug, Default)]
+struct SeriesBuf {
+    ts: Vec<i64>,
+    vals: Vec<f64>,
+}
+
+/// The hot samples of one tenant.
+#[derive(Debug)]
+pub(crate) struct HotSamples {
+    config: HotConfig,
+    covered_from: i64,
+    series: IdMap<SeriesBuf>,
+    samples: usize,
+    /// The oldest sample time kept (a lower bound), to expire only when it is worth a pass.
+    oldest: i64,
+}
+
+/// Flushed samples ready to go into [`HotSamples`]: per series, in time order, from `from` on.
+#[derive(Debug, Default)]
+pub(crate) struct Prepared {
+    from: i64,
+    series: Vec<(u64, Vec<i64>, Vec<f64>)>,
+}
+
+impl HotSamples {
+    /// An empty store that vouches for every sample at or after `covered_from` (the first time
+    /// after every sample already in segments).
+    pub(crate) fn new(config: HotConfig, covered_from: i64) -> Self {
+        Self {
+            config,
+            covered_from,
+            series: IdMap::default(),
+            samples: 0,
+            oldest: i64::MAX,
+        }
+    }
+
+    /// The time from which flushed samples must be kept, at clock time `now_ms`.
+    pub(crate) fn keep_from(&self, now_ms: i64) -> i64 {
+        self.covered_from
+            .max(now_ms.saturating_sub(self.config.window_ms))
+    }
+
+    /// Adds the samples of a segment being published, then drops what is older than the
+    /// window (or over the memory bound).
+    pub(crate) fn insert(&mut self, prepared: Prepared, now_ms: i64) {
+        if self.config.window_ms <= 0 {
+            return;
+        }
+        // Earlier flushes kept everything from their own `from` on, which is at most this one.
+        self.covered_from = self.covered_from.max(prepared.from);
+        for (id, ts, vals) in prepared.series {
+            let Some(&first) = ts.first() else { continue };
+            self.oldest = self.oldest.min(first);
+            let buf = self.series.entry(id).or_default();
+            let before = buf.ts.len();
+            if buf.ts.last().is_none_or(|&last| last < first) {
+                buf.ts.extend_from_slice(&ts);
+                buf.vals.extend_from_slice(&vals);
+            } else {
+                merge(buf, &ts, &vals);
+            }
+            self.samples += buf.ts.len() - before;
+        }
+        self.expire(now_ms);
+    }
+
+    /// Drops samples older than the window, and the oldest past the memory bound.
+    fn expire(&mut self, now_ms: i64) {
+        let window = self.config.window_ms;
+        let mut cutoff = now_ms.saturating_sub(window);
+        // Expiring shifts every buffer: do it once an eighth of the window has gone by.
+        if self.oldest < cutoff.saturating_sub(window / 8) {
+            self.drop_before(cutoff);
+        }
+        while self.samples * SAMPLE_BYTES > self.config.max_bytes {
+            cutoff = cutoff.max(self.oldest).saturating_add((window / 8).max(1));
+            self.drop_before(cutoff);
+        }
+    }
+
+    fn drop_before(&mut self, cutoff: i64) {
+        let mut oldest = i64::MAX;
+        let mut samples = 0;
+        self.series.retain(|_, buf| {
+            let n = buf.ts.partition_point(|&t| t < cutoff);
+            buf.ts.drain(..n);
+            buf.vals.drain(..n);
+            if let Some(&t) = buf.ts.first() {
+                oldest = oldest.min(t);
+            }
+            samples += buf.ts.len();
+            !buf.ts.is_empty()
+        });
+        self.oldest = oldest;
+        self.samples = samples;
+        self.covered_from = self.covered_from.max(cutoff);
+    }
+
+    /// The samples in `[lo, hi]` of each series of `ids`, in time order, appended to `out`
+    /// (one list per id); `false` (and nothing read) when the window starts before what this
+    /// store covers.
+    pub(crate) fn read(&self, ids: &[u64], lo: i64, hi: i64, out: &mut [Vec<(i64, f64)>]) -> bool {
+        if self.config.window_ms <= 0 || lo < self.covered_from {
+            return false;
+        }
+        for (id, list) in ids.iter().zip(out.iter_mut()) {
+            let Some(buf) = self.series.get(id) else {
+                continue;
+            };
+            let a = buf.ts.partition_point(|&t| t < lo);
+            let b = buf.ts.partition_point(|&t| t <= hi);
+            list.extend(
+                buf.ts[a..b]
+                    .iter()
+                    .copied()
+                    .zip(buf.vals[a..b].iter().copied()),
+            );
+        }
+        true
+    }
+
+    /// Samples and bytes held.
+    pub(crate) fn size(&self) -> (usize, usize) {
+        (self.samples, self.samples * SAMPLE_BYTES)
+    }
+}
+
+/// Merges sorted `ts`/`vals` into `buf`, keeping the sample already there for a timestamp
+/// both hold (the one flushed first, as segment reads keep the first one read).
+fn merge(buf: &mut SeriesBuf, ts: &[i64], vals: &[f64]) {
+    let (old_ts, old_vals) = (std::mem::take(&mut buf.ts), std::mem::take(&mut buf.vals));
+    let mut out_ts = Vec::with_capacity(old_ts.len() + ts.len());
+    let mut out_vals = Vec::with_capacity(old_ts.len() + ts.len());
+    let (mut i, mut j) = (0, 0);
+    while i < old_ts.len() || j < ts.len() {
+        let take_old = j >= ts.len() || (i < old_ts.len() && old_ts[i] <= ts[j]);
+        if take_old {
+            if j < ts.len() && old_ts[i] == ts[j] {
+                j += 1;
+            }
+            out_ts.push(old_ts[i]);
+            out_vals.push(old_vals[i]);
+            i += 1;
+        } else {
+            out_ts.push(ts[j]);
+            out_vals.push(vals[j]);
+            j += 1;
+        }
+    }
+    buf.ts = out_ts;
+    buf.vals = out_vals;
+}
+
+/// The samples of flushed `batches` (the `samples` schema) at or after `from`, grouped by
+/// series in time order, the first of each timestamp kept.
+pub(crate) fn prepare(batches: &[RecordBatch], from: i64) -> Prepared {
+    let mut rows: Vec<(u64, i64, f64)> = Vec::new();
+    for b in batches {
+        let col = |name: &str| b.column_by_name(name).map(|c| c.as_any());
+        let (Some(ids), Some(ts), Some(vals)) = (
+            col("series_id").and_then(|c| c.downcast_ref::<UInt64Array>()),
+            col("timestamp_ms").and_then(|c| c.downcast_ref::<Int64Array>()),
+            col("value").and_then(|c| c.downcast_ref::<Float64Array>()),
+        ) else {
+            continue;
+        };
+        for i in 0..b.num_rows() {
+            let t = ts.value(i);
+            if t >= from && !ids.is_null(i) {
+                rows.push((ids.value(i), t, vals.value(i)));
+            }
+        }
+    }
+    // Stable: of the rows of one series and timestamp, the first flushed stays first.
+    rows.sort_by_key(|r| (r.0, r.1));
+    rows.dedup_by_key(|r| (r.0, r.1));
+    let mut series: Vec<(u64, Vec<i64>, Vec<f64>)> = Vec::new();
+    for (id, t, v) in rows {
+        match series.last_mut() {
+            Some(s) if s.0 == id => {
+                s.1.push(t);
+                s.2.push(v);
+            }
+            _ => series.push((id, vec![t], vec![v])),
+        }
+    }
+    Prepared { from, series }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn batch(rows: &[(u64, i64, f64)]) -> RecordBatch {
+        RecordBatch::try_new(
+            common::schema::samples_schema(),
+            vec![
+                Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(arrow::array::StringArray::from_iter_values(
+                    rows.iter().map(|_| "m"),
+                )),
+                Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+                Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn read(h: &HotSamples, ids: &[u64], lo: i64, hi: i64) -> Option<Vec<Vec<(i64, f64)>>> {
+        let mut out = vec![Vec::new(); ids.len()];
+        h.read(ids, lo, hi, &mut out).then_some(out)
+    }
+
+    const CONFIG: HotConfig = HotConfig {
+        window_ms: 1_000,
+        max_bytes: 1 << 20,
+    };
+
+    #[test]
+    fn reads_answer_only_inside_what_is_covered_and_keep_the_first_sample_of_a_timestamp() {
+        let mut h = HotSamples::new(CONFIG, 100);
+        let now = 1_000;
+        // Rows before 100 are in older segments: not kept, never read from here.
+        let p = prepare(
+            &[batch(&[(1, 150, 1.0), (2, 120, 2.0), (1, 50, 9.0)])],
+            h.keep_from(now),
+        );
+        h.insert(p, now);
+        // A later flush with an older row, a repeated timestamp and an out-of-order merge.
+        let p = prepare(
+            &[batch(&[
+                (1, 140, 3.0),
+                (1, 150, 7.0),
+                (1, 200, 4.0),
+                (1, 200, 8.0),
+            ])],
+            h.keep_from(now),
+        );
+        h.insert(p, now);
+        assert_eq!(read(&h, &[1, 2], 50, 1_000), None, "starts before coverage");
+        assert_eq!(
+            read(&h, &[2, 1, 3], 100, 1_000).unwrap(),
+            vec![
+                vec![(120, 2.0)],
+                vec![(140, 3.0), (150, 1.0), (200, 4.0)],
+                vec![]
+            ]
+        );
+        assert_eq!(read(&h, &[1], 141, 199).unwrap(), vec![vec![(150, 1.0)]]);
+        // Both ends are inclusive.
+        assert_eq!(
+            read(&h, &[1], 140, 150).unwrap(),
+            vec![vec![(140, 3.0), (150, 1.0)]]
+        );
+        assert_eq!(h.size().0, 4);
+    }
+
+    #[test]
+    fn samples_expire_with_the_window_and_the_memory_bound() {
+        let mut h = HotSamples::new(CONFIG, i64::MIN);
+        let rows: Vec<(u64, i64, f64)> = (0..100i64)
+            .map(|i| (i as u64 % 4, i * 100, i as f64))
+            .collect();
+        // At 5,000 the window keeps 4,000 on: coverage starts there, older rows are skipped.
+        let p = prepare(&[batch(&rows)], h.keep_from(5_000));
+        h.insert(p, 5_000);
+        assert_eq!(read(&h, &[0], 3_999, 10_000), None);
+        let all = read(&h, &[0, 1, 2, 3], 4_000, 10_000).unwrap();
+        assert_eq!(all.iter().map(Vec::len).sum::<usize>(), 60);
+        // Time passes: 1,300 later (past an eighth of the window) the oldest go.
+        h.insert(Prepared::default(), 6_300);
+        assert_eq!(read(&h, &[0], 5_000, 10_000).map(|r| r[0].len()), None);
+        let all = read(&h, &[0, 1, 2, 3], 5_300, 10_000).unwrap();
+        assert_eq!(all.iter().map(Vec::len).sum::<usize>(), 47);
+        assert_eq!(h.size().0, 47);
+        // Over the memory bound: the oldest go until it fits, and coverage moves with them.
+        h.config.max_bytes = 20 * SAMPLE_BYTES;
+        h.insert(Prepared::default(), 6_300);
+        assert!(h.size().1 <= 20 * SAMPLE_BYTES, "{:?}", h.size());
+        assert!(h.covered_from > 5_300);
+        let kept = read(&h, &[0, 1, 2, 3], h.covered_from, 10_000).unwrap();
+        assert_eq!(kept.iter().map(Vec::len).sum::<usize>(), h.size().0);
+    }
+
+    #[test]
+    fn a_zero_window_keeps_nothing_and_answers_nothing() {
+        let config = HotConfig {
+            window_ms: 0,
+            ..CONFIG
+        };
+        let mut h = HotSamples::new(config, i64::MIN);
+        h.insert(prepare(&[batch(&[(1, 5, 1.0)])], i64::MIN), 10);
+        assert_eq!(h.size(), (0, 0));
+        assert_eq!(read(&h, &[1], 0, 10), None);
+    }
+}
