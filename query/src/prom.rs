@@ -29,7 +29,7 @@ use storage::ReadView;
 use crate::executor::QueryExecutor;
 
 mod exemplars;
-use crate::prom_read::{select_series, ReadError, SampleReader, SeriesRow};
+use crate::prom_read::{ReadError, SampleReader, SeriesRow};
 
 /// Limits of PromQL queries.
 #[derive(Debug, Clone)]
@@ -338,7 +338,7 @@ async fn load(
     let mut store = Preloaded::new();
     let mut budget = max_samples;
     for (matchers, lo, hi) in selections {
-        let mut series = select_series(reader.view().as_ref(), tenant, &matchers)?;
+        let mut series = reader.series(tenant, &matchers)?;
         series.sort_unstable_by_key(|s| s.0);
         let ids: Vec<u64> = series.iter().map(|s| s.0).collect();
         let samples = reader.read(tenant, &ids, lo, hi, budget).await?;
@@ -489,16 +489,16 @@ fn match_params(params: &Params) -> std::result::Result<Vec<Vec<Matcher>>, ApiEr
 
 /// Series matching any `match[]` (every series without one), deduplicated.
 fn matching_series(
-    view: &dyn ReadView,
+    reader: &SampleReader,
     tenant: &Tenant,
     sets: &[Vec<Matcher>],
 ) -> std::result::Result<Vec<(u64, SeriesRow)>, ApiError> {
     let mut by_id: BTreeMap<u64, SeriesRow> = BTreeMap::new();
     if sets.is_empty() {
-        by_id.extend(select_series(view, tenant, &[])?);
+        by_id.extend(reader.series(tenant, &[])?);
     }
     for m in sets {
-        for (id, row) in select_series(view, tenant, m)? {
+        for (id, row) in reader.series(tenant, m)? {
             by_id.entry(id).or_insert(row);
         }
     }
@@ -541,7 +541,7 @@ async fn over_series(
         let st = Arc::clone(&state);
         state
             .run(async move {
-                let mut rows = matching_series(st.reader.view().as_ref(), &tenant, &sets)?;
+                let mut rows = matching_series(&st.reader, &tenant, &sets)?;
                 if let Some((lo, hi)) = window {
                     let ids: Vec<u64> = rows.iter().map(|r| r.0).collect();
                     let present = st.reader.present(&tenant, &ids, lo, hi).await?;
@@ -619,41 +619,38 @@ async fn metadata(
         let st = Arc::clone(&state);
         state
             .run(async move {
-                let view = st.reader.view().as_ref();
                 let rows = match &metric {
-                    None => select_series(view, &tenant, &[])?,
+                    None => st.reader.series(&tenant, &[])?,
                     // The family's own series and its histogram or summary parts.
                     Some(m) => {
                         let mut rows = Vec::new();
                         for suffix in ["", "_bucket", "_sum", "_count"] {
                             let name = format!("{m}{suffix}");
                             let matcher = Matcher::new(MatchOp::Equal, METRIC_NAME, &name);
-                            rows.extend(select_series(view, &tenant, &[matcher])?);
+                            rows.extend(st.reader.series(&tenant, &[matcher])?);
                         }
                         rows
                     }
                 };
-                let mut by_name: BTreeMap<String, (String, String, String)> = BTreeMap::new();
+                let mut by_name: BTreeMap<String, &SeriesRow> = BTreeMap::new();
                 for (_, r) in &rows {
                     let kind = prom_type(&r.metric_type);
                     let name = family_name(r.labels.name().unwrap_or(""), &kind);
                     if metric.as_deref().is_some_and(|m| m != name) {
                         continue;
                     }
-                    by_name
-                        .entry(name.to_string())
-                        .or_insert_with(|| (r.metric_type.clone(), r.help.clone(), r.unit.clone()));
+                    by_name.entry(name.to_string()).or_insert(r);
                 }
                 let items: Vec<String> = by_name
                     .iter()
                     .take(limit)
-                    .map(|(name, (t, help, unit))| {
+                    .map(|(name, r)| {
                         format!(
                             r#"{}:[{{"type":{},"help":{},"unit":{}}}]"#,
                             json_str(name),
-                            json_str(&prom_type(t)),
-                            json_str(help),
-                            json_str(unit)
+                            json_str(&prom_type(&r.metric_type)),
+                            json_str(&r.help),
+                            json_str(&r.unit)
                         )
                     })
                     .collect();

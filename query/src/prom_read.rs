@@ -49,13 +49,23 @@ impl From<parquet::errors::ParquetError> for ReadError {
     }
 }
 
-/// A series: labels (metric name included) and metadata.
+/// A series: labels (metric name included) and metadata; cheap to clone.
+#[derive(Debug, Clone)]
 pub(crate) struct SeriesRow {
     pub labels: Labels,
-    pub metric_type: String,
-    pub unit: String,
-    pub help: String,
+    pub metric_type: Arc<str>,
+    pub unit: Arc<str>,
+    pub help: Arc<str>,
 }
+
+/// Decoded series rows by tenant and id, shared by queries: decoding a row's labels into
+/// strings cost more than the rest of selecting it. A series id is a fingerprint of the labels,
+/// so its row never changes.
+#[derive(Default)]
+pub(crate) struct SeriesCache(Mutex<HashMap<Tenant, IdMap<SeriesRow>>>);
+
+/// Series rows cached per tenant at most (past it the tenant's cache starts over).
+const MAX_CACHED_SERIES: usize = 1 << 20;
 
 /// The series postings look-up that narrows `matchers` (a superset: matchers that match the
 /// empty value, or negative ones, select every series and are checked afterwards).
@@ -97,6 +107,7 @@ fn lookup_of(matchers: &[Matcher]) -> Option<Lookup> {
 /// registry's order (callers order them as their answer needs).
 pub(crate) fn select_series(
     view: &dyn ReadView,
+    cache: &SeriesCache,
     tenant: &Tenant,
     matchers: &[Matcher],
 ) -> Result<Vec<(u64, SeriesRow)>, ReadError> {
@@ -108,17 +119,30 @@ pub(crate) fn select_series(
     };
     let mut seen = IdMap::default();
     let mut out = Vec::new();
+    let mut cache = cache.0.lock();
+    let cached = match cache.get_mut(tenant) {
+        Some(c) => c,
+        None => cache.entry(tenant.clone()).or_default(),
+    };
+    if cached.len() > MAX_CACHED_SERIES {
+        cached.clear();
+    }
     for b in &batches {
-        read_series_batch(b, |id, row| {
+        read_series_batch(b, cached, |id, row| {
             if matchers.iter().all(|m| matches(m, &row.labels)) && seen.insert(id, ()).is_none() {
-                out.push((id, row));
+                out.push((id, row.clone()));
             }
         })?;
     }
     Ok(out)
 }
 
-fn read_series_batch(b: &RecordBatch, mut f: impl FnMut(u64, SeriesRow)) -> Result<(), ReadError> {
+/// Calls `f` with each row of a `series` batch, decoded once and kept in `cache`.
+fn read_series_batch(
+    b: &RecordBatch,
+    cache: &mut IdMap<SeriesRow>,
+    mut f: impl FnMut(u64, &SeriesRow),
+) -> Result<(), ReadError> {
     let bad = || ReadError::Store("unexpected series table layout".into());
     let ids = b
         .column_by_name("series_id")
@@ -150,26 +174,31 @@ fn read_series_batch(b: &RecordBatch, mut f: impl FnMut(u64, SeriesRow)) -> Resu
         .ok_or_else(bad)?;
     let offsets = labels.value_offsets();
     for row in 0..b.num_rows() {
+        let id = ids.value(row);
+        if let Some(cached) = cache.get(&id) {
+            f(id, cached);
+            continue;
+        }
         let mut pairs = vec![(METRIC_NAME.to_string(), names.value(row).to_string())];
         for e in offsets[row] as usize..offsets[row + 1] as usize {
             if !values.is_null(e) {
                 pairs.push((keys.value(e).to_string(), values.value(e).to_string()));
             }
         }
-        let get = |a: &Option<StringArray>| {
-            a.as_ref()
-                .filter(|a| !a.is_null(row))
-                .map_or(String::new(), |a| a.value(row).to_string())
+        let get = |a: &Option<StringArray>| -> Arc<str> {
+            Arc::from(
+                a.as_ref()
+                    .filter(|a| !a.is_null(row))
+                    .map_or("", |a| a.value(row)),
+            )
         };
-        f(
-            ids.value(row),
-            SeriesRow {
-                labels: Labels::new(pairs),
-                metric_type: get(&types),
-                unit: get(&units),
-                help: get(&helps),
-            },
-        );
+        let decoded = cache.entry(id).or_insert(SeriesRow {
+            labels: Labels::new(pairs),
+            metric_type: get(&types),
+            unit: get(&units),
+            help: get(&helps),
+        });
+        f(id, decoded);
     }
     Ok(())
 }
@@ -262,6 +291,7 @@ impl AsyncFileReader for StoreFile {
 pub(crate) struct SampleReader {
     view: Arc<dyn ReadView>,
     footers: Mutex<Footers>,
+    series: SeriesCache,
 }
 
 /// Footers by segment path, the oldest dropped first beyond [`MAX_FOOTERS`].
@@ -311,7 +341,17 @@ impl SampleReader {
         Self {
             view,
             footers: Mutex::default(),
+            series: SeriesCache::default(),
         }
+    }
+
+    /// The series of `tenant` matching all `matchers` (see [`select_series`]).
+    pub(crate) fn series(
+        &self,
+        tenant: &Tenant,
+        matchers: &[Matcher],
+    ) -> Result<Vec<(u64, SeriesRow)>, ReadError> {
+        select_series(self.view.as_ref(), &self.series, tenant, matchers)
     }
 
     /// The view read from.

@@ -16,8 +16,7 @@ use storage::exemplars::Columns;
 use storage::ReadView;
 
 use super::{
-    format_time, json_str, labels_json, parse_time, select_series, success, tenant, ApiError,
-    Params, PromState,
+    format_time, json_str, labels_json, parse_time, success, tenant, ApiError, Params, PromState,
 };
 use crate::prom_read::ReadError;
 
@@ -69,7 +68,7 @@ pub(super) async fn query_exemplars(
                 let view = st.reader.view();
                 let mut series: BTreeMap<u64, Labels> = BTreeMap::new();
                 for m in &selectors {
-                    for (id, row) in select_series(view.as_ref(), &tenant, m)? {
+                    for (id, row) in st.reader.series(&tenant, m)? {
                         series.entry(id).or_insert(row.labels);
                     }
                 }
