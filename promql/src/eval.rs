@@ -163,8 +163,7 @@ pub fn range(
         }
     }
     let mut ev = Ev::new(storage, opts, query, start_ms, end_ms, step_ms);
-    let mut out: HashMap<Labels, usize> = HashMap::new();
-    let mut series: Vec<Series> = Vec::new();
+    let mut out = RangeSeries::default();
     let mut points = 0usize;
     let mut t = start_ms;
     while t <= end_ms {
@@ -177,20 +176,14 @@ pub fn range(
                 v,
                 drop_name: false,
             }],
-            Val::Vector(samples) => finish_vector(samples, t)?,
+            Val::Vector(samples) => samples,
             _ => return exec_err("range query of a value that is neither scalar nor vector"),
         };
         points += samples.len();
+        out.step += 1;
         for s in samples {
-            let at = *out.entry(s.labels.clone()).or_insert_with(|| {
-                series.push(Series {
-                    labels: s.labels.clone(),
-                    points: Vec::new(),
-                    drop_name: false,
-                });
-                series.len() - 1
-            });
-            series[at].points.push((t, s.v));
+            let at = out.series_of(s.labels, s.drop_name)?;
+            out.series[at].points.push((t, s.v));
         }
         ev.count_samples(points)?;
         let Some(next) = t.checked_add(step_ms) else {
@@ -198,8 +191,62 @@ pub fn range(
         };
         t = next;
     }
+    let mut series = out.series;
     series.sort_by(|a, b| a.labels.compare(&b.labels));
     Ok(ev.result(Value::Matrix(series)))
+}
+
+/// The output series of a range query as its steps are evaluated. A series' samples share
+/// one `Labels` allocation from step to step, so the labels are looked up (and their name
+/// dropped) by that allocation's identity; a label set built anew (an aggregation's group) is
+/// found by its value, once per step.
+#[derive(Default)]
+struct RangeSeries {
+    series: Vec<Series>,
+    /// Output series by label value.
+    by_labels: HashMap<Labels, usize>,
+    /// Output series by the identity of an evaluated sample's labels and whether its name is
+    /// dropped; the entry keeps those labels alive, so the identity is not reused.
+    by_id: HashMap<(usize, bool), (Labels, usize)>,
+    /// The step each output series last got a sample at (a second one is an error).
+    last_step: Vec<usize>,
+    step: usize,
+}
+
+impl RangeSeries {
+    fn series_of(&mut self, labels: Labels, drop_name: bool) -> Result<usize> {
+        let key = (labels.shared_id(), drop_name);
+        let at = match self.by_id.get(&key) {
+            Some(&(_, at)) => at,
+            None => {
+                let out = if drop_name {
+                    labels.without_name()
+                } else {
+                    labels.clone()
+                };
+                let at = match self.by_labels.get(&out) {
+                    Some(&at) => at,
+                    None => {
+                        self.series.push(Series {
+                            labels: out.clone(),
+                            points: Vec::new(),
+                            drop_name: false,
+                        });
+                        self.last_step.push(0);
+                        self.by_labels.insert(out, self.series.len() - 1);
+                        self.series.len() - 1
+                    }
+                };
+                self.by_id.insert(key, (labels, at));
+                at
+            }
+        };
+        if self.last_step[at] == self.step {
+            return exec_err("vector cannot contain metrics with the same labelset");
+        }
+        self.last_step[at] = self.step;
+        Ok(at)
+    }
 }
 
 /// What a query evaluated from `start_ms` to `end_ms` reads: the matchers of each selector

@@ -29,6 +29,12 @@ impl Labels {
         Self(Arc::new(out))
     }
 
+    /// An identity of this label set's shared allocation: equal for clones of one `Labels`
+    /// (and stable while one of them lives), different for separately built equal sets.
+    pub fn shared_id(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+
     /// The pairs in name order.
     pub fn pairs(&self) -> &[(String, String)] {
         &self.0

@@ -267,59 +267,108 @@ fn format_time(t: i64) -> String {
 }
 
 fn labels_json(l: &Labels) -> String {
-    let items: Vec<String> = l
-        .pairs()
-        .iter()
-        .map(|(k, v)| format!("{}:{}", json_str(k), json_str(v)))
-        .collect();
-    format!("{{{}}}", items.join(","))
+    let mut out = String::new();
+    write_labels(&mut out, l);
+    out
+}
+
+/// Appends a label set as a JSON object.
+fn write_labels(out: &mut String, l: &Labels) {
+    out.push('{');
+    for (i, (k, v)) in l.pairs().iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_str(out, k);
+        out.push(':');
+        write_json_str(out, v);
+    }
+    out.push('}');
+}
+
+/// Appends `s` as a JSON string.
+fn write_json_str(out: &mut String, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&json_str(s));
+    }
+}
+
+/// Appends a sample as Prometheus writes it: `[<unix seconds>,"<value>"]`.
+fn write_point(out: &mut String, t: i64, v: f64) {
+    let (sign, t) = if t < 0 { ("-", -t) } else { ("", t) };
+    let _ = match t % 1000 {
+        0 => write!(out, "[{sign}{},\"", t / 1000),
+        f => write!(out, "[{sign}{}.{f:03},\"", t / 1000),
+    };
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v == f64::INFINITY {
+        out.push_str("+Inf");
+    } else if v == f64::NEG_INFINITY {
+        out.push_str("-Inf");
+    } else {
+        let _ = write!(out, "{v}");
+    }
+    out.push_str("\"]");
 }
 
 fn value_json(v: &Value) -> String {
-    let point = |t: i64, v: f64| format!("[{},\"{}\"]", format_time(t), format_value(v));
+    let mut out = String::new();
     match v {
         Value::Scalar { t, v } => {
-            format!(r#"{{"resultType":"scalar","result":{}}}"#, point(*t, *v))
+            out.push_str(r#"{"resultType":"scalar","result":"#);
+            write_point(&mut out, *t, *v);
+            out.push('}');
         }
-        Value::String { t, v } => format!(
-            r#"{{"resultType":"string","result":[{},{}]}}"#,
-            format_time(*t),
-            json_str(v)
-        ),
+        Value::String { t, v } => {
+            let _ = write!(
+                out,
+                r#"{{"resultType":"string","result":[{},{}]}}"#,
+                format_time(*t),
+                json_str(v)
+            );
+        }
         Value::Vector(samples) => {
-            let items: Vec<String> = samples
-                .iter()
-                .map(|s| {
-                    format!(
-                        r#"{{"metric":{},"value":{}}}"#,
-                        labels_json(&s.labels),
-                        point(s.t, s.v)
-                    )
-                })
-                .collect();
-            format!(
-                r#"{{"resultType":"vector","result":[{}]}}"#,
-                items.join(",")
-            )
+            out.push_str(r#"{"resultType":"vector","result":["#);
+            for (i, s) in samples.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"metric":"#);
+                write_labels(&mut out, &s.labels);
+                out.push_str(r#","value":"#);
+                write_point(&mut out, s.t, s.v);
+                out.push('}');
+            }
+            out.push_str("]}");
         }
         Value::Matrix(series) => {
-            let items: Vec<String> = series
-                .iter()
-                .map(|s| {
-                    let points: Vec<String> = s.points.iter().map(|p| point(p.0, p.1)).collect();
-                    format!(
-                        r#"{{"metric":{},"values":[{}]}}"#,
-                        labels_json(&s.labels),
-                        points.join(",")
-                    )
-                })
-                .collect();
-            format!(
-                r#"{{"resultType":"matrix","result":[{}]}}"#,
-                items.join(",")
-            )
+            let points: usize = series.iter().map(|s| s.points.len()).sum();
+            out.reserve(points * 24 + series.len() * 128);
+            out.push_str(r#"{"resultType":"matrix","result":["#);
+            for (i, s) in series.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(r#"{"metric":"#);
+                write_labels(&mut out, &s.labels);
+                out.push_str(r#","values":["#);
+                for (j, p) in s.points.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    write_point(&mut out, p.0, p.1);
+                }
+                out.push_str("]}");
+            }
+            out.push_str("]}");
         }
     }
+    out
 }
 
 /// The tenant of a request, as the SQL API reads it.
@@ -730,6 +779,33 @@ mod tests {
         assert!(parse_step("s", "-1e300").is_err());
         assert_eq!(parse_step("s", "15s").unwrap(), 15_000);
         assert_eq!(parse_step("s", "0.5").unwrap(), 500);
+        let labels = Labels::new(vec![
+            ("__name__".into(), "up".into()),
+            ("q".into(), "a\"b\\c\n".into()),
+        ]);
+        let matrix = Value::Matrix(vec![promql::value::Series {
+            labels: labels.clone(),
+            points: vec![(-1_500, f64::NAN), (2_000, 1e21), (3_001, -0.1)],
+            drop_name: false,
+        }]);
+        let json: serde_json::Value = serde_json::from_str(&value_json(&matrix)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"resultType": "matrix", "result": [{
+                "metric": {"__name__": "up", "q": "a\"b\\c\n"},
+                "values": [[-1.5, "NaN"], [2, "1000000000000000000000"], [3.001, "-0.1"]],
+            }]})
+        );
+        let vector = Value::Vector(vec![promql::value::Sample {
+            labels,
+            t: 0,
+            v: f64::NEG_INFINITY,
+            drop_name: false,
+        }]);
+        assert_eq!(
+            value_json(&vector),
+            r#"{"resultType":"vector","result":[{"metric":{"__name__":"up","q":"a\"b\\c\n"},"value":[0,"-Inf"]}]}"#
+        );
         let mut out = Vec::new();
         parse_form("match%5B%5D=up&match[]=a+b&x=%zz", &mut out);
         assert_eq!(out[0], ("match[]".into(), "up".into()));
