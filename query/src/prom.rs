@@ -22,7 +22,7 @@ use axum::Router;
 use common::Tenant;
 use promql::label::{MatchOp, Matcher};
 use promql::storage::{Preloaded, StoredSeries};
-use promql::value::{format_value, Labels, Value, METRIC_NAME};
+use promql::value::{Labels, Value, METRIC_NAME};
 use promql::{Options, QueryError};
 use storage::ReadView;
 
@@ -757,6 +757,7 @@ async fn format_query(RawQuery(raw): RawQuery, headers: HeaderMap, body: Bytes) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use promql::value::format_value;
 
     #[test]
     fn times_values_and_forms_are_read_and_written_as_prometheus_does() {
