@@ -264,6 +264,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             .with_graceful_shutdown(stopped(stop_ingest.clone()))
             .into_future(),
     );
+    // Recent metrics samples back into memory for queries, off the start-up path.
+    let warm = Arc::clone(&engine);
+    tokio::spawn(async move { warm.warm_hot().await });
     let flusher = tokio::spawn(Arc::clone(&engine).run_flusher(
         config.storage.flush_check_interval,
         stopped(stop_ingest.clone()),

@@ -532,16 +532,9 @@ impl Engine {
         match self.write_segment(table, frozen).await {
             Ok((meta, hot)) => {
                 update_segment_gauges(signal, std::slice::from_ref(&meta), 1);
-                let now_ms = self.clock.now_nanos() / 1_000_000;
-                let freed = table.publish(meta, hot, now_ms);
+                let freed = table.publish(meta, hot, self.now_ms());
                 if signal == Signal::Metrics {
-                    let (samples, bytes) = table.hot_size();
-                    metrics::HOT_SAMPLES
-                        .with_label_values(&[table.tenant.as_str()])
-                        .set(samples as i64);
-                    metrics::HOT_BYTES
-                        .with_label_values(&[table.tenant.as_str()])
-                        .set(bytes as i64);
+                    self.set_hot_gauges(table);
                 }
                 self.update_store_bytes(table);
                 self.head_bytes.fetch_sub(freed, Ordering::Relaxed);
@@ -562,6 +555,67 @@ impl Engine {
                 Err(error)
             }
         }
+    }
+
+    /// Reads the samples of the metrics segments that fall in the hot window back into memory
+    /// (the window starts empty after a restart), one tenant after the other. Queries read the
+    /// segments until it is done; flushes meanwhile keep their samples as usual.
+    pub async fn warm_hot(&self) {
+        let tables = self.all_tables();
+        for table in tables.iter().filter(|t| t.signal == Signal::Metrics) {
+            let Some((from, segments)) = table.start_hot_warming(self.now_ms()) else {
+                continue;
+            };
+            let started = std::time::Instant::now();
+            let segments: Vec<SegmentMeta> = segments
+                .into_iter()
+                .filter(|s| s.max_time >= from)
+                .collect();
+            let read = self.read_back(&segments, from).await;
+            if let Err(error) = &read {
+                tracing::warn!(tenant = %table.tenant, %error,
+                    "could not read the hot window back from segments; queries read segments");
+            }
+            table.finish_hot_warming(read.ok(), self.now_ms());
+            let (samples, bytes) = table.hot_size();
+            self.set_hot_gauges(table);
+            tracing::info!(tenant = %table.tenant, segments = segments.len(), samples, bytes,
+                seconds = started.elapsed().as_secs_f64(), "hot window read back from segments");
+        }
+    }
+
+    /// The samples at or after `from` of `segments`, ready for the hot window.
+    async fn read_back(&self, segments: &[SegmentMeta], from: i64) -> Result<hot::Prepared> {
+        let mut rows = Vec::new();
+        for seg in segments {
+            let batches = self.read_parquet(&seg.path).await?;
+            rows = tokio::task::spawn_blocking(move || -> Result<_> {
+                for b in &batches {
+                    let logical = crate::samples_layout::to_logical(b)?;
+                    hot::collect(std::slice::from_ref(&logical), from, &mut rows);
+                }
+                Ok(rows)
+            })
+            .await
+            .map_err(|e| Error::Replay(format!("hot window read task failed: {e}")))??;
+        }
+        tokio::task::spawn_blocking(move || hot::group(rows, from))
+            .await
+            .map_err(|e| Error::Replay(format!("hot window read task failed: {e}")))
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_nanos() / 1_000_000
+    }
+
+    fn set_hot_gauges(&self, table: &TableState) {
+        let (samples, bytes) = table.hot_size();
+        metrics::HOT_SAMPLES
+            .with_label_values(&[table.tenant.as_str()])
+            .set(samples as i64);
+        metrics::HOT_BYTES
+            .with_label_values(&[table.tenant.as_str()])
+            .set(bytes as i64);
     }
 
     /// Writes and commits the segment of a frozen head; returns it, with its samples for the
@@ -589,7 +643,7 @@ impl Engine {
             ..o
         });
         let index_body = self.config.index_body_at_flush || signal != Signal::Logs;
-        let keep_from = table.hot_keep_from(self.clock.now_nanos() / 1_000_000);
+        let keep_from = table.hot_keep_from(self.now_ms());
         let (encoded, exemplars, hot) = tokio::task::spawn_blocking(move || -> Result<_> {
             let hot = keep_from.map(|from| hot::prepare(&batches, from));
             let series = match registry {

@@ -201,6 +201,21 @@ impl TableState {
         Some((head, out))
     }
 
+    /// Begins a warm-up of the hot window (see [`HotSamples::start_warming`]): the time to
+    /// read back from, and the segments live now, whose samples from then on are to be read.
+    pub(crate) fn start_hot_warming(&self, now_ms: i64) -> Option<(i64, Vec<SegmentMeta>)> {
+        let mut inner = self.inner.write();
+        let from = inner.hot.as_mut()?.start_warming(now_ms)?;
+        Some((from, inner.segments.clone()))
+    }
+
+    /// Ends a warm-up with the samples read back (`None`: reading failed).
+    pub(crate) fn finish_hot_warming(&self, read: Option<Prepared>, now_ms: i64) {
+        if let Some(hot) = self.inner.write().hot.as_mut() {
+            hot.finish_warming(read, now_ms);
+        }
+    }
+
     /// Samples and bytes in the hot window.
     pub(crate) fn hot_size(&self) -> (usize, usize) {
         let inner = self.inner.read();

@@ -5,8 +5,10 @@
 //!
 //! Invariant: every sample of a published segment with a time at or after `covered_from` is
 //! here (once: the first one flushed for a timestamp). A read whose window starts before
-//! `covered_from` is not answered here and falls back to the segments. `covered_from` only
-//! grows: when samples expire (older than the window) or memory runs over its bound.
+//! `covered_from` is not answered here and falls back to the segments. `covered_from` grows
+//! when samples expire (older than the window) or memory runs over its bound; it moves back
+//! only when a warm-up (after a restart) has read the window's samples back from the segments
+//! that were live when it began, while flushes meanwhile kept theirs from the same time on.
 
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, UInt64Array};
 use common::hash::IdMap;
@@ -47,6 +49,10 @@ pub(crate) struct HotSamples {
     samples: usize,
     /// The oldest sample time kept (a lower bound), to expire only when it is worth a pass.
     oldest: i64,
+    /// The time a warm-up under way reads segments back from.
+    warming: Option<i64>,
+    /// The latest time everything before which was dropped.
+    dropped_before: i64,
 }
 
 /// Flushed samples ready to go into [`HotSamples`]: per series, in time order, from `from` on.
@@ -66,13 +72,54 @@ impl HotSamples {
             series: IdMap::default(),
             samples: 0,
             oldest: i64::MAX,
+            warming: None,
+            dropped_before: i64::MIN,
         }
     }
 
     /// The time from which flushed samples must be kept, at clock time `now_ms`.
     pub(crate) fn keep_from(&self, now_ms: i64) -> i64 {
-        self.covered_from
-            .max(now_ms.saturating_sub(self.config.window_ms))
+        match self.warming {
+            // The warm-up will vouch for its start: flushes meanwhile keep from there too.
+            Some(from) => from.min(self.covered_from),
+            None => self
+                .covered_from
+                .max(now_ms.saturating_sub(self.config.window_ms)),
+        }
+    }
+
+    /// Begins a warm-up at clock time `now_ms`: returns the time from which the caller must
+    /// read back the samples of the segments live now (and hand them to
+    /// [`Self::finish_warming`]), or `None` when there is nothing to gain.
+    pub(crate) fn start_warming(&mut self, now_ms: i64) -> Option<i64> {
+        let from = now_ms.saturating_sub(self.config.window_ms);
+        if self.config.window_ms <= 0 || self.warming.is_some() || self.covered_from <= from {
+            return None;
+        }
+        self.warming = Some(from);
+        Some(from)
+    }
+
+    /// Ends a warm-up with the samples read back (`None`: it failed, coverage stays as it was).
+    /// For a timestamp both hold, the read-back sample (flushed earlier) wins.
+    pub(crate) fn finish_warming(&mut self, read: Option<Prepared>, now_ms: i64) {
+        let Some(from) = self.warming.take() else {
+            return;
+        };
+        let Some(read) = read else { return };
+        let from = from.max(self.dropped_before);
+        for (id, ts, vals) in read.series {
+            let keep = ts.partition_point(|&t| t < from);
+            let (ts, vals) = (&ts[keep..], &vals[keep..]);
+            let Some(&first) = ts.first() else { continue };
+            self.oldest = self.oldest.min(first);
+            let buf = self.series.entry(id).or_default();
+            let before = buf.ts.len();
+            merge(buf, ts, vals, true);
+            self.samples += buf.ts.len() - before;
+        }
+        self.covered_from = self.covered_from.min(from);
+        self.expire(now_ms);
     }
 
     /// Adds the samples of a segment being published, then drops what is older than the
@@ -92,7 +139,7 @@ impl HotSamples {
                 buf.ts.extend_from_slice(&ts);
                 buf.vals.extend_from_slice(&vals);
             } else {
-                merge(buf, &ts, &vals);
+                merge(buf, &ts, &vals, false);
             }
             self.samples += buf.ts.len() - before;
         }
@@ -129,6 +176,7 @@ impl HotSamples {
         self.oldest = oldest;
         self.samples = samples;
         self.covered_from = self.covered_from.max(cutoff);
+        self.dropped_before = self.dropped_before.max(cutoff);
     }
 
     /// The samples in `[lo, hi]` of each series of `ids`, in time order, appended to `out`
@@ -160,9 +208,10 @@ impl HotSamples {
     }
 }
 
-/// Merges sorted `ts`/`vals` into `buf`, keeping the sample already there for a timestamp
-/// both hold (the one flushed first, as segment reads keep the first one read).
-fn merge(buf: &mut SeriesBuf, ts: &[i64], vals: &[f64]) {
+/// Merges sorted `ts`/`vals` into `buf`. For a timestamp both hold, the sample flushed first
+/// stays (as segment reads keep the first one read): the one already there, or the incoming
+/// one when `incoming_first` (samples read back from older segments).
+fn merge(buf: &mut SeriesBuf, ts: &[i64], vals: &[f64], incoming_first: bool) {
     let (old_ts, old_vals) = (std::mem::take(&mut buf.ts), std::mem::take(&mut buf.vals));
     let mut out_ts = Vec::with_capacity(old_ts.len() + ts.len());
     let mut out_vals = Vec::with_capacity(old_ts.len() + ts.len());
@@ -170,11 +219,16 @@ fn merge(buf: &mut SeriesBuf, ts: &[i64], vals: &[f64]) {
     while i < old_ts.len() || j < ts.len() {
         let take_old = j >= ts.len() || (i < old_ts.len() && old_ts[i] <= ts[j]);
         if take_old {
-            if j < ts.len() && old_ts[i] == ts[j] {
+            let tie = j < ts.len() && old_ts[i] == ts[j];
+            out_ts.push(old_ts[i]);
+            out_vals.push(if tie && incoming_first {
+                vals[j]
+            } else {
+                old_vals[i]
+            });
+            if tie {
                 j += 1;
             }
-            out_ts.push(old_ts[i]);
-            out_vals.push(old_vals[i]);
             i += 1;
         } else {
             out_ts.push(ts[j]);
@@ -190,6 +244,12 @@ fn merge(buf: &mut SeriesBuf, ts: &[i64], vals: &[f64]) {
 /// series in time order, the first of each timestamp kept.
 pub(crate) fn prepare(batches: &[RecordBatch], from: i64) -> Prepared {
     let mut rows: Vec<(u64, i64, f64)> = Vec::new();
+    collect(batches, from, &mut rows);
+    group(rows, from)
+}
+
+/// Appends the `(series, time, value)` rows of `batches` at or after `from` to `rows`.
+pub(crate) fn collect(batches: &[RecordBatch], from: i64, rows: &mut Vec<(u64, i64, f64)>) {
     for b in batches {
         let col = |name: &str| b.column_by_name(name).map(|c| c.as_any());
         let (Some(ids), Some(ts), Some(vals)) = (
@@ -206,6 +266,10 @@ pub(crate) fn prepare(batches: &[RecordBatch], from: i64) -> Prepared {
             }
         }
     }
+}
+
+/// `rows` (in flush order) grouped by series in time order, the first of each timestamp kept.
+pub(crate) fn group(mut rows: Vec<(u64, i64, f64)>, from: i64) -> Prepared {
     // Stable: of the rows of one series and timestamp, the first flushed stays first.
     rows.sort_by_key(|r| (r.0, r.1));
     rows.dedup_by_key(|r| (r.0, r.1));
@@ -316,6 +380,53 @@ mod tests {
         assert!(h.covered_from > 5_300);
         let kept = read(&h, &[0, 1, 2, 3], h.covered_from, 10_000).unwrap();
         assert_eq!(kept.iter().map(Vec::len).sum::<usize>(), h.size().0);
+    }
+
+    #[test]
+    fn a_warm_up_reads_the_window_back_while_flushes_go_on() {
+        // After a restart: segments hold samples up to 5,000; coverage starts after them.
+        let mut h = HotSamples::new(CONFIG, 5_001);
+        let from = h.start_warming(5_500).unwrap();
+        assert_eq!(from, 4_500);
+        assert!(h.start_warming(5_500).is_none(), "one warm-up at a time");
+        // A flush meanwhile keeps its samples from the warm-up's start on.
+        let later = 5_600;
+        assert_eq!(h.keep_from(later), 4_500);
+        let flushed = batch(&[(1, 4_550, 9.0), (1, 5_200, 2.0)]);
+        h.insert(prepare(&[flushed], h.keep_from(later)), later);
+        // Until the warm-up ends, only times after the old segments are answered here.
+        assert_eq!(read(&h, &[1], 4_600, 6_000), None);
+        assert_eq!(
+            read(&h, &[1], 5_001, 6_000).unwrap(),
+            vec![vec![(5_200, 2.0)]]
+        );
+        // The samples read back; at 4,550 the older segment's sample wins.
+        let back = group(
+            vec![
+                (1, 4_400, 0.5),
+                (1, 4_550, 1.0),
+                (1, 4_900, 1.5),
+                (2, 4_800, 7.0),
+            ],
+            from,
+        );
+        h.finish_warming(Some(back), later);
+        assert_eq!(
+            read(&h, &[1, 2], 4_500, 6_000).unwrap(),
+            vec![
+                vec![(4_550, 1.0), (4_900, 1.5), (5_200, 2.0)],
+                vec![(4_800, 7.0)]
+            ]
+        );
+        assert_eq!(read(&h, &[1], 4_499, 6_000), None);
+        assert_eq!(h.size().0, 4);
+
+        // A warm-up that failed leaves coverage where it was.
+        let mut h = HotSamples::new(CONFIG, 5_001);
+        h.start_warming(5_500).unwrap();
+        h.finish_warming(None, 5_500);
+        assert_eq!(read(&h, &[1], 4_600, 6_000), None);
+        assert_eq!(read(&h, &[1], 5_001, 6_000), Some(vec![vec![]]));
     }
 
     #[test]

@@ -5,7 +5,9 @@ use ingest::remote_write::{Label, Sample, TimeSeries, WriteRequest};
 use prost::Message;
 use serde_json::Value;
 
-use crate::harness::{metric_sum, Vigil};
+use std::time::Duration;
+
+use crate::harness::{metric_sum, poll, Vigil};
 use crate::prometheus_api::ok;
 
 /// Sample spacing, ms.
@@ -182,6 +184,29 @@ async fn promql_answers_are_the_same_from_the_head_from_segments_and_from_both()
     );
     let hot = metric_sum(&head.metrics_text().await, "vigil_metrics_hot_samples");
     assert_eq!(hot, Some((6 * POINTS) as f64), "every sample is hot");
+
+    // After a restart the hot window is read back from the segments.
+    let mut head = head;
+    head.stop().await;
+    head.restart().await;
+    poll(
+        "the hot window to be read back",
+        Duration::from_secs(30),
+        || async {
+            let hot = metric_sum(&head.metrics_text().await, "vigil_metrics_hot_samples");
+            if hot == Some((6 * POINTS) as f64) {
+                Ok(())
+            } else {
+                Err(format!("{hot:?} hot samples"))
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        answers(&head, first_ms).await,
+        expected,
+        "from the hot window read back"
+    );
 
     // The first 70% in a segment, the rest in the head; then all in two segments. Without a
     // hot window: the segments are read.

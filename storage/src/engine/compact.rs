@@ -443,7 +443,7 @@ impl Engine {
         }
     }
 
-    async fn read_parquet(&self, path: &str) -> Result<Vec<RecordBatch>> {
+    pub(super) async fn read_parquet(&self, path: &str) -> Result<Vec<RecordBatch>> {
         let bytes = self.store.get(&Path::from(path)).await?.bytes().await?;
         tokio::task::spawn_blocking(move || -> Result<Vec<RecordBatch>> {
             let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?

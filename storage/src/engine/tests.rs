@@ -553,3 +553,39 @@ async fn exemplars_without_samples_flush_into_a_segment_filed_under_their_time()
     let back = crate::exemplars::decode(bytes.into()).unwrap();
     assert_eq!(back.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
 }
+
+#[tokio::test]
+async fn the_hot_window_is_read_back_from_segments_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = Tenant::default_tenant();
+    let now = common::Clock::now_nanos(&common::SystemClock) / 1_000_000;
+    let points: Vec<(u64, i64)> = (0..100).map(|i| (i % 3, now - 60_000 + i as i64)).collect();
+    let ids = [0, 1, 2];
+    let (lo, hi) = (now - 120_000, now);
+    let engine = open(dir.path()).await;
+    engine
+        .append(
+            tenant.clone(),
+            Signal::Metrics,
+            encode(&points),
+            samples(&points),
+        )
+        .await
+        .unwrap();
+    engine.flush_all().await.unwrap();
+    let (_, before) = engine
+        .hot_samples(&tenant, &ids, lo, hi)
+        .expect("hot after a flush");
+    assert_eq!(before.iter().map(Vec::len).sum::<usize>(), 100);
+    engine.shutdown().await.unwrap();
+    drop(engine);
+
+    let engine = open(dir.path()).await;
+    assert!(
+        engine.hot_samples(&tenant, &ids, lo, hi).is_none(),
+        "empty after a restart: queries read segments"
+    );
+    engine.warm_hot().await;
+    let (_, after) = engine.hot_samples(&tenant, &ids, lo, hi).expect("warmed");
+    assert_eq!(after, before);
+}
