@@ -2,6 +2,7 @@
 //! conformance runner and by tests).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use promql_parser::label::{MatchOp, Matcher};
 
@@ -13,10 +14,54 @@ pub struct StoredSeries {
     /// The series.
     pub labels: Labels,
     /// `(ms, value)` in time order.
-    pub samples: Vec<(i64, f64)>,
+    pub samples: Samples,
     /// Whether the samples are per-interval increments (OTLP delta temporality) rather than
     /// cumulative values: `rate` and `increase` then sum them.
     pub delta: bool,
+}
+
+/// Samples of a series, `(ms, value)` in time order. Shared: a window of a series held in
+/// memory is a range of the same allocation, not a copy.
+#[derive(Debug, Clone, Default)]
+pub struct Samples {
+    all: Arc<Vec<(i64, f64)>>,
+    from: usize,
+    to: usize,
+}
+
+impl Samples {
+    /// Samples `[from, to)` of these.
+    fn range(&self, from: usize, to: usize) -> Self {
+        Self {
+            all: Arc::clone(&self.all),
+            from: self.from + from,
+            to: self.from + to,
+        }
+    }
+}
+
+impl From<Vec<(i64, f64)>> for Samples {
+    fn from(v: Vec<(i64, f64)>) -> Self {
+        let to = v.len();
+        Self {
+            all: Arc::new(v),
+            from: 0,
+            to,
+        }
+    }
+}
+
+impl std::ops::Deref for Samples {
+    type Target = [(i64, f64)];
+    fn deref(&self) -> &[(i64, f64)] {
+        &self.all[self.from..self.to]
+    }
+}
+
+impl PartialEq for Samples {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
 }
 
 /// Read access to series.
@@ -115,7 +160,12 @@ impl Storage for MemStorage {
             .filter(|(labels, _)| matchers.iter().all(|m| matches(m, labels)))
             .filter_map(|(labels, samples)| {
                 let delta = self.delta.contains(labels);
-                in_window(labels, samples, delta, start_ms, end_ms)
+                let (from, to) = window(samples, start_ms, end_ms)?;
+                Some(StoredSeries {
+                    labels: labels.clone(),
+                    samples: samples[from..to].to_vec().into(),
+                    delta,
+                })
             })
             .collect())
     }
@@ -124,18 +174,24 @@ impl Storage for MemStorage {
 /// A series with its samples in `[start_ms, end_ms]`; `None` when it has none there.
 fn in_window(
     labels: &Labels,
-    samples: &[(i64, f64)],
+    samples: &Samples,
     delta: bool,
     start_ms: i64,
     end_ms: i64,
 ) -> Option<StoredSeries> {
-    let from = samples.partition_point(|&(t, _)| t < start_ms);
-    let to = samples.partition_point(|&(t, _)| t <= end_ms);
-    (from < to).then(|| StoredSeries {
+    let (from, to) = window(samples, start_ms, end_ms)?;
+    Some(StoredSeries {
         labels: labels.clone(),
-        samples: samples[from..to].to_vec(),
+        samples: samples.range(from, to),
         delta,
     })
+}
+
+/// The indexes `[from, to)` of the samples in `[start_ms, end_ms]`; `None` when there are none.
+fn window(samples: &[(i64, f64)], start_ms: i64, end_ms: i64) -> Option<(usize, usize)> {
+    let from = samples.partition_point(|&(t, _)| t < start_ms);
+    let to = samples.partition_point(|&(t, _)| t <= end_ms);
+    (from < to).then_some((from, to))
 }
 
 /// Series read ahead for one query: per selection (a selector's matchers, as
@@ -160,9 +216,11 @@ impl Preloaded {
         for s in series {
             match merged.last_mut() {
                 Some(last) if last.labels == s.labels => {
-                    last.samples.extend_from_slice(&s.samples);
-                    last.samples.sort_by_key(|p| p.0);
-                    last.samples.dedup_by_key(|p| p.0);
+                    let mut samples = last.samples.to_vec();
+                    samples.extend_from_slice(&s.samples);
+                    samples.sort_by_key(|p| p.0);
+                    samples.dedup_by_key(|p| p.0);
+                    last.samples = samples.into();
                     last.delta |= s.delta;
                 }
                 _ => merged.push(s),

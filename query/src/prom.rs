@@ -400,7 +400,7 @@ async fn load(
             stored.push(StoredSeries {
                 delta: row.metric_type.starts_with("delta_"),
                 labels: row.labels,
-                samples,
+                samples: samples.into(),
             });
         }
         store.add(matchers, stored);
