@@ -22,6 +22,7 @@ mod select;
 use crate::storage::{Storage, StoredSeries};
 use crate::value::{Labels, Sample, Series, Value, METRIC_NAME};
 use select::Cursor;
+pub(crate) use select::Stepped;
 
 /// Limits and defaults of evaluation.
 #[derive(Debug, Clone)]

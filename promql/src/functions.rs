@@ -4,7 +4,8 @@ use promql_parser::label::MatchOp;
 use promql_parser::parser::{Call, Expr, VectorSelector};
 
 use crate::aggregate::{avg, kahan_inc, quantile};
-use crate::eval::{exec_err, ms, Ev, RangeArg, Result, Val};
+
+use crate::eval::{exec_err, ms, Ev, RangeArg, Result, Stepped, Val};
 use crate::value::format_value;
 use crate::value::{Labels, Sample, Series, METRIC_NAME};
 
@@ -313,14 +314,25 @@ pub(crate) fn call(ev: &mut Ev<'_>, c: &Call, t: i64) -> Result<Val> {
                 let range = ms(&m.range);
                 let mut had_points = Vec::new();
                 let key = c as *const Call as usize;
-                let stepped =
-                    ev.stepped(key, m, t, true, &mut had_points, |p, start, end, delta| {
+                let how = Stepped {
+                    drop_name: true,
+                    resets: counter,
+                };
+                let stepped = ev.stepped(
+                    key,
+                    m,
+                    t,
+                    how,
+                    &mut had_points,
+                    |p, start, end, delta, resets| {
                         if counter && delta {
                             delta_increase(p, range, is_rate)
                         } else {
-                            extrapolated_rate(p, start, end, range, counter, is_rate)
+                            let resets = Resets { known: resets };
+                            extrapolated_rate(p, start, end, range, counter, is_rate, resets)
                         }
-                    })?;
+                    },
+                )?;
                 if let Some(v) = stepped {
                     if counter && !had_points.is_empty() {
                         let at = ev.arg_offset(name, 0);
@@ -348,7 +360,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, c: &Call, t: i64) -> Result<Val> {
                 } else if counter && delta {
                     delta_increase(p, range, is_rate)
                 } else {
-                    extrapolated_rate(p, start, end, range, counter, is_rate)
+                    extrapolated_rate(p, start, end, range, counter, is_rate, Resets::default())
                 };
                 if let Some(v) = v {
                     out.push(Sample {
@@ -368,8 +380,11 @@ pub(crate) fn call(ev: &mut Ev<'_>, c: &Call, t: i64) -> Result<Val> {
             let keep_name = matches!(name, "last_over_time" | "first_over_time");
             if let Expr::MatrixSelector(m) = unparen(arg(c, 0)?) {
                 let key = c as *const Call as usize;
-                let stepped =
-                    ev.stepped(key, m, t, !keep_name, &mut Vec::new(), |p, _, _, _| f(p))?;
+                let how = Stepped {
+                    drop_name: !keep_name,
+                    resets: false,
+                };
+                let stepped = ev.stepped(key, m, t, how, &mut Vec::new(), |p, _, _, _, _| f(p))?;
                 if let Some(v) = stepped {
                     return Ok(Val::Vector(v));
                 }
@@ -567,6 +582,13 @@ fn delta_increase(p: &[(i64, f64)], range_ms: i64, is_rate: bool) -> Option<f64>
 }
 
 /// Prometheus's `extrapolatedRate` for floats.
+/// The counter resets of a window when they are known already: the value before each drop,
+/// in order (`None`: find them in the points).
+#[derive(Default, Clone, Copy)]
+struct Resets<'a> {
+    known: Option<&'a [f64]>,
+}
+
 fn extrapolated_rate(
     p: &[(i64, f64)],
     range_start: i64,
@@ -574,6 +596,7 @@ fn extrapolated_rate(
     range_ms: i64,
     counter: bool,
     is_rate: bool,
+    resets: Resets<'_>,
 ) -> Option<f64> {
     if p.len() < 2 {
         return None;
@@ -582,12 +605,22 @@ fn extrapolated_rate(
     let (first_t, last_t) = (p[0].0, p[n1].0);
     let mut result = p[n1].1 - p[0].1;
     if counter {
-        let mut prev = p[0].1;
-        for &(_, v) in &p[1..] {
-            if v < prev {
-                result += prev;
+        match resets.known {
+            // The same additions in the same order as the scan below.
+            Some(prevs) => {
+                for &prev in prevs {
+                    result += prev;
+                }
             }
-            prev = v;
+            None => {
+                let mut prev = p[0].1;
+                for &(_, v) in &p[1..] {
+                    if v < prev {
+                        result += prev;
+                    }
+                    prev = v;
+                }
+            }
         }
     }
     let mut to_start = (first_t - range_start) as f64 / 1000.0;

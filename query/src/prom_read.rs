@@ -594,6 +594,11 @@ impl SampleReader {
             return Ok(());
         }
         let selection = selection(meta.metadata(), &groups, &runs);
+        // Room for every selected row up front: growing a long series' list sample by sample
+        // reallocated and copied it again and again.
+        for r in &runs {
+            got.series[r.at].reserve((r.end - r.start) as usize);
+        }
         let cols = std::iter::once(ts_col).chain(value_cols.iter().copied());
         let mask = ProjectionMask::leaves(&schema, cols);
         let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, meta)

@@ -12,6 +12,54 @@ use super::{exec_err, ms, offset_ms, selector_matchers, Ev, QueryError, RangeArg
 use crate::storage::StoredSeries;
 use crate::value::{is_stale_nan, Labels, Sample, Series};
 
+/// How [`Ev::stepped`] evaluates a function.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stepped {
+    /// Whether the results drop the metric name.
+    pub drop_name: bool,
+    /// Whether the function wants each window's counter resets (see [`Marks`]).
+    pub resets: bool,
+}
+
+/// Where a series' samples hold staleness markers, and where its values drop (a counter
+/// reset: the value at `i` below the one at `i - 1`), with the value before each drop.
+#[derive(Default)]
+struct Marks {
+    stale: Vec<usize>,
+    drop_at: Vec<usize>,
+    drop_prev: Vec<f64>,
+}
+
+impl Marks {
+    fn find(&mut self, samples: &[(i64, f64)], drops: bool) {
+        self.stale.clear();
+        self.drop_at.clear();
+        self.drop_prev.clear();
+        for (i, p) in samples.iter().enumerate() {
+            if is_stale_nan(p.1) {
+                self.stale.push(i);
+            } else if drops && i > 0 && p.1 < samples[i - 1].1 {
+                self.drop_at.push(i);
+                self.drop_prev.push(samples[i - 1].1);
+            }
+        }
+    }
+
+    /// Whether samples `[from, to)` hold a staleness marker.
+    fn stale_in(&self, from: usize, to: usize) -> bool {
+        let i = self.stale.partition_point(|&s| s < from);
+        self.stale.get(i).is_some_and(|&s| s < to)
+    }
+
+    /// The values before each drop inside samples `[from, to)` (a drop at `from` is a drop
+    /// from a sample outside), in order; for a window without staleness markers.
+    fn drops_in(&self, from: usize, to: usize) -> &[f64] {
+        let a = self.drop_at.partition_point(|&d| d <= from);
+        let b = self.drop_at.partition_point(|&d| d < to);
+        &self.drop_prev[a..b.max(a)]
+    }
+}
+
 /// Where a series' last window was, `(start, end]` and its samples' index range, so that the
 /// next step's window (usually a little later) is found by moving forward, not by searching.
 #[derive(Debug, Clone, Copy, Default)]
@@ -99,9 +147,9 @@ impl Ev<'_> {
         key: usize,
         m: &MatrixSelector,
         t: i64,
-        drop_name: bool,
+        how: Stepped,
         had_points: &mut Vec<bool>,
-        mut f: impl FnMut(&[(i64, f64)], i64, i64, bool) -> Option<f64>,
+        mut f: impl FnMut(&[(i64, f64)], i64, i64, bool, Option<&[f64]>) -> Option<f64>,
     ) -> Result<Option<Vec<Sample>>> {
         if let Some(v) = self.stepped.remove(&(key, t)) {
             return Ok(Some(v));
@@ -109,6 +157,7 @@ impl Ev<'_> {
         if self.step <= 0 || t < self.start || t > self.end || (t - self.start) % self.step != 0 {
             return Ok(None);
         }
+        let Stepped { drop_name, resets } = how;
         let series = self.series_of(&m.vs)?;
         let range = ms(&m.range);
         let offset = offset_ms(&m.vs.offset);
@@ -124,26 +173,30 @@ impl Ev<'_> {
         }
         let mut out: Vec<Vec<Sample>> = vec![Vec::new(); steps.len()];
         let mut scratch: Vec<(i64, f64)> = Vec::new();
+        let mut marks = Marks::default();
         had_points.clear();
         for s in series.iter() {
             self.check_deadline()?;
+            // Where the series has staleness markers and (for counters) drops, found once for
+            // all steps instead of scanning every window for them.
+            marks.find(&s.samples, resets);
             let mut cursor = Cursor::default();
             let mut any = false;
             for (i, &(_, start, end)) in steps.iter().enumerate() {
                 let (from, to) = cursor.window(&s.samples, start, end);
                 let window = &s.samples[from..to];
-                let points = if window.iter().any(|p| is_stale_nan(p.1)) {
+                let (points, drops) = if marks.stale_in(from, to) {
                     scratch.clear();
                     scratch.extend(window.iter().filter(|p| !is_stale_nan(p.1)));
-                    &scratch[..]
+                    (&scratch[..], None)
                 } else {
-                    window
+                    (window, resets.then(|| marks.drops_in(from, to)))
                 };
                 if points.is_empty() {
                     continue;
                 }
                 any = true;
-                if let Some(v) = f(points, start, end, s.delta) {
+                if let Some(v) = f(points, start, end, s.delta, drops) {
                     out[i].push(Sample {
                         labels: s.labels.clone(),
                         t: end,
@@ -302,5 +355,61 @@ impl Ev<'_> {
             end,
             range,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::STALE_NAN_BITS;
+
+    /// The values before each drop in a window, as `rate` finds them by scanning.
+    fn scanned(p: &[(i64, f64)]) -> Vec<f64> {
+        p.windows(2)
+            .filter(|w| w[1].1 < w[0].1)
+            .map(|w| w[0].1)
+            .collect()
+    }
+
+    #[test]
+    fn marks_find_the_drops_and_staleness_markers_a_scan_of_each_window_finds() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut marks = Marks::default();
+        for _ in 0..200 {
+            let n = (next() % 60) as usize;
+            let samples: Vec<(i64, f64)> = (0..n)
+                .map(|i| {
+                    let v = match next() % 10 {
+                        0 => f64::from_bits(STALE_NAN_BITS),
+                        1 => f64::NAN,
+                        r => (r * 7 % 11) as f64,
+                    };
+                    (i as i64, v)
+                })
+                .collect();
+            marks.find(&samples, true);
+            for from in 0..=n {
+                for to in from..=n {
+                    let window = &samples[from..to];
+                    let stale = window.iter().any(|p| is_stale_nan(p.1));
+                    assert_eq!(marks.stale_in(from, to), stale, "{samples:?} {from}..{to}");
+                    if !stale {
+                        let got: Vec<u64> = marks
+                            .drops_in(from, to)
+                            .iter()
+                            .map(|v| v.to_bits())
+                            .collect();
+                        let want: Vec<u64> = scanned(window).iter().map(|v| v.to_bits()).collect();
+                        assert_eq!(got, want, "{samples:?} {from}..{to}");
+                    }
+                }
+            }
+        }
     }
 }
