@@ -142,19 +142,7 @@ async fn send_remote_write(vigil: &Vigil, t_ms: i64) {
             timeseries: vec![series],
             metadata: vec![],
         };
-        let body = snap::raw::Encoder::new()
-            .compress_vec(&req.encode_to_vec())
-            .expect("snappy");
-        let resp = vigil
-            .http()
-            .post(vigil.api_url("/api/v1/write"))
-            .header("Content-Encoding", "snappy")
-            .header("Content-Type", "application/x-protobuf")
-            .body(body)
-            .send()
-            .await
-            .expect("remote write");
-        assert_eq!(resp.status().as_u16(), 204, "{:?}", resp.text().await);
+        vigil.remote_write(&req).await;
     }
 }
 

@@ -266,6 +266,24 @@ impl Vigil {
     }
 
     /// `/metrics` as text.
+    /// Sends `req` to `/api/v1/write` as Prometheus does (snappy protobuf); asserts the 204.
+    pub(crate) async fn remote_write(&self, req: &ingest::remote_write::WriteRequest) {
+        use prost::Message;
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&req.encode_to_vec())
+            .expect("snappy");
+        let resp = self
+            .http()
+            .post(self.api_url("/api/v1/write"))
+            .header("Content-Encoding", "snappy")
+            .header("Content-Type", "application/x-protobuf")
+            .body(body)
+            .send()
+            .await
+            .expect("POST /api/v1/write");
+        assert_eq!(resp.status().as_u16(), 204, "{:?}", resp.text().await);
+    }
+
     pub(crate) async fn metrics_text(&self) -> String {
         let (status, body) = self.get("/metrics").await;
         assert_eq!(status, 200, "GET /metrics: {body}");

@@ -2,7 +2,6 @@
 //! flushed segments (read through their series runs and sampled timestamps), or in both.
 
 use ingest::remote_write::{Label, Sample, TimeSeries, WriteRequest};
-use prost::Message;
 use serde_json::Value;
 
 use std::time::Duration;
@@ -71,19 +70,7 @@ async fn write(vigil: &Vigil, first_ms: i64, range: std::ops::Range<i64>) {
         timeseries: (0..6).map(|i| series(i, first_ms, range.clone())).collect(),
         metadata: vec![],
     };
-    let body = snap::raw::Encoder::new()
-        .compress_vec(&req.encode_to_vec())
-        .expect("snappy");
-    let resp = vigil
-        .http()
-        .post(vigil.api_url("/api/v1/write"))
-        .header("Content-Encoding", "snappy")
-        .header("Content-Type", "application/x-protobuf")
-        .body(body)
-        .send()
-        .await
-        .expect("POST /api/v1/write");
-    assert_eq!(resp.status().as_u16(), 204, "{:?}", resp.text().await);
+    vigil.remote_write(&req).await;
 }
 
 /// The answers of a fixed query set over the data's 2 h.
