@@ -1,4 +1,5 @@
 use super::*;
+use crate::index::Selected;
 use arrow::array::{Float64Array, Int64Array, StringArray, UInt64Array};
 
 /// Payload = 8-byte series id, 8-byte timestamp, repeated; each becomes one sample.
