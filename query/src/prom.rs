@@ -743,14 +743,19 @@ async fn buildinfo() -> Response {
     ))
 }
 
+/// The parsed `query` parameter, or Prometheus's `bad_data` answer.
+fn query_param(params: &Params) -> std::result::Result<promql::Query, ApiError> {
+    let text = params
+        .get("query")
+        .ok_or_else(|| ApiError::bad_data("invalid parameter \"query\": query is empty"))?;
+    promql::parse(text).map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))
+}
+
 async fn format_query(RawQuery(raw): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
     let params = Params::from(raw, &headers, &body);
-    let Some(text) = params.get("query") else {
-        return ApiError::bad_data("invalid parameter \"query\": query is empty").into_response();
-    };
-    match promql::parse(text) {
+    match query_param(&params) {
         Ok(q) => success(&json_str(&q.expr.prettify())),
-        Err(e) => ApiError::bad_data(format!("invalid parameter \"query\": {e}")).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 

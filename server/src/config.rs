@@ -277,14 +277,15 @@ impl Default for LimitsSection {
 
 impl Default for QuerySection {
     fn default() -> Self {
+        let hot = storage::hot::HotConfig::default();
         Self {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             timeout: Duration::from_secs(60),
             max_rows: 100_000,
             lookback_delta: Duration::from_secs(300),
             max_samples: 50_000_000,
-            hot_window: Duration::from_secs(3 * 3600),
-            hot_max_bytes: 512 * 1024 * 1024,
+            hot_window: Duration::from_millis(hot.window_ms.max(0) as u64),
+            hot_max_bytes: hot.max_bytes,
         }
     }
 }

@@ -449,8 +449,7 @@ impl Engine {
                     "could not read the hot window back from segments; queries read segments");
             }
             table.finish_hot_warming(read.ok(), self.now_ms());
-            let (samples, bytes) = table.hot_size();
-            self.set_hot_gauges(table);
+            let (samples, bytes) = self.set_hot_gauges(table);
             tracing::info!(tenant = %table.tenant, segments = segments.len(), samples, bytes,
                 seconds = started.elapsed().as_secs_f64(), "hot window read back from segments");
         }
@@ -480,7 +479,8 @@ impl Engine {
         self.clock.now_nanos() / 1_000_000
     }
 
-    fn set_hot_gauges(&self, table: &TableState) {
+    /// Shows the hot window's size on `/metrics`; returns it (samples, bytes).
+    fn set_hot_gauges(&self, table: &TableState) -> (usize, usize) {
         let (samples, bytes) = table.hot_size();
         metrics::HOT_SAMPLES
             .with_label_values(&[table.tenant.as_str()])
@@ -488,6 +488,7 @@ impl Engine {
         metrics::HOT_BYTES
             .with_label_values(&[table.tenant.as_str()])
             .set(bytes as i64);
+        (samples, bytes)
     }
 
     /// Writes and commits the segment of a frozen head; returns it, with its samples for the
@@ -914,14 +915,9 @@ impl ReadView for Engine {
             };
         };
         let inner = state.inner.read();
-        let mut head = Vec::with_capacity(inner.head.batches.len());
-        if let Some(frozen) = &inner.flushing {
-            head.extend(frozen.batches.iter().cloned());
-        }
-        head.extend(inner.head.batches.iter().cloned());
         TableSnapshot {
             schema,
-            head,
+            head: inner.unflushed(|h| &h.batches),
             segments: inner.segments.clone(),
         }
     }

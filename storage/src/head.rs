@@ -91,6 +91,14 @@ pub(crate) struct TableInner {
     pub(crate) hot: Option<HotSamples>,
 }
 
+impl TableInner {
+    /// The batches of the frozen head, then the live one, that `pick` chooses from each.
+    pub(crate) fn unflushed(&self, pick: impl Fn(&Head) -> &Vec<RecordBatch>) -> Vec<RecordBatch> {
+        let frozen = self.flushing.as_ref().map_or(&[][..], |h| pick(h));
+        frozen.iter().chain(pick(&self.head)).cloned().collect()
+    }
+}
+
 /// One tenant and signal.
 #[derive(Debug)]
 pub(crate) struct TableState {
@@ -157,12 +165,7 @@ impl TableState {
     /// one instant.
     pub(crate) fn exemplars(&self) -> (Vec<RecordBatch>, Vec<SegmentMeta>) {
         let inner = self.inner.read();
-        let mut head = Vec::new();
-        if let Some(frozen) = &inner.flushing {
-            head.extend(frozen.exemplars.iter().cloned());
-        }
-        head.extend(inner.head.exemplars.iter().cloned());
-        (head, inner.segments.clone())
+        (inner.unflushed(|h| &h.exemplars), inner.segments.clone())
     }
 
     /// Publishes a committed segment in place of the frozen head, with its recent samples
@@ -193,12 +196,7 @@ impl TableState {
         if !inner.hot.as_ref()?.read(ids, lo, hi, &mut out) {
             return None;
         }
-        let mut head = Vec::with_capacity(inner.head.batches.len() + 1);
-        if let Some(frozen) = &inner.flushing {
-            head.extend(frozen.batches.iter().cloned());
-        }
-        head.extend(inner.head.batches.iter().cloned());
-        Some((head, out))
+        Some((inner.unflushed(|h| &h.batches), out))
     }
 
     /// Begins a warm-up of the hot window (see [`HotSamples::start_warming`]): the time to

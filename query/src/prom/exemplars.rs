@@ -16,7 +16,8 @@ use storage::exemplars::Columns;
 use storage::ReadView;
 
 use super::{
-    format_time, json_str, labels_json, parse_time, success, tenant, ApiError, Params, PromState,
+    format_time, json_str, labels_json, parse_time, query_param, success, tenant, ApiError, Params,
+    PromState,
 };
 use crate::prom_read::ReadError;
 
@@ -36,15 +37,7 @@ pub(super) async fn query_exemplars(
 ) -> Response {
     let params = Params::from(raw, &headers, &body);
     let answer = async {
-        let query = match params.get("query") {
-            None | Some("") => {
-                return Err(ApiError::bad_data(
-                    "invalid parameter \"query\": query is empty",
-                ))
-            }
-            Some(q) => promql::parse(q)
-                .map_err(|e| ApiError::bad_data(format!("invalid parameter \"query\": {e}")))?,
-        };
+        let query = query_param(&params)?;
         let start = params
             .get("start")
             .map_or(Ok(i64::MIN), |s| parse_time("start", s))?;
