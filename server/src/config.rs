@@ -215,7 +215,7 @@ impl Default for IndexSection {
             block_rows: storage::index::DEFAULT_BLOCK_ROWS,
             max_attribute_values: 1000,
             cache_bytes: 512 * 1024 * 1024,
-            body_at_flush: false,
+            body_at_flush: true,
         }
     }
 }

@@ -185,7 +185,7 @@ impl Default for EngineConfig {
             text_zstd_level: 10,
             row_group_rows: 1_048_576,
             index: Some(IndexOptions::default()),
-            index_body_at_flush: false,
+            index_body_at_flush: true,
             index_cache_bytes: 512 * 1024 * 1024,
             compaction: CompactionConfig::default(),
             retention: RetentionConfig::default(),

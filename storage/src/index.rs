@@ -33,6 +33,7 @@
 
 mod build;
 mod cache;
+mod chunks;
 mod lookup;
 mod postings;
 mod terms;

@@ -20,7 +20,8 @@ use std::collections::BTreeSet;
 use arrow::array::{Array, AsArray, FixedSizeBinaryArray, MapArray, RecordBatch, StringArray};
 use arrow::datatypes::{Int32Type, UInt64Type};
 
-use super::{tokens, IndexBuilder};
+use super::chunks::ChunkCache;
+use super::IndexBuilder;
 
 /// What a segment's index covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,8 @@ pub struct SegmentIndexer {
     builder: IndexBuilder,
     /// The attribute value columns seen, to apply the cardinality cap at the end.
     keys: BTreeSet<String>,
+    /// Body chunks already tokenized.
+    chunks: ChunkCache,
     rows: u32,
 }
 
@@ -81,6 +84,7 @@ impl SegmentIndexer {
             opts,
             builder: IndexBuilder::new(),
             keys: BTreeSet::new(),
+            chunks: ChunkCache::default(),
             rows: 0,
         }
     }
@@ -104,7 +108,7 @@ impl SegmentIndexer {
                 strings(b, batch, "severity_text", row0, block);
                 ints(b, batch, "severity_number", row0, block);
                 if self.opts.body {
-                    body(b, batch, row0, block);
+                    body(b, &mut self.chunks, batch, row0, block);
                 }
                 attributes(b, &mut self.keys, batch, row0, block);
             }
@@ -229,7 +233,13 @@ fn ints(b: &mut IndexBuilder, batch: &RecordBatch, name: &str, row0: u32, unit: 
     }
 }
 
-fn body(b: &mut IndexBuilder, batch: &RecordBatch, row0: u32, block_rows: u32) {
+fn body(
+    b: &mut IndexBuilder,
+    chunks: &mut ChunkCache,
+    batch: &RecordBatch,
+    row0: u32,
+    block_rows: u32,
+) {
     let Some(col) = batch
         .column_by_name("body")
         .and_then(|c| c.as_string_opt::<i32>())
@@ -239,8 +249,7 @@ fn body(b: &mut IndexBuilder, batch: &RecordBatch, row0: u32, block_rows: u32) {
     let terms = b.column("body", block_rows);
     for (i, v) in col.iter().enumerate() {
         if let Some(v) = v {
-            let row = row0 + i as u32;
-            tokens(v, |t| terms.add(t.as_bytes(), row));
+            chunks.add(terms, v, row0 + i as u32);
         }
     }
 }

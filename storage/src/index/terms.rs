@@ -3,10 +3,13 @@
 use roaring::RoaringBitmap;
 
 /// The terms of one column while building. Term bytes live back to back in one arena; an
-/// open-addressing table of slots carries each term's full hash, its place in the arena and
-/// the unit it was last added in, so a look-up costs one slot access (plus the arena on a hash
-/// match) and a term repeated within a unit touches nothing else. New (term, unit) pairs go to
-/// one flat list in arrival order, grouped by term only at the end.
+/// open-addressing table of slots carries each term's full hash, id and place in the arena, so
+/// a look-up costs one slot access (plus the arena on a hash match). Each term id has the unit
+/// it was last posted in, so a term repeated within a unit touches nothing else. New (term,
+/// unit) pairs go to one flat list in arrival order, grouped by term only at the end.
+///
+/// A caller that already knows a term's id (see [`Terms::intern`]) posts it with
+/// [`Terms::post`] without a look-up.
 #[derive(Debug, Default)]
 pub struct Terms {
     /// Rows per posting unit.
@@ -16,6 +19,8 @@ pub struct Terms {
     /// Every term's bytes; term `i` ends at `ends[i]` and starts where term `i - 1` ends.
     arena: Vec<u8>,
     ends: Vec<usize>,
+    /// The unit each term was last posted in ([`NO_UNIT`] before its first).
+    last_unit: Vec<u32>,
     /// (term id, unit) for each unit in which a term occurs, in arrival order.
     pairs: Vec<(u32, u32)>,
     /// Whether some term got a unit below its last one (its units are sorted at the end).
@@ -24,13 +29,14 @@ pub struct Terms {
     last: Option<usize>,
 }
 
+/// The last unit of a term not posted yet.
+const NO_UNIT: u32 = u32::MAX;
+
 /// A slot of the term table; `hash == 0` marks a free one.
 #[derive(Debug, Clone, Copy, Default)]
 struct Slot {
     hash: u64,
     id: u32,
-    /// The unit the term was last added in.
-    unit: u32,
     start: u32,
     len: u32,
 }
@@ -38,7 +44,7 @@ struct Slot {
 /// `a == b` for slices of equal length, inline for the short ones that most terms are (a
 /// library `memcmp` call costs more than the comparison).
 #[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     debug_assert_eq!(a.len(), b.len());
     if a.len() > 32 {
         return a == b;
@@ -54,6 +60,16 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 #[inline]
 fn term_hash(term: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(term) | 1
+}
+
+/// The first eight bytes of `term` as a big-endian integer, zero-padded: integer order of
+/// these keys is byte order of the terms' first eight bytes (a shorter term, padded with zeros,
+/// sorts at or before every term it is a prefix of, and ties are broken on the whole bytes).
+fn prefix_key(term: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = term.len().min(8);
+    b[..n].copy_from_slice(&term[..n]);
+    u64::from_be_bytes(b)
 }
 
 /// Term `id` of an arena whose terms end at `ends`.
@@ -102,13 +118,27 @@ impl Terms {
                     term,
                 )
             {
-                self.post(at, unit);
+                self.post_unit(s.id, unit);
                 return;
             }
         }
         self.reserve(1);
-        let at = self.find_or_insert(term_hash(term), term, unit);
+        let at = self.find_or_insert(term_hash(term), term);
         self.last = Some(at);
+        self.post_unit(self.slots[at].id, unit);
+    }
+
+    /// The id of `term`, added without rows when new; ids count from 0 in order of arrival.
+    pub fn intern(&mut self, term: &[u8]) -> u32 {
+        self.reserve(1);
+        let at = self.find_or_insert(term_hash(term), term);
+        self.slots[at].id
+    }
+
+    /// Records that row `row` has the term of id `id` (from [`Terms::intern`]).
+    #[inline]
+    pub fn post(&mut self, id: u32, row: u32) {
+        self.post_unit(id, self.unit_of(row));
     }
 
     /// Makes room for `more` new terms at most half filling the table.
@@ -130,10 +160,10 @@ impl Terms {
         self.last = None;
     }
 
-    /// The slot of `term` (hash `hash`), inserted when new, with `unit` posted. The table must
-    /// have room for one more term.
+    /// The slot of `term` (hash `hash`), inserted when new. The table must have room for one
+    /// more term.
     #[inline]
-    fn find_or_insert(&mut self, hash: u64, term: &[u8], unit: u32) -> usize {
+    fn find_or_insert(&mut self, hash: u64, term: &[u8]) -> usize {
         let mask = self.slots.len() - 1;
         let mut i = hash as usize & mask;
         loop {
@@ -143,13 +173,12 @@ impl Terms {
                 self.slots[i] = Slot {
                     hash,
                     id,
-                    unit,
                     start: self.arena.len() as u32,
                     len: term.len() as u32,
                 };
                 self.arena.extend_from_slice(term);
                 self.ends.push(self.arena.len());
-                self.pairs.push((id, unit));
+                self.last_unit.push(NO_UNIT);
                 return i;
             }
             if s.hash == hash
@@ -159,25 +188,24 @@ impl Terms {
                     term,
                 )
             {
-                self.post(i, unit);
                 return i;
             }
             i = (i + 1) & mask;
         }
     }
 
-    /// Posts `unit` for the term in slot `at` unless it was last added in that unit.
+    /// Posts `unit` for term `id` unless it was last posted in that unit.
     #[inline]
-    fn post(&mut self, at: usize, unit: u32) {
-        let s = &mut self.slots[at];
-        if s.unit == unit {
+    fn post_unit(&mut self, id: u32, unit: u32) {
+        let last = &mut self.last_unit[id as usize];
+        if *last == unit {
             return;
         }
-        if s.unit > unit {
+        if *last != NO_UNIT && *last > unit {
             self.unsorted = true;
         }
-        s.unit = unit;
-        self.pairs.push((s.id, unit));
+        *last = unit;
+        self.pairs.push((id, unit));
     }
 
     /// Distinct terms.
@@ -208,9 +236,19 @@ impl Terms {
             units[*at as usize] = unit;
             *at += 1;
         }
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        order.sort_unstable_by(|&a, &b| self.term(a).cmp(self.term(b)));
-        order
+        // Terms in byte order, sorted by their first eight bytes as an integer and only then,
+        // among equal prefixes, by their bytes (most comparisons need no memcmp). A term
+        // interned but never posted has no rows: it is left out.
+        let mut keyed: Vec<(u64, u32)> = (0..n as u32)
+            .filter(|&id| starts[id as usize + 1] > starts[id as usize])
+            .map(|id| (prefix_key(self.term(id)), id))
+            .collect();
+        keyed.sort_unstable_by(|&(ka, a), &(kb, b)| {
+            ka.cmp(&kb).then_with(|| self.term(a).cmp(self.term(b)))
+        });
+        keyed
+            .into_iter()
+            .map(|(_, id)| id)
             .into_iter()
             .map(|id| {
                 let run = &units[starts[id as usize] as usize..starts[id as usize + 1] as usize];

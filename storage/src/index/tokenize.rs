@@ -43,21 +43,20 @@ const CLASS: [u8; 256] = {
     t
 };
 
-/// [`tokens`] of ASCII text, a byte at a time (the same tokens as the general path).
+/// [`tokens`] of ASCII text, a byte at a time (the same tokens as the general path): the
+/// tokens of each of its chunks.
 fn ascii_tokens(text: &str, mut f: impl FnMut(&str)) {
+    let mut lower = String::new();
+    ascii_chunks(text, |chunk| ascii_chunk_tokens(chunk, &mut lower, &mut f));
+}
+
+/// Calls `f` with each chunk of ASCII `text`: a maximal run of characters that can form a
+/// token or an address, id, path or e-mail, without trailing `.`, `:`, `-` or `_` (possibly
+/// empty). A token never spans two chunks, and a chunk's tokens depend on nothing but its
+/// bytes (see [`ascii_chunk_tokens`]), which lets an indexer tokenize a repeated chunk once.
+pub(super) fn ascii_chunks<'a>(text: &'a str, mut f: impl FnMut(&'a str)) {
     let b = text.as_bytes();
     let n = b.len();
-    let mut lower = String::new();
-    let mut emit = |s: &str, upper: bool, f: &mut dyn FnMut(&str)| {
-        if upper {
-            lower.clear();
-            lower.push_str(s);
-            lower.make_ascii_lowercase();
-            f(&lower);
-        } else {
-            f(s);
-        }
-    };
     let mut i = 0;
     while i < n {
         while i < n && CLASS[b[i] as usize] == SEP {
@@ -71,31 +70,47 @@ fn ascii_tokens(text: &str, mut f: impl FnMut(&str)) {
         while end > start && matches!(b[end - 1], b'.' | b':' | b'-' | b'_') {
             end -= 1;
         }
-        let mut runs = 0;
-        let mut any_upper = false;
-        let mut j = start;
-        while j < end {
-            while j < end && CLASS[b[j] as usize] == WIDE {
-                j += 1;
-            }
-            let run = j;
-            let mut upper = false;
-            while j < end && CLASS[b[j] as usize] >= ALNUM {
-                upper |= CLASS[b[j] as usize] == UPPER;
-                j += 1;
-            }
-            if j > run {
-                runs += 1;
-                any_upper |= upper;
-                emit(&text[run..j], upper, &mut f);
-            }
+        if end > start {
+            f(&text[start..end]);
         }
-        if runs > 1 {
-            let chunk = &text[start..end];
-            if is_ascii_shape(chunk) {
-                emit(chunk, any_upper, &mut f);
-            }
+    }
+}
+
+/// The tokens of one chunk of ASCII text (see [`ascii_chunks`]), lowercased through `lower`.
+pub(super) fn ascii_chunk_tokens(chunk: &str, lower: &mut String, f: &mut impl FnMut(&str)) {
+    let mut emit = |s: &str, upper: bool| {
+        if upper {
+            lower.clear();
+            lower.push_str(s);
+            lower.make_ascii_lowercase();
+            f(lower);
+        } else {
+            f(s);
         }
+    };
+    let b = chunk.as_bytes();
+    let end = b.len();
+    let mut runs = 0;
+    let mut any_upper = false;
+    let mut j = 0;
+    while j < end {
+        while j < end && CLASS[b[j] as usize] == WIDE {
+            j += 1;
+        }
+        let run = j;
+        let mut upper = false;
+        while j < end && CLASS[b[j] as usize] >= ALNUM {
+            upper |= CLASS[b[j] as usize] == UPPER;
+            j += 1;
+        }
+        if j > run {
+            runs += 1;
+            any_upper |= upper;
+            emit(&chunk[run..j], upper);
+        }
+    }
+    if runs > 1 && is_ascii_shape(chunk) {
+        emit(chunk, any_upper);
     }
 }
 
