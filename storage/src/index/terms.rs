@@ -248,9 +248,7 @@ impl Terms {
         });
         keyed
             .into_iter()
-            .map(|(_, id)| id)
-            .into_iter()
-            .map(|id| {
+            .map(|(_, id)| {
                 let run = &units[starts[id as usize] as usize..starts[id as usize + 1] as usize];
                 let bitmap = if self.unsorted {
                     let mut run = run.to_vec();
