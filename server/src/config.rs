@@ -203,8 +203,8 @@ pub(crate) struct IndexSection {
     pub(crate) max_attribute_values: usize,
     /// Bytes of decoded indexes kept in memory for queries.
     pub(crate) cache_bytes: usize,
-    /// Tokenize log bodies when a head is flushed; by default compaction does it, off the
-    /// ingest path (until then body searches read new segments in full).
+    /// Tokenize log bodies when a head is flushed (the default); when off, compaction does
+    /// it, off the ingest path, and until then body searches read new segments in full.
     pub(crate) body_at_flush: bool,
 }
 

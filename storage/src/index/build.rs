@@ -43,10 +43,10 @@ pub struct IndexOptions {
     pub max_attribute_values: usize,
     /// Rows per posting unit of the columns indexed per block (see the module docs).
     pub block_rows: u32,
-    /// Whether log bodies are tokenized (by far the costliest part: about 1.5 µs per access-log
-    /// record). Flushes may leave them out (`index.body_at_flush = false`); compaction then
-    /// indexes them. A segment whose index lacks the `body` column is read in full by body
-    /// searches.
+    /// Whether log bodies are tokenized (by far the costliest part: about 1.1 µs per distinct
+    /// access-log record). Flushes leave them out when `index.body_at_flush = false`;
+    /// compaction then indexes them. A segment whose index lacks the `body` column is read in
+    /// full by body searches.
     pub body: bool,
 }
 
