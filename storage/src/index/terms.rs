@@ -62,16 +62,6 @@ fn term_hash(term: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(term) | 1
 }
 
-/// The first eight bytes of `term` as a big-endian integer, zero-padded: integer order of
-/// these keys is byte order of the terms' first eight bytes (a shorter term, padded with zeros,
-/// sorts at or before every term it is a prefix of, and ties are broken on the whole bytes).
-fn prefix_key(term: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    let n = term.len().min(8);
-    b[..n].copy_from_slice(&term[..n]);
-    u64::from_be_bytes(b)
-}
-
 /// Term `id` of an arena whose terms end at `ends`.
 fn arena_term<'a>(arena: &'a [u8], ends: &[usize], id: u32) -> &'a [u8] {
     let id = id as usize;
@@ -236,19 +226,14 @@ impl Terms {
             units[*at as usize] = unit;
             *at += 1;
         }
-        // Terms in byte order, sorted by their first eight bytes as an integer and only then,
-        // among equal prefixes, by their bytes (most comparisons need no memcmp). A term
-        // interned but never posted has no rows: it is left out.
-        let mut keyed: Vec<(u64, u32)> = (0..n as u32)
+        // A term interned but never posted has no rows: it is left out.
+        let mut order: Vec<u32> = (0..n as u32)
             .filter(|&id| starts[id as usize + 1] > starts[id as usize])
-            .map(|id| (prefix_key(self.term(id)), id))
             .collect();
-        keyed.sort_unstable_by(|&(ka, a), &(kb, b)| {
-            ka.cmp(&kb).then_with(|| self.term(a).cmp(self.term(b)))
-        });
-        keyed
+        order.sort_unstable_by(|&a, &b| self.term(a).cmp(self.term(b)));
+        order
             .into_iter()
-            .map(|(_, id)| {
+            .map(|id| {
                 let run = &units[starts[id as usize] as usize..starts[id as usize + 1] as usize];
                 let bitmap = if self.unsorted {
                     let mut run = run.to_vec();
