@@ -172,6 +172,17 @@ pub struct EngineConfig {
     pub hot: HotConfig,
 }
 
+impl EngineConfig {
+    /// How flushes and compactions encode segment files.
+    fn segment_options(&self) -> SegmentOptions {
+        SegmentOptions {
+            zstd_level: self.zstd_level,
+            text_zstd_level: self.text_zstd_level,
+            row_group_rows: self.row_group_rows,
+        }
+    }
+}
+
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
@@ -505,11 +516,7 @@ impl Engine {
             max_lsn,
         } = frozen;
         let signal = table.signal;
-        let opts = SegmentOptions {
-            zstd_level: self.config.zstd_level,
-            text_zstd_level: self.config.text_zstd_level,
-            row_group_rows: self.config.row_group_rows,
-        };
+        let opts = self.config.segment_options();
         let registry = (signal == Signal::Metrics).then(|| self.registry(&table.tenant));
         let index_opts = self.config.index.clone().map(|o| IndexOptions {
             body: self.config.index_body_at_flush,

@@ -27,7 +27,6 @@ use super::{day_of, Engine};
 use crate::head::TableState;
 use crate::index::IndexOptions;
 use crate::manifest::SegmentMeta;
-use crate::segment::SegmentOptions;
 use crate::{metrics, Error, Result};
 
 /// How segments are merged.
@@ -284,11 +283,7 @@ impl Engine {
             }
         }
         self.pause("read").await;
-        let opts = SegmentOptions {
-            zstd_level: self.config.zstd_level,
-            text_zstd_level: self.config.text_zstd_level,
-            row_group_rows: self.config.row_group_rows,
-        };
+        let opts = self.config.segment_options();
         let index_opts: Option<IndexOptions> = self.config.index.clone();
         let (encoded, exemplars) = tokio::task::spawn_blocking(move || {
             super::encode_files(
