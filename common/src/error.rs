@@ -10,6 +10,9 @@ pub enum ErrorCode {
     Unavailable,
     /// The thing asked for does not exist.
     NotFound,
+    /// The request is well formed but cannot be computed (a query's evaluation failed on what
+    /// it read: Prometheus's `execution` errors).
+    Unprocessable,
     /// A bug or an I/O failure on our side.
     Internal,
 }
@@ -22,6 +25,7 @@ impl ErrorCode {
             ErrorCode::TooLarge => http::StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::NotFound => http::StatusCode::NOT_FOUND,
+            ErrorCode::Unprocessable => http::StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::Internal => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -33,6 +37,7 @@ impl ErrorCode {
             ErrorCode::TooLarge => tonic::Code::ResourceExhausted,
             ErrorCode::Unavailable => tonic::Code::Unavailable,
             ErrorCode::NotFound => tonic::Code::NotFound,
+            ErrorCode::Unprocessable => tonic::Code::FailedPrecondition,
             ErrorCode::Internal => tonic::Code::Internal,
         }
     }

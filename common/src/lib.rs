@@ -14,4 +14,4 @@ mod tenant;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ErrorCode;
 pub use signal::Signal;
-pub use tenant::{Tenant, TenantError, DEFAULT_TENANT};
+pub use tenant::{Tenant, TenantError, DEFAULT_TENANT, TENANT_HEADER};

@@ -205,12 +205,6 @@ pub fn exemplars_schema() -> SchemaRef {
     .clone()
 }
 
-/// The column each signal's main table is pruned and partitioned by, and how many nanoseconds
-/// one unit of it is.
-pub fn time_column(table: &str) -> Option<(&'static str, i64)> {
-    crate::Signal::from_table(table).map(crate::Signal::time_column)
-}
-
 /// The stable 64-bit fingerprint of a series: xxh3 over the metric name and the sorted labels,
 /// each part terminated by a 0xff byte (which never appears in UTF-8).
 pub fn series_fingerprint<'a>(

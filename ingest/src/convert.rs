@@ -22,31 +22,22 @@ use storage::Rows;
 
 mod attrs;
 mod columns;
+mod converted;
 mod exemplars;
 mod exponential;
 mod logs;
 mod metrics;
 mod names;
+mod output;
 mod remote_write;
 mod traces;
+
+pub use converted::{Converted, KnownFn};
 
 #[cfg(test)]
 mod exemplar_tests;
 #[cfg(test)]
 mod tests;
-
-/// The outcome of converting one export request.
-#[derive(Debug, Clone)]
-pub struct Converted {
-    /// The accepted items as rows of the signal's table; `None` when nothing was accepted.
-    pub rows: Option<Rows>,
-    /// Items accepted: spans, log records or metric data points, as OTLP counts them.
-    pub accepted: u64,
-    /// Items rejected, counted like `accepted`; the `rejected_*` field of OTLP's partial success.
-    pub rejected: u64,
-    /// What was wrong with the first rejected item, naming where it was in the request.
-    pub error: Option<String>,
-}
 
 /// Converts the spans of `req` into rows of the `spans` table, one row per span.
 pub fn traces(req: &ExportTraceServiceRequest) -> Converted {
@@ -70,10 +61,6 @@ pub fn metrics(req: &ExportMetricsServiceRequest) -> Converted {
 pub fn remote_write(req: &crate::remote_write::WriteRequest, known: Option<&KnownFn>) -> Converted {
     remote_write::convert(req, known)
 }
-
-/// A test for series ids whose `series` row storage holds already (what
-/// `storage::Sink::known_series` hands out).
-pub type KnownFn = dyn Fn(u64) -> bool + Send + Sync;
 
 /// [`metrics`], leaving out the `series` rows of the series for which `known` says storage
 /// has a row already.
@@ -134,55 +121,4 @@ fn empty_rows(signal: Signal) -> Result<Rows, ArrowError> {
             exemplars: None,
         },
     })
-}
-
-/// Counts accepted and rejected items and keeps the first error.
-#[derive(Debug, Default)]
-struct Tally {
-    accepted: u64,
-    rejected: u64,
-    error: Option<String>,
-}
-
-impl Tally {
-    fn accept(&mut self) {
-        self.accepted += 1;
-    }
-
-    /// Rejects `n` items; `error` is only rendered for the first rejection.
-    fn reject(&mut self, n: u64, error: impl FnOnce() -> String) {
-        self.rejected += n;
-        if self.error.is_none() {
-            self.error = Some(error());
-        }
-    }
-
-    /// Wraps up with the rows built from the accepted items (rows with exemplars only are kept
-    /// too: Prometheus sends exemplars apart from samples). Building only fails on a bug in
-    /// this module; the request then fails as a whole instead of panicking.
-    fn finish(self, rows: Result<Rows, ArrowError>) -> Converted {
-        let exemplars = rows.as_ref().is_ok_and(|r| r.exemplars.is_some());
-        if self.accepted == 0 && !exemplars {
-            return Converted {
-                rows: None,
-                accepted: 0,
-                rejected: self.rejected,
-                error: self.error,
-            };
-        }
-        match rows {
-            Ok(rows) => Converted {
-                rows: Some(rows),
-                accepted: self.accepted,
-                rejected: self.rejected,
-                error: self.error,
-            },
-            Err(e) => Converted {
-                rows: None,
-                accepted: 0,
-                rejected: self.accepted + self.rejected,
-                error: Some(format!("failed to build rows: {e}")),
-            },
-        }
-    }
 }

@@ -91,7 +91,9 @@ impl Error {
     /// The `reason` label of `vigil_ingest_items_rejected_total`.
     pub(crate) fn reason(&self) -> &'static str {
         match self.code() {
-            ErrorCode::InvalidArgument | ErrorCode::NotFound => "invalid",
+            ErrorCode::InvalidArgument | ErrorCode::NotFound | ErrorCode::Unprocessable => {
+                "invalid"
+            }
             ErrorCode::TooLarge => "too_large",
             ErrorCode::Unavailable => "overloaded",
             ErrorCode::Internal => "internal",

@@ -28,7 +28,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::{Request as GrpcRequest, Response as GrpcResponse, Status};
 
 use crate::metrics::{self, Protocol};
-use crate::service::{self, tenant_from, IngestState, Input, OtlpRequest, TENANT_HEADER};
+use crate::service::{self, tenant_from, IngestState, Input, OtlpRequest};
 
 /// The three OTLP export services, ready to be served on one listener (alone with
 /// [`serve_grpc`], or next to other gRPC services).
@@ -195,7 +195,12 @@ impl<R: OtlpRequest> UnaryService<Bytes> for ExportCall<R> {
     fn call(&mut self, request: GrpcRequest<Bytes>) -> Self::Future {
         let state = Arc::clone(&self.state);
         Box::pin(async move {
-            let tenant = tenant_from(request.metadata().get(TENANT_HEADER).map(|v| v.as_bytes()));
+            let tenant = tenant_from(
+                request
+                    .metadata()
+                    .get(common::TENANT_HEADER)
+                    .map(|v| v.as_bytes()),
+            );
             let result = match tenant {
                 Ok(tenant) => {
                     let input = Input::Protobuf(request.into_inner());
@@ -313,7 +318,7 @@ mod tests {
         let mut request = GrpcRequest::new(message);
         request
             .metadata_mut()
-            .insert(TENANT_HEADER, tenant.parse().unwrap());
+            .insert("x-scope-orgid", tenant.parse().unwrap());
         request
     }
 

@@ -19,7 +19,7 @@ use crate::body::{read_body, ContentEncoding};
 use crate::error::{Error, Result};
 use crate::metrics::{self, Protocol};
 use crate::otlp_json::{self, JsonResponse};
-use crate::service::{self, tenant_from, IngestState, Input, OtlpRequest, TENANT_HEADER};
+use crate::service::{self, tenant_from, IngestState, Input, OtlpRequest};
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -110,7 +110,11 @@ async fn export<R: OtlpRequest>(
     body: Body,
     format: Format,
 ) -> Result<R::Response> {
-    let tenant = tenant_from(headers.get(TENANT_HEADER).map(HeaderValue::as_bytes))?;
+    let tenant = tenant_from(
+        headers
+            .get(common::TENANT_HEADER)
+            .map(HeaderValue::as_bytes),
+    )?;
     let encoding = ContentEncoding::from_headers(headers)?;
     let body = read_body(headers, body, encoding, state.limits().max_request_bytes).await?;
     let input = match format {

@@ -10,109 +10,22 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, StatusCode};
-use prost::Message;
 
 use crate::body::{read_body, ContentEncoding};
 use crate::error::{Error, Result};
 use crate::metrics::{self, Protocol};
-use crate::service::{self, tenant_from, IngestState, TENANT_HEADER};
+use crate::service::{self, tenant_from, IngestState};
+
+mod wire;
+
+pub(crate) use wire::payload;
+pub use wire::{Exemplar, Label, MetricMetadata, Sample, TimeSeries, WriteRequest, PAYLOAD_TAG};
 
 /// The path Prometheus's `remote_write` sends to.
 pub const REMOTE_WRITE_PATH: &str = "/api/v1/write";
-
-/// What a WAL payload of a remote-write request starts with: field number 0 is invalid in
-/// protobuf, so no OTLP request encoding starts with a zero byte.
-pub const PAYLOAD_TAG: &[u8] = b"\0PRW1";
-
-/// `prometheus.WriteRequest`.
-#[derive(Clone, PartialEq, Message)]
-pub struct WriteRequest {
-    /// The series.
-    #[prost(message, repeated, tag = "1")]
-    pub timeseries: Vec<TimeSeries>,
-    /// Metric metadata (type, help, unit) by family name.
-    #[prost(message, repeated, tag = "3")]
-    pub metadata: Vec<MetricMetadata>,
-}
-
-/// `prometheus.TimeSeries` (native histograms are not read yet).
-#[derive(Clone, PartialEq, Message)]
-pub struct TimeSeries {
-    /// Labels, `__name__` included.
-    #[prost(message, repeated, tag = "1")]
-    pub labels: Vec<Label>,
-    /// Samples in time order.
-    #[prost(message, repeated, tag = "2")]
-    pub samples: Vec<Sample>,
-    /// Exemplars.
-    #[prost(message, repeated, tag = "3")]
-    pub exemplars: Vec<Exemplar>,
-}
-
-/// `prometheus.Exemplar`.
-#[derive(Clone, PartialEq, Message)]
-pub struct Exemplar {
-    /// Labels (`trace_id` and the like).
-    #[prost(message, repeated, tag = "1")]
-    pub labels: Vec<Label>,
-    /// Value.
-    #[prost(double, tag = "2")]
-    pub value: f64,
-    /// Milliseconds since the epoch.
-    #[prost(int64, tag = "3")]
-    pub timestamp: i64,
-}
-
-/// `prometheus.Label`.
-#[derive(Clone, PartialEq, Message)]
-pub struct Label {
-    /// Name.
-    #[prost(string, tag = "1")]
-    pub name: String,
-    /// Value.
-    #[prost(string, tag = "2")]
-    pub value: String,
-}
-
-/// `prometheus.Sample`.
-#[derive(Clone, PartialEq, Message)]
-pub struct Sample {
-    /// Value.
-    #[prost(double, tag = "1")]
-    pub value: f64,
-    /// Milliseconds since the epoch.
-    #[prost(int64, tag = "2")]
-    pub timestamp: i64,
-}
-
-/// `prometheus.MetricMetadata`.
-#[derive(Clone, PartialEq, Message)]
-pub struct MetricMetadata {
-    /// `MetricType`: 0 unknown, 1 counter, 2 gauge, 3 histogram, 4 gauge histogram, 5 summary,
-    /// 6 info, 7 stateset.
-    #[prost(int32, tag = "1")]
-    pub r#type: i32,
-    /// The family name.
-    #[prost(string, tag = "2")]
-    pub metric_family_name: String,
-    /// Help text.
-    #[prost(string, tag = "4")]
-    pub help: String,
-    /// Unit.
-    #[prost(string, tag = "5")]
-    pub unit: String,
-}
-
-/// The WAL payload of a decompressed request body.
-pub(crate) fn payload(body: &[u8]) -> Bytes {
-    let mut b = BytesMut::with_capacity(PAYLOAD_TAG.len() + body.len());
-    b.put_slice(PAYLOAD_TAG);
-    b.put_slice(body);
-    b.freeze()
-}
 
 /// Decompresses a snappy block body, refusing one that would exceed `limit` bytes.
 pub(crate) fn unsnappy(body: &[u8], limit: usize) -> Result<Bytes> {
@@ -169,7 +82,11 @@ async fn handle(State(state): State<Arc<IngestState>>, headers: HeaderMap, body:
 }
 
 async fn write(state: &Arc<IngestState>, headers: &HeaderMap, body: Body) -> Result<()> {
-    let tenant = tenant_from(headers.get(TENANT_HEADER).map(HeaderValue::as_bytes))?;
+    let tenant = tenant_from(
+        headers
+            .get(common::TENANT_HEADER)
+            .map(HeaderValue::as_bytes),
+    )?;
     let encoding = headers
         .get(CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -190,6 +107,7 @@ async fn write(state: &Arc<IngestState>, headers: &HeaderMap, body: Body) -> Res
 #[cfg(test)]
 mod tests {
     use axum::body::to_bytes;
+    use prost::Message;
     use tower::ServiceExt;
 
     use super::*;

@@ -29,19 +29,9 @@ use crate::otlp_json::{JsonRequest, JsonResponse};
 const BLOCKING_THRESHOLD: usize = 32 * 1024;
 
 /// The header (HTTP) or metadata key (gRPC) that names the tenant.
-pub(crate) const TENANT_HEADER: &str = "x-scope-orgid";
-
-/// The tenant named by an `X-Scope-OrgID` value, or the default tenant when there is none.
+/// The tenant named by an `X-Scope-OrgID` value (see [`Tenant::from_header`]).
 pub(crate) fn tenant_from(value: Option<&[u8]>) -> Result<Tenant> {
-    let Some(bytes) = value else {
-        return Ok(Tenant::default_tenant());
-    };
-    let text = std::str::from_utf8(bytes).map_err(|_| {
-        Error::Tenant(common::TenantError(
-            String::from_utf8_lossy(bytes).into_owned(),
-        ))
-    })?;
-    Ok(Tenant::new(text)?)
+    Ok(Tenant::from_header(value)?)
 }
 
 /// Size limits of the OTLP receivers.

@@ -5,8 +5,8 @@
 //! `cargo bench -p promql --bench eval`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use promql::storage::MemStorage;
 use promql::value::Labels;
+use promql::MemSource;
 use promql::{parse, range, Options};
 
 const SERIES: usize = 1_000;
@@ -22,8 +22,8 @@ fn labels(pairs: &[(&str, String)]) -> Labels {
     )
 }
 
-fn store() -> (MemStorage, usize) {
-    let mut s = MemStorage::new();
+fn store() -> (MemSource, usize) {
+    let mut s = MemSource::new();
     let points = (HOURS * 3_600_000 / STEP_MS) as usize;
     let mut total = 0;
     for i in 0..SERIES {

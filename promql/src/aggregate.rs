@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use promql_parser::parser::token;
 use promql_parser::parser::LabelModifier;
 
-use crate::eval::{exec_err, group_labels, Ev, Result, Val};
+use crate::error::{exec_err, Result};
+use crate::ev::{group_labels, Ev, Val};
 use crate::value::{format_value, Labels, Sample, METRIC_NAME};
 
 /// Neumaier's compensated summation step, as Prometheus's `kahanSumInc`.

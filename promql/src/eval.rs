@@ -6,124 +6,30 @@
 //! consecutive steps evaluate each inner step once.
 
 use std::collections::HashMap;
-use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime};
 
-use promql_parser::label::{MatchOp, Matcher};
+use promql_parser::label::Matcher;
 use promql_parser::parser::token::{self, TokenType};
 use promql_parser::parser::{
     AggregateExpr, AtModifier, BinaryExpr, Expr, LabelModifier, Offset, VectorMatchCardinality,
     VectorSelector,
 };
 
+use crate::error::{exec_err, QueryError, Result};
+use crate::ev::{ms, offset_ms, selector_matchers, Ev, RangeArg, Val};
 use crate::functions;
-
-mod select;
-use crate::storage::{Storage, StoredSeries};
+use crate::query::{Options, Query, QueryResult};
+use crate::source::{MemSource, Source};
 use crate::value::{Labels, Sample, Series, Value, METRIC_NAME};
-use select::Cursor;
-pub(crate) use select::Stepped;
-
-/// Limits and defaults of evaluation.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// How far back an instant selector looks for a sample (Prometheus: 5m).
-    pub lookback_ms: i64,
-    /// Most samples a query may hold at once.
-    pub max_samples: usize,
-    /// Step of a subquery that names none (Prometheus: the global evaluation interval, 1m).
-    pub subquery_step_ms: i64,
-    /// Longest a query may run.
-    pub timeout: Duration,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            lookback_ms: 5 * 60 * 1000,
-            max_samples: 50_000_000,
-            subquery_step_ms: 60_000,
-            timeout: Duration::from_secs(120),
-        }
-    }
-}
-
-/// Why a query failed, with Prometheus's error types.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum QueryError {
-    /// The query does not parse or is otherwise invalid (`bad_data`).
-    #[error("{0}")]
-    BadData(String),
-    /// Evaluation failed (`execution`).
-    #[error("{0}")]
-    Execution(String),
-    /// Over [`Options::max_samples`] (`execution`).
-    #[error("query processing would load too many samples into memory in query execution")]
-    TooManySamples,
-    /// Over [`Options::timeout`] (`timeout`).
-    #[error("query timed out in query execution")]
-    Timeout,
-    /// Storage failed (`internal`).
-    #[error("{0}")]
-    Storage(String),
-}
-
-impl QueryError {
-    /// Prometheus's `errorType` for this error.
-    pub fn error_type(&self) -> &'static str {
-        match self {
-            QueryError::BadData(_) => "bad_data",
-            QueryError::Execution(_) | QueryError::TooManySamples => "execution",
-            QueryError::Timeout => "timeout",
-            QueryError::Storage(_) => "internal",
-        }
-    }
-}
-
-pub(crate) type Result<T> = std::result::Result<T, QueryError>;
-
-pub(crate) fn exec_err<T>(msg: impl Into<String>) -> Result<T> {
-    Err(QueryError::Execution(msg.into()))
-}
-
-/// A query's result and its annotations.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueryResult {
-    /// The value.
-    pub value: Value,
-    /// `PromQL warning: …` annotations.
-    pub warnings: Vec<String>,
-    /// `PromQL info: …` annotations.
-    pub infos: Vec<String>,
-}
-
-/// A parsed query with its text (annotations give positions in it).
-#[derive(Debug, Clone)]
-pub struct Query {
-    /// The syntax tree.
-    pub expr: Expr,
-    /// The text it was parsed from.
-    pub text: String,
-}
-
-/// Parses a query.
-pub fn parse(query: &str) -> Result<Query> {
-    let expr = promql_parser::parser::parse(query).map_err(QueryError::BadData)?;
-    Ok(Query {
-        expr,
-        text: query.to_string(),
-    })
-}
 
 /// Evaluates `expr` at `t_ms`.
 pub fn instant(
-    storage: &dyn Storage,
+    source: &dyn Source,
     opts: &Options,
     query: &Query,
     t_ms: i64,
 ) -> Result<QueryResult> {
     let expr = &query.expr;
-    let mut ev = Ev::new(storage, opts, query, t_ms, t_ms, 0);
+    let mut ev = Ev::new(source, opts, query, t_ms, t_ms, 0);
     let v = ev.eval(expr, t_ms)?;
     let value = match v {
         Val::Scalar(v) => Value::Scalar { t: t_ms, v },
@@ -136,7 +42,7 @@ pub fn instant(
 
 /// Evaluates `expr` at every step from `start_ms` to `end_ms`.
 pub fn range(
-    storage: &dyn Storage,
+    source: &dyn Source,
     opts: &Options,
     query: &Query,
     start_ms: i64,
@@ -163,7 +69,7 @@ pub fn range(
             )));
         }
     }
-    let mut ev = Ev::new(storage, opts, query, start_ms, end_ms, step_ms);
+    let mut ev = Ev::new(source, opts, query, start_ms, end_ms, step_ms);
     let mut out = RangeSeries::default();
     let mut points = 0usize;
     let mut t = start_ms;
@@ -252,14 +158,14 @@ impl RangeSeries {
 
 /// What a query evaluated from `start_ms` to `end_ms` reads: the matchers of each selector
 /// and the time window (inclusive) its evaluations need. A caller that loads these into a
-/// [`crate::storage::MemStorage`] can evaluate the query on it.
+/// [`crate::MemSource`] can evaluate the query on it.
 pub fn selections(
     opts: &Options,
     query: &Query,
     start_ms: i64,
     end_ms: i64,
 ) -> Vec<(Vec<Matcher>, i64, i64)> {
-    let empty = crate::storage::MemStorage::new();
+    let empty = MemSource::new();
     let ev = Ev::new(&empty, opts, query, start_ms, end_ms, 0);
     // Selectors with the same matchers (`a / a offset 1h`) are read once, over both windows.
     let mut out: Vec<(Vec<Matcher>, i64, i64)> = Vec::new();
@@ -311,183 +217,10 @@ fn check_unique<'a>(labels: impl Iterator<Item = &'a Labels>) -> Result<()> {
     Ok(())
 }
 
-/// A value at one evaluation time.
-#[derive(Debug, Clone)]
-pub(crate) enum Val {
-    Scalar(f64),
-    Str(String),
-    Vector(Vec<Sample>),
-    Matrix(Vec<Series>),
-}
-
-/// A range-vector argument with its window `(start, end]`.
-pub(crate) struct RangeArg {
-    pub series: Vec<Series>,
-    /// Per series: whether its points are per-interval increments (delta temporality).
-    pub delta: Vec<bool>,
-    pub start: i64,
-    pub end: i64,
-    /// The range, ms.
-    pub range: i64,
-}
-
-/// Milliseconds of a duration.
-/// Largest magnitude of a duration or time in ms the evaluator works with (≈ 36 million
-/// years): sums and differences of a few such values cannot overflow an `i64`.
-const MAX_MS: i64 = 1 << 60;
-
-/// Milliseconds of a duration, capped at [`MAX_MS`].
-pub(crate) fn ms(d: &Duration) -> i64 {
-    d.as_millis().min(MAX_MS as u128) as i64
-}
-
-fn offset_ms(o: &Option<Offset>) -> i64 {
-    match o {
-        None => 0,
-        Some(Offset::Pos(d)) => ms(d),
-        Some(Offset::Neg(d)) => -ms(d),
-    }
-}
-
-/// Milliseconds since the epoch of a time (negative before it).
-pub(crate) fn system_ms(t: &SystemTime) -> i64 {
-    match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => ms(&d),
-        Err(e) => -ms(&e.duration()),
-    }
-}
-
-/// The matchers of a selector, its name included.
-pub fn selector_matchers(vs: &VectorSelector) -> Vec<Matcher> {
-    let mut m = vs.matchers.matchers.clone();
-    if let Some(name) = &vs.name {
-        if !m.iter().any(|x| x.name == METRIC_NAME) {
-            m.push(Matcher::new(MatchOp::Equal, METRIC_NAME, name));
-        }
-    }
-    m
-}
-
-/// Evaluation state of one query.
-pub(crate) struct Ev<'a> {
-    storage: &'a dyn Storage,
-    pub(crate) opts: &'a Options,
-    /// The query's text, for annotation positions.
-    text: &'a str,
-    /// Query start, end and step (for `@ start()`, `start()`, `step()` …; 0 for instants).
-    pub(crate) start: i64,
-    pub(crate) end: i64,
-    pub(crate) step: i64,
-    /// Fetch window and matchers of each selector node (by address).
-    windows: HashMap<usize, (i64, i64, Vec<Matcher>)>,
-    fetched: HashMap<usize, Rc<Vec<StoredSeries>>>,
-    /// Per selector node, per series: the last window looked up, to move on from at the next
-    /// step instead of searching the samples again (steps go forward in time).
-    cursors: HashMap<usize, Vec<Cursor>>,
-    /// Results of range functions over matrix selectors computed ahead for the later steps of a
-    /// range query (see [`Ev::stepped`]), by (call node, step).
-    stepped: HashMap<(usize, i64), Vec<Sample>>,
-    subqueries: HashMap<(usize, i64), Rc<Vec<Sample>>>,
-    pub(crate) warnings: Vec<String>,
-    pub(crate) infos: Vec<String>,
-    deadline: Instant,
-}
-
 impl<'a> Ev<'a> {
-    fn new(
-        storage: &'a dyn Storage,
-        opts: &'a Options,
-        query: &'a Query,
-        start: i64,
-        end: i64,
-        step: i64,
-    ) -> Self {
-        let mut ev = Self {
-            storage,
-            opts,
-            text: &query.text,
-            start,
-            end,
-            step,
-            windows: HashMap::new(),
-            fetched: HashMap::new(),
-            cursors: HashMap::new(),
-            stepped: HashMap::new(),
-            subqueries: HashMap::new(),
-            warnings: Vec::new(),
-            infos: Vec::new(),
-            deadline: Instant::now() + opts.timeout,
-        };
-        ev.plan(&query.expr, start, end);
-        ev
-    }
-
-    /// Adds a `PromQL warning: …` annotation at byte `at` of the query (once per text).
-    pub(crate) fn warn(&mut self, msg: &str, at: Option<usize>) {
-        let text = format!("PromQL warning: {msg} ({})", self.position(at));
-        if !self.warnings.contains(&text) {
-            self.warnings.push(text);
-        }
-    }
-
-    /// Adds a `PromQL info: …` annotation.
-    pub(crate) fn info(&mut self, msg: &str, at: Option<usize>) {
-        let text = format!("PromQL info: {msg} ({})", self.position(at));
-        if !self.infos.contains(&text) {
-            self.infos.push(text);
-        }
-    }
-
-    /// `line:column` (1-based, columns in bytes) of byte `at` of the query.
-    fn position(&self, at: Option<usize>) -> String {
-        let at = at.unwrap_or(0).min(self.text.len());
-        let before = &self.text[..at];
-        let line = 1 + before.matches('\n').count();
-        let col = at - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-        format!("{line}:{col}")
-    }
-
-    /// Where argument `index` of the first call of `func` (a function or an aggregation with
-    /// parameter) starts in the query text.
-    pub(crate) fn arg_offset(&self, func: &str, index: usize) -> Option<usize> {
-        arg_offset(self.text, func, index)
-    }
-
-    fn result(self, value: Value) -> QueryResult {
-        QueryResult {
-            value,
-            warnings: self.warnings,
-            infos: self.infos,
-        }
-    }
-
-    fn check_deadline(&self) -> Result<()> {
-        if Instant::now() > self.deadline {
-            return Err(QueryError::Timeout);
-        }
-        Ok(())
-    }
-
-    fn count_samples(&self, n: usize) -> Result<()> {
-        if n > self.opts.max_samples {
-            return Err(QueryError::TooManySamples);
-        }
-        Ok(())
-    }
-
-    /// The time an `@` modifier pins evaluation to, or `t`.
-    fn at_time(&self, at: &Option<AtModifier>, t: i64) -> i64 {
-        match at {
-            None => t,
-            Some(AtModifier::Start) => self.start,
-            Some(AtModifier::End) => self.end,
-            Some(AtModifier::At(st)) => system_ms(st),
-        }
-    }
-
     /// Records the storage window each selector needs when `e` is evaluated at times in
     /// `[lo, hi]`.
-    fn plan(&mut self, e: &Expr, lo: i64, hi: i64) {
+    pub(crate) fn plan(&mut self, e: &Expr, lo: i64, hi: i64) {
         match e {
             Expr::VectorSelector(vs) => {
                 let (lo, hi) = self.shifted(&vs.at, &vs.offset, lo, hi);
@@ -679,81 +412,6 @@ impl<'a> Ev<'a> {
         };
         let input = self.vector(&a.expr, t)?;
         crate::aggregate::aggregate(self, id, param, input, &a.modifier).map(Val::Vector)
-    }
-}
-
-/// Where argument `index` of the first call of `func` starts in `text`: the name at a word
-/// boundary, an optional `by (…)`/`without (…)`, then the parenthesised arguments.
-fn arg_offset(text: &str, func: &str, index: usize) -> Option<usize> {
-    let b = text.as_bytes();
-    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b':';
-    let mut from = 0;
-    while let Some(i) = text[from..].find(func).map(|i| i + from) {
-        from = i + func.len();
-        if (i > 0 && word(b[i - 1])) || b.get(from).is_some_and(|&c| word(c)) {
-            continue;
-        }
-        let mut j = from;
-        let skip_ws = |mut j: usize| {
-            while j < b.len() && b[j].is_ascii_whitespace() {
-                j += 1;
-            }
-            j
-        };
-        j = skip_ws(j);
-        for kw in ["by", "without"] {
-            if text[j..].starts_with(kw) && !b.get(j + kw.len()).is_some_and(|&c| word(c)) {
-                let close = text[j..].find(')')? + j;
-                j = skip_ws(close + 1);
-            }
-        }
-        if b.get(j) != Some(&b'(') {
-            continue;
-        }
-        // Walk the arguments: depth of brackets, strings skipped.
-        let (mut depth, mut arg, mut k) = (0usize, 0usize, j + 1);
-        if index == 0 {
-            return Some(skip_ws(k));
-        }
-        while k < b.len() {
-            match b[k] {
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => {
-                    if depth == 0 {
-                        return None;
-                    }
-                    depth -= 1;
-                }
-                q @ (b'"' | b'\'' | b'`') => {
-                    k += 1;
-                    while k < b.len() && b[k] != q {
-                        if b[k] == b'\\' && q != b'`' {
-                            k += 1;
-                        }
-                        k += 1;
-                    }
-                }
-                b',' if depth == 0 => {
-                    arg += 1;
-                    if arg == index {
-                        return Some(skip_ws(k + 1));
-                    }
-                }
-                _ => {}
-            }
-            k += 1;
-        }
-        return None;
-    }
-    None
-}
-
-/// The group key of a sample under `by`/`without` (and whether the key holds the name).
-pub(crate) fn group_labels(labels: &Labels, modifier: &Option<LabelModifier>) -> Labels {
-    match modifier {
-        None => Labels::default(),
-        Some(LabelModifier::Include(l)) => labels.keep(&l.labels),
-        Some(LabelModifier::Exclude(l)) => labels.drop(&l.labels, true),
     }
 }
 

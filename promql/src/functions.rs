@@ -5,7 +5,9 @@ use promql_parser::parser::{Call, Expr, VectorSelector};
 
 use crate::aggregate::{avg, kahan_inc, quantile};
 
-use crate::eval::{exec_err, ms, Ev, RangeArg, Result, Stepped, Val};
+use crate::error::{exec_err, Result};
+use crate::ev::{ms, Ev, RangeArg, Val};
+use crate::select::Stepped;
 use crate::value::format_value;
 use crate::value::{Labels, Sample, Series, METRIC_NAME};
 

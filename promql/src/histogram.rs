@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use crate::eval::{Ev, Result};
-use crate::script::parse_number;
-use crate::value::{almost_equal, format_value, Labels, Sample, METRIC_NAME};
+use crate::error::Result;
+use crate::ev::Ev;
+use crate::value::{almost_equal, format_value, parse_number, Labels, Sample, METRIC_NAME};
 
 /// Relative tolerance under which bucket counts count as equal (floating-point noise).
 const SMALL_DELTA: f64 = 1e-12;

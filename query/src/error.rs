@@ -1,25 +1,40 @@
-//! Errors of the query crate and how they map to [`ErrorCode`] and to the `errorType` of the
-//! Prometheus-style error body.
+//! The one error type of the query crate: what can go wrong while answering a query in any
+//! language, classed by [`ErrorCode`] and by the `errorType` of the Prometheus-style error body
+//! that every HTTP API of this crate answers with (the mapping to a response is in
+//! `http/kit/respond.rs`, the only place that builds one).
 
 use std::time::Duration;
 
 use arrow::error::ArrowError;
-use common::ErrorCode;
+use common::{ErrorCode, TenantError};
 use datafusion::error::DataFusionError;
+use promql::QueryError;
 
 /// Everything that can go wrong while answering a query.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The engine refused or failed the query; [`Error::code`] tells whether the query or the
-    /// server is at fault.
+    /// The request is malformed: a parameter, a header, the body, the query text.
+    #[error("{0}")]
+    BadData(String),
+
+    /// The tenant header names no valid tenant.
+    #[error(transparent)]
+    Tenant(#[from] TenantError),
+
+    /// SQL: DataFusion refused or failed the query; [`Error::code`] tells whether the query or
+    /// the server is at fault.
     #[error("{}", .0.strip_backtrace())]
     DataFusion(#[from] DataFusionError),
 
-    /// The request itself is malformed (body, headers).
-    #[error("{0}")]
-    BadRequest(String),
+    /// PromQL: parsing or evaluation failed, with Prometheus's error types.
+    #[error(transparent)]
+    Promql(#[from] QueryError),
 
-    /// The result has more rows than [`crate::QueryLimits::max_result_rows`] allows.
+    /// Reading stored data failed (or would read more samples than allowed).
+    #[error(transparent)]
+    Storage(#[from] storage::Error),
+
+    /// The result has more rows than the query's `max_result_rows` allows.
     #[error(
         "query result exceeds max_result_rows ({limit} rows): add a LIMIT or narrow the query"
     )]
@@ -28,7 +43,7 @@ pub enum Error {
         limit: usize,
     },
 
-    /// The query ran longer than [`crate::QueryLimits::timeout`].
+    /// The query ran longer than its timeout and was cancelled.
     #[error("query timed out after {0:?}")]
     Timeout(Duration),
 
@@ -48,6 +63,9 @@ impl Error {
     /// The class of this error.
     pub fn code(&self) -> ErrorCode {
         match self {
+            Error::BadData(_) | Error::Tenant(_) | Error::TooManyRows { .. } => {
+                ErrorCode::InvalidArgument
+            }
             Error::DataFusion(e) => {
                 if is_user_error(e) {
                     ErrorCode::InvalidArgument
@@ -55,7 +73,14 @@ impl Error {
                     ErrorCode::Internal
                 }
             }
-            Error::BadRequest(_) | Error::TooManyRows { .. } => ErrorCode::InvalidArgument,
+            Error::Promql(e) => match e {
+                QueryError::BadData(_) => ErrorCode::InvalidArgument,
+                QueryError::Execution(_) | QueryError::TooManySamples => ErrorCode::Unprocessable,
+                QueryError::Timeout | QueryError::Canceled => ErrorCode::Unavailable,
+                QueryError::Storage(_) => ErrorCode::Internal,
+            },
+            Error::Storage(storage::Error::TooManySamples { .. }) => ErrorCode::Unprocessable,
+            Error::Storage(e) => e.code(),
             // JSON can encode every column type but maps with non-string keys, which only a
             // query can produce; the Arrow format has no such gap.
             Error::Encode(_) => ErrorCode::InvalidArgument,
@@ -64,17 +89,32 @@ impl Error {
         }
     }
 
-    /// The `errorType` of the error body.
+    /// The `errorType` of the error body, as Prometheus names its error classes.
     pub fn error_type(&self) -> &'static str {
         match self {
-            Error::Timeout(_) => "timeout",
+            Error::Timeout(_) | Error::Promql(QueryError::Timeout) => "timeout",
+            Error::Promql(QueryError::Canceled) => "canceled",
             _ => match self.code() {
-                ErrorCode::InvalidArgument | ErrorCode::TooLarge | ErrorCode::NotFound => {
-                    "bad_data"
-                }
+                ErrorCode::InvalidArgument | ErrorCode::TooLarge => "bad_data",
+                ErrorCode::Unprocessable => "execution",
+                ErrorCode::NotFound => "not_found",
                 ErrorCode::Unavailable => "unavailable",
                 ErrorCode::Internal => "internal",
             },
+        }
+    }
+
+    /// The message a client sees: this error's text, but for internal errors (whose detail
+    /// goes to the log only) and for a read over the sample limit, which reads as Prometheus's.
+    pub fn client_message(&self) -> String {
+        match self {
+            Error::Storage(storage::Error::TooManySamples { .. }) => {
+                QueryError::TooManySamples.to_string()
+            }
+            _ if self.code() == ErrorCode::Internal => {
+                "internal error, see the server log".to_string()
+            }
+            _ => self.to_string(),
         }
     }
 }
@@ -137,6 +177,7 @@ mod tests {
         let io = Error::from(DataFusionError::IoError(std::io::Error::other("disk")));
         assert_eq!(io.code(), ErrorCode::Internal);
         assert_eq!(io.error_type(), "internal");
+        assert_eq!(io.client_message(), "internal error, see the server log");
 
         let wrapped = Error::from(DataFusionError::External(Box::new(
             ArrowError::DivideByZero,
@@ -157,5 +198,28 @@ mod tests {
         let timeout = Error::Timeout(Duration::from_secs(2));
         assert_eq!(timeout.code(), ErrorCode::Unavailable);
         assert_eq!(timeout.error_type(), "timeout");
+    }
+
+    #[test]
+    fn promql_errors_keep_prometheus_types() {
+        let exec = Error::from(QueryError::Execution("many-to-many".into()));
+        assert_eq!(
+            (exec.code(), exec.error_type()),
+            (ErrorCode::Unprocessable, "execution")
+        );
+        let samples = Error::from(storage::Error::TooManySamples { limit: 5 });
+        assert_eq!(samples.error_type(), "execution");
+        assert_eq!(
+            samples.client_message(),
+            "query processing would load too many samples into memory in query execution"
+        );
+        let bad = Error::from(QueryError::BadData("1:1: parse error".into()));
+        assert_eq!(bad.error_type(), "bad_data");
+        let internal = Error::from(storage::Error::Read("segment x: layout".into()));
+        assert_eq!(internal.error_type(), "internal");
+        assert_eq!(
+            internal.client_message(),
+            "internal error, see the server log"
+        );
     }
 }

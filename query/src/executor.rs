@@ -1,12 +1,19 @@
 //! A dedicated Tokio runtime for query execution, so that a heavy query competes with other
 //! queries for its threads and never with ingest for the server's runtime (InfluxDB's
-//! `DedicatedExecutor`, in small).
+//! `DedicatedExecutor`, in small), and the one way every engine runs a query on it: under a
+//! timeout, with the work cancelled (not only the answer dropped) when time runs out or the
+//! caller stops waiting ([`QueryExecutor::run`]).
 
 use std::future::Future;
 use std::io;
+use std::time::Duration;
+
+use promql::Cancel;
 
 use tokio::runtime::{Builder, Handle, Runtime};
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
+
+use crate::{Error, Result};
 
 /// Owns the multi-thread runtime that queries execute on.
 #[derive(Debug)]
@@ -45,6 +52,40 @@ impl QueryExecutor {
     {
         self.handle.spawn(future)
     }
+
+    /// Runs `work` on the query runtime and waits at most `timeout` for it. When time runs out,
+    /// or when the returned future is dropped (the client went away), the task is aborted and
+    /// `cancel` is raised, which stops work that runs without yielding (a PromQL evaluation
+    /// checks it between steps).
+    pub async fn run<F, T>(&self, timeout: Duration, cancel: Cancel, work: F) -> Result<T>
+    where
+        F: Future<Output = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let handle = self.spawn(work);
+        let _stop = StopOnDrop {
+            abort: handle.abort_handle(),
+            cancel,
+        };
+        match tokio::time::timeout(timeout, handle).await {
+            Err(_elapsed) => Err(Error::Timeout(timeout)),
+            Ok(Err(join)) => Err(Error::Executor(join.to_string())),
+            Ok(Ok(out)) => out,
+        }
+    }
+}
+
+/// Stops a query task: aborts it at its next await and raises its cancel flag.
+struct StopOnDrop {
+    abort: AbortHandle,
+    cancel: Cancel,
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.abort.abort();
+        self.cancel.cancel();
+    }
 }
 
 impl Drop for QueryExecutor {
@@ -70,6 +111,33 @@ mod tests {
             .unwrap();
         assert_eq!(name.as_deref(), Some("vigil-query"));
         drop(executor);
+    }
+
+    #[tokio::test]
+    async fn a_run_past_its_timeout_raises_the_cancel_flag_of_work_that_never_yields() {
+        let executor = QueryExecutor::new(1).unwrap();
+        let cancel = Cancel::default();
+        let seen = cancel.clone();
+        let stopped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = std::sync::Arc::clone(&stopped);
+        let out: Result<()> = executor
+            .run(Duration::from_millis(50), cancel, async move {
+                // Busy work that only a cancel flag can stop.
+                while !seen.is_cancelled() {
+                    std::hint::spin_loop();
+                }
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            })
+            .await;
+        assert!(matches!(out, Err(Error::Timeout(_))), "{out:?}");
+        for _ in 0..200 {
+            if stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the work went on after its timeout");
     }
 
     #[tokio::test]

@@ -1,29 +1,24 @@
-//! SQL over Vigil's stored data. A [`storage::ReadView`] flows in; per tenant, a DataFusion
-//! session ([`session_for_tenant`]) sees the tables `spans`, `logs`, `samples` (each a union of
-//! the head batches in memory and the Parquet segments whose time range can match the query,
-//! pruned further by statistics and bloom filters) and `series`, with trace and span ids
-//! comparable to hex strings. Answers flow out of `POST /api/v1/sql` ([`sql_router`]) as JSON
-//! or an Arrow IPC stream, computed on a dedicated runtime ([`QueryExecutor`]) under
-//! [`QueryLimits`].
+//! Vigil's query engines and query APIs. A [`storage::ReadView`] flows in; out flow answers:
+//!
+//! - **Engines** callable as Rust with a tenant, an expression, a time or range and limits,
+//!   returning typed values: SQL on DataFusion ([`SqlEngine`], `sql/`) and PromQL
+//!   ([`PromEngine`], `prometheus/`). Both run on a dedicated runtime ([`QueryExecutor`]) under
+//!   a timeout that cancels the work.
+//! - **HTTP APIs** (`http/`), thin adapters over the engines: the Prometheus API
+//!   ([`prometheus_router`]) and the SQL API ([`sql_router`]), sharing one kit for tenants,
+//!   parameters, times, errors and request metrics.
+//!
+//! Storage is reached only through its read interface ([`storage::read`]); this crate knows no
+//! file layout. Errors of every kind are one [`Error`].
 
-mod api;
 mod error;
 mod executor;
-mod id_literal;
-mod index_filter;
-mod match_udf;
-mod prom;
-mod prom_read;
-mod sample_value;
-mod scan_exec;
-mod session;
-mod table;
-mod time_range;
+mod http;
+mod prometheus;
+mod sql;
 
-pub use api::{
-    sql_router, sql_router_with_executor, QueryLimits, ARROW_STREAM, SQL_PATH, TENANT_HEADER,
-};
 pub use error::{Error, Result};
 pub use executor::QueryExecutor;
-pub use prom::{prometheus_router, PromLimits};
-pub use session::session_for_tenant;
+pub use http::{prometheus_router, sql_router, ARROW_STREAM, SQL_PATH};
+pub use prometheus::{FamilyMetadata, PromEngine, PromLimits, SeriesExemplars, SeriesRow, Steps};
+pub use sql::{session_for_tenant, SqlEngine, SqlLimits, SqlResult};

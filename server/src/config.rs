@@ -277,7 +277,7 @@ impl Default for LimitsSection {
 
 impl Default for QuerySection {
     fn default() -> Self {
-        let hot = storage::hot::HotConfig::default();
+        let hot = storage::HotConfig::default();
         Self {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             timeout: Duration::from_secs(60),

@@ -122,7 +122,7 @@ fn engine_config(config: &Config) -> EngineConfig {
                 .collect(),
         },
         index_cache_bytes: config.index.cache_bytes,
-        hot: storage::hot::HotConfig {
+        hot: storage::HotConfig {
             window_ms: i64::try_from(config.query.hot_window.as_millis()).unwrap_or(i64::MAX),
             max_bytes: config.query.hot_max_bytes,
         },
@@ -213,8 +213,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             max_inflight_bytes: config.limits.max_inflight_bytes,
         },
     ));
-    let prometheus = query::prometheus_router(
+    let prometheus = Arc::new(query::PromEngine::new(
         Arc::clone(&view),
+        Arc::clone(&executor),
         query::PromLimits {
             options: promql::Options {
                 lookback_ms: config.query.lookback_delta.as_millis() as i64,
@@ -224,17 +225,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             },
             ..Default::default()
         },
-        Arc::clone(&executor),
-    );
-    let api = query::sql_router_with_executor(
-        view,
-        query::QueryLimits {
+    ));
+    let sql = Arc::new(query::SqlEngine::new(view, executor));
+    let api = query::sql_router(
+        sql,
+        query::SqlLimits {
             max_result_rows: config.query.max_rows,
             timeout: config.query.timeout,
         },
-        executor,
     )
-    .merge(prometheus)
+    .merge(query::prometheus_router(prometheus))
     .merge(ingest::remote_write_router(Arc::clone(&ingest_state)))
     .route(
         "/api/v1/admin/flush",

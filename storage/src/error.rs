@@ -42,6 +42,15 @@ pub enum Error {
     /// A WAL payload could not be turned back into rows during replay.
     #[error("wal replay: {0}")]
     Replay(String),
+    /// A read would hold more samples than its caller allows.
+    #[error("a read would load more than {limit} samples")]
+    TooManySamples {
+        /// The caller's limit.
+        limit: usize,
+    },
+    /// A stored file or batch does not have the layout its reader expects.
+    #[error("read: {0}")]
+    Read(String),
 }
 
 /// Result with the storage [`Error`].
@@ -61,6 +70,7 @@ impl Error {
         match self {
             Error::Backpressure { .. } => ErrorCode::Unavailable,
             Error::WalClosed(_) => ErrorCode::Unavailable,
+            Error::TooManySamples { .. } => ErrorCode::InvalidArgument,
             _ => ErrorCode::Internal,
         }
     }

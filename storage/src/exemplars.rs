@@ -157,7 +157,7 @@ fn distinct(sorted: &RecordBatch) -> Result<RecordBatch> {
 }
 
 /// Decodes an exemplars file.
-pub fn decode(file: Bytes) -> Result<Vec<RecordBatch>> {
+pub(crate) fn decode(file: Bytes) -> Result<Vec<RecordBatch>> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
     Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
 }

@@ -190,7 +190,7 @@ impl TableState {
     /// The samples in `[lo, hi]` of each series of `ids` that are in segments, read from the
     /// hot window, with the head batches of the same instant; `None` when the hot window does
     /// not cover `lo`.
-    pub(crate) fn hot_read(&self, ids: &[u64], lo: i64, hi: i64) -> Option<crate::engine::HotRead> {
+    pub(crate) fn hot_read(&self, ids: &[u64], lo: i64, hi: i64) -> Option<crate::read::HotRead> {
         let inner = self.inner.read();
         let mut out = vec![Vec::new(); ids.len()];
         if !inner.hot.as_ref()?.read(ids, lo, hi, &mut out) {

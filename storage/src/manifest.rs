@@ -13,7 +13,7 @@ pub struct SegmentMeta {
     /// Object-store path of the series Parquet file, for metrics segments.
     #[serde(default)]
     pub series_path: Option<String>,
-    /// Smallest value of the table's time column (its own unit; see `common::schema::time_column`).
+    /// Smallest value of the table's time column (its own unit; see `common::Signal::time_column`).
     pub min_time: i64,
     /// Largest value of the table's time column.
     pub max_time: i64,

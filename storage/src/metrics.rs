@@ -8,19 +8,19 @@ use prometheus::{
 };
 
 /// Bytes appended to the WAL.
-pub static WAL_BYTES_WRITTEN: LazyLock<IntCounter> = LazyLock::new(|| {
+pub(crate) static WAL_BYTES_WRITTEN: LazyLock<IntCounter> = LazyLock::new(|| {
     register_int_counter!("vigil_wal_bytes_written_total", "bytes appended to the wal")
         .expect("metric registers once")
 });
 
 /// Records appended to the WAL.
-pub static WAL_RECORDS: LazyLock<IntCounter> = LazyLock::new(|| {
+pub(crate) static WAL_RECORDS: LazyLock<IntCounter> = LazyLock::new(|| {
     register_int_counter!("vigil_wal_records_total", "records appended to the wal")
         .expect("metric registers once")
 });
 
 /// Latency of each WAL fsync.
-pub static WAL_FSYNC_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
+pub(crate) static WAL_FSYNC_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
     register_histogram!(
         "vigil_wal_fsync_seconds",
         "latency of wal fsync calls",
@@ -30,13 +30,13 @@ pub static WAL_FSYNC_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
 });
 
 /// Bytes the WAL holds on disk.
-pub static WAL_DISK_BYTES: LazyLock<IntGauge> = LazyLock::new(|| {
+pub(crate) static WAL_DISK_BYTES: LazyLock<IntGauge> = LazyLock::new(|| {
     register_int_gauge!("vigil_wal_disk_bytes", "bytes of wal files on disk")
         .expect("metric registers once")
 });
 
 /// Torn or corrupt WAL tails cut at start-up.
-pub static WAL_CORRUPT_TAILS: LazyLock<IntCounter> = LazyLock::new(|| {
+pub(crate) static WAL_CORRUPT_TAILS: LazyLock<IntCounter> = LazyLock::new(|| {
     register_int_counter!(
         "vigil_wal_corrupt_tails_total",
         "torn or corrupt wal tails detected and cut during replay"
@@ -45,7 +45,7 @@ pub static WAL_CORRUPT_TAILS: LazyLock<IntCounter> = LazyLock::new(|| {
 });
 
 /// Head flushes by signal and outcome.
-pub static FLUSHES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+pub(crate) static FLUSHES: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "vigil_storage_flushes_total",
         "head flushes to parquet segments",
@@ -55,7 +55,7 @@ pub static FLUSHES: LazyLock<IntCounterVec> = LazyLock::new(|| {
 });
 
 /// Segments currently live, by signal.
-pub static SEGMENTS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+pub(crate) static SEGMENTS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     register_int_gauge_vec!(
         "vigil_storage_segments",
         "live parquet segments",
@@ -65,7 +65,7 @@ pub static SEGMENTS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
 });
 
 /// Bytes of live segments, by signal.
-pub static SEGMENT_BYTES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+pub(crate) static SEGMENT_BYTES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     register_int_gauge_vec!(
         "vigil_storage_segment_bytes",
         "bytes of live parquet segments",
@@ -75,7 +75,7 @@ pub static SEGMENT_BYTES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
 });
 
 /// Unflushed bytes held in memory, by signal.
-pub static HEAD_BYTES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+pub(crate) static HEAD_BYTES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     register_int_gauge_vec!(
         "vigil_storage_head_bytes",
         "arrow bytes held in the in-memory head",
@@ -85,7 +85,7 @@ pub static HEAD_BYTES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
 });
 
 /// Bytes of live segment files (data, series and index files), by tenant and signal.
-pub static STORE_BYTES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+pub(crate) static STORE_BYTES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     register_int_gauge_vec!(
         "vigil_store_bytes",
         "bytes of live segment files (parquet and index) by tenant and signal",
@@ -95,7 +95,7 @@ pub static STORE_BYTES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
 });
 
 /// Compactions by signal and outcome.
-pub static COMPACTIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+pub(crate) static COMPACTIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "vigil_storage_compactions_total",
         "segment compactions (merges and index rebuilds)",
@@ -105,7 +105,7 @@ pub static COMPACTIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
 });
 
 /// Segments dropped by retention, by signal.
-pub static RETENTION_DROPPED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+pub(crate) static RETENTION_DROPPED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "vigil_storage_retention_dropped_segments_total",
         "segments removed because they are older than the retention period",
@@ -115,7 +115,7 @@ pub static RETENTION_DROPPED: LazyLock<IntCounterVec> = LazyLock::new(|| {
 });
 
 /// Files deleted after they left the manifest (replaced, expired or orphaned).
-pub static FILES_DELETED: LazyLock<IntCounter> = LazyLock::new(|| {
+pub(crate) static FILES_DELETED: LazyLock<IntCounter> = LazyLock::new(|| {
     register_int_counter!(
         "vigil_storage_files_deleted_total",
         "segment and index files deleted after leaving the manifest"
@@ -124,7 +124,7 @@ pub static FILES_DELETED: LazyLock<IntCounter> = LazyLock::new(|| {
 });
 
 /// Samples in the hot window (recent metrics samples kept in memory after their flush).
-pub static HOT_SAMPLES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+pub(crate) static HOT_SAMPLES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     register_int_gauge_vec!(
         "vigil_metrics_hot_samples",
         "recent metrics samples kept in memory after their flush, for queries",
@@ -134,7 +134,7 @@ pub static HOT_SAMPLES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
 });
 
 /// Bytes of the samples in the hot window.
-pub static HOT_BYTES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+pub(crate) static HOT_BYTES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     register_int_gauge_vec!(
         "vigil_metrics_hot_bytes",
         "bytes of recent metrics samples kept in memory after their flush",

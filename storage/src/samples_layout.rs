@@ -22,7 +22,7 @@ use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Int8Type, Schema
 use arrow::error::ArrowError;
 
 /// Largest decimal scale used: larger ones leave little room under 2^53 for the integer.
-pub const MAX_SCALE: u8 = 9;
+pub(crate) const MAX_SCALE: u8 = 9;
 
 /// Powers of ten, exact in an `f64`.
 const POW10: [f64; MAX_SCALE as usize + 1] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
@@ -31,14 +31,14 @@ const POW10: [f64; MAX_SCALE as usize + 1] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6,
 const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
 
 /// Column names of layout 2.
-pub const VALUE_INT: &str = "value_int";
+pub(crate) const VALUE_INT: &str = "value_int";
 /// See [`VALUE_INT`].
-pub const VALUE_SCALE: &str = "value_scale";
+pub(crate) const VALUE_SCALE: &str = "value_scale";
 /// See [`VALUE_INT`].
-pub const VALUE_FLOAT: &str = "value_float";
+pub(crate) const VALUE_FLOAT: &str = "value_float";
 
 /// The columns of the `samples` table but `value`, followed by `extra`.
-pub fn without_value(extra: Vec<Field>) -> SchemaRef {
+pub(crate) fn without_value(extra: Vec<Field>) -> SchemaRef {
     let mut fields: Vec<Field> = common::schema::samples_schema()
         .fields()
         .iter()
@@ -50,7 +50,7 @@ pub fn without_value(extra: Vec<Field>) -> SchemaRef {
 }
 
 /// The schema of samples files in layout 2.
-pub fn physical_schema() -> SchemaRef {
+pub(crate) fn physical_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
     S.get_or_init(|| {
         without_value(vec![
@@ -83,7 +83,7 @@ fn decimals(v: f64) -> Option<u8> {
 }
 
 /// A value from its layout-2 parts.
-pub fn decode(int: Option<i64>, scale: i8, float: Option<f64>) -> f64 {
+pub(crate) fn decode(int: Option<i64>, scale: i8, float: Option<f64>) -> f64 {
     match (float, int) {
         (Some(f), _) => f,
         (None, Some(i)) => i as f64 / POW10[(scale.clamp(0, MAX_SCALE as i8)) as usize],
@@ -98,7 +98,7 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, ArrowE
 }
 
 /// A `samples` table batch (`series_id`, `metric_name`, `timestamp_ms`, `value`) in layout 2.
-pub fn to_physical(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+pub(crate) fn to_physical(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
     let ids = column(batch, "series_id")?
         .as_primitive_opt::<arrow::datatypes::UInt64Type>()
         .ok_or_else(|| ArrowError::SchemaError("series_id is not UInt64".into()))?;
@@ -146,7 +146,7 @@ pub fn to_physical(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
 
 /// The `value` column of a samples file batch in either layout (`value`, or the layout-2
 /// columns).
-pub fn values(batch: &RecordBatch) -> Result<Float64Array, ArrowError> {
+pub(crate) fn values(batch: &RecordBatch) -> Result<Float64Array, ArrowError> {
     if let Some(v) = batch.column_by_name("value") {
         return v
             .as_primitive_opt::<Float64Type>()
@@ -172,7 +172,7 @@ pub fn values(batch: &RecordBatch) -> Result<Float64Array, ArrowError> {
 }
 
 /// Values from layout-2 columns.
-pub fn decode_columns(
+pub(crate) fn decode_columns(
     ints: &arrow::array::Int64Array,
     scales: &Int8Array,
     floats: Option<&Float64Array>,
@@ -190,7 +190,7 @@ pub fn decode_columns(
 }
 
 /// A samples file batch in either layout as a `samples` table batch.
-pub fn to_logical(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+pub(crate) fn to_logical(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
     if batch.column_by_name("value").is_some() {
         return Ok(batch.clone());
     }

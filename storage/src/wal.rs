@@ -7,91 +7,32 @@
 //! The file format is described in `wal/format.rs`.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::future::Future;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bytes::Bytes;
-use common::{Signal, Tenant};
 use crossbeam_channel::Sender;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::oneshot;
 
-use self::writer::{Active, Pending, Writer};
-use crate::metrics::{WAL_DISK_BYTES, WAL_FSYNC_SECONDS};
-use crate::{Error, Result};
-
+mod config;
+mod files;
 mod format;
 mod replay;
 #[cfg(test)]
 mod tests;
 mod writer;
 
-/// When the WAL fsyncs relative to acknowledging a write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FsyncPolicy {
-    /// Group commit: every batch of queued records is written and fsynced before any of them is
-    /// acknowledged (the default).
-    Always,
-    /// Acknowledge after write(2); fsync every interval.
-    Interval(Duration),
-    /// Never fsync (tests and benchmarks of the rest of the pipeline only).
-    Never,
-}
+pub use config::{FsyncPolicy, ReplayedRecord, WalConfig, WalEntry};
 
-/// WAL configuration.
-#[derive(Debug, Clone)]
-pub struct WalConfig {
-    /// Directory of WAL segment files.
-    pub dir: PathBuf,
-    /// Fsync policy.
-    pub fsync: FsyncPolicy,
-    /// Roll to a new segment file past this size.
-    pub segment_bytes: u64,
-    /// Most bytes written in one group commit.
-    pub max_group_bytes: usize,
-}
-
-impl Default for WalConfig {
-    fn default() -> Self {
-        Self {
-            dir: PathBuf::from("./vigil-data/wal"),
-            fsync: FsyncPolicy::Always,
-            segment_bytes: 64 * 1024 * 1024,
-            max_group_bytes: 8 * 1024 * 1024,
-        }
-    }
-}
-
-/// One record to append: which tenant and signal it belongs to and the request payload that
-/// replay turns back into rows.
-#[derive(Debug, Clone)]
-pub struct WalEntry {
-    /// The tenant that sent the data.
-    pub tenant: Tenant,
-    /// The kind of telemetry in `payload`.
-    pub signal: Signal,
-    /// The request as received (OTLP protobuf), kept verbatim.
-    pub payload: Bytes,
-}
-
-/// A record read back by [`Wal::open`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplayedRecord {
-    /// The record's log sequence number.
-    pub lsn: u64,
-    /// The tenant that sent the data.
-    pub tenant: Tenant,
-    /// The kind of telemetry in `payload`.
-    pub signal: Signal,
-    /// The payload as appended.
-    pub payload: Bytes,
-}
+use self::files::{create_dir, create_segment, sync_dir, Segments, Shared};
+use self::writer::{Active, Pending, Writer};
+use crate::metrics::WAL_DISK_BYTES;
+use crate::{Error, Result};
 
 /// The write-ahead log. It is `Send + Sync` and shared behind an `Arc`; one writer thread owns
 /// the files, and appends reach it through a queue.
@@ -101,51 +42,6 @@ pub struct Wal {
     /// the writer was told to stop.
     sender: RwLock<Option<Sender<Pending>>>,
     writer: Mutex<Option<JoinHandle<Result<()>>>>,
-}
-
-/// State the writer thread and the handle share.
-struct Shared {
-    dir: PathBuf,
-    next_lsn: AtomicU64,
-    disk_bytes: AtomicU64,
-    segments: Mutex<Segments>,
-}
-
-impl Shared {
-    fn add_disk_bytes(&self, n: u64) {
-        let total = self
-            .disk_bytes
-            .fetch_add(n, Ordering::AcqRel)
-            .saturating_add(n);
-        WAL_DISK_BYTES.set(i64::try_from(total).unwrap_or(i64::MAX));
-    }
-
-    fn sub_disk_bytes(&self, n: u64) {
-        let before = self
-            .disk_bytes
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
-                Some(b.saturating_sub(n))
-            })
-            .unwrap_or_else(|b| b);
-        let total = before.saturating_sub(n);
-        WAL_DISK_BYTES.set(i64::try_from(total).unwrap_or(i64::MAX));
-    }
-}
-
-/// The segment files on disk.
-struct Segments {
-    /// Files the writer has moved past, in LSN order.
-    closed: Vec<SegmentFile>,
-    /// First LSN of the file being written.
-    active_first_lsn: u64,
-}
-
-/// One segment file.
-#[derive(Debug)]
-struct SegmentFile {
-    first_lsn: u64,
-    path: PathBuf,
-    bytes: u64,
 }
 
 impl Wal {
@@ -382,56 +278,4 @@ impl fmt::Debug for Wal {
             .field("disk_bytes", &self.disk_bytes())
             .finish_non_exhaustive()
     }
-}
-
-/// Creates the WAL directory, making a new directory entry durable.
-fn create_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    fs::create_dir_all(dir).map_err(|e| {
-        Error::io(
-            format!("failed to create wal directory {}", dir.display()),
-            e,
-        )
-    })?;
-    match dir.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
-        _ => Ok(()),
-    }
-}
-
-/// Creates the segment file whose first record will be `first_lsn` and writes its header;
-/// `durable` fsyncs the file and the directory.
-fn create_segment(dir: &Path, first_lsn: u64, durable: bool) -> Result<(File, PathBuf)> {
-    let path = dir.join(format::file_name(first_lsn));
-    let ctx = || format!("failed to create wal segment {}", path.display());
-    let mut file = OpenOptions::new()
-        .append(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| Error::io(ctx(), e))?;
-    file.write_all(&format::header())
-        .map_err(|e| Error::io(ctx(), e))?;
-    if durable {
-        file.sync_all().map_err(|e| Error::io(ctx(), e))?;
-        sync_dir(dir)?;
-    }
-    Ok((file, path))
-}
-
-/// Makes file creations and removals in `dir` durable.
-fn sync_dir(dir: &Path) -> Result<()> {
-    let ctx = || format!("failed to fsync wal directory {}", dir.display());
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(ctx(), e))
-}
-
-/// fdatasync, timed into `WAL_FSYNC_SECONDS`.
-fn timed_sync(file: &File) -> io::Result<()> {
-    let start = Instant::now();
-    let result = file.sync_data();
-    WAL_FSYNC_SECONDS.observe(start.elapsed().as_secs_f64());
-    result
 }

@@ -181,6 +181,7 @@ async fn generate(args: &Args, engine: &Engine) -> anyhow::Result<Vec<String>> {
 }
 
 /// The engine seen without its indexes: every look-up answers "not indexed".
+#[derive(Debug)]
 struct NoIndex(Arc<Engine>);
 
 impl ReadView for NoIndex {

@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
     exemplar, metric, Exemplar, Histogram, HistogramDataPoint, Metric, ResourceMetrics,
     ScopeMetrics,
 };
-use storage::exemplars::Columns;
+use storage::ExemplarColumns as Columns;
 
 use crate::remote_write::{Exemplar as RwExemplar, Label, TimeSeries, WriteRequest};
 

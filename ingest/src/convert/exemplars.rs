@@ -8,8 +8,8 @@ use opentelemetry_proto::tonic::metrics::v1::{exemplar, Exemplar};
 
 use super::attrs::for_each_last;
 use super::columns::render;
-use super::metrics::Output;
 use super::names::label_name;
+use super::output::Output;
 
 /// Appends an OTLP exemplar of series `series` of a point at `point_ts`; one without a
 /// value is left out.

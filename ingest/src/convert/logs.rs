@@ -17,8 +17,8 @@ use super::attrs::{find, write_json};
 use super::columns::{
     primitive, push_nonempty, render, strings, IdColumn, MapColumn, RenderedAttrs,
 };
+use super::converted::{Converted, Tally};
 use super::traces::nanos;
-use super::{Converted, Tally};
 
 pub(super) fn convert(req: &ExportLogsServiceRequest) -> Converted {
     let records = req

@@ -2,9 +2,9 @@
 
 use std::borrow::Cow;
 
-use super::metrics::{Family, LabelPair, Output};
+use super::converted::{Converted, KnownFn, Tally};
 use super::names::is_label_name;
-use super::{Converted, KnownFn, Tally};
+use super::output::{Family, LabelPair, Output};
 
 /// Prometheus remote-write series to rows: the name from `__name__`, the other labels as sent
 /// (empty values left out), the type, unit and help from the request's metadata for the

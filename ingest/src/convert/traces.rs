@@ -17,7 +17,7 @@ use super::columns::{
     primitive, push_nonempty, render, strings, struct_array, IdColumn, MapColumn, Offsets,
     RenderedAttrs,
 };
-use super::{Converted, Tally};
+use super::converted::{Converted, Tally};
 
 pub(super) fn convert(req: &ExportTraceServiceRequest) -> Converted {
     let spans = req

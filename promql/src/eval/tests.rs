@@ -1,10 +1,11 @@
 use super::*;
-use crate::storage::MemStorage;
+use crate::query::parse;
+use crate::source::MemSource;
 
 #[test]
 fn rate_and_increase_sum_the_intervals_of_delta_series() {
     let name = |n: &str| Labels::new(vec![(METRIC_NAME.into(), n.into())]);
-    let mut s = MemStorage::new();
+    let mut s = MemSource::new();
     // Every 15 s, 5 more (delta) or the running total (cumulative); one interval of 50.
     let mut total = 0.0;
     let (mut deltas, mut totals) = (Vec::new(), Vec::new());
@@ -39,7 +40,7 @@ fn rate_and_increase_sum_the_intervals_of_delta_series() {
 
 #[test]
 fn extreme_times_offsets_and_ranges_evaluate_without_overflow() {
-    let mut s = MemStorage::new();
+    let mut s = MemSource::new();
     s.append(
         Labels::new(vec![(METRIC_NAME.into(), "m".into())]),
         &[(0, 1.0), (60_000, 2.0)],

@@ -24,6 +24,7 @@ use tempfile::TempDir;
 /// Rows per Parquet row group in test segments, small so row-group pruning has work to do.
 const ROW_GROUP_ROWS: usize = 2;
 
+#[derive(Debug)]
 pub(crate) struct FakeView {
     dir: TempDir,
     store: Arc<dyn ObjectStore>,
@@ -97,7 +98,9 @@ impl FakeView {
             index_path = Some(p);
         }
 
-        let (time_column, _) = schema::time_column(table).context("signal table")?;
+        let (time_column, _) = common::Signal::from_table(table)
+            .map(common::Signal::time_column)
+            .context("signal table")?;
         let times = batch
             .column_by_name(time_column)
             .context("time column")?

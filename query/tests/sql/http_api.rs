@@ -12,8 +12,9 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use common::schema::{LOGS, SPANS};
 use common::Tenant;
-use query::{sql_router, QueryLimits, ARROW_STREAM};
+use query::{sql_router, QueryExecutor, SqlEngine, SqlLimits, ARROW_STREAM};
 use serde_json::{json, Value};
+use storage::ReadView;
 use tower::ServiceExt;
 
 use crate::fake_view::{batch, log, span, FakeView};
@@ -118,8 +119,17 @@ fn two_tenants() -> Result<Arc<FakeView>> {
     Ok(view)
 }
 
+/// The SQL API over `view`, every query under `limits`.
+fn sql_api(view: Arc<FakeView>, limits: SqlLimits) -> Router {
+    let executor = Arc::new(QueryExecutor::new(2).expect("query runtime"));
+    sql_router(
+        Arc::new(SqlEngine::new(view as Arc<dyn ReadView>, executor)),
+        limits,
+    )
+}
+
 fn router(view: Arc<FakeView>) -> Router {
-    sql_router(view, QueryLimits::default())
+    sql_api(view, SqlLimits::default())
 }
 
 #[tokio::test]
@@ -347,11 +357,11 @@ async fn explain_and_explain_analyze_return_the_plan_as_rows() -> Result<()> {
 
 #[tokio::test]
 async fn too_many_rows_is_refused_naming_the_limit() -> Result<()> {
-    let limits = QueryLimits {
+    let limits = SqlLimits {
         max_result_rows: 1,
-        ..QueryLimits::default()
+        ..SqlLimits::default()
     };
-    let router = sql_router(two_tenants()?, limits);
+    let router = sql_api(two_tenants()?, limits);
     let ok = post(
         &router,
         Some("acme"),
@@ -376,11 +386,11 @@ async fn too_many_rows_is_refused_naming_the_limit() -> Result<()> {
 
 #[tokio::test]
 async fn slow_queries_time_out_with_503() -> Result<()> {
-    let limits = QueryLimits {
+    let limits = SqlLimits {
         timeout: Duration::from_millis(200),
-        ..QueryLimits::default()
+        ..SqlLimits::default()
     };
-    let router = sql_router(two_tenants()?, limits);
+    let router = sql_api(two_tenants()?, limits);
     let reply = post(
         &router,
         None,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use axum::body::{to_bytes, Body};
 use axum::http::Request;
-use query::{prometheus_router, PromLimits, QueryExecutor};
+use query::{prometheus_router, PromEngine, PromLimits, QueryExecutor};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -42,7 +42,8 @@ async fn instant(router: &axum::Router, query: &str) -> Result<Vec<(String, Stri
 async fn promql_reads_segments_of_the_first_layout_with_and_without_indexes() -> Result<()> {
     for index in [small_blocks(), None] {
         let executor = Arc::new(QueryExecutor::new(1)?);
-        let router = prometheus_router(series_view(index)?, PromLimits::default(), executor);
+        let engine = PromEngine::new(series_view(index)?, executor, PromLimits::default());
+        let router = prometheus_router(Arc::new(engine));
         // Series 1..=12 (`a` up to 6, `b` after), each with samples id + k/10 at k s + id ms.
         let shard2 = instant(&router, "a{shard=\"2\"}").await?;
         assert_eq!(

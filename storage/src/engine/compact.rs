@@ -12,96 +12,21 @@
 //!   between writing and committing, or replaced before a restart) are deleted once they are
 //!   older than `grace`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use arrow::array::RecordBatch;
-use common::{Signal, Tenant};
+use common::Signal;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::{day_of, Engine};
+use super::state::{day_of, every, Engine};
 use crate::head::TableState;
 use crate::index::IndexOptions;
 use crate::manifest::SegmentMeta;
 use crate::{metrics, Error, Result};
-
-/// How segments are merged.
-#[derive(Debug, Clone)]
-pub struct CompactionConfig {
-    /// Whether the compactor runs.
-    pub enabled: bool,
-    /// How often it looks for work (and applies retention).
-    pub interval: Duration,
-    /// Segments younger than this are left alone (more may join them).
-    pub min_age: Duration,
-    /// Largest output segment, in bytes of its inputs' Parquet files.
-    pub target_bytes: u64,
-    /// Largest output segment, in rows (bounds the memory a merge takes).
-    pub target_rows: u64,
-    /// How long files stay on disk after they left the manifest.
-    pub grace: Duration,
-    /// Testing aid: stop (forever) at this point of the first compaction: `read`, `written`
-    /// or `committed`, so a test can kill the process there.
-    pub pause_at: Option<String>,
-}
-
-impl Default for CompactionConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            interval: Duration::from_secs(60),
-            min_age: Duration::from_secs(300),
-            target_bytes: 256 * 1024 * 1024,
-            target_rows: 8 * 1024 * 1024,
-            grace: Duration::from_secs(300),
-            pause_at: None,
-        }
-    }
-}
-
-/// Retention periods of the three signals (`None`: keep forever).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SignalRetention {
-    /// `spans`.
-    pub traces: Option<Duration>,
-    /// `logs`.
-    pub logs: Option<Duration>,
-    /// `samples` (and their series).
-    pub metrics: Option<Duration>,
-}
-
-impl SignalRetention {
-    fn get(&self, signal: Signal) -> Option<Duration> {
-        match signal {
-            Signal::Traces => self.traces,
-            Signal::Logs => self.logs,
-            Signal::Metrics => self.metrics,
-        }
-    }
-}
-
-/// How long data is kept: a default, and per-tenant overrides of single signals.
-#[derive(Debug, Clone, Default)]
-pub struct RetentionConfig {
-    /// Periods of every tenant without an override.
-    pub default: SignalRetention,
-    /// Per tenant: the signals whose period differs from the default.
-    pub tenants: HashMap<String, SignalRetention>,
-}
-
-impl RetentionConfig {
-    /// The retention period of `signal` for `tenant`.
-    pub fn period(&self, tenant: &Tenant, signal: Signal) -> Option<Duration> {
-        self.tenants
-            .get(tenant.as_str())
-            .and_then(|t| t.get(signal))
-            .or_else(|| self.default.get(signal))
-    }
-}
 
 /// What one maintenance pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -120,7 +45,7 @@ impl Engine {
     /// Runs [`Self::maintain`] every `compaction.interval` until `shutdown` resolves.
     pub async fn run_compactor(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         let period = self.config.compaction.interval;
-        super::every(period, shutdown, || self.maintain_logged()).await;
+        every(period, shutdown, || self.maintain_logged()).await;
     }
 
     /// [`Self::maintain`], logging what it did or why it failed.
@@ -286,7 +211,7 @@ impl Engine {
         let opts = self.config.segment_options();
         let index_opts: Option<IndexOptions> = self.config.index.clone();
         let (encoded, exemplars) = tokio::task::spawn_blocking(move || {
-            super::encode_files(
+            super::flush::encode_files(
                 signal,
                 &batches,
                 &series,
@@ -329,9 +254,9 @@ impl Engine {
             inner.segments.retain(|s| !ids.contains(s.id.as_str()));
             inner.segments.extend(output.iter().cloned());
         }
-        super::update_segment_gauges(table.signal, inputs, -1);
+        super::state::update_segment_gauges(table.signal, inputs, -1);
         if let Some(o) = &output {
-            super::update_segment_gauges(table.signal, std::slice::from_ref(o), 1);
+            super::state::update_segment_gauges(table.signal, std::slice::from_ref(o), 1);
         }
         self.update_store_bytes(table);
         let due = self.clock.now_nanos().saturating_add(

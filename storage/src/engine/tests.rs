@@ -1,6 +1,18 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray, UInt64Array};
+use bytes::Bytes;
+use common::{Signal, Tenant};
+use object_store::path::Path;
+use object_store::ObjectStoreExt;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::state::day_of;
 use super::*;
-use crate::index::Selected;
-use arrow::array::{Float64Array, Int64Array, StringArray, UInt64Array};
+use crate::index::{Lookup, Selected};
+use crate::metrics;
+use crate::read::ReadView;
 
 /// Payload = 8-byte series id, 8-byte timestamp, repeated; each becomes one sample.
 struct SampleDecoder;

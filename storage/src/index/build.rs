@@ -21,7 +21,7 @@ use arrow::array::{Array, AsArray, FixedSizeBinaryArray, MapArray, RecordBatch, 
 use arrow::datatypes::{Int32Type, UInt64Type};
 
 use super::chunks::ChunkCache;
-use super::IndexBuilder;
+use super::format::IndexBuilder;
 
 /// What a segment's index covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

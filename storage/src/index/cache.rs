@@ -13,7 +13,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use parking_lot::Mutex;
 use tracing::warn;
 
-use super::SegmentIndex;
+use super::format::SegmentIndex;
 
 /// Decoded indexes by object-store path.
 #[derive(Debug)]

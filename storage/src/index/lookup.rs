@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
-use super::{ColumnIndex, SegmentIndex};
+use super::format::{ColumnIndex, SegmentIndex};
 
 /// A predicate over the terms of a dictionary (e.g. a regular expression).
 pub type TermPredicate = Arc<dyn Fn(&[u8]) -> bool + Send + Sync>;

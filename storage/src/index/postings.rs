@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use arrow::array::{AsArray, RecordBatch};
 use roaring::RoaringBitmap;
 
-use super::{select_with, Lookup, Selected};
+use super::lookup::{select_with, Lookup, Selected};
 
 /// Series postings in memory: for `metric_name`, `label_keys` and each `label:{name}`, the
 /// ordinals of the series holding each term (the columns of a series file's index).

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use common::Tenant;
 
+use super::config::ReplayedRecord;
+use super::files::{sync_dir, SegmentFile};
 use super::format::{self, Header, FRAME_LEN, HEADER_LEN};
-use super::{sync_dir, ReplayedRecord, SegmentFile};
 use crate::metrics::WAL_CORRUPT_TAILS;
 use crate::{Error, Result};
 

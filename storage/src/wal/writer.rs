@@ -11,7 +11,9 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use tokio::sync::oneshot;
 
-use super::{create_segment, format, timed_sync, FsyncPolicy, SegmentFile, Shared, WalEntry};
+use super::config::{FsyncPolicy, WalEntry};
+use super::files::{create_segment, timed_sync, SegmentFile, Shared};
+use super::format;
 use crate::metrics::{WAL_BYTES_WRITTEN, WAL_RECORDS};
 use crate::{Error, Result};
 

@@ -1,0 +1,26 @@
+//! The query HTTP APIs on port 9700, one module per API over one kit (`kit.rs`: tenant,
+//! parameters, times, errors, request metrics): the Prometheus API (`prometheus.rs`) over the
+//! [`PromEngine`] and the SQL API (`sql.rs`) over the [`SqlEngine`]. The Loki, Tempo and
+//! Alertmanager APIs go beside them, over their engines, through the same kit.
+
+mod kit;
+mod prometheus;
+mod sql;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+pub use self::sql::{ARROW_STREAM, SQL_PATH};
+use crate::prometheus::PromEngine;
+use crate::sql::{SqlEngine, SqlLimits};
+
+/// The Prometheus HTTP API over `engine`.
+pub fn prometheus_router(engine: Arc<PromEngine>) -> Router {
+    prometheus::router(engine)
+}
+
+/// The SQL API over `engine`, every query under `limits`.
+pub fn sql_router(engine: Arc<SqlEngine>, limits: SqlLimits) -> Router {
+    sql::router(engine, limits)
+}

@@ -1,0 +1,15 @@
+//! What every query API shares, so that no API repeats it: request parameters and the tenant
+//! (`params.rs`), times and durations in the forms Prometheus and Loki accept (`time.rs`), the
+//! one mapping of [`crate::Error`] to a response (`respond.rs`) and request metrics
+//! (`metrics.rs`). Timeouts are the engines' ([`crate::QueryExecutor::run`]): a handler hands
+//! its engine the request's `timeout`, narrowed to the configured one by [`Params::timeout`].
+
+mod metrics;
+mod params;
+mod respond;
+mod time;
+
+pub(crate) use metrics::instrument;
+pub(crate) use params::{tenant, Params};
+pub(crate) use respond::{error_response, json_str, success, success_with, write_json_str};
+pub(crate) use time::{format_time, now_ms, parse_duration, parse_time, TimeForms};

@@ -1,0 +1,117 @@
+//! [`SqlEngine`]: one read-only SQL statement of one tenant, planned and run on the query
+//! runtime under a row limit and a timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use common::Tenant;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::prelude::{SQLOptions, SessionContext};
+use futures::StreamExt;
+use storage::ReadView;
+
+use super::session::{build_session, register_store};
+use crate::executor::QueryExecutor;
+use crate::{Error, Result};
+
+/// Limits that every SQL query runs under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlLimits {
+    /// Most rows a result may have. A larger result is refused with an error that names this
+    /// limit rather than truncated, so no client can mistake part of an answer for all of it;
+    /// execution stops as soon as the limit is passed.
+    pub max_result_rows: usize,
+    /// Longest a query may take, planning included; past it the query is cancelled and fails
+    /// with [`Error::Timeout`].
+    pub timeout: Duration,
+}
+
+impl Default for SqlLimits {
+    fn default() -> Self {
+        Self {
+            max_result_rows: 100_000,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The answer of a SQL query: its schema and its rows.
+#[derive(Debug, Clone)]
+pub struct SqlResult {
+    /// The result's columns.
+    pub schema: SchemaRef,
+    /// Its rows, at most [`SqlLimits::max_result_rows`] in all.
+    pub batches: Vec<RecordBatch>,
+}
+
+/// SQL over a [`ReadView`], per tenant, executed on a [`QueryExecutor`].
+#[derive(Debug)]
+pub struct SqlEngine {
+    view: Arc<dyn ReadView>,
+    executor: Arc<QueryExecutor>,
+    /// One runtime environment for all sessions: it holds the store and the Parquet footer
+    /// cache.
+    runtime: Arc<RuntimeEnv>,
+}
+
+impl SqlEngine {
+    /// An engine over `view` running queries on `executor`.
+    pub fn new(view: Arc<dyn ReadView>, executor: Arc<QueryExecutor>) -> Self {
+        let runtime = Arc::new(RuntimeEnv::default());
+        register_store(&runtime, view.as_ref());
+        Self {
+            view,
+            executor,
+            runtime,
+        }
+    }
+
+    /// The executor queries run on (shared with the other engines).
+    pub fn executor(&self) -> &Arc<QueryExecutor> {
+        &self.executor
+    }
+
+    /// Plans and runs `sql` (one read-only statement: no DDL, DML or `SET`) over `tenant`'s
+    /// tables, collecting at most `limits.max_result_rows` rows.
+    pub async fn execute(
+        &self,
+        tenant: Tenant,
+        sql: &str,
+        limits: &SqlLimits,
+    ) -> Result<SqlResult> {
+        let view = Arc::clone(&self.view);
+        let runtime = Arc::clone(&self.runtime);
+        let max_rows = limits.max_result_rows;
+        let sql = sql.to_string();
+        self.executor
+            .run(limits.timeout, promql::Cancel::default(), async move {
+                let ctx = build_session(view, tenant, runtime);
+                run_query(&ctx, &sql, max_rows).await
+            })
+            .await
+    }
+}
+
+/// Plans and runs `sql`, collecting at most `max_rows` rows.
+async fn run_query(ctx: &SessionContext, sql: &str, max_rows: usize) -> Result<SqlResult> {
+    let options = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let frame = ctx.sql_with_options(sql, options).await?;
+    let mut stream = frame.execute_stream().await?;
+    let schema = stream.schema();
+    let mut batches = Vec::new();
+    let mut rows = 0usize;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        rows += batch.num_rows();
+        if rows > max_rows {
+            return Err(Error::TooManyRows { limit: max_rows });
+        }
+        batches.push(batch);
+    }
+    Ok(SqlResult { schema, batches })
+}

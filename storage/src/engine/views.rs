@@ -1,0 +1,94 @@
+//! The read path of the engine: consistent snapshots of heads and segments, series through the
+//! registries' postings, exemplars, hot-window samples and cached segment indexes, as the
+//! [`ReadView`] that queries read through.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use common::{Signal, Tenant};
+use futures::future::BoxFuture;
+use object_store::ObjectStore;
+
+use super::state::Engine;
+use crate::index::{Lookup, SegmentIndex};
+use crate::manifest::SegmentMeta;
+use crate::read::{HotRead, ReadView, TableSnapshot};
+
+impl ReadView for Engine {
+    fn snapshot(&self, tenant: &Tenant, table: &str) -> TableSnapshot {
+        let Some(signal) = Signal::from_table(table) else {
+            return TableSnapshot {
+                schema: common::schema::series_schema(),
+                head: self.series(tenant),
+                segments: vec![],
+            };
+        };
+        let schema = signal.schema();
+        let Some(state) = self.tables.read().get(&(tenant.clone(), signal)).cloned() else {
+            return TableSnapshot {
+                schema,
+                head: vec![],
+                segments: vec![],
+            };
+        };
+        let inner = state.inner.read();
+        TableSnapshot {
+            schema,
+            head: inner.unflushed(|h| &h.batches),
+            segments: inner.segments.clone(),
+        }
+    }
+
+    fn series(&self, tenant: &Tenant) -> Vec<RecordBatch> {
+        self.series
+            .read()
+            .get(tenant)
+            .map(|r| r.batches())
+            .unwrap_or_default()
+    }
+
+    fn select_series(&self, tenant: &Tenant, lookup: &Lookup) -> Option<Vec<RecordBatch>> {
+        let Some(registry) = self.series.read().get(tenant).cloned() else {
+            return Some(Vec::new());
+        };
+        match registry.select(lookup) {
+            Ok(rows) => Some(rows),
+            Err(e) => {
+                tracing::warn!(error = %e, "series postings look-up failed; scanning all series");
+                None
+            }
+        }
+    }
+
+    fn exemplars(&self, tenant: &Tenant) -> (Vec<RecordBatch>, Vec<SegmentMeta>) {
+        let state = self
+            .tables
+            .read()
+            .get(&(tenant.clone(), Signal::Metrics))
+            .cloned();
+        state.map(|s| s.exemplars()).unwrap_or_default()
+    }
+
+    fn hot_samples(&self, tenant: &Tenant, ids: &[u64], lo: i64, hi: i64) -> Option<HotRead> {
+        let state = self
+            .tables
+            .read()
+            .get(&(tenant.clone(), Signal::Metrics))
+            .cloned()?;
+        state.hot_read(ids, lo, hi)
+    }
+
+    fn object_store(&self) -> Arc<dyn ObjectStore> {
+        Arc::clone(&self.store)
+    }
+
+    fn segment_index(
+        &self,
+        segment: &SegmentMeta,
+    ) -> BoxFuture<'static, Option<Arc<SegmentIndex>>> {
+        let store = Arc::clone(&self.store);
+        let cache = Arc::clone(&self.index_cache);
+        let path = segment.index_path.clone();
+        Box::pin(async move { cache.load(store.as_ref(), path.as_deref()?).await })
+    }
+}

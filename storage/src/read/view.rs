@@ -1,0 +1,71 @@
+//! The read seam between storage and the query engines: a [`ReadView`] answers consistent
+//! snapshots of a table (head batches and segment files), series, exemplars, the hot window
+//! and segment indexes. The engine implements it; tests implement it over fixtures.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use common::Tenant;
+use futures::future::BoxFuture;
+use object_store::ObjectStore;
+
+use crate::index::{Lookup, SegmentIndex};
+use crate::manifest::SegmentMeta;
+
+/// What a query sees of one table at one instant: head batches and segment files, disjoint.
+#[derive(Debug, Clone)]
+pub struct TableSnapshot {
+    /// The table's schema.
+    pub schema: SchemaRef,
+    /// Unflushed rows.
+    pub head: Vec<RecordBatch>,
+    /// Flushed segments (paths are relative to [`ReadView::object_store`]).
+    pub segments: Vec<SegmentMeta>,
+}
+
+/// What [`ReadView::hot_samples`] answers: the head batches, and per series its samples in
+/// segments, in time order.
+pub type HotRead = (Vec<RecordBatch>, Vec<Vec<(i64, f64)>>);
+
+/// Read access to stored data, the seam between storage and query.
+pub trait ReadView: Send + Sync + std::fmt::Debug + 'static {
+    /// A consistent snapshot of table `spans`, `logs` or `samples` of `tenant`; empty for an
+    /// unknown tenant.
+    fn snapshot(&self, tenant: &Tenant, table: &str) -> TableSnapshot;
+    /// The rows of the `series` table of `tenant`, one per series id.
+    fn series(&self, tenant: &Tenant) -> Vec<RecordBatch>;
+    /// The rows of the `series` table of `tenant` that `lookup` may select, through series
+    /// postings (a superset: the caller still filters); `None` when the view has no postings
+    /// (the caller then filters [`ReadView::series`]).
+    fn select_series(&self, _tenant: &Tenant, _lookup: &Lookup) -> Option<Vec<RecordBatch>> {
+        None
+    }
+    /// The exemplars of `tenant` not yet in a segment, and the metrics segments (whose
+    /// [`SegmentMeta::exemplars`] name their exemplars files), seen at one instant. The
+    /// default: none.
+    fn exemplars(&self, _tenant: &Tenant) -> (Vec<RecordBatch>, Vec<SegmentMeta>) {
+        (Vec::new(), Vec::new())
+    }
+    /// For metrics: the samples in `[lo, hi]` of each series of `ids` that are in segments,
+    /// from the recent samples kept in memory, with the head batches of the same instant;
+    /// `None` when memory does not hold that window (the caller then reads the segments).
+    fn hot_samples(&self, _tenant: &Tenant, _ids: &[u64], _lo: i64, _hi: i64) -> Option<HotRead> {
+        None
+    }
+    /// The store that segment paths are relative to.
+    fn object_store(&self) -> Arc<dyn ObjectStore>;
+    /// The decoded index sidecar of `segment`; `None` when it has none or it cannot be used
+    /// (the segment is then read in full). The default reads it from the store each time.
+    fn segment_index(
+        &self,
+        segment: &SegmentMeta,
+    ) -> BoxFuture<'static, Option<Arc<SegmentIndex>>> {
+        let store = self.object_store();
+        let path = segment.index_path.clone();
+        Box::pin(async move {
+            let idx = crate::index::load_uncached(store.as_ref(), path.as_deref()?).await?;
+            Some(idx.0)
+        })
+    }
+}
