@@ -16,6 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
 /// One pre-built request.
+#[derive(Debug)]
 pub enum Request {
     Traces(ExportTraceServiceRequest),
     Logs(ExportLogsServiceRequest),
@@ -23,6 +24,7 @@ pub enum Request {
 }
 
 /// All requests of a run.
+#[derive(Debug)]
 pub struct Generated {
     pub requests: Vec<Request>,
     pub items_per_request: usize,
@@ -91,6 +93,7 @@ const START_NANOS: u64 = 1_764_000_000_000_000_000;
 
 /// A Zipf-like sampler over `0..n`: rank `i` has weight `1 / (i + 1)^s`, as client addresses,
 /// users and pages are in real traffic.
+#[derive(Debug)]
 struct Zipf {
     cumulative: Vec<f64>,
 }
@@ -115,6 +118,7 @@ impl Zipf {
 }
 
 /// The state of the access-log generator: who the clients are and how big each page is.
+#[derive(Debug)]
 pub struct AccessLog {
     clients: Vec<String>,
     client_rank: Zipf,
@@ -343,6 +347,7 @@ fn metrics(rng: &mut StdRng, batch: usize, step: u64, values: &mut [f64]) -> Req
 
 /// An endless, seeded stream of requests of every signal (for data sets too large to build up
 /// front).
+#[derive(Debug)]
 pub struct Source {
     rng: StdRng,
     access: AccessLog,

@@ -82,7 +82,7 @@ pub fn link_fields() -> Fields {
 /// The `spans` table: one row per span; segments sorted by `trace_id`.
 pub fn spans_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
+    Arc::clone(S.get_or_init(|| {
         Arc::new(Schema::new(vec![
             Field::new("trace_id", trace_id_type(), false),
             Field::new("span_id", span_id_type(), false),
@@ -126,14 +126,13 @@ pub fn spans_schema() -> SchemaRef {
             ),
             Field::new("dropped_links_count", DataType::UInt32, false),
         ]))
-    })
-    .clone()
+    }))
 }
 
 /// The `logs` table: one row per log record; segments sorted by `service_name`, then time.
 pub fn logs_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
+    Arc::clone(S.get_or_init(|| {
         Arc::new(Schema::new(vec![
             Field::new("time_unix_nano", DataType::Int64, false),
             Field::new("observed_time_unix_nano", DataType::Int64, false),
@@ -154,30 +153,28 @@ pub fn logs_schema() -> SchemaRef {
             attrs("attributes"),
             Field::new("dropped_attributes_count", DataType::UInt32, false),
         ]))
-    })
-    .clone()
+    }))
 }
 
 /// The `samples` table: one row per (series, timestamp) sample of the Prometheus data model;
 /// segments sorted by `series_id`, then `timestamp_ms`.
 pub fn samples_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
+    Arc::clone(S.get_or_init(|| {
         Arc::new(Schema::new(vec![
             Field::new("series_id", DataType::UInt64, false),
             Field::new("metric_name", DataType::Utf8, false),
             Field::new("timestamp_ms", DataType::Int64, false),
             Field::new("value", DataType::Float64, false),
         ]))
-    })
-    .clone()
+    }))
 }
 
 /// The `series` table: one row per series, keyed by the 64-bit label fingerprint `series_id`.
 /// `labels` holds every label but `__name__`, sorted by name.
 pub fn series_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
+    Arc::clone(S.get_or_init(|| {
         Arc::new(Schema::new(vec![
             Field::new("series_id", DataType::UInt64, false),
             Field::new("metric_name", DataType::Utf8, false),
@@ -186,23 +183,21 @@ pub fn series_schema() -> SchemaRef {
             Field::new("unit", DataType::Utf8, false),
             Field::new("description", DataType::Utf8, false),
         ]))
-    })
-    .clone()
+    }))
 }
 
 /// Exemplars of metrics: one row per exemplar of the series `series_id` (a `series` row), at
 /// `timestamp_ms`, with its `value` and `labels` (`trace_id`, `span_id` and the like).
 pub fn exemplars_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
+    Arc::clone(S.get_or_init(|| {
         Arc::new(Schema::new(vec![
             Field::new("series_id", DataType::UInt64, false),
             Field::new("timestamp_ms", DataType::Int64, false),
             Field::new("value", DataType::Float64, false),
             attrs("labels"),
         ]))
-    })
-    .clone()
+    }))
 }
 
 /// The stable 64-bit fingerprint of a series: xxh3 over the metric name and the sorted labels,

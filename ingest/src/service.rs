@@ -444,7 +444,7 @@ pub(crate) mod testing {
     /// A state over a fresh fake sink.
     pub(crate) fn state(limits: IngestLimits) -> (Arc<IngestState>, Arc<FakeSink>) {
         let sink = Arc::new(FakeSink::default());
-        let state = Arc::new(IngestState::new(sink.clone(), limits));
+        let state = Arc::new(IngestState::new(Arc::clone(&sink) as _, limits));
         (state, sink)
     }
 

@@ -87,7 +87,7 @@ fn bench(c: &mut Criterion) {
         let q = parse(q).expect("parses");
         g.throughput(Throughput::Elements(samples));
         g.bench_function(name, |b| {
-            b.iter(|| range(&s, &opts, &q, 0, end, 60_000).expect("evaluates"))
+            b.iter(|| range(&s, &opts, &q, 0, end, 60_000).expect("evaluates"));
         });
     }
     g.finish();

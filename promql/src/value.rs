@@ -244,6 +244,32 @@ pub fn stale_nan() -> f64 {
     f64::from_bits(STALE_NAN_BITS)
 }
 
+/// A number as Go's `ParseInt(s, 0, 64)` then `ParseFloat` read it (`NaN`, `Inf`, `-Inf`,
+/// `1e3`, `.5`, `0x1f`).
+pub fn parse_number(s: &str) -> Option<f64> {
+    let (sign, body) = match s.strip_prefix('-') {
+        Some(b) => (-1.0, b),
+        None => (1.0, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let lower = body.to_ascii_lowercase();
+    match lower.as_str() {
+        "inf" | "infinity" => return Some(sign * f64::INFINITY),
+        "nan" => return Some(f64::NAN),
+        _ => {}
+    }
+    if let Some(hex) = lower.strip_prefix("0x") {
+        return i64::from_str_radix(hex, 16).ok().map(|v| sign * v as f64);
+    }
+    if body.is_empty()
+        || !body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-' | b'_'))
+    {
+        return None;
+    }
+    body.replace('_', "").parse::<f64>().ok().map(|v| sign * v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,30 +296,4 @@ mod tests {
         );
         assert!(is_stale_nan(stale_nan()) && !is_stale_nan(f64::NAN));
     }
-}
-
-/// A number as Go's `ParseInt(s, 0, 64)` then `ParseFloat` read it (`NaN`, `Inf`, `-Inf`,
-/// `1e3`, `.5`, `0x1f`).
-pub fn parse_number(s: &str) -> Option<f64> {
-    let (sign, body) = match s.strip_prefix('-') {
-        Some(b) => (-1.0, b),
-        None => (1.0, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let lower = body.to_ascii_lowercase();
-    match lower.as_str() {
-        "inf" | "infinity" => return Some(sign * f64::INFINITY),
-        "nan" => return Some(f64::NAN),
-        _ => {}
-    }
-    if let Some(hex) = lower.strip_prefix("0x") {
-        return i64::from_str_radix(hex, 16).ok().map(|v| sign * v as f64);
-    }
-    if body.is_empty()
-        || !body
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-' | b'_'))
-    {
-        return None;
-    }
-    body.replace('_', "").parse::<f64>().ok().map(|v| sign * v)
 }

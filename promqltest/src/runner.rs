@@ -23,7 +23,7 @@ pub struct CaseOutcome {
     /// the expected output).
     pub native_histograms: bool,
     /// `Err(reason)` when it failed.
-    pub result: std::result::Result<(), String>,
+    pub result: Result<(), String>,
 }
 
 /// Runs a whole script; `Err` when it does not parse.
@@ -238,7 +238,7 @@ fn check_annotations(e: &Eval, res: &QueryResult) -> Result<(), String> {
                 return Err(format!("expected {kind} {m:?}, got {got:?}"));
             }
         }
-        for g in got.iter() {
+        for g in got {
             if !exp.expected.iter().any(|m| message_matches(m, g)) {
                 return Err(format!("unexpected {kind} {g:?}"));
             }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use parking_lot::RwLock;
@@ -152,6 +152,14 @@ async fn wait_for_signal() {
     }
 }
 
+/// The page `/` answers until the web UI replaces it: what is running and where its APIs are.
+fn index_page(otlp_grpc: std::net::SocketAddr, otlp_http: std::net::SocketAddr) -> String {
+    include_str!("index.html")
+        .replace("{version}", env!("CARGO_PKG_VERSION"))
+        .replace("{otlp_grpc}", &otlp_grpc.to_string())
+        .replace("{otlp_http}", &otlp_http.to_string())
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     let grpc_listener = bind(config.otlp_grpc_addr, "otlp grpc").await?;
     let otlp_http_listener = bind(config.otlp_http_addr, "otlp http").await?;
@@ -180,7 +188,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ready: Arc::new(AtomicBool::new(false)),
         api: Arc::new(RwLock::new(None)),
     };
+    let index = index_page(
+        grpc_listener.local_addr()?,
+        otlp_http_listener.local_addr()?,
+    );
     let base = Router::new()
+        .route("/", get(move || std::future::ready(Html(index.clone()))))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
         .route("/metrics", get(|| async { telemetry::render_metrics() }))

@@ -1,5 +1,7 @@
 //! Logging set-up and the `/metrics` endpoint.
 
+use std::io::IsTerminal;
+
 use axum::http::header;
 use axum::response::IntoResponse;
 use prometheus::Encoder;
@@ -7,12 +9,14 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
 
-/// Installs the global `tracing` subscriber (stderr; text or JSON).
+/// Installs the global `tracing` subscriber (stderr; text or JSON). Text carries colour only
+/// when stderr is a terminal: a log file or a pipe gets plain text.
 pub(crate) fn init_logging(config: &Config) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(config.log_level.clone()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Json => builder.json().init(),

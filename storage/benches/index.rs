@@ -135,7 +135,7 @@ fn bench(c: &mut Criterion) {
             }
         }
         g.bench_function(format!("logs/block_rows={block_rows}"), |b| {
-            b.iter(|| index_batches(IndexKind::Logs, std::slice::from_ref(&logs), &opts))
+            b.iter(|| index_batches(IndexKind::Logs, std::slice::from_ref(&logs), &opts));
         });
     }
     // What bodies cost: the index without them (as flushes wrote it before), and the tokenizer
@@ -145,7 +145,7 @@ fn bench(c: &mut Criterion) {
         ..Default::default()
     };
     g.bench_function("logs/no_body", |b| {
-        b.iter(|| index_batches(IndexKind::Logs, std::slice::from_ref(&logs), &no_body))
+        b.iter(|| index_batches(IndexKind::Logs, std::slice::from_ref(&logs), &no_body));
     });
     let bodies = logs
         .column_by_name("body")
@@ -159,7 +159,7 @@ fn bench(c: &mut Criterion) {
                 storage::index::tokens(body, |t| n += t.len());
             }
             n
-        })
+        });
     });
     g.finish();
 }

@@ -27,6 +27,7 @@ pub(crate) struct EncodedExemplars {
 }
 
 /// The columns of an exemplars batch (schema `common::schema::exemplars_schema`).
+#[derive(Debug)]
 pub struct Columns<'a> {
     /// `series_id`.
     pub series_id: &'a UInt64Array,

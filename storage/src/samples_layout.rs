@@ -52,14 +52,13 @@ pub(crate) fn without_value(extra: Vec<Field>) -> SchemaRef {
 /// The schema of samples files in layout 2.
 pub(crate) fn physical_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
-    S.get_or_init(|| {
+    Arc::clone(S.get_or_init(|| {
         without_value(vec![
             Field::new(VALUE_INT, DataType::Int64, true),
             Field::new(VALUE_SCALE, DataType::Int8, false),
             Field::new(VALUE_FLOAT, DataType::Float64, true),
         ])
-    })
-    .clone()
+    }))
 }
 
 /// `v` as an integer at `scale`, when that gives `v` back bit for bit.

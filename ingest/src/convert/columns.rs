@@ -149,7 +149,7 @@ impl<'a> RenderedAttrs<'a> {
     pub(super) fn new(kvs: &'a [KeyValue]) -> Self {
         let mut out = Vec::with_capacity(kvs.len());
         for_each_last(kvs, |kv| {
-            out.push((kv.key.as_str(), render(kv.value.as_ref())))
+            out.push((kv.key.as_str(), render(kv.value.as_ref())));
         });
         Self(out)
     }

@@ -191,7 +191,7 @@ fn convert_resource<'a>(
     ri: usize,
     rm: &'a ResourceMetrics,
     keys: &'a LabelNames<'a>,
-    out: &mut Output,
+    out: &mut Output<'_>,
     tally: &mut Tally,
 ) {
     let res_kvs = rm.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
@@ -381,7 +381,7 @@ fn convert_metric<'x>(
     metric: &'x Metric,
     fixed: &[(&'x str, &'x str)],
     cx: &mut PointContext<'x>,
-    out: &mut Output,
+    out: &mut Output<'_>,
     tally: &mut Tally,
     max_ts: &mut Option<i64>,
     loc: Loc,
@@ -405,7 +405,7 @@ fn convert_metric<'x>(
                    point: &mut dyn FnMut(
         usize,
         &mut PointContext<'x>,
-        &mut Output,
+        &mut Output<'_>,
     ) -> Result<i64, String>| {
         for pi in 0..n {
             match point(pi, cx, out) {
@@ -483,7 +483,7 @@ fn number<'x>(
     family: &Family<'_>,
     fixed: &[(&'x str, &'x str)],
     cx: &mut PointContext<'x>,
-    out: &mut Output,
+    out: &mut Output<'_>,
 ) -> Result<i64, String> {
     let point = Point::new(p.time_unix_nano, p.flags)?;
     let value = match p.value {
@@ -512,7 +512,7 @@ fn histogram<'x>(
     family: &Family<'_>,
     fixed: &[(&'x str, &'x str)],
     cx: &mut PointContext<'x>,
-    out: &mut Output,
+    out: &mut Output<'_>,
 ) -> Result<i64, String> {
     let point = Point::new(p.time_unix_nano, p.flags)?;
     let (bounds, counts) = (&p.explicit_bounds, &p.bucket_counts);
@@ -581,7 +581,7 @@ fn exponential<'x>(
     family: &Family<'_>,
     fixed: &[(&'x str, &'x str)],
     cx: &mut PointContext<'x>,
-    out: &mut Output,
+    out: &mut Output<'_>,
     buckets: &mut Vec<(f64, u64)>,
 ) -> Result<i64, String> {
     let point = Point::new(p.time_unix_nano, p.flags)?;
@@ -641,7 +641,7 @@ fn summary<'x>(
     family: &Family<'_>,
     fixed: &[(&'x str, &'x str)],
     cx: &mut PointContext<'x>,
-    out: &mut Output,
+    out: &mut Output<'_>,
 ) -> Result<i64, String> {
     let point = Point::new(p.time_unix_nano, p.flags)?;
     cx.labels(&p.attributes, fixed);

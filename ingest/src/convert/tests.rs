@@ -206,7 +206,7 @@ fn maps(b: &RecordBatch, name: &str) -> Vec<Vec<(String, Option<String>)>> {
 }
 
 /// The batch must have exactly the table's schema (names, types, nullability).
-fn assert_schema(b: &RecordBatch, want: arrow::datatypes::SchemaRef) {
+fn assert_schema(b: &RecordBatch, want: SchemaRef) {
     assert_eq!(b.schema(), want);
 }
 
@@ -1478,7 +1478,7 @@ fn check_rendered(v: &Value, text: &str) {
         Value::IntValue(i) => assert_eq!(text.parse::<i64>().ok(), Some(*i)),
         Value::DoubleValue(d) if d.is_nan() => assert_eq!(text, "NaN"),
         Value::DoubleValue(d) if d.is_infinite() => {
-            assert_eq!(text, if *d > 0.0 { "+Inf" } else { "-Inf" })
+            assert_eq!(text, if *d > 0.0 { "+Inf" } else { "-Inf" });
         }
         Value::DoubleValue(d) => assert_eq!(
             text.parse::<f64>().map(f64::to_bits).ok(),
@@ -1493,7 +1493,7 @@ fn check_rendered(v: &Value, text: &str) {
                     .ok()
                     .as_ref(),
                 Some(b)
-            )
+            );
         }
         other => panic!("not a scalar: {other:?}"),
     }

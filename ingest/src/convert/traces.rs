@@ -347,7 +347,7 @@ fn list(
         )));
     };
     Ok(Arc::new(ListArray::try_new(
-        item.clone(),
+        Arc::clone(item),
         offsets.finish()?,
         Arc::new(values),
         None,

@@ -20,7 +20,7 @@ fn key_value(v: &Value, path: &Path<'_>) -> Result<KeyValue> {
             "key" => out.key = value::string(v, &path.field("key"))?,
             "value" => out.value = Some(any_value(v, &path.field("value"))?),
             "keyStrindex" | "key_strindex" => {
-                out.key_strindex = value::i32(v, &path.field("keyStrindex"))?
+                out.key_strindex = value::i32(v, &path.field("keyStrindex"))?;
             }
             _ => {}
         }
@@ -90,10 +90,11 @@ pub(super) fn resource(v: &Value, path: &Path<'_>) -> Result<Resource> {
         match k {
             "attributes" => out.attributes = key_values(v, &path.field("attributes"))?,
             "droppedAttributesCount" | "dropped_attributes_count" => {
-                out.dropped_attributes_count = value::u32(v, &path.field("droppedAttributesCount"))?
+                out.dropped_attributes_count =
+                    value::u32(v, &path.field("droppedAttributesCount"))?;
             }
             "entityRefs" | "entity_refs" => {
-                out.entity_refs = value::list(v, &path.field("entityRefs"), entity_ref)?
+                out.entity_refs = value::list(v, &path.field("entityRefs"), entity_ref)?;
             }
             _ => {}
         }
@@ -106,12 +107,12 @@ fn entity_ref(v: &Value, path: &Path<'_>) -> Result<EntityRef> {
     for (k, v) in members(v, path)? {
         match k {
             "schemaUrl" | "schema_url" => {
-                out.schema_url = value::string(v, &path.field("schemaUrl"))?
+                out.schema_url = value::string(v, &path.field("schemaUrl"))?;
             }
             "type" => out.r#type = value::string(v, &path.field("type"))?,
             "idKeys" | "id_keys" => out.id_keys = value::strings(v, &path.field("idKeys"))?,
             "descriptionKeys" | "description_keys" => {
-                out.description_keys = value::strings(v, &path.field("descriptionKeys"))?
+                out.description_keys = value::strings(v, &path.field("descriptionKeys"))?;
             }
             _ => {}
         }
@@ -128,7 +129,8 @@ pub(super) fn scope(v: &Value, path: &Path<'_>) -> Result<InstrumentationScope> 
             "version" => out.version = value::string(v, &path.field("version"))?,
             "attributes" => out.attributes = key_values(v, &path.field("attributes"))?,
             "droppedAttributesCount" | "dropped_attributes_count" => {
-                out.dropped_attributes_count = value::u32(v, &path.field("droppedAttributesCount"))?
+                out.dropped_attributes_count =
+                    value::u32(v, &path.field("droppedAttributesCount"))?;
             }
             _ => {}
         }

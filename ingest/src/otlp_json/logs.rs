@@ -24,10 +24,10 @@ fn resource_logs(v: &Value, path: &Path<'_>) -> Result<ResourceLogs> {
         match k {
             "resource" => out.resource = Some(resource(v, &path.field("resource"))?),
             "scopeLogs" | "scope_logs" => {
-                out.scope_logs = value::list(v, &path.field("scopeLogs"), scope_logs)?
+                out.scope_logs = value::list(v, &path.field("scopeLogs"), scope_logs)?;
             }
             "schemaUrl" | "schema_url" => {
-                out.schema_url = value::string(v, &path.field("schemaUrl"))?
+                out.schema_url = value::string(v, &path.field("schemaUrl"))?;
             }
             _ => {}
         }
@@ -41,10 +41,10 @@ fn scope_logs(v: &Value, path: &Path<'_>) -> Result<ScopeLogs> {
         match k {
             "scope" => out.scope = Some(scope(v, &path.field("scope"))?),
             "logRecords" | "log_records" => {
-                out.log_records = value::list(v, &path.field("logRecords"), log_record)?
+                out.log_records = value::list(v, &path.field("logRecords"), log_record)?;
             }
             "schemaUrl" | "schema_url" => {
-                out.schema_url = value::string(v, &path.field("schemaUrl"))?
+                out.schema_url = value::string(v, &path.field("schemaUrl"))?;
             }
             _ => {}
         }
@@ -61,28 +61,29 @@ fn log_record(v: &Value, path: &Path<'_>) -> Result<LogRecord> {
     for (k, v) in members(v, path)? {
         match k {
             "timeUnixNano" | "time_unix_nano" => {
-                out.time_unix_nano = value::u64(v, &path.field("timeUnixNano"))?
+                out.time_unix_nano = value::u64(v, &path.field("timeUnixNano"))?;
             }
             "observedTimeUnixNano" | "observed_time_unix_nano" => {
-                out.observed_time_unix_nano = value::u64(v, &path.field("observedTimeUnixNano"))?
+                out.observed_time_unix_nano = value::u64(v, &path.field("observedTimeUnixNano"))?;
             }
             "severityNumber" | "severity_number" => {
                 out.severity_number =
-                    value::enumeration(v, &path.field("severityNumber"), severity)?
+                    value::enumeration(v, &path.field("severityNumber"), severity)?;
             }
             "severityText" | "severity_text" => {
-                out.severity_text = value::string(v, &path.field("severityText"))?
+                out.severity_text = value::string(v, &path.field("severityText"))?;
             }
             "body" => out.body = Some(any_value(v, &path.field("body"))?),
             "attributes" => out.attributes = key_values(v, &path.field("attributes"))?,
             "droppedAttributesCount" | "dropped_attributes_count" => {
-                out.dropped_attributes_count = value::u32(v, &path.field("droppedAttributesCount"))?
+                out.dropped_attributes_count =
+                    value::u32(v, &path.field("droppedAttributesCount"))?;
             }
             "flags" => out.flags = value::u32(v, &path.field("flags"))?,
             "traceId" | "trace_id" => out.trace_id = value::hex_id(v, &path.field("traceId"))?,
             "spanId" | "span_id" => out.span_id = value::hex_id(v, &path.field("spanId"))?,
             "eventName" | "event_name" => {
-                out.event_name = value::string(v, &path.field("eventName"))?
+                out.event_name = value::string(v, &path.field("eventName"))?;
             }
             _ => {}
         }

@@ -31,10 +31,10 @@ fn resource_metrics(v: &Value, path: &Path<'_>) -> Result<ResourceMetrics> {
         match k {
             "resource" => out.resource = Some(resource(v, &path.field("resource"))?),
             "scopeMetrics" | "scope_metrics" => {
-                out.scope_metrics = value::list(v, &path.field("scopeMetrics"), scope_metrics)?
+                out.scope_metrics = value::list(v, &path.field("scopeMetrics"), scope_metrics)?;
             }
             "schemaUrl" | "schema_url" => {
-                out.schema_url = value::string(v, &path.field("schemaUrl"))?
+                out.schema_url = value::string(v, &path.field("schemaUrl"))?;
             }
             _ => {}
         }
@@ -49,7 +49,7 @@ fn scope_metrics(v: &Value, path: &Path<'_>) -> Result<ScopeMetrics> {
             "scope" => out.scope = Some(scope(v, &path.field("scope"))?),
             "metrics" => out.metrics = value::list(v, &path.field("metrics"), metric)?,
             "schemaUrl" | "schema_url" => {
-                out.schema_url = value::string(v, &path.field("schemaUrl"))?
+                out.schema_url = value::string(v, &path.field("schemaUrl"))?;
             }
             _ => {}
         }
@@ -68,13 +68,13 @@ fn metric(v: &Value, path: &Path<'_>) -> Result<Metric> {
             "gauge" => out.data = Some(Data::Gauge(gauge(v, &path.field("gauge"))?)),
             "sum" => out.data = Some(Data::Sum(sum(v, &path.field("sum"))?)),
             "histogram" => {
-                out.data = Some(Data::Histogram(histogram(v, &path.field("histogram"))?))
+                out.data = Some(Data::Histogram(histogram(v, &path.field("histogram"))?));
             }
             "exponentialHistogram" | "exponential_histogram" => {
                 out.data = Some(Data::ExponentialHistogram(exponential_histogram(
                     v,
                     &path.field("exponentialHistogram"),
-                )?))
+                )?));
             }
             "summary" => out.data = Some(Data::Summary(summary(v, &path.field("summary"))?)),
             _ => {}
@@ -102,14 +102,14 @@ fn sum(v: &Value, path: &Path<'_>) -> Result<Sum> {
     for (k, v) in members(v, path)? {
         match k {
             "dataPoints" | "data_points" => {
-                out.data_points = value::list(v, &path.field("dataPoints"), number_point)?
+                out.data_points = value::list(v, &path.field("dataPoints"), number_point)?;
             }
             "aggregationTemporality" | "aggregation_temporality" => {
                 out.aggregation_temporality =
-                    value::enumeration(v, &path.field("aggregationTemporality"), temporality)?
+                    value::enumeration(v, &path.field("aggregationTemporality"), temporality)?;
             }
             "isMonotonic" | "is_monotonic" => {
-                out.is_monotonic = value::boolean(v, &path.field("isMonotonic"))?
+                out.is_monotonic = value::boolean(v, &path.field("isMonotonic"))?;
             }
             _ => {}
         }
@@ -122,11 +122,11 @@ fn histogram(v: &Value, path: &Path<'_>) -> Result<Histogram> {
     for (k, v) in members(v, path)? {
         match k {
             "dataPoints" | "data_points" => {
-                out.data_points = value::list(v, &path.field("dataPoints"), histogram_point)?
+                out.data_points = value::list(v, &path.field("dataPoints"), histogram_point)?;
             }
             "aggregationTemporality" | "aggregation_temporality" => {
                 out.aggregation_temporality =
-                    value::enumeration(v, &path.field("aggregationTemporality"), temporality)?
+                    value::enumeration(v, &path.field("aggregationTemporality"), temporality)?;
             }
             _ => {}
         }
@@ -139,11 +139,11 @@ fn exponential_histogram(v: &Value, path: &Path<'_>) -> Result<ExponentialHistog
     for (k, v) in members(v, path)? {
         match k {
             "dataPoints" | "data_points" => {
-                out.data_points = value::list(v, &path.field("dataPoints"), exponential_point)?
+                out.data_points = value::list(v, &path.field("dataPoints"), exponential_point)?;
             }
             "aggregationTemporality" | "aggregation_temporality" => {
                 out.aggregation_temporality =
-                    value::enumeration(v, &path.field("aggregationTemporality"), temporality)?
+                    value::enumeration(v, &path.field("aggregationTemporality"), temporality)?;
             }
             _ => {}
         }
@@ -168,13 +168,13 @@ fn number_point(v: &Value, path: &Path<'_>) -> Result<NumberDataPoint> {
         match k {
             "attributes" => out.attributes = key_values(v, &path.field("attributes"))?,
             "startTimeUnixNano" | "start_time_unix_nano" => {
-                out.start_time_unix_nano = value::u64(v, &path.field("startTimeUnixNano"))?
+                out.start_time_unix_nano = value::u64(v, &path.field("startTimeUnixNano"))?;
             }
             "timeUnixNano" | "time_unix_nano" => {
-                out.time_unix_nano = value::u64(v, &path.field("timeUnixNano"))?
+                out.time_unix_nano = value::u64(v, &path.field("timeUnixNano"))?;
             }
             "asDouble" | "as_double" => {
-                out.value = Some(V::AsDouble(value::f64(v, &path.field("asDouble"))?))
+                out.value = Some(V::AsDouble(value::f64(v, &path.field("asDouble"))?));
             }
             "asInt" | "as_int" => out.value = Some(V::AsInt(value::i64(v, &path.field("asInt"))?)),
             "exemplars" => out.exemplars = value::list(v, &path.field("exemplars"), exemplar)?,
@@ -191,18 +191,18 @@ fn histogram_point(v: &Value, path: &Path<'_>) -> Result<HistogramDataPoint> {
         match k {
             "attributes" => out.attributes = key_values(v, &path.field("attributes"))?,
             "startTimeUnixNano" | "start_time_unix_nano" => {
-                out.start_time_unix_nano = value::u64(v, &path.field("startTimeUnixNano"))?
+                out.start_time_unix_nano = value::u64(v, &path.field("startTimeUnixNano"))?;
             }
             "timeUnixNano" | "time_unix_nano" => {
-                out.time_unix_nano = value::u64(v, &path.field("timeUnixNano"))?
+                out.time_unix_nano = value::u64(v, &path.field("timeUnixNano"))?;
             }
             "count" => out.count = value::u64(v, &path.field("count"))?,
             "sum" => out.sum = Some(value::f64(v, &path.field("sum"))?),
             "bucketCounts" | "bucket_counts" => {
-                out.bucket_counts = value::u64s(v, &path.field("bucketCounts"))?
+                out.bucket_counts = value::u64s(v, &path.field("bucketCounts"))?;
             }
             "explicitBounds" | "explicit_bounds" => {
-                out.explicit_bounds = value::f64s(v, &path.field("explicitBounds"))?
+                out.explicit_bounds = value::f64s(v, &path.field("explicitBounds"))?;
             }
             "exemplars" => out.exemplars = value::list(v, &path.field("exemplars"), exemplar)?,
             "flags" => out.flags = value::u32(v, &path.field("flags"))?,
@@ -220,10 +220,10 @@ fn exponential_point(v: &Value, path: &Path<'_>) -> Result<ExponentialHistogramD
         match k {
             "attributes" => out.attributes = key_values(v, &path.field("attributes"))?,
             "startTimeUnixNano" | "start_time_unix_nano" => {
-                out.start_time_unix_nano = value::u64(v, &path.field("startTimeUnixNano"))?
+                out.start_time_unix_nano = value::u64(v, &path.field("startTimeUnixNano"))?;
             }
             "timeUnixNano" | "time_unix_nano" => {
-                out.time_unix_nano = value::u64(v, &path.field("timeUnixNano"))?
+                out.time_unix_nano = value::u64(v, &path.field("timeUnixNano"))?;
             }
             "count" => out.count = value::u64(v, &path.field("count"))?,
             "sum" => out.sum = Some(value::f64(v, &path.field("sum"))?),
@@ -236,7 +236,7 @@ fn exponential_point(v: &Value, path: &Path<'_>) -> Result<ExponentialHistogramD
             "min" => out.min = Some(value::f64(v, &path.field("min"))?),
             "max" => out.max = Some(value::f64(v, &path.field("max"))?),
             "zeroThreshold" | "zero_threshold" => {
-                out.zero_threshold = value::f64(v, &path.field("zeroThreshold"))?
+                out.zero_threshold = value::f64(v, &path.field("zeroThreshold"))?;
             }
             _ => {}
         }
@@ -250,7 +250,7 @@ fn buckets(v: &Value, path: &Path<'_>) -> Result<Buckets> {
         match k {
             "offset" => out.offset = value::i32(v, &path.field("offset"))?,
             "bucketCounts" | "bucket_counts" => {
-                out.bucket_counts = value::u64s(v, &path.field("bucketCounts"))?
+                out.bucket_counts = value::u64s(v, &path.field("bucketCounts"))?;
             }
             _ => {}
         }
@@ -264,15 +264,15 @@ fn summary_point(v: &Value, path: &Path<'_>) -> Result<SummaryDataPoint> {
         match k {
             "attributes" => out.attributes = key_values(v, &path.field("attributes"))?,
             "startTimeUnixNano" | "start_time_unix_nano" => {
-                out.start_time_unix_nano = value::u64(v, &path.field("startTimeUnixNano"))?
+                out.start_time_unix_nano = value::u64(v, &path.field("startTimeUnixNano"))?;
             }
             "timeUnixNano" | "time_unix_nano" => {
-                out.time_unix_nano = value::u64(v, &path.field("timeUnixNano"))?
+                out.time_unix_nano = value::u64(v, &path.field("timeUnixNano"))?;
             }
             "count" => out.count = value::u64(v, &path.field("count"))?,
             "sum" => out.sum = value::f64(v, &path.field("sum"))?,
             "quantileValues" | "quantile_values" => {
-                out.quantile_values = value::list(v, &path.field("quantileValues"), quantile)?
+                out.quantile_values = value::list(v, &path.field("quantileValues"), quantile)?;
             }
             "flags" => out.flags = value::u32(v, &path.field("flags"))?,
             _ => {}
@@ -299,13 +299,13 @@ fn exemplar(v: &Value, path: &Path<'_>) -> Result<Exemplar> {
     for (k, v) in members(v, path)? {
         match k {
             "filteredAttributes" | "filtered_attributes" => {
-                out.filtered_attributes = key_values(v, &path.field("filteredAttributes"))?
+                out.filtered_attributes = key_values(v, &path.field("filteredAttributes"))?;
             }
             "timeUnixNano" | "time_unix_nano" => {
-                out.time_unix_nano = value::u64(v, &path.field("timeUnixNano"))?
+                out.time_unix_nano = value::u64(v, &path.field("timeUnixNano"))?;
             }
             "asDouble" | "as_double" => {
-                out.value = Some(V::AsDouble(value::f64(v, &path.field("asDouble"))?))
+                out.value = Some(V::AsDouble(value::f64(v, &path.field("asDouble"))?));
             }
             "asInt" | "as_int" => out.value = Some(V::AsInt(value::i64(v, &path.field("asInt"))?)),
             "spanId" | "span_id" => out.span_id = value::hex_id(v, &path.field("spanId"))?,

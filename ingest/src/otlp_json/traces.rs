@@ -28,10 +28,10 @@ fn resource_spans(v: &Value, path: &Path<'_>) -> Result<ResourceSpans> {
         match k {
             "resource" => out.resource = Some(resource(v, &path.field("resource"))?),
             "scopeSpans" | "scope_spans" => {
-                out.scope_spans = value::list(v, &path.field("scopeSpans"), scope_spans)?
+                out.scope_spans = value::list(v, &path.field("scopeSpans"), scope_spans)?;
             }
             "schemaUrl" | "schema_url" => {
-                out.schema_url = value::string(v, &path.field("schemaUrl"))?
+                out.schema_url = value::string(v, &path.field("schemaUrl"))?;
             }
             _ => {}
         }
@@ -46,7 +46,7 @@ fn scope_spans(v: &Value, path: &Path<'_>) -> Result<ScopeSpans> {
             "scope" => out.scope = Some(scope(v, &path.field("scope"))?),
             "spans" => out.spans = value::list(v, &path.field("spans"), span)?,
             "schemaUrl" | "schema_url" => {
-                out.schema_url = value::string(v, &path.field("schemaUrl"))?
+                out.schema_url = value::string(v, &path.field("schemaUrl"))?;
             }
             _ => {}
         }
@@ -69,31 +69,32 @@ fn span(v: &Value, path: &Path<'_>) -> Result<Span> {
             "traceId" | "trace_id" => out.trace_id = value::hex_id(v, &path.field("traceId"))?,
             "spanId" | "span_id" => out.span_id = value::hex_id(v, &path.field("spanId"))?,
             "traceState" | "trace_state" => {
-                out.trace_state = value::string(v, &path.field("traceState"))?
+                out.trace_state = value::string(v, &path.field("traceState"))?;
             }
             "parentSpanId" | "parent_span_id" => {
-                out.parent_span_id = value::hex_id(v, &path.field("parentSpanId"))?
+                out.parent_span_id = value::hex_id(v, &path.field("parentSpanId"))?;
             }
             "flags" => out.flags = value::u32(v, &path.field("flags"))?,
             "name" => out.name = value::string(v, &path.field("name"))?,
             "kind" => out.kind = value::enumeration(v, &path.field("kind"), span_kind)?,
             "startTimeUnixNano" | "start_time_unix_nano" => {
-                out.start_time_unix_nano = value::u64(v, &path.field("startTimeUnixNano"))?
+                out.start_time_unix_nano = value::u64(v, &path.field("startTimeUnixNano"))?;
             }
             "endTimeUnixNano" | "end_time_unix_nano" => {
-                out.end_time_unix_nano = value::u64(v, &path.field("endTimeUnixNano"))?
+                out.end_time_unix_nano = value::u64(v, &path.field("endTimeUnixNano"))?;
             }
             "attributes" => out.attributes = key_values(v, &path.field("attributes"))?,
             "droppedAttributesCount" | "dropped_attributes_count" => {
-                out.dropped_attributes_count = value::u32(v, &path.field("droppedAttributesCount"))?
+                out.dropped_attributes_count =
+                    value::u32(v, &path.field("droppedAttributesCount"))?;
             }
             "events" => out.events = value::list(v, &path.field("events"), event)?,
             "droppedEventsCount" | "dropped_events_count" => {
-                out.dropped_events_count = value::u32(v, &path.field("droppedEventsCount"))?
+                out.dropped_events_count = value::u32(v, &path.field("droppedEventsCount"))?;
             }
             "links" => out.links = value::list(v, &path.field("links"), link)?,
             "droppedLinksCount" | "dropped_links_count" => {
-                out.dropped_links_count = value::u32(v, &path.field("droppedLinksCount"))?
+                out.dropped_links_count = value::u32(v, &path.field("droppedLinksCount"))?;
             }
             "status" => out.status = Some(status(v, &path.field("status"))?),
             _ => {}
@@ -107,12 +108,13 @@ fn event(v: &Value, path: &Path<'_>) -> Result<Event> {
     for (k, v) in members(v, path)? {
         match k {
             "timeUnixNano" | "time_unix_nano" => {
-                out.time_unix_nano = value::u64(v, &path.field("timeUnixNano"))?
+                out.time_unix_nano = value::u64(v, &path.field("timeUnixNano"))?;
             }
             "name" => out.name = value::string(v, &path.field("name"))?,
             "attributes" => out.attributes = key_values(v, &path.field("attributes"))?,
             "droppedAttributesCount" | "dropped_attributes_count" => {
-                out.dropped_attributes_count = value::u32(v, &path.field("droppedAttributesCount"))?
+                out.dropped_attributes_count =
+                    value::u32(v, &path.field("droppedAttributesCount"))?;
             }
             _ => {}
         }
@@ -127,11 +129,12 @@ fn link(v: &Value, path: &Path<'_>) -> Result<Link> {
             "traceId" | "trace_id" => out.trace_id = value::hex_id(v, &path.field("traceId"))?,
             "spanId" | "span_id" => out.span_id = value::hex_id(v, &path.field("spanId"))?,
             "traceState" | "trace_state" => {
-                out.trace_state = value::string(v, &path.field("traceState"))?
+                out.trace_state = value::string(v, &path.field("traceState"))?;
             }
             "attributes" => out.attributes = key_values(v, &path.field("attributes"))?,
             "droppedAttributesCount" | "dropped_attributes_count" => {
-                out.dropped_attributes_count = value::u32(v, &path.field("droppedAttributesCount"))?
+                out.dropped_attributes_count =
+                    value::u32(v, &path.field("droppedAttributesCount"))?;
             }
             "flags" => out.flags = value::u32(v, &path.field("flags"))?,
             _ => {}

@@ -469,9 +469,8 @@ pub(crate) fn metric_sum(text: &str, name: &str) -> Option<f64> {
         if line.starts_with('#') {
             continue;
         }
-        let (series, value) = match line.rsplit_once(' ') {
-            Some(parts) => parts,
-            None => continue,
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
         };
         let series_name = series.split('{').next().unwrap_or_default().trim();
         if series_name == name {
@@ -479,6 +478,29 @@ pub(crate) fn metric_sum(text: &str, name: &str) -> Option<f64> {
                 .trim()
                 .parse()
                 .unwrap_or_else(|_| panic!("bad sample {line:?}"));
+            *found.get_or_insert(0.0) += v;
+        }
+    }
+    found
+}
+
+/// The sum of the samples of `name` whose labels include every pair of `labels`; `None` if
+/// there are none.
+pub(crate) fn metric_with(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut found = None;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let (series_name, rest) = series.split_once('{').unwrap_or((series, ""));
+        if series_name.trim() != name {
+            continue;
+        }
+        if labels
+            .iter()
+            .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
+        {
+            let v: f64 = value.trim().parse().expect("sample value");
             *found.get_or_insert(0.0) += v;
         }
     }

@@ -85,7 +85,7 @@ async fn send_logs(vigil: &Vigil, transport: Transport) -> SystemTime {
     let exporter = otlp::log_exporter(vigil, transport, None);
     let t0 = base_time();
     otlp::export_with_logger(exporter, otlp::resource(), move |logger| {
-        emit_logs(logger, t0)
+        emit_logs(logger, t0);
     })
     .await;
     t0

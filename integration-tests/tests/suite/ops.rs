@@ -7,7 +7,7 @@ use opentelemetry::trace::{Span as _, Tracer as _};
 use opentelemetry_sdk::trace::SpanExporter as _;
 use serde_json::json;
 
-use crate::harness::{base_time, metric_sum, poll, Vigil};
+use crate::harness::{base_time, metric_sum, metric_with, poll, Vigil};
 use crate::otlp::{self, Transport, TENANT_HEADER};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,6 +68,76 @@ async fn health_ready_and_self_metrics_report_ingest() {
         metric_sum(&text, "vigil_ingest_items_received_total"),
         Some(3.0),
         "a flush is not ingest"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn front_page_request_metrics_and_plain_logs() {
+    let vigil = Vigil::start().await;
+    let (status, page) = vigil.get("/").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<title>Vigil</title>"), "{page}");
+    for link in [
+        "/api/v1/status/buildinfo",
+        "/metrics",
+        "/api/v1/sql",
+        "X-Scope-OrgID",
+    ] {
+        assert!(page.contains(link), "front page lacks {link}: {page}");
+    }
+    let grpc = vigil.addrs().otlp_grpc.to_string();
+    assert!(
+        page.contains(&grpc),
+        "front page lacks the OTLP/gRPC address {grpc}"
+    );
+
+    // Two good queries, one bad one, one SQL error: counted per API, endpoint and error type.
+    for q in ["up", "vector(1)"] {
+        let (status, body) = vigil.get(&format!("/api/v1/query?query={q}")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, _) = vigil.get("/api/v1/query?query=sum(").await;
+    assert_eq!(status, 400);
+    let (status, _) = vigil.sql_response(None, "SELECT * FROM nowhere").await;
+    assert_eq!(status, 400);
+    let text = vigil.metrics_text().await;
+    let query = [("api", "prometheus"), ("endpoint", "/api/v1/query")];
+    let ok = [query[0], query[1], ("code", "200")];
+    assert_eq!(
+        metric_with(&text, "vigil_http_requests_total", &ok),
+        Some(2.0),
+        "{text}"
+    );
+    let bad = [query[0], query[1], ("code", "400")];
+    assert_eq!(
+        metric_with(&text, "vigil_http_requests_total", &bad),
+        Some(1.0)
+    );
+    let errors = [query[0], query[1], ("error_type", "bad_data")];
+    assert_eq!(
+        metric_with(&text, "vigil_http_request_errors_total", &errors),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric_with(&text, "vigil_http_request_duration_seconds_count", &query),
+        Some(3.0)
+    );
+    let sql = [
+        ("api", "sql"),
+        ("endpoint", "/api/v1/sql"),
+        ("error_type", "bad_data"),
+    ];
+    assert_eq!(
+        metric_with(&text, "vigil_http_request_errors_total", &sql),
+        Some(1.0)
+    );
+
+    // Logs go to a file here: no terminal colour codes in them.
+    let logs = vigil.logs();
+    assert!(logs.contains("vigil ready"), "{logs}");
+    assert!(
+        !logs.contains('\u{1b}'),
+        "colour codes in logs written to a file:\n{logs}"
     );
 }
 

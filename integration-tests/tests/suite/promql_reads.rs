@@ -285,7 +285,7 @@ async fn otlp_delta_counters_and_histograms_answer_rate_and_increase() {
     // Three exports, a second apart, each with the increments since the one before.
     tokio::task::spawn_blocking(move || {
         let reader = PeriodicReader::builder(exporter)
-            .with_interval(std::time::Duration::from_secs(3600))
+            .with_interval(Duration::from_secs(3600))
             .build();
         let provider = SdkMeterProvider::builder()
             .with_reader(reader)
@@ -302,7 +302,7 @@ async fn otlp_delta_counters_and_histograms_answer_rate_and_increase() {
             jobs.add(n, &[]);
             took.record(seconds, &[]);
             provider.force_flush().expect("export");
-            std::thread::sleep(std::time::Duration::from_millis(1100));
+            std::thread::sleep(Duration::from_millis(1100));
         }
         provider.shutdown().expect("shutdown");
     })

@@ -165,7 +165,7 @@ mod tests {
             Field::new("n", DataType::Int64, true),
         ]));
         let batch = RecordBatch::try_new(
-            schema.clone(),
+            Arc::clone(&schema),
             vec![
                 Arc::new(
                     FixedSizeBinaryArray::try_from_iter([[0xABu8, 0x01]].into_iter()).unwrap(),

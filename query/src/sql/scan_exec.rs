@@ -158,13 +158,14 @@ mod tests {
 
     fn input() -> Arc<dyn ExecutionPlan> {
         let schema = Arc::new(Schema::new(vec![Field::new("t", DataType::Int64, false)]));
-        let batch =
-            |v: Vec<i64>| RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(v))]);
+        let batch = |v: Vec<i64>| {
+            RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(Int64Array::from(v))])
+        };
         let partitions = vec![
             vec![batch(vec![1, 2]).unwrap()],
             vec![batch(vec![3]).unwrap()],
         ];
-        MemorySourceConfig::try_new_exec(&partitions, schema.clone(), None).unwrap()
+        MemorySourceConfig::try_new_exec(&partitions, Arc::clone(&schema), None).unwrap()
     }
 
     fn summary() -> ScanSummary {
@@ -210,7 +211,7 @@ mod tests {
     fn new_children_keep_the_summary() {
         let exec = Arc::new(VigilScanExec::new(summary(), input()));
         #[allow(deprecated)]
-        let rebuilt = exec.clone().with_new_children(vec![input()]).unwrap();
+        let rebuilt = Arc::clone(&exec).with_new_children(vec![input()]).unwrap();
         let rebuilt = rebuilt.downcast_ref::<VigilScanExec>().unwrap();
         assert_eq!(rebuilt.summary(), summary());
         #[allow(deprecated)]

@@ -539,7 +539,7 @@ mod tests {
     fn spread_keeps_every_batch_and_at_least_one_partition() {
         let schema = Arc::new(Schema::new(vec![Field::new("t", DataType::Int64, false)]));
         assert_eq!(spread(vec![], 4), vec![Vec::<RecordBatch>::new()]);
-        let parts = spread((1..=5).map(|n| batch(schema.clone(), n)).collect(), 2);
+        let parts = spread((1..=5).map(|n| batch(Arc::clone(&schema), n)).collect(), 2);
         assert_eq!(parts.len(), 2);
         let rows: usize = parts.iter().flatten().map(|b| b.num_rows()).sum();
         assert_eq!(rows, 15);

@@ -97,7 +97,7 @@ fn range_of(column: &str, expr: &Expr) -> TimeRange {
                         range = range.hull(TimeRange {
                             min: lo.saturating_sub(slack),
                             max: hi.saturating_add(slack),
-                        })
+                        });
                     }
                     None => return TimeRange::ALL,
                 }

@@ -239,7 +239,7 @@ pub(crate) fn batch(table: &str, rows: &[Value]) -> Result<RecordBatch> {
         text.push_str(&row.to_string());
         text.push('\n');
     }
-    let mut reader = arrow::json::ReaderBuilder::new(schema.clone())
+    let mut reader = arrow::json::ReaderBuilder::new(Arc::clone(&schema))
         .with_batch_size(rows.len().max(1))
         .build(Cursor::new(text))?;
     let batch = reader.next().context("one batch")??;

@@ -145,7 +145,7 @@ impl Engine {
         let min_age = i64::try_from(c.min_age.as_nanos()).unwrap_or(i64::MAX);
         let unit = table.signal.time_column().1;
         let mut days: BTreeMap<String, Vec<SegmentMeta>> = BTreeMap::new();
-        for s in table.inner.read().segments.iter() {
+        for s in &table.inner.read().segments {
             if now.saturating_sub(s.created_nanos) >= min_age {
                 let day = day_of(s.min_time.saturating_mul(unit));
                 days.entry(day).or_default().push(s.clone());
@@ -306,7 +306,7 @@ impl Engine {
         let mut live: HashSet<String> = HashSet::new();
         let tables = self.all_tables();
         for t in &tables {
-            for s in t.inner.read().segments.iter() {
+            for s in &t.inner.read().segments {
                 live.extend(s.files());
             }
         }

@@ -47,7 +47,7 @@ fn encode(points: &[(u64, i64)]) -> Bytes {
 }
 
 impl PayloadDecoder for SampleDecoder {
-    fn decode(&self, _signal: Signal, payload: &[u8]) -> std::result::Result<Rows, String> {
+    fn decode(&self, _signal: Signal, payload: &[u8]) -> Result<Rows, String> {
         let points: Vec<(u64, i64)> = payload
             .chunks_exact(16)
             .map(|c| {

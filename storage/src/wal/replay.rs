@@ -112,7 +112,7 @@ pub(super) fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
         match name.to_str().and_then(format::parse_file_name) {
             Some(lsn) => files.push((lsn, entry.path())),
             None => {
-                tracing::warn!(file = %entry.path().display(), "ignoring unknown file in wal directory")
+                tracing::warn!(file = %entry.path().display(), "ignoring unknown file in wal directory");
             }
         }
     }
