@@ -32,7 +32,7 @@ mod output;
 mod remote_write;
 mod traces;
 
-pub use converted::{Converted, KnownFn};
+pub use converted::{ConvertLimits, Converted, KnownFn};
 
 #[cfg(test)]
 mod exemplar_tests;
@@ -52,20 +52,28 @@ pub fn logs(req: &ExportLogsServiceRequest) -> Converted {
 /// Converts the data points of `req` into Prometheus-model rows of the `samples` table, with
 /// the `series` rows they use, as the OpenTelemetry-to-Prometheus compatibility spec maps them.
 pub fn metrics(req: &ExportMetricsServiceRequest) -> Converted {
-    metrics::convert(req, None)
+    metrics::convert(req, None, &ConvertLimits::NONE)
 }
 
 /// Converts the series of a Prometheus remote-write request into rows of the `samples` table,
 /// with the `series` rows they use (leaving out those `known` says storage has): names and
 /// labels as sent, types from the request's metadata.
-pub fn remote_write(req: &crate::remote_write::WriteRequest, known: Option<&KnownFn>) -> Converted {
-    remote_write::convert(req, known)
+pub fn remote_write(
+    req: &crate::remote_write::WriteRequest,
+    known: Option<&KnownFn>,
+    limits: &ConvertLimits,
+) -> Converted {
+    remote_write::convert(req, known, limits)
 }
 
-/// [`metrics`], leaving out the `series` rows of the series for which `known` says storage
-/// has a row already.
-pub fn metrics_skipping(req: &ExportMetricsServiceRequest, known: Option<&KnownFn>) -> Converted {
-    metrics::convert(req, known)
+/// [`metrics`] under `limits`, leaving out the `series` rows of the series for which `known`
+/// says storage has a row already.
+pub fn metrics_skipping(
+    req: &ExportMetricsServiceRequest,
+    known: Option<&KnownFn>,
+    limits: &ConvertLimits,
+) -> Converted {
+    metrics::convert(req, known, limits)
 }
 
 /// Decodes WAL payloads (OTLP protobuf export requests, and remote-write requests behind
@@ -84,6 +92,7 @@ impl storage::PayloadDecoder for OtlpDecoder {
                     &crate::remote_write::WriteRequest::decode(body)
                         .map_err(|e| format!("failed to decode remote write request: {e}"))?,
                     None,
+                    &ConvertLimits::NONE,
                 ),
                 None => metrics(&decode_request(signal, payload)?),
             },

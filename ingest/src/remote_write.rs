@@ -100,7 +100,17 @@ async fn write(state: &Arc<IngestState>, headers: &HeaderMap, body: Body) -> Res
     let limit = state.limits().max_request_bytes;
     let wire = read_body(headers, body, ContentEncoding::Identity, limit).await?;
     let decompressed = unsnappy(&wire, limit)?;
-    service::export_remote_write(state, tenant, decompressed).await?;
+    let outcome = service::export_remote_write(state, tenant, decompressed).await?;
+    // As Prometheus answers: the valid series are stored; the first refusal is the 400 that
+    // tells the sender (which does not retry a 400) what was wrong.
+    if outcome.rejected > 0 {
+        return Err(Error::InvalidArgument(format!(
+            "{} of {} samples refused: {}",
+            outcome.rejected,
+            outcome.rejected + outcome.accepted,
+            outcome.error_message
+        )));
+    }
     Ok(())
 }
 
@@ -209,7 +219,14 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+        // The valid series are stored; the nameless one is named in the 400.
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let body = to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.contains("1 of 4 samples refused: timeseries 2: no __name__ label"),
+            "{text}"
+        );
         let appends = sink.appends();
         assert_eq!(appends.len(), 1);
         let a = &appends[0];
@@ -220,9 +237,10 @@ mod tests {
         let replayed =
             storage::PayloadDecoder::decode(&crate::convert::OtlpDecoder, a.signal, &a.payload)
                 .unwrap();
-        let direct = crate::convert::remote_write(&request(), None)
-            .rows
-            .expect("rows");
+        let direct =
+            crate::convert::remote_write(&request(), None, &crate::convert::ConvertLimits::NONE)
+                .rows
+                .expect("rows");
         assert_eq!(replayed.batch, direct.batch);
         assert_eq!(replayed.series, direct.series);
         let series = direct.series.expect("series rows");

@@ -19,7 +19,7 @@ use prost::Message;
 use storage::{KnownSeries, Sink};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::convert::{self, Converted, KnownFn};
+use crate::convert::{self, ConvertLimits, Converted, KnownFn};
 use crate::error::{Error, Result};
 use crate::metrics::{self, Protocol};
 use crate::otlp_json::{JsonRequest, JsonResponse};
@@ -42,6 +42,8 @@ pub struct IngestLimits {
     /// Most request bytes (after decompression) being decoded, converted and appended at once;
     /// past it requests are refused as retryable (HTTP 503, gRPC `UNAVAILABLE`).
     pub max_inflight_bytes: usize,
+    /// What each item is checked against (label value length).
+    pub convert: ConvertLimits,
 }
 
 impl Default for IngestLimits {
@@ -49,6 +51,7 @@ impl Default for IngestLimits {
         Self {
             max_request_bytes: 16 * 1024 * 1024,
             max_inflight_bytes: 512 * 1024 * 1024,
+            convert: ConvertLimits::default(),
         }
     }
 }
@@ -125,7 +128,7 @@ pub(crate) trait OtlpRequest: Message + Default + JsonRequest + Send + 'static {
     type Response: Message + JsonResponse + Default + Send + 'static;
     /// Converts the request into rows; `known` tells which series storage has a row for
     /// already (metrics leave those rows out).
-    fn convert(&self, known: Option<&KnownFn>) -> Converted;
+    fn convert(&self, known: Option<&KnownFn>, limits: &ConvertLimits) -> Converted;
     /// The response for `outcome`, with a partial success when items were refused.
     fn response(outcome: &Outcome) -> Self::Response;
 }
@@ -134,7 +137,7 @@ impl OtlpRequest for ExportTraceServiceRequest {
     const SIGNAL: Signal = Signal::Traces;
     type Response = ExportTraceServiceResponse;
 
-    fn convert(&self, _known: Option<&KnownFn>) -> Converted {
+    fn convert(&self, _known: Option<&KnownFn>, _limits: &ConvertLimits) -> Converted {
         convert::traces(self)
     }
 
@@ -152,7 +155,7 @@ impl OtlpRequest for ExportLogsServiceRequest {
     const SIGNAL: Signal = Signal::Logs;
     type Response = ExportLogsServiceResponse;
 
-    fn convert(&self, _known: Option<&KnownFn>) -> Converted {
+    fn convert(&self, _known: Option<&KnownFn>, _limits: &ConvertLimits) -> Converted {
         convert::logs(self)
     }
 
@@ -170,8 +173,8 @@ impl OtlpRequest for ExportMetricsServiceRequest {
     const SIGNAL: Signal = Signal::Metrics;
     type Response = ExportMetricsServiceResponse;
 
-    fn convert(&self, known: Option<&KnownFn>) -> Converted {
-        convert::metrics_skipping(self, known)
+    fn convert(&self, known: Option<&KnownFn>, limits: &ConvertLimits) -> Converted {
+        convert::metrics_skipping(self, known, limits)
     }
 
     fn response(outcome: &Outcome) -> Self::Response {
@@ -211,12 +214,13 @@ pub(crate) async fn export<R: OtlpRequest>(
     let permit = admit_body(state, signal, protocol, size)?;
     wait_for_room(state).await?;
     let known = known_series::<R>(state, &tenant);
+    let limits = state.limits.convert;
     let prepared = match input {
         Input::Protobuf(body) => {
             let work = move || {
                 let request = R::decode(&body[..])
                     .map_err(|e| Error::InvalidArgument(format!("invalid protobuf: {e}")))?;
-                let converted = request.convert(known.as_deref());
+                let converted = request.convert(known.as_deref(), &limits);
                 Ok(Prepared {
                     payload: body,
                     converted,
@@ -230,7 +234,7 @@ pub(crate) async fn export<R: OtlpRequest>(
                 let request =
                     R::from_json(&body).map_err(|e| Error::InvalidArgument(e.to_string()))?;
                 let payload = Bytes::from(request.encode_to_vec());
-                let converted = request.convert(known.as_deref());
+                let converted = request.convert(known.as_deref(), &limits);
                 Ok(Prepared {
                     payload,
                     converted,
@@ -255,10 +259,11 @@ pub(crate) async fn export_remote_write(
     let permit = admit_body(state, signal, protocol, size)?;
     wait_for_room(state).await?;
     let known = state.sink.known_series(&tenant);
+    let limits = state.limits.convert;
     let work = move || {
         let request = crate::remote_write::WriteRequest::decode(&body[..])
             .map_err(|e| Error::InvalidArgument(format!("invalid protobuf: {e}")))?;
-        let converted = convert::remote_write(&request, known.as_deref());
+        let converted = convert::remote_write(&request, known.as_deref(), &limits);
         Ok(Prepared {
             payload: crate::remote_write::payload(&body),
             converted,
@@ -561,6 +566,7 @@ mod tests {
         let (state, _) = state(IngestLimits {
             max_request_bytes: 100,
             max_inflight_bytes: 100,
+            ..IngestLimits::default()
         });
         let a = state.admit(60).unwrap();
         assert!(matches!(state.admit(60), Err(Error::Overloaded)));

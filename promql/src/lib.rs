@@ -22,5 +22,5 @@ pub use promql_parser::{label, parser as ast};
 pub use error::QueryError;
 pub use ev::selector_matchers;
 pub use eval::{instant, range, selections};
-pub use query::{parse, Cancel, Options, Query, QueryResult};
+pub use query::{parse, Cancel, Options, Query, QueryResult, MAX_NESTING};
 pub use source::{matches, MemSource, Preloaded, Samples, Source, StoredSeries};

@@ -266,6 +266,7 @@ impl Ev<'_> {
         let mut out: Vec<Series> = Vec::new();
         let mut ti = first;
         while ti <= end {
+            self.check_deadline()?;
             let samples = match self.subqueries.get(&(key, ti)) {
                 Some(s) => Rc::clone(s),
                 None => {

@@ -19,8 +19,9 @@ pub struct CaseOutcome {
     pub line: usize,
     /// The expression.
     pub expr: String,
-    /// Whether the case involves native histograms (loaded data since the last `clear`, or
-    /// the expected output).
+    /// Whether the case involves native histograms: a series one of its selectors reads holds
+    /// one (loaded as such, or made by a `load with nhcb` from classic buckets), or its
+    /// expected output does.
     pub native_histograms: bool,
     /// `Err(reason)` when it failed.
     pub result: Result<(), String>,
@@ -30,18 +31,21 @@ pub struct CaseOutcome {
 pub fn run_script(text: &str) -> Result<Vec<CaseOutcome>, String> {
     let commands = script::parse(text).map_err(|e| format!("line {}: {}", e.line, e.message))?;
     let mut storage = MemSource::new();
-    let mut nh_loaded = false;
+    // Series holding native histograms, loaded since the last `clear`.
+    let mut nh_series: Vec<Labels> = Vec::new();
     let mut load_error: Option<String> = None;
     let mut out = Vec::new();
     for cmd in commands {
         match cmd {
             Command::Clear => {
                 storage = MemSource::new();
-                nh_loaded = false;
+                nh_series.clear();
                 load_error = None;
             }
             Command::Load(load) => {
-                nh_loaded |= load.nhcb;
+                if load.nhcb {
+                    nh_series.extend(load.series.iter().filter_map(nhcb_series));
+                }
                 // A later line of one series within a block replaces the earlier one.
                 let mut defs: BTreeMap<Labels, &SeriesDesc> = BTreeMap::new();
                 for s in &load.series {
@@ -55,7 +59,11 @@ pub fn run_script(text: &str) -> Result<Vec<CaseOutcome>, String> {
                             Item::Omitted => {}
                             Item::Float(v) => samples.push((t, *v)),
                             Item::Stale => samples.push((t, stale_nan())),
-                            Item::Histogram(_) => nh_loaded = true,
+                            Item::Histogram(_) => {
+                                if nh_series.last() != Some(&labels) {
+                                    nh_series.push(labels.clone());
+                                }
+                            }
                         }
                     }
                     if let Err(e) = storage.append(labels, &samples) {
@@ -64,7 +72,7 @@ pub fn run_script(text: &str) -> Result<Vec<CaseOutcome>, String> {
                 }
             }
             Command::Eval(e) => {
-                let nh = nh_loaded || expects_histograms(&e.expected);
+                let nh = expects_histograms(&e.expected) || reads_histograms(&e.expr, &nh_series);
                 let result = match &load_error {
                     Some(err) => Err(format!("load failed: {err}")),
                     None => run_eval(&storage, &e),
@@ -79,6 +87,43 @@ pub fn run_script(text: &str) -> Result<Vec<CaseOutcome>, String> {
         }
     }
     Ok(out)
+}
+
+/// The native histogram series a `load with nhcb` makes of a classic bucket series: the family's
+/// name, the labels but `le`.
+fn nhcb_series(s: &SeriesDesc) -> Option<Labels> {
+    let name = s.labels.iter().find(|(k, _)| k == "__name__")?;
+    let base = name.1.strip_suffix("_bucket")?;
+    s.labels.iter().any(|(k, _)| k == "le").then(|| {
+        Labels::new(
+            s.labels
+                .iter()
+                .filter(|(k, _)| k != "le")
+                .map(|(k, v)| {
+                    let v = if k == "__name__" {
+                        base.to_string()
+                    } else {
+                        v.clone()
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        )
+    })
+}
+
+/// Whether a selector of `expr` matches one of `nh_series`.
+fn reads_histograms(expr: &str, nh_series: &[Labels]) -> bool {
+    let Ok(query) = promql::parse(expr) else {
+        return false;
+    };
+    promql::selections(&Options::default(), &query, 0, 0)
+        .iter()
+        .any(|(matchers, _, _)| {
+            nh_series
+                .iter()
+                .any(|labels| matchers.iter().all(|m| promql::matches(m, labels)))
+        })
 }
 
 fn expects_histograms(e: &Expected) -> bool {
@@ -129,6 +174,18 @@ fn run_eval(storage: &MemSource, e: &Eval) -> Result<(), String> {
             check_annotations(e, &res)?;
             if e.ordered {
                 return Err("expected ordered result, but query returned a matrix".into());
+            }
+            // Upstream's runner checks that a range query's series come in label order.
+            if let Value::Matrix(series) = &res.value {
+                if let Some(w) = series
+                    .windows(2)
+                    .find(|w| w[0].labels.compare(&w[1].labels) != std::cmp::Ordering::Less)
+                {
+                    return Err(format!(
+                        "range result not sorted by labels: {} before {}",
+                        w[0].labels, w[1].labels
+                    ));
+                }
             }
             compare(e, &res.value, Some((start_ms, step_ms)))
         }

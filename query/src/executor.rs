@@ -13,7 +13,10 @@ use promql::Cancel;
 use tokio::runtime::{Builder, Handle, Runtime};
 use tokio::task::{AbortHandle, JoinHandle};
 
-use crate::{Error, Result};
+use crate::{metrics, Error, Result};
+
+/// Stack of each query thread.
+const QUERY_STACK_BYTES: usize = 64 * 1024 * 1024;
 
 /// Owns the multi-thread runtime that queries execute on.
 #[derive(Debug)]
@@ -29,6 +32,9 @@ impl QueryExecutor {
         let runtime = Builder::new_multi_thread()
             .worker_threads(threads.max(1))
             .thread_name("vigil-query")
+            // Evaluation recurses over a query's syntax tree, up to `promql::MAX_NESTING` deep
+            // (in a debug build a level takes kilobytes); the memory is reserved, not used.
+            .thread_stack_size(QUERY_STACK_BYTES)
             .enable_all()
             .build()?;
         Ok(Self {
@@ -62,13 +68,19 @@ impl QueryExecutor {
         F: Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        let handle = self.spawn(work);
+        let handle = self.spawn(async move {
+            let _running = metrics::Running::start();
+            work.await
+        });
         let _stop = StopOnDrop {
             abort: handle.abort_handle(),
             cancel,
         };
         match tokio::time::timeout(timeout, handle).await {
-            Err(_elapsed) => Err(Error::Timeout(timeout)),
+            Err(_elapsed) => {
+                metrics::TIMEOUTS.inc();
+                Err(Error::Timeout(timeout))
+            }
             Ok(Err(join)) => Err(Error::Executor(join.to_string())),
             Ok(Ok(out)) => out,
         }

@@ -14,6 +14,7 @@
 mod error;
 mod executor;
 mod http;
+mod metrics;
 mod prometheus;
 mod sql;
 

@@ -156,6 +156,10 @@ pub(crate) struct StorageSection {
     /// zstd level of free-text columns (log bodies).
     pub(crate) text_zstd_level: i32,
     pub(crate) row_group_rows: usize,
+    /// Testing aid: stop forever at `written` (segment files durable, manifest not committed)
+    /// or `committed` (manifest committed, head and WAL not released) of the first flush.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) flush_pause_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -165,6 +169,8 @@ pub(crate) struct LimitsSection {
     pub(crate) max_request_bytes: usize,
     /// Most request bytes being processed at once before answering "retry later".
     pub(crate) max_inflight_bytes: usize,
+    /// Longest label value of a metric series; longer ones are refused with their point.
+    pub(crate) max_label_value_bytes: usize,
     /// Threads that decode and convert requests, flush heads and do file I/O; 0 picks twice
     /// the available cores, at least 4.
     pub(crate) blocking_threads: usize,
@@ -261,6 +267,7 @@ impl Default for StorageSection {
             zstd_level: 6,
             text_zstd_level: 10,
             row_group_rows: 1_048_576,
+            flush_pause_at: None,
         }
     }
 }
@@ -270,6 +277,7 @@ impl Default for LimitsSection {
         Self {
             max_request_bytes: 16 * 1024 * 1024,
             max_inflight_bytes: 512 * 1024 * 1024,
+            max_label_value_bytes: 64 * 1024,
             blocking_threads: 0,
         }
     }
@@ -341,6 +349,9 @@ pub(crate) struct Overrides {
     /// Most request bytes in flight before answering "retry later".
     #[arg(long, env = "VIGIL_MAX_INFLIGHT_BYTES")]
     pub(crate) max_inflight_bytes: Option<usize>,
+    /// Longest label value of a metric series in bytes; longer ones are refused.
+    #[arg(long, env = "VIGIL_MAX_LABEL_VALUE_BYTES")]
+    pub(crate) max_label_value_bytes: Option<usize>,
     /// Threads of the query runtime.
     #[arg(long, env = "VIGIL_QUERY_THREADS")]
     pub(crate) query_threads: Option<usize>,
@@ -386,6 +397,9 @@ pub(crate) struct Overrides {
     /// Testing aid: stop forever at this point of the first compaction.
     #[arg(long, env = "VIGIL_COMPACTION_PAUSE_AT", hide = true)]
     pub(crate) compaction_pause_at: Option<String>,
+    /// Testing aid: stop forever at this point of the first flush.
+    #[arg(long, env = "VIGIL_FLUSH_PAUSE_AT", hide = true)]
+    pub(crate) flush_pause_at: Option<String>,
     /// Keep spans this long (e.g. `7d`; default: forever).
     #[arg(long, env = "VIGIL_RETENTION_TRACES", value_parser = humantime::parse_duration)]
     pub(crate) retention_traces: Option<Duration>,
@@ -428,6 +442,7 @@ impl Config {
         set!(o.zstd_level => config.storage.zstd_level);
         set!(o.max_request_bytes => config.limits.max_request_bytes);
         set!(o.max_inflight_bytes => config.limits.max_inflight_bytes);
+        set!(o.max_label_value_bytes => config.limits.max_label_value_bytes);
         set!(o.query_threads => config.query.threads);
         set!(o.query_lookback_delta => config.query.lookback_delta);
         set!(o.query_max_samples => config.query.max_samples);
@@ -444,6 +459,9 @@ impl Config {
         set!(o.compaction_grace => config.compaction.grace);
         if o.compaction_pause_at.is_some() {
             config.compaction.pause_at = o.compaction_pause_at;
+        }
+        if o.flush_pause_at.is_some() {
+            config.storage.flush_pause_at = o.flush_pause_at;
         }
         if o.retention_traces.is_some() {
             config.retention.default.traces = o.retention_traces;

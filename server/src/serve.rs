@@ -97,6 +97,7 @@ fn engine_config(config: &Config) -> EngineConfig {
         zstd_level: config.storage.zstd_level,
         text_zstd_level: config.storage.text_zstd_level,
         row_group_rows: config.storage.row_group_rows,
+        flush_pause_at: config.storage.flush_pause_at.clone(),
         index: config.index.enabled.then_some(IndexOptions {
             max_attribute_values: config.index.max_attribute_values,
             block_rows: config.index.block_rows,
@@ -224,6 +225,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ingest::IngestLimits {
             max_request_bytes: config.limits.max_request_bytes,
             max_inflight_bytes: config.limits.max_inflight_bytes,
+            convert: ingest::convert::ConvertLimits {
+                max_label_value_bytes: config.limits.max_label_value_bytes,
+            },
         },
     ));
     let prometheus = Arc::new(query::PromEngine::new(

@@ -4,6 +4,7 @@
 //! the read interface ([`read`]: table snapshots, series, sample runs, exemplars and the
 //! segment format) that the query engines use. Only this crate knows how files are laid out.
 
+mod durable;
 mod engine;
 mod error;
 mod exemplars;
@@ -18,6 +19,7 @@ mod segment;
 mod series;
 pub mod wal;
 
+pub use durable::{OsSync, SyncFs};
 pub use engine::{
     CompactionConfig, Engine, EngineConfig, KnownSeries, MaintenanceReport, PayloadDecoder,
     RetentionConfig, Rows, SignalRetention, Sink,

@@ -57,8 +57,9 @@ impl Wal {
         mut replay: impl FnMut(ReplayedRecord) -> Result<()>,
     ) -> Result<Wal> {
         let dir = config.dir.clone();
-        create_dir(&dir)?;
-        let recovered = replay::recover(&dir, &mut replay)?;
+        let sync = Arc::clone(&config.sync);
+        create_dir(&dir, sync.as_ref())?;
+        let recovered = replay::recover(&dir, sync.as_ref(), &mut replay)?;
         let next_lsn = recovered.next_lsn;
         let mut closed = recovered.segments;
         let active = match closed.pop() {
@@ -77,7 +78,7 @@ impl Wal {
                 bytes: last.bytes,
             },
             None => {
-                let (file, path) = create_segment(&dir, next_lsn, true)?;
+                let (file, path) = create_segment(&dir, next_lsn, true, sync.as_ref())?;
                 Active {
                     file,
                     path,
@@ -90,6 +91,7 @@ impl Wal {
         WAL_DISK_BYTES.set(i64::try_from(disk_bytes).unwrap_or(i64::MAX));
         let shared = Arc::new(Shared {
             dir,
+            sync,
             next_lsn: AtomicU64::new(next_lsn),
             disk_bytes: AtomicU64::new(disk_bytes),
             segments: Mutex::new(Segments {
@@ -221,7 +223,7 @@ impl Wal {
         drop(segments);
         self.shared.sub_disk_bytes(freed);
         if removed > 0 {
-            sync_dir(&self.shared.dir)?;
+            sync_dir(&self.shared.dir, self.shared.sync.as_ref())?;
             tracing::debug!(
                 files = removed,
                 bytes = freed,

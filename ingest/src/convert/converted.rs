@@ -17,6 +17,31 @@ pub struct Converted {
     pub error: Option<String>,
 }
 
+/// Limits a conversion checks items against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvertLimits {
+    /// Longest label value of a metric series, in bytes (OTLP attributes that become labels,
+    /// remote_write labels); a point or series with a longer one is refused, named in the
+    /// answer.
+    pub max_label_value_bytes: usize,
+}
+
+impl ConvertLimits {
+    /// No limit: what WAL replay converts with, so that no acknowledged item is ever refused
+    /// after the limits were lowered.
+    pub const NONE: ConvertLimits = ConvertLimits {
+        max_label_value_bytes: usize::MAX,
+    };
+}
+
+impl Default for ConvertLimits {
+    fn default() -> Self {
+        Self {
+            max_label_value_bytes: 64 * 1024,
+        }
+    }
+}
+
 /// A test for series ids whose `series` row storage holds already (what
 /// `storage::Sink::known_series` hands out).
 pub type KnownFn = dyn Fn(u64) -> bool + Send + Sync;

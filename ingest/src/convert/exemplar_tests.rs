@@ -166,7 +166,7 @@ fn remote_write_exemplars_keep_their_labels_and_series_without_samples_get_a_ser
         }],
         metadata: vec![],
     };
-    let converted = super::remote_write(&req, None);
+    let converted = super::remote_write(&req, None, &super::ConvertLimits::NONE);
     assert_eq!((converted.accepted, converted.rejected), (0, 0));
     let rows = converted.rows.unwrap();
     assert_eq!(rows.batch.num_rows(), 0);

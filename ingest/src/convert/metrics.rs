@@ -42,7 +42,7 @@ use super::exponential::exponential_buckets;
 
 use super::attrs::{find, for_each_last, write_f64};
 use super::columns::render;
-use super::converted::{Converted, KnownFn, Tally};
+use super::converted::{ConvertLimits, Converted, KnownFn, Tally};
 use super::names::{is_label_name, label_name, metric_name, Suffixes};
 use super::output::{Family, LabelPair, Output};
 
@@ -57,12 +57,16 @@ const SERVICE_NAME: &str = "service.name";
 const SERVICE_NAMESPACE: &str = "service.namespace";
 const SERVICE_INSTANCE_ID: &str = "service.instance.id";
 
-pub(super) fn convert(req: &ExportMetricsServiceRequest, known: Option<&KnownFn>) -> Converted {
+pub(super) fn convert(
+    req: &ExportMetricsServiceRequest,
+    known: Option<&KnownFn>,
+    limits: &ConvertLimits,
+) -> Converted {
     let plan = Plan::new(req);
     let mut out = Output::new(plan.samples, plan.labels, known);
     let mut tally = Tally::default();
     for (ri, rm) in req.resource_metrics.iter().enumerate() {
-        convert_resource(ri, rm, &plan.keys, &mut out, &mut tally);
+        convert_resource(ri, rm, &plan.keys, limits, &mut out, &mut tally);
     }
     tally.finish(out.finish())
 }
@@ -191,6 +195,7 @@ fn convert_resource<'a>(
     ri: usize,
     rm: &'a ResourceMetrics,
     keys: &'a LabelNames<'a>,
+    limits: &ConvertLimits,
     out: &mut Output<'_>,
     tally: &mut Tally,
 ) {
@@ -215,6 +220,7 @@ fn convert_resource<'a>(
 
     let mut cx = PointContext {
         keys,
+        max_value: limits.max_label_value_bytes,
         attrs: Vec::new(),
         labels: Vec::new(),
         le: LeCache::default(),
@@ -294,14 +300,21 @@ impl std::fmt::Display for Loc {
 /// Scratch space reused across the points of a resource.
 struct PointContext<'x> {
     keys: &'x LabelNames<'x>,
+    /// Longest label value accepted, bytes.
+    max_value: usize,
     attrs: Vec<Attr<'x>>,
     labels: Vec<LabelPair<'x>>,
     le: LeCache<'x>,
 }
 
 impl<'x> PointContext<'x> {
-    /// Fills `self.labels` with the labels of a point with attributes `attrs`.
-    fn labels(&mut self, attrs: &'x [KeyValue], fixed: &[(&'x str, &'x str)]) {
+    /// Fills `self.labels` with the labels of a point with attributes `attrs`; refuses a point
+    /// with a label value over the limit.
+    fn labels(
+        &mut self,
+        attrs: &'x [KeyValue],
+        fixed: &[(&'x str, &'x str)],
+    ) -> Result<(), String> {
         let (keys, out) = (self.keys, &mut self.attrs);
         for_each_last(attrs, |kv| {
             let name = keys.get(&kv.key);
@@ -320,6 +333,15 @@ impl<'x> PointContext<'x> {
             }
         });
         merge_labels(&mut self.attrs, fixed, &mut self.labels);
+        match self.labels.iter().find(|(_, v)| v.len() > self.max_value) {
+            Some((name, value)) => Err(format!(
+                "label {name:?} has a value of {} bytes, over the limit of {} \
+                 (limits.max_label_value_bytes)",
+                value.len(),
+                self.max_value
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -492,7 +514,7 @@ fn number<'x>(
         None if point.stale => 0.0,
         None => return Err("data point has no value".into()),
     };
-    cx.labels(&p.attributes, fixed);
+    cx.labels(&p.attributes, fixed)?;
     let id = out.sample(
         family,
         &family.name,
@@ -528,7 +550,7 @@ fn histogram<'x>(
     if !bounds.windows(2).all(increasing) || bounds.iter().any(|b| b.is_nan()) {
         return Err("explicit_bounds must be strictly increasing".into());
     }
-    cx.labels(&p.attributes, fixed);
+    cx.labels(&p.attributes, fixed)?;
     let mut bucket_ids = Vec::new();
     if !counts.is_empty() {
         let les = cx.le.get(bounds);
@@ -595,7 +617,7 @@ fn exponential<'x>(
         ));
     }
     exponential_buckets(p, buckets);
-    cx.labels(&p.attributes, fixed);
+    cx.labels(&p.attributes, fixed)?;
     let mut bucket_ids = Vec::new();
     for &(bound, cumulative) in buckets.iter() {
         let le = prom_float(bound);
@@ -644,7 +666,7 @@ fn summary<'x>(
     out: &mut Output<'_>,
 ) -> Result<i64, String> {
     let point = Point::new(p.time_unix_nano, p.flags)?;
-    cx.labels(&p.attributes, fixed);
+    cx.labels(&p.attributes, fixed)?;
     for q in &p.quantile_values {
         let quantile = prom_float(q.quantile);
         let v = point.value(q.value);

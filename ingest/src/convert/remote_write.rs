@@ -2,18 +2,20 @@
 
 use std::borrow::Cow;
 
-use super::converted::{Converted, KnownFn, Tally};
+use super::converted::{ConvertLimits, Converted, KnownFn, Tally};
 use super::names::is_label_name;
 use super::output::{Family, LabelPair, Output};
 
 /// Prometheus remote-write series to rows: the name from `__name__`, the other labels as sent
 /// (empty values left out), the type, unit and help from the request's metadata for the
 /// family (the name itself, or without `_bucket`/`_sum`/`_count`/`_total`). A series without a
-/// name, or with an invalid or repeated label name, is refused with its samples. Exemplars go
+/// name, with an invalid or repeated label name, or with a label value longer than the limit, is
+/// refused with its samples. Exemplars go
 /// to their series with their labels as sent (empty values left out).
 pub(super) fn convert(
     req: &crate::remote_write::WriteRequest,
     known: Option<&KnownFn>,
+    limits: &ConvertLimits,
 ) -> Converted {
     let samples: usize = req.timeseries.iter().map(|t| t.samples.len()).sum();
     let labels: usize = req
@@ -44,7 +46,15 @@ pub(super) fn convert(
         let mut pairs: Vec<LabelPair<'_>> = Vec::with_capacity(ts.labels.len());
         let mut invalid: Option<String> = None;
         for l in &ts.labels {
-            if l.name == "__name__" {
+            if l.value.len() > limits.max_label_value_bytes {
+                invalid = Some(format!(
+                    "label {:?} has a value of {} bytes, over the limit of {} \
+                     (limits.max_label_value_bytes)",
+                    l.name,
+                    l.value.len(),
+                    limits.max_label_value_bytes
+                ));
+            } else if l.name == "__name__" {
                 name = Some(&l.value);
             } else if !is_label_name(&l.name) && !l.name.starts_with("__") {
                 invalid = Some(format!("invalid label name {:?}", l.name));

@@ -1687,7 +1687,7 @@ fn series_rows_that_storage_knows_are_left_out() {
 
     let known_id = ids[0];
     let known = move |id: u64| id == known_id;
-    let skipping = metrics_skipping(&req, Some(&known));
+    let skipping = metrics_skipping(&req, Some(&known), &ConvertLimits::default());
     let rows = skipping.rows.as_ref().expect("rows");
     assert_eq!(
         rows.batch,
@@ -1704,7 +1704,7 @@ fn series_rows_that_storage_knows_are_left_out() {
     assert_eq!(got, want);
     assert_eq!(samples.len(), 3);
 
-    let none = metrics_skipping(&req, Some(&|_| true));
+    let none = metrics_skipping(&req, Some(&|_| true), &ConvertLimits::default());
     assert_eq!(
         none.rows
             .as_ref()

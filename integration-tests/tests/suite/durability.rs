@@ -200,3 +200,21 @@ async fn acked_data_is_fresh_then_flushed_and_restarted_exactly_once() {
     );
     assert_once(&vigil, 150, 20, 5).await;
 }
+
+/// With `wal.fsync = always` (the default), every acknowledgement follows a WAL fsync: sent one
+/// after another, each acked export raises the fsync count on `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_ack_follows_a_wal_fsync() {
+    let vigil = Vigil::start_with(&[("VIGIL_WAL_FSYNC", "always")]).await;
+    let fsyncs = |text: &str| metric_sum(text, "vigil_wal_fsync_seconds_count").unwrap_or(0.0);
+    let mut before = fsyncs(&vigil.metrics_text().await);
+    for i in 0..5 {
+        send_spans(&vigil, 100 + i * 10, 10).await;
+        let after = fsyncs(&vigil.metrics_text().await);
+        assert!(
+            after >= before + 1.0,
+            "export {i} was acked after {before} -> {after} wal fsyncs"
+        );
+        before = after;
+    }
+}

@@ -35,7 +35,8 @@ pub(crate) struct Addrs {
 }
 
 /// A `vigil` server and the temporary directory that holds its data and logs. Dropping it kills
-/// the process; dropping it while the test panics prints the server's logs.
+/// the process, and fails the test if the server died on its own or logged a panic; dropping it
+/// while the test panics prints the server's logs.
 pub(crate) struct Vigil {
     root: TempDir,
     env: Vec<(String, String)>,
@@ -234,6 +235,11 @@ impl Vigil {
         }
     }
 
+    /// The stderr file of the current start.
+    pub(crate) fn log_file(&self) -> PathBuf {
+        self.log_path(self.starts)
+    }
+
     fn log_path(&self, start: u32) -> PathBuf {
         self.root.path().join(format!("vigil-{start}.stderr.log"))
     }
@@ -338,10 +344,29 @@ impl Vigil {
 }
 
 impl Drop for Vigil {
+    /// Kills the server; fails the test when the server died on its own or logged a panic in
+    /// any of its starts (a panic in a background flush or compaction task shows nowhere else).
     fn drop(&mut self) {
+        let mut died = None;
         if let Some(mut child) = self.child.take() {
+            if let Ok(Some(status)) = child.try_wait() {
+                died = Some(status);
+            }
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if !std::thread::panicking() {
+            let logs = self.logs();
+            let panicked = logs.contains("panicked at") || logs.contains("fatal runtime error");
+            if died.is_some() || panicked {
+                panic!(
+                    "the server {}:\n{logs}",
+                    match died {
+                        Some(status) => format!("died on its own ({status})"),
+                        None => "logged a panic".to_string(),
+                    }
+                );
+            }
         }
         if std::thread::panicking() {
             eprintln!("{}", self.logs());
@@ -419,7 +444,7 @@ pub(crate) fn list_files(dir: &Path) -> Vec<String> {
 }
 
 #[allow(unsafe_code)]
-fn send_signal(pid: i32, signal: i32) {
+pub(crate) fn send_signal(pid: i32, signal: i32) {
     // SAFETY: kill(2) has no memory effects; `pid` is our own child, not yet reaped, so the id
     // cannot have been reused by another process.
     let rc = unsafe { libc::kill(pid, signal) };

@@ -6,7 +6,9 @@
 //! - `durability`: fresh within a second of the ack, once across flushes and restarts.
 //! - `crash`: acknowledged spans survive SIGKILL exactly once.
 //! - `bad_input`: clear 4xx answers and partial success.
-//! - `ops`: health, readiness, self-metrics and tenant isolation.
+//! - `ops`: health, readiness, self-metrics, the front page and tenant isolation.
+//! - `tenancy`: every read path answers each tenant with its own data only.
+//! - `limits`: every limit answers as Prometheus or OTLP clients expect, and the server stays up.
 
 mod harness;
 mod otlp;
@@ -16,9 +18,11 @@ mod compaction;
 mod crash;
 mod durability;
 mod exemplars;
+mod limits;
 mod logs;
 mod metrics;
 mod ops;
 mod prometheus_api;
 mod promql_reads;
+mod tenancy;
 mod traces;

@@ -7,7 +7,7 @@ use opentelemetry::trace::{Span as _, Tracer as _};
 use opentelemetry_sdk::trace::SpanExporter as _;
 use serde_json::json;
 
-use crate::harness::{base_time, metric_sum, metric_with, poll, Vigil};
+use crate::harness::{base_time, metric_sum, metric_with, poll, send_signal, Vigil};
 use crate::otlp::{self, Transport, TENANT_HEADER};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,6 +138,41 @@ async fn front_page_request_metrics_and_plain_logs() {
     assert!(
         !logs.contains('\u{1b}'),
         "colour codes in logs written to a file:\n{logs}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_harness_fails_a_test_whose_server_died_or_logged_a_panic() {
+    let vigil = Vigil::start().await;
+    send_signal(vigil.pid(), libc::SIGKILL);
+    poll("the server is gone", Duration::from_secs(10), || async {
+        match vigil.http().get(vigil.api_url("/healthz")).send().await {
+            Ok(_) => Err("still answering".to_string()),
+            Err(_) => Ok(()),
+        }
+    })
+    .await;
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(vigil)));
+    assert!(
+        dropped.is_err(),
+        "a server that died on its own went unnoticed"
+    );
+
+    // A panic in a background task leaves the process running; its message is in the log.
+    let vigil = Vigil::start().await;
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(vigil.log_file())
+        .expect("open the server's log");
+    std::io::Write::write_all(
+        &mut log,
+        b"thread 'vigil-io' panicked at storage/src/engine/flush.rs:1:1:\nboom\n",
+    )
+    .expect("append to the log");
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(vigil)));
+    assert!(
+        dropped.is_err(),
+        "a server that logged a panic went unnoticed"
     );
 }
 

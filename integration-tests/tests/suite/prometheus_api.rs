@@ -10,7 +10,7 @@ use crate::metrics::send_metrics;
 use crate::otlp::Transport;
 
 /// `application/x-www-form-urlencoded`, as browsers and Grafana encode parameters.
-fn encode(form: &[(&str, &str)]) -> String {
+pub(crate) fn encode(form: &[(&str, &str)]) -> String {
     let enc = |s: &str| {
         s.bytes()
             .map(|b| match b {

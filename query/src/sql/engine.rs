@@ -81,6 +81,13 @@ impl SqlEngine {
         sql: &str,
         limits: &SqlLimits,
     ) -> Result<SqlResult> {
+        let depth = nesting_bound(sql);
+        if depth > MAX_NESTING {
+            return Err(Error::BadData(format!(
+                "query nests too deeply: {depth} levels of parentheses and operators, at most \
+                 {MAX_NESTING} are allowed"
+            )));
+        }
         let view = Arc::clone(&self.view);
         let runtime = Arc::clone(&self.runtime);
         let max_rows = limits.max_result_rows;
@@ -92,6 +99,71 @@ impl SqlEngine {
             })
             .await
     }
+}
+
+/// Most levels a SQL statement may nest: the deepest parentheses plus every operator bound the
+/// depth of its expression trees, which parsing, planning and dropping them recurse over (a
+/// 20,000-term sum overflowed a 64 MiB stack). Refused before DataFusion sees the text.
+pub(crate) const MAX_NESTING: usize = 1024;
+
+/// An upper bound of the depth of the expression trees of `sql`, from its text alone: the
+/// deepest parentheses plus the number of operators (symbols, and the words `AND`, `OR`, `NOT`),
+/// plus one. String literals, quoted identifiers and comments are skipped.
+fn nesting_bound(sql: &str) -> usize {
+    let b = sql.as_bytes();
+    let (mut depth, mut deepest, mut operators) = (0usize, 0usize, 0usize);
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += 1;
+                }
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'(' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' | b']' => depth = depth.saturating_sub(1),
+            b'+' | b'-' | b'*' | b'/' | b'%' | b'^' | b'<' | b'>' | b'!' | b'=' | b'|' | b'&' => {
+                operators += 1;
+                // Two-character operators (`<=`, `<>`, `||`, `!=`, ...) are one.
+                if matches!(b.get(i + 1), Some(b'=' | b'>' | b'|' | b'&')) {
+                    i += 1;
+                }
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                let word = &sql[start..i];
+                if ["and", "or", "not"]
+                    .iter()
+                    .any(|w| word.eq_ignore_ascii_case(w))
+                {
+                    operators += 1;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest + operators + 1
 }
 
 /// Plans and runs `sql`, collecting at most `max_rows` rows.
@@ -114,4 +186,22 @@ async fn run_query(ctx: &SessionContext, sql: &str, max_rows: usize) -> Result<S
         batches.push(batch);
     }
     Ok(SqlResult { schema, batches })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nesting_bound_counts_parentheses_and_operators_not_strings_or_comments() {
+        assert_eq!(nesting_bound("SELECT 1"), 1);
+        assert_eq!(
+            nesting_bound("SELECT a + b * (c - d) FROM t WHERE x <= 3 AND y <> 'a+b'"),
+            8
+        );
+        assert_eq!(nesting_bound("SELECT 1 -- a + b\n/* ((( */ + 2"), 2);
+        assert_eq!(nesting_bound("SELECT \"a+b\" FROM t"), 1);
+        assert!(nesting_bound(&format!("SELECT 1{}", "+1".repeat(20_000))) > MAX_NESTING);
+        assert!(nesting_bound(&format!("SELECT 1{}", "+1".repeat(1_000))) <= MAX_NESTING);
+    }
 }

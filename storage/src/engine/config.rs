@@ -49,6 +49,10 @@ pub struct EngineConfig {
     pub retention: RetentionConfig,
     /// Recent metrics samples kept in memory after their flush, for queries.
     pub hot: HotConfig,
+    /// Testing aid: the first flush stops forever at `written` (its files durable, the
+    /// manifest not committed) or `committed` (committed, head and WAL not yet released), so a
+    /// test can kill the process there.
+    pub flush_pause_at: Option<String>,
 }
 
 impl EngineConfig {
@@ -80,6 +84,7 @@ impl Default for EngineConfig {
             compaction: CompactionConfig::default(),
             retention: RetentionConfig::default(),
             hot: HotConfig::default(),
+            flush_pause_at: None,
         }
     }
 }

@@ -101,7 +101,9 @@ impl Engine {
         let meta = self
             .store_segment(table, encoded, exemplars, max_lsn, index_body)
             .await?;
+        self.flush_pause("written").await;
         self.commit(table, vec![meta.clone()], vec![]).await?;
+        self.flush_pause("committed").await;
         Ok((meta, hot))
     }
 
@@ -219,7 +221,8 @@ impl Engine {
             "{}/{}/_manifest/{committed:020}.json",
             table.tenant, signal
         ));
-        tokio::task::spawn_blocking(move || sync_file(&entry))
+        let sync = Arc::clone(&self.config.wal.sync);
+        tokio::task::spawn_blocking(move || sync_file(sync.as_ref(), &entry))
             .await
             .map_err(|e| Error::Replay(e.to_string()))??;
         *seq = committed;
@@ -239,7 +242,8 @@ impl Engine {
             .put_opts(&Path::from(path), data.into(), opts)
             .await?;
         let local = self.store_root.join(path);
-        tokio::task::spawn_blocking(move || sync_file(&local))
+        let sync = Arc::clone(&self.config.wal.sync);
+        tokio::task::spawn_blocking(move || sync_file(sync.as_ref(), &local))
             .await
             .map_err(|e| Error::Replay(e.to_string()))?
     }
@@ -336,4 +340,14 @@ pub(super) fn encode_files(
         encoded.2 = (e.min_time, e.max_time);
     }
     Ok((encoded, exemplars))
+}
+
+impl Engine {
+    /// Waits forever when the testing aid `flush_pause_at` names `point`.
+    async fn flush_pause(&self, point: &str) {
+        if self.config.flush_pause_at.as_deref() == Some(point) {
+            tracing::warn!(point, "flush paused (storage.flush_pause_at)");
+            futures::future::pending::<()>().await;
+        }
+    }
 }

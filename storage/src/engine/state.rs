@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 use super::config::EngineConfig;
 use super::registry::SeriesRegistry;
 use super::sink::PayloadDecoder;
+use crate::durable::SyncFs;
 use crate::head::TableState;
 use crate::index::IndexCache;
 use crate::manifest::{self, SegmentMeta};
@@ -54,16 +55,14 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// Flushes a file and its folder to disk.
-pub(super) fn sync_file(path: &FsPath) -> Result<()> {
-    let f =
-        std::fs::File::open(path).map_err(|e| Error::io(format!("open {}", path.display()), e))?;
-    f.sync_all()
-        .map_err(|e| Error::io(format!("fsync {}", path.display()), e))?;
+/// Makes a file and its directory entry durable; either failing is an error, so what the file
+/// holds is never committed (or acknowledged) on a sync that did not happen.
+pub(super) fn sync_file(sync: &dyn SyncFs, path: &FsPath) -> Result<()> {
+    sync.sync_file(path)
+        .map_err(|e| Error::io(format!("failed to fsync {}", path.display()), e))?;
     if let Some(dir) = path.parent() {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+        sync.sync_dir(dir)
+            .map_err(|e| Error::io(format!("failed to fsync directory {}", dir.display()), e))?;
     }
     Ok(())
 }

@@ -602,3 +602,61 @@ async fn the_hot_window_is_read_back_from_segments_after_a_restart() {
     let (_, after) = engine.hot_samples(&tenant, &ids, lo, hi).expect("warmed");
     assert_eq!(after, before);
 }
+
+/// Directory syncs that fail while `fail` is set.
+#[derive(Debug, Default)]
+struct FlakyDirs {
+    fail: std::sync::atomic::AtomicBool,
+}
+
+impl crate::SyncFs for FlakyDirs {
+    fn sync_data(&self, file: &std::fs::File, path: &std::path::Path) -> std::io::Result<()> {
+        crate::OsSync.sync_data(file, path)
+    }
+
+    fn sync_file(&self, path: &std::path::Path) -> std::io::Result<()> {
+        crate::OsSync.sync_file(path)
+    }
+
+    fn sync_dir(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::other("injected directory fsync failure"));
+        }
+        crate::OsSync.sync_dir(dir)
+    }
+}
+
+#[tokio::test]
+async fn a_failed_directory_fsync_fails_the_flush_and_keeps_the_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = Tenant::new("t1").unwrap();
+    let sync = Arc::new(FlakyDirs::default());
+    let engine = open_with(EngineConfig {
+        data_dir: dir.path().to_path_buf(),
+        wal: crate::WalConfig {
+            sync: Arc::clone(&sync) as Arc<dyn crate::SyncFs>,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let pts = [(1u64, 1_700_000_000_000), (1, 1_700_000_000_001)];
+    engine
+        .append(tenant.clone(), Signal::Metrics, encode(&pts), samples(&pts))
+        .await
+        .unwrap();
+    sync.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = engine.flush_all().await.unwrap_err();
+    assert!(
+        err.to_string().contains("failed to fsync directory"),
+        "{err}"
+    );
+    // Nothing was committed: the rows are still in the head, no segment is live.
+    assert_eq!(
+        timestamps(&engine, &tenant),
+        (vec![1_700_000_000_000, 1_700_000_000_001], 0)
+    );
+    sync.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+    engine.flush_all().await.unwrap();
+    assert_eq!(timestamps(&engine, &tenant), (vec![], 1));
+}

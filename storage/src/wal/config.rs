@@ -1,10 +1,13 @@
 //! What the WAL is configured with, and the records that go in and come back out.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use common::{Signal, Tenant};
+
+use crate::durable::{OsSync, SyncFs};
 
 /// When the WAL fsyncs relative to acknowledging a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +32,8 @@ pub struct WalConfig {
     pub segment_bytes: u64,
     /// Most bytes written in one group commit.
     pub max_group_bytes: usize,
+    /// The syncs the WAL's durability rests on (the operating system's; tests inject others).
+    pub sync: Arc<dyn SyncFs>,
 }
 
 impl Default for WalConfig {
@@ -38,6 +43,7 @@ impl Default for WalConfig {
             fsync: FsyncPolicy::Always,
             segment_bytes: 64 * 1024 * 1024,
             max_group_bytes: 8 * 1024 * 1024,
+            sync: Arc::new(OsSync),
         }
     }
 }

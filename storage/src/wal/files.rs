@@ -5,17 +5,20 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
 
 use super::format;
+use crate::durable::SyncFs;
 use crate::metrics::{WAL_DISK_BYTES, WAL_FSYNC_SECONDS};
 use crate::{Error, Result};
 
 /// State the writer thread and the handle share.
 pub(super) struct Shared {
     pub(super) dir: PathBuf,
+    pub(super) sync: Arc<dyn SyncFs>,
     pub(super) next_lsn: AtomicU64,
     pub(super) disk_bytes: AtomicU64,
     pub(super) segments: Mutex<Segments>,
@@ -59,7 +62,7 @@ pub(super) struct SegmentFile {
 }
 
 /// Creates the WAL directory, making a new directory entry durable.
-pub(super) fn create_dir(dir: &Path) -> Result<()> {
+pub(super) fn create_dir(dir: &Path, sync: &dyn SyncFs) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -70,14 +73,19 @@ pub(super) fn create_dir(dir: &Path) -> Result<()> {
         )
     })?;
     match dir.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
+        Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent, sync),
         _ => Ok(()),
     }
 }
 
 /// Creates the segment file whose first record will be `first_lsn` and writes its header;
 /// `durable` fsyncs the file and the directory.
-pub(super) fn create_segment(dir: &Path, first_lsn: u64, durable: bool) -> Result<(File, PathBuf)> {
+pub(super) fn create_segment(
+    dir: &Path,
+    first_lsn: u64,
+    durable: bool,
+    sync: &dyn SyncFs,
+) -> Result<(File, PathBuf)> {
     let path = dir.join(format::file_name(first_lsn));
     let ctx = || format!("failed to create wal segment {}", path.display());
     let mut file = OpenOptions::new()
@@ -88,24 +96,26 @@ pub(super) fn create_segment(dir: &Path, first_lsn: u64, durable: bool) -> Resul
     file.write_all(&format::header())
         .map_err(|e| Error::io(ctx(), e))?;
     if durable {
-        file.sync_all().map_err(|e| Error::io(ctx(), e))?;
-        sync_dir(dir)?;
+        sync.sync_file(&path).map_err(|e| Error::io(ctx(), e))?;
+        sync_dir(dir, sync)?;
     }
     Ok((file, path))
 }
 
 /// Makes file creations and removals in `dir` durable.
-pub(super) fn sync_dir(dir: &Path) -> Result<()> {
-    let ctx = || format!("failed to fsync wal directory {}", dir.display());
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(ctx(), e))
+pub(super) fn sync_dir(dir: &Path, sync: &dyn SyncFs) -> Result<()> {
+    sync.sync_dir(dir).map_err(|e| {
+        Error::io(
+            format!("failed to fsync wal directory {}", dir.display()),
+            e,
+        )
+    })
 }
 
-/// fdatasync, timed into `WAL_FSYNC_SECONDS`.
-pub(super) fn timed_sync(file: &File) -> io::Result<()> {
+/// fdatasync of the segment file `file` at `path`, timed into `WAL_FSYNC_SECONDS`.
+pub(super) fn timed_sync(sync: &dyn SyncFs, file: &File, path: &Path) -> io::Result<()> {
     let start = Instant::now();
-    let result = file.sync_data();
+    let result = sync.sync_data(file, path);
     WAL_FSYNC_SECONDS.observe(start.elapsed().as_secs_f64());
     result
 }

@@ -11,6 +11,7 @@ use common::Tenant;
 use super::config::ReplayedRecord;
 use super::files::{sync_dir, SegmentFile};
 use super::format::{self, Header, FRAME_LEN, HEADER_LEN};
+use crate::durable::SyncFs;
 use crate::metrics::WAL_CORRUPT_TAILS;
 use crate::{Error, Result};
 
@@ -43,6 +44,7 @@ struct Scan {
 /// Replays every segment of `dir` into `replay` and cuts what cannot be trusted.
 pub(super) fn recover(
     dir: &Path,
+    sync: &dyn SyncFs,
     replay: &mut dyn FnMut(ReplayedRecord) -> Result<()>,
 ) -> Result<Recovered> {
     let files = list_segments(dir)?;
@@ -61,7 +63,7 @@ pub(super) fn recover(
                     "cutting torn wal tail"
                 );
                 WAL_CORRUPT_TAILS.inc();
-                remove_files(dir, &files[i..])?;
+                remove_files(dir, &files[i..], sync)?;
                 break;
             }
         }
@@ -84,15 +86,15 @@ pub(super) fn recover(
         WAL_CORRUPT_TAILS.inc();
         if corruption.offset < HEADER_LEN {
             // A torn header holds no records; the file is recreated when it is needed.
-            remove_files(dir, &files[i..])?;
+            remove_files(dir, &files[i..], sync)?;
         } else {
-            cut(path, corruption.offset)?;
+            cut(path, corruption.offset, sync)?;
             segments.push(SegmentFile {
                 first_lsn: *first_lsn,
                 bytes: corruption.offset,
                 path: path.clone(),
             });
-            remove_files(dir, &files[i + 1..])?;
+            remove_files(dir, &files[i + 1..], sync)?;
         }
         break;
     }
@@ -127,18 +129,18 @@ fn file_len(path: &Path) -> Result<u64> {
 }
 
 /// Truncates `path` to `len` bytes and makes that durable.
-fn cut(path: &Path, len: u64) -> Result<()> {
+fn cut(path: &Path, len: u64, sync: &dyn SyncFs) -> Result<()> {
     let ctx = || format!("failed to cut wal segment {}", path.display());
     let file = OpenOptions::new()
         .write(true)
         .open(path)
         .map_err(|e| Error::io(ctx(), e))?;
     file.set_len(len).map_err(|e| Error::io(ctx(), e))?;
-    file.sync_all().map_err(|e| Error::io(ctx(), e))
+    sync.sync_file(path).map_err(|e| Error::io(ctx(), e))
 }
 
 /// Removes segment files that follow a cut, then makes the removal durable.
-fn remove_files(dir: &Path, files: &[(u64, PathBuf)]) -> Result<()> {
+fn remove_files(dir: &Path, files: &[(u64, PathBuf)], sync: &dyn SyncFs) -> Result<()> {
     for (_, path) in files {
         tracing::warn!(file = %path.display(), "removing wal segment after a cut");
         fs::remove_file(path).map_err(|e| {
@@ -148,7 +150,7 @@ fn remove_files(dir: &Path, files: &[(u64, PathBuf)]) -> Result<()> {
             )
         })?;
     }
-    sync_dir(dir)
+    sync_dir(dir, sync)
 }
 
 /// Reads segments with buffers that live across records and files.

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use proptest::prelude::*;
 
 use super::format::{self, HEADER_LEN};
 use super::{FsyncPolicy, ReplayedRecord, Wal, WalConfig, WalEntry};
+use crate::durable::{OsSync, SyncFs};
 use crate::metrics::WAL_CORRUPT_TAILS;
 use crate::Error;
 
@@ -21,6 +22,7 @@ fn config(dir: &Path, fsync: FsyncPolicy, segment_bytes: u64) -> WalConfig {
         fsync,
         segment_bytes,
         max_group_bytes: 64 * 1024,
+        ..WalConfig::default()
     }
 }
 
@@ -515,4 +517,293 @@ fn replay_error_fails_open_and_cuts_nothing() {
     assert!(matches!(result, Err(Error::Replay(_))), "{result:?}");
     let (_, records) = open(cfg);
     assert_eq!(records.len(), 3);
+}
+
+/// What [`RecordingSync`] saw, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Event {
+    /// A file's data became durable up to `len` bytes.
+    Synced { path: PathBuf, len: u64 },
+    /// A record was applied (then acknowledged).
+    Applied(u64),
+}
+
+#[derive(Debug, Default)]
+struct SyncState {
+    /// Per file: how many bytes of it are durable.
+    synced: HashMap<PathBuf, u64>,
+    /// Files whose directory entry is durable.
+    entries: HashSet<PathBuf>,
+    events: Vec<Event>,
+    /// After a power cut, every sync fails: nothing more becomes durable.
+    cut: bool,
+    /// Directory syncs fail.
+    fail_dirs: bool,
+}
+
+/// A sync layer that does the real syncs and records what each made durable, so a test can
+/// check that acknowledgements follow syncs, drop everything a power loss would, or fail
+/// directory syncs.
+#[derive(Debug, Default)]
+struct RecordingSync(Mutex<SyncState>);
+
+impl RecordingSync {
+    fn refuse(&self, what: &str) -> std::io::Result<()> {
+        if self.0.lock().cut {
+            return Err(std::io::Error::other(format!("power is off: {what}")));
+        }
+        Ok(())
+    }
+
+    fn record(&self, path: &Path) -> std::io::Result<()> {
+        let len = std::fs::metadata(path)?.len();
+        let mut state = self.0.lock();
+        state.synced.insert(path.to_path_buf(), len);
+        state.events.push(Event::Synced {
+            path: path.to_path_buf(),
+            len,
+        });
+        Ok(())
+    }
+
+    fn applied(&self, lsn: u64) {
+        self.0.lock().events.push(Event::Applied(lsn));
+    }
+
+    /// Cuts the power: from now on nothing becomes durable.
+    fn cut(&self) {
+        self.0.lock().cut = true;
+    }
+
+    /// What a power loss leaves of `dir`: files whose directory entry was never made durable
+    /// are gone, and each other file keeps what was synced plus some arbitrary part of the
+    /// rest (`keep(unsynced)` bytes of it: a disk may have written some of it, or none).
+    fn lose_unsynced(&self, dir: &Path, mut keep: impl FnMut(u64) -> u64) {
+        let state = self.0.lock();
+        for (_, path, len) in files(dir) {
+            if !state.entries.contains(&path) {
+                std::fs::remove_file(&path).unwrap();
+                continue;
+            }
+            let synced = state.synced.get(&path).copied().unwrap_or(0).min(len);
+            let kept = synced + keep(len - synced).min(len - synced);
+            let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            file.set_len(kept).unwrap();
+        }
+    }
+}
+
+impl SyncFs for RecordingSync {
+    fn sync_data(&self, file: &std::fs::File, path: &Path) -> std::io::Result<()> {
+        self.refuse("fdatasync")?;
+        file.sync_data()?;
+        self.record(path)
+    }
+
+    fn sync_file(&self, path: &Path) -> std::io::Result<()> {
+        self.refuse("fsync")?;
+        OsSync.sync_file(path)?;
+        self.record(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        self.refuse("directory fsync")?;
+        if self.0.lock().fail_dirs {
+            return Err(std::io::Error::other("injected directory fsync failure"));
+        }
+        OsSync.sync_dir(dir)?;
+        let present: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        let mut state = self.0.lock();
+        state.entries.retain(|p| p.parent() != Some(dir));
+        state.entries.extend(present);
+        Ok(())
+    }
+}
+
+fn recording_config(dir: &Path, sync: &Arc<RecordingSync>, segment_bytes: u64) -> WalConfig {
+    WalConfig {
+        sync: Arc::clone(sync) as Arc<dyn SyncFs>,
+        ..config(dir, FsyncPolicy::Always, segment_bytes)
+    }
+}
+
+/// Bytes record `e` takes in a segment file.
+fn record_len(lsn: u64, e: &WalEntry) -> u64 {
+    let mut buf = Vec::new();
+    format::encode_record(&mut buf, lsn, e.signal, e.tenant.as_str(), &e.payload);
+    buf.len() as u64
+}
+
+#[test]
+fn every_ack_follows_the_fsync_that_covers_its_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sync = Arc::new(RecordingSync::default());
+    let (wal, _) = open(recording_config(tmp.path(), &sync, 1 << 30));
+    let entries: Vec<WalEntry> = (0..400)
+        .map(|i| sample(i, (i as usize * 13) % 700))
+        .collect();
+    // Queued together, so records share group commits.
+    let futures: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            let sync = Arc::clone(&sync);
+            wal.append(e.clone(), Box::new(move |lsn| sync.applied(lsn)))
+        })
+        .collect();
+    let lsns: Vec<u64> = block_on(futures::future::join_all(futures))
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(lsns, (1..=400).collect::<Vec<_>>());
+    let path = files(tmp.path())[0].1.clone();
+    // Where each record ends in the one segment file.
+    let mut end = HashMap::new();
+    let mut at = HEADER_LEN;
+    for (lsn, e) in (1..).zip(&entries) {
+        at += record_len(lsn, e);
+        end.insert(lsn, at);
+    }
+    let events = sync.0.lock().events.clone();
+    let mut durable = 0;
+    let mut applied = 0;
+    let mut groups = 0;
+    for event in &events {
+        match event {
+            Event::Synced { path: p, len } if *p == path => {
+                durable = durable.max(*len);
+                groups += 1;
+            }
+            Event::Synced { .. } => {}
+            Event::Applied(lsn) => {
+                assert!(
+                    end[lsn] <= durable,
+                    "lsn {lsn} (ending at byte {}) applied and acked with only {durable} bytes synced",
+                    end[lsn]
+                );
+                applied += 1;
+            }
+        }
+    }
+    assert_eq!(applied, 400);
+    assert!(
+        groups < 400,
+        "{groups} fsyncs for 400 queued records: no group commit"
+    );
+    wal.close().unwrap();
+}
+
+#[test]
+fn a_power_loss_keeps_every_acked_record_and_replay_is_a_consistent_prefix() {
+    let mut rng_state = 0x5eed_u64;
+    let mut rng = move || {
+        rng_state = rng_state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        rng_state >> 33
+    };
+    for round in 0..12 {
+        let tmp = tempfile::tempdir().unwrap();
+        let sync = Arc::new(RecordingSync::default());
+        // Small files: the loss also hits rolls (a new file whose entry is not yet durable).
+        let (wal, _) = open(recording_config(tmp.path(), &sync, 2_048 + rng() % 8_192));
+        let wal = Arc::new(wal);
+        let total = 300u64;
+        let cut_after = 20 + rng() % 250;
+        let attempted: Vec<WalEntry> = (0..total)
+            .map(|i| sample(round * 1_000 + i, (rng() % 400) as usize))
+            .collect();
+        let mut acked: Vec<(u64, WalEntry)> = Vec::new();
+        let mut pending = Vec::new();
+        for (i, e) in attempted.iter().enumerate() {
+            if i as u64 == cut_after {
+                sync.cut();
+            }
+            pending.push((e.clone(), wal.append(e.clone(), noop())));
+            if rng() % 4 == 0 {
+                for (e, fut) in pending.drain(..) {
+                    if let Ok(lsn) = block_on(fut) {
+                        acked.push((lsn, e));
+                    }
+                }
+            }
+        }
+        for (e, fut) in pending.drain(..) {
+            if let Ok(lsn) = block_on(fut) {
+                acked.push((lsn, e));
+            }
+        }
+        assert!(
+            !acked.is_empty(),
+            "round {round}: nothing acked before the cut"
+        );
+        let _ = wal.close();
+        drop(wal);
+        let mut keep = |unsynced: u64| {
+            if unsynced == 0 {
+                0
+            } else {
+                rng() % (unsynced + 1)
+            }
+        };
+        sync.lose_unsynced(tmp.path(), &mut keep);
+
+        let (wal, replayed) = open(config(tmp.path(), FsyncPolicy::Always, 1 << 20));
+        // A consistent prefix: consecutive LSNs from 1, each holding what was appended.
+        for (r, lsn) in replayed.iter().zip(1..) {
+            assert_eq!(r.lsn, lsn, "round {round}: replay skips an lsn");
+            assert!(
+                attempted
+                    .iter()
+                    .any(|e| e.payload == r.payload && e.tenant == r.tenant),
+                "round {round}: lsn {lsn} replays a record never appended"
+            );
+        }
+        let by_lsn: HashMap<u64, &ReplayedRecord> = replayed.iter().map(|r| (r.lsn, r)).collect();
+        for (lsn, e) in &acked {
+            let r = by_lsn.get(lsn).unwrap_or_else(|| {
+                panic!(
+                    "round {round}: acked lsn {lsn} lost ({} replayed)",
+                    replayed.len()
+                )
+            });
+            assert_eq!(
+                (&r.payload, &r.tenant, r.signal),
+                (&e.payload, &e.tenant, e.signal)
+            );
+        }
+        // And the log goes on after the last replayed record.
+        let next = replayed.len() as u64 + 1;
+        assert_eq!(append(&wal, sample(9_999, 10)), next, "round {round}");
+        wal.close().unwrap();
+    }
+}
+
+#[test]
+fn a_failed_directory_fsync_stops_acks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sync = Arc::new(RecordingSync::default());
+    // Opening needs a durable directory entry for the first segment.
+    sync.0.lock().fail_dirs = true;
+    let err = Wal::open(recording_config(tmp.path(), &sync, 1_024), |_| Ok(())).unwrap_err();
+    assert!(
+        err.to_string().contains("failed to fsync wal directory"),
+        "{err}"
+    );
+
+    sync.0.lock().fail_dirs = false;
+    let (wal, _) = open(recording_config(tmp.path(), &sync, 1_024));
+    // A full file rolls after its group is acked; the new file's entry cannot be made durable,
+    // so nothing is acknowledged from then on.
+    sync.0.lock().fail_dirs = true;
+    assert_eq!(append(&wal, sample(1, 2_000)), 1);
+    let refused = block_on(wal.append(sample(2, 10), noop())).unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("failed to fsync wal directory"),
+        "{refused}"
+    );
+    assert!(wal.close().is_err());
 }

@@ -177,7 +177,12 @@ impl Writer {
         self.shared.add_disk_bytes(grown);
         result.map_err(|e| ("write", e))?;
         match self.policy {
-            FsyncPolicy::Always => timed_sync(&self.active.file).map_err(|e| ("fsync", e)),
+            FsyncPolicy::Always => timed_sync(
+                self.shared.sync.as_ref(),
+                &self.active.file,
+                &self.active.path,
+            )
+            .map_err(|e| ("fsync", e)),
             FsyncPolicy::Interval(_) | FsyncPolicy::Never => {
                 self.dirty = true;
                 Ok(())
@@ -187,7 +192,11 @@ impl Writer {
 
     fn sync(&mut self) -> io::Result<()> {
         if self.dirty {
-            timed_sync(&self.active.file)?;
+            timed_sync(
+                self.shared.sync.as_ref(),
+                &self.active.file,
+                &self.active.path,
+            )?;
             self.dirty = false;
         }
         self.last_sync = Instant::now();
@@ -215,7 +224,12 @@ impl Writer {
             })?;
         }
         let durable = self.policy != FsyncPolicy::Never;
-        let (file, path) = create_segment(&self.shared.dir, self.next_lsn, durable)?;
+        let (file, path) = create_segment(
+            &self.shared.dir,
+            self.next_lsn,
+            durable,
+            self.shared.sync.as_ref(),
+        )?;
         let old = std::mem::replace(
             &mut self.active,
             Active {
