@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{
     exemplar, metric, number_data_point, Exemplar, Histogram, HistogramDataPoint, Metric,
     NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
@@ -15,20 +15,11 @@ use prost::Message;
 use serde_json::{json, Value};
 
 use crate::harness::{list_files, metric_sum, poll, Vigil};
+use crate::otlp::kv;
 use crate::prometheus_api::ok;
 
 const TRACE: [u8; 16] = [0xab; 16];
 const SPAN: [u8; 8] = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08];
-
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
-}
 
 fn otlp_exemplar(t_ms: i64, value: f64, trace: &[u8], attrs: Vec<KeyValue>) -> Exemplar {
     Exemplar {

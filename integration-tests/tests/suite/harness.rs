@@ -271,13 +271,18 @@ impl Vigil {
         (status, resp.text().await.expect("read body"))
     }
 
-    /// `/metrics` as text.
     /// Sends `req` to `/api/v1/write` as Prometheus does (snappy protobuf); asserts the 204.
     pub(crate) async fn remote_write(&self, req: &ingest::remote_write::WriteRequest) {
         use prost::Message;
         let body = snap::raw::Encoder::new()
             .compress_vec(&req.encode_to_vec())
             .expect("snappy");
+        let (status, text) = self.post_remote_write(body).await;
+        assert_eq!(status, 204, "{text}");
+    }
+
+    /// Posts a snappy body to `/api/v1/write`: status and body text.
+    pub(crate) async fn post_remote_write(&self, body: Vec<u8>) -> (u16, String) {
         let resp = self
             .http()
             .post(self.api_url("/api/v1/write"))
@@ -287,9 +292,10 @@ impl Vigil {
             .send()
             .await
             .expect("POST /api/v1/write");
-        assert_eq!(resp.status().as_u16(), 204, "{:?}", resp.text().await);
+        (resp.status().as_u16(), resp.text().await.expect("body"))
     }
 
+    /// `/metrics` as text.
     pub(crate) async fn metrics_text(&self) -> String {
         let (status, body) = self.get("/metrics").await;
         assert_eq!(status, 200, "GET /metrics: {body}");

@@ -9,6 +9,7 @@ use prost::Message;
 use serde_json::Value;
 
 use crate::harness::{metric_sum, poll, Vigil};
+use crate::otlp::kv;
 use crate::prometheus_api::api;
 
 fn now_ms() -> i64 {
@@ -33,20 +34,6 @@ fn series(name: &str, labels: &[(&str, &str)], samples: Vec<Sample>) -> TimeSeri
         samples,
         exemplars: vec![],
     }
-}
-
-/// Posts a snappy body to `/api/v1/write`: status and body text.
-async fn post_write(vigil: &Vigil, body: Vec<u8>) -> (u16, String) {
-    let resp = vigil
-        .http()
-        .post(vigil.api_url("/api/v1/write"))
-        .header("Content-Encoding", "snappy")
-        .header("Content-Type", "application/x-protobuf")
-        .body(body)
-        .send()
-        .await
-        .expect("POST /api/v1/write");
-    (resp.status().as_u16(), resp.text().await.expect("body"))
 }
 
 fn snappy(req: &WriteRequest) -> Vec<u8> {
@@ -200,14 +187,14 @@ async fn remote_write_snappy_bombs_are_refused_before_they_are_inflated() {
     }
     header.push(n as u8);
     header.extend_from_slice(&[0u8; 64]);
-    let (status, body) = post_write(&vigil, header).await;
+    let (status, body) = vigil.post_remote_write(header).await;
     assert_eq!(status, 413, "{body}");
     // A real one: 64 MiB of zeros compress to about 3 MiB, under the request limit.
     let bomb = snap::raw::Encoder::new()
         .compress_vec(&vec![0u8; 64 << 20])
         .expect("snappy");
     assert!(bomb.len() < 16 << 20, "{} bytes", bomb.len());
-    let (status, body) = post_write(&vigil, bomb).await;
+    let (status, body) = vigil.post_remote_write(bomb).await;
     assert_eq!(status, 413, "{body}");
     assert!(
         body.contains("16777216"),
@@ -298,7 +285,7 @@ async fn a_remote_write_request_of_100000_distinct_series_is_stored_whole() {
             .collect(),
         metadata: vec![],
     };
-    let (status, body) = post_write(&vigil, snappy(&req)).await;
+    let (status, body) = vigil.post_remote_write(snappy(&req)).await;
     assert_eq!(status, 204, "{body}");
     let at = format!("{:.3}", now as f64 / 1000.0);
     let (status, body) = api(
@@ -322,7 +309,6 @@ async fn label_values_of_1_mib_are_refused_naming_the_label_and_the_limit() {
     use opentelemetry_proto::tonic::collector::metrics::v1::{
         ExportMetricsServiceRequest, ExportMetricsServiceResponse,
     };
-    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
     use opentelemetry_proto::tonic::metrics::v1::{
         metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
     };
@@ -353,7 +339,7 @@ async fn label_values_of_1_mib_are_refused_naming_the_label_and_the_limit() {
         ],
         metadata: vec![],
     };
-    let (status, body) = post_write(&vigil, snappy(&req)).await;
+    let (status, body) = vigil.post_remote_write(snappy(&req)).await;
     assert_eq!(status, 400, "{body}");
     assert!(
         body.contains("label \"path\" has a value of 1048576 bytes, over the limit of 65536"),
@@ -373,13 +359,6 @@ async fn label_values_of_1_mib_are_refused_naming_the_label_and_the_limit() {
     assert_eq!(result[0]["metric"]["path"], "/short");
 
     // OTLP: the point is refused through partial success, naming the attribute.
-    let kv = |key: &str, value: &str| KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    };
     let point = |path: &str| NumberDataPoint {
         attributes: vec![kv("url.path", path)],
         time_unix_nano: now as u64 * 1_000_000,

@@ -301,3 +301,15 @@ where
     .await
     .expect("sdk thread")
 }
+
+/// A string attribute of OTLP protobuf messages.
+pub(crate) fn kv(key: &str, value: &str) -> opentelemetry_proto::tonic::common::v1::KeyValue {
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    }
+}

@@ -11,7 +11,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ingest::remote_write::{Label, Sample, TimeSeries, WriteRequest};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
     exemplar, metric, number_data_point, Exemplar, Gauge, Metric, NumberDataPoint, ResourceMetrics,
     ScopeMetrics,
@@ -21,6 +20,7 @@ use prost::Message;
 use serde_json::Value;
 
 use crate::harness::Vigil;
+use crate::otlp::kv;
 use crate::otlp::TENANT_HEADER;
 use crate::prometheus_api::encode;
 
@@ -48,16 +48,6 @@ struct Written {
     keys: BTreeSet<String>,
     /// Series with exemplars (by metric name).
     with_exemplars: BTreeSet<String>,
-}
-
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
 }
 
 async fn send_otlp(vigil: &Vigil, tenant: &str, metrics: Vec<Metric>) {
