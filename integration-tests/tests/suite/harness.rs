@@ -143,6 +143,13 @@ impl Vigil {
         assert!(!status.success(), "vigil survived SIGKILL: {status}");
     }
 
+    /// Whether the server process has exited (on its own or by a signal), without reaping it
+    /// from the harness: [`Drop`] still sees the exit and fails the test.
+    pub(crate) fn has_exited(&mut self) -> bool {
+        let child = self.child.as_mut().expect("the server is not running");
+        matches!(child.try_wait(), Ok(Some(_)))
+    }
+
     async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let deadline = Instant::now() + timeout;
         loop {

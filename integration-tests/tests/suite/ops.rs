@@ -143,15 +143,18 @@ async fn front_page_request_metrics_and_plain_logs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_harness_fails_a_test_whose_server_died_or_logged_a_panic() {
-    let vigil = Vigil::start().await;
+    let mut vigil = Vigil::start().await;
     send_signal(vigil.pid(), libc::SIGKILL);
-    poll("the server is gone", Duration::from_secs(10), || async {
-        match vigil.http().get(vigil.api_url("/healthz")).send().await {
-            Ok(_) => Err("still answering".to_string()),
-            Err(_) => Ok(()),
-        }
-    })
-    .await;
+    // Wait for the process itself to exit: its sockets close before the kernel reports the exit,
+    // so a refused connection alone does not yet mean the harness can see the death.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !vigil.has_exited() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server survived SIGKILL"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(vigil)));
     assert!(
         dropped.is_err(),
