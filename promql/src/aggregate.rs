@@ -6,7 +6,7 @@ use promql_parser::parser::token;
 use promql_parser::parser::LabelModifier;
 
 use crate::error::{exec_err, Result};
-use crate::ev::{group_labels, Ev, Val};
+use crate::ev::{go_quote, group_labels, Ev, Val};
 use crate::value::{format_value, Labels, Sample, METRIC_NAME};
 
 /// Neumaier's compensated summation step, as Prometheus's `kahanSumInc`.
@@ -74,6 +74,12 @@ pub(crate) fn aggregate(
         };
         if !valid_label_name(name) {
             return exec_err(format!("invalid label name {name:?}"));
+        }
+        // `"a\xc5z"` holds the byte 0xc5 for Prometheus (see `Ev::invalid_utf8_literal`).
+        if name.chars().any(|ch| ('\u{80}'..='\u{ff}').contains(&ch)) {
+            if let Some(bytes) = ev.invalid_utf8_literal("count_values", 0) {
+                return exec_err(format!("invalid label name {}", go_quote(&bytes)));
+            }
         }
         count_values_label = Some(name.clone());
     }

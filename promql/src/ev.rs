@@ -158,6 +158,20 @@ impl<'a> Ev<'a> {
         arg_offset(self.text, func, index)
     }
 
+    /// Where the first call of function `func` starts (its name) in the query text.
+    pub(crate) fn call_offset(&self, func: &str) -> Option<usize> {
+        call_offset(self.text, func)
+    }
+
+    /// The bytes of argument `index` of the first call of `func` when it is a string literal
+    /// (in parentheses or not) that Prometheus reads as invalid UTF-8. Go reads `\xNN` and
+    /// octal escapes as single bytes (`"\xff"` is the byte 0xff), where the parser here reads
+    /// them as the characters U+00NN, so only the query text tells.
+    pub(crate) fn invalid_utf8_literal(&self, func: &str, index: usize) -> Option<Vec<u8>> {
+        let bytes = go_literal_bytes(self.text, self.arg_offset(func, index)?)?;
+        std::str::from_utf8(&bytes).is_err().then_some(bytes)
+    }
+
     pub(crate) fn result(self, value: Value) -> QueryResult {
         QueryResult {
             value,
@@ -192,6 +206,98 @@ impl<'a> Ev<'a> {
             Some(AtModifier::At(st)) => system_ms(st),
         }
     }
+}
+
+/// The bytes Go's `strconv.Unquote` reads from the string literal at byte `at` of `text`
+/// (after any opening parentheses); `None` when there is none.
+fn go_literal_bytes(text: &str, at: usize) -> Option<Vec<u8>> {
+    let b = text.as_bytes();
+    let mut k = at;
+    while k < b.len() && (b[k] == b'(' || b[k].is_ascii_whitespace()) {
+        k += 1;
+    }
+    let quote = *b.get(k)?;
+    if !matches!(quote, b'"' | b'\'' | b'`') {
+        return None;
+    }
+    k += 1;
+    let mut out = Vec::new();
+    while k < b.len() && b[k] != quote {
+        if b[k] != b'\\' || quote == b'`' {
+            out.push(b[k]);
+            k += 1;
+            continue;
+        }
+        let c = *b.get(k + 1)?;
+        k += 2;
+        match c {
+            b'x' => {
+                out.push(u8::from_str_radix(text.get(k..k + 2)?, 16).ok()?);
+                k += 2;
+            }
+            b'0'..=b'7' => {
+                out.push(u8::from_str_radix(text.get(k - 1..k + 2)?, 8).ok()?);
+                k += 2;
+            }
+            b'u' | b'U' => {
+                let n = if c == b'u' { 4 } else { 8 };
+                let ch = char::from_u32(u32::from_str_radix(text.get(k..k + n)?, 16).ok()?)?;
+                out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+                k += n;
+            }
+            b'a' => out.push(0x07),
+            b'b' => out.push(0x08),
+            b'f' => out.push(0x0c),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'v' => out.push(0x0b),
+            other => out.push(other),
+        }
+    }
+    Some(out)
+}
+
+/// Go's `%q` of bytes: `"…"` with invalid UTF-8 as `\xNN`.
+pub(crate) fn go_quote(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if c.is_ascii_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Where the first call of function `func` starts in `text`: the name at a word boundary,
+/// followed by `(`.
+fn call_offset(text: &str, func: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b':';
+    let mut from = 0;
+    while let Some(i) = text[from..].find(func).map(|i| i + from) {
+        from = i + func.len();
+        if (i > 0 && word(b[i - 1])) || b.get(from).is_some_and(|&c| word(c)) {
+            continue;
+        }
+        if text[from..].trim_start().starts_with('(') {
+            return Some(i);
+        }
+    }
+    None
 }
 
 /// Where argument `index` of the first call of `func` starts in `text`: the name at a word

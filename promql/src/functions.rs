@@ -191,6 +191,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, c: &Call, t: i64) -> Result<Val> {
             Ok(Val::Vector(map_values(v, |x| date_part(name, x))))
         }
         "sort" | "sort_desc" => {
+            sort_in_range_query_warning(ev, name);
             let mut v = ev.vector(arg(c, 0)?, t)?;
             let desc = name == "sort_desc";
             v.sort_by(|a, b| {
@@ -206,6 +207,7 @@ pub(crate) fn call(ev: &mut Ev<'_>, c: &Call, t: i64) -> Result<Val> {
             Ok(Val::Vector(v))
         }
         "sort_by_label" | "sort_by_label_desc" => {
+            sort_in_range_query_warning(ev, name);
             let mut v = ev.vector(arg(c, 0)?, t)?;
             let mut names = Vec::new();
             for e in &c.args.args[1..] {
@@ -262,6 +264,21 @@ pub(crate) fn call(ev: &mut Ev<'_>, c: &Call, t: i64) -> Result<Val> {
             let v = ev.vector(arg(c, 1)?, t)?;
             crate::histogram::classic_quantile(ev, q, v).map(Val::Vector)
         }
+        "histogram_quantiles" => {
+            let v = ev.vector(arg(c, 0)?, t)?;
+            let label = ev.string(arg(c, 1)?, t)?;
+            let mut qs = Vec::with_capacity(c.args.args.len().saturating_sub(2));
+            for e in c.args.args.iter().skip(2) {
+                qs.push(ev.scalar(e, t)?);
+            }
+            crate::histogram::classic_quantiles(ev, &label, &qs, v).map(Val::Vector)
+        }
+        "histogram_fraction" => {
+            let lower = ev.scalar(arg(c, 0)?, t)?;
+            let upper = ev.scalar(arg(c, 1)?, t)?;
+            let v = ev.vector(arg(c, 2)?, t)?;
+            crate::histogram::classic_fraction(ev, lower, upper, v).map(Val::Vector)
+        }
         "quantile_over_time" => {
             let q = ev.scalar(arg(c, 0)?, t)?;
             if !(0.0..=1.0).contains(&q) {
@@ -283,7 +300,9 @@ pub(crate) fn call(ev: &mut Ev<'_>, c: &Call, t: i64) -> Result<Val> {
         "predict_linear" => {
             let r = ev.range_arg(arg(c, 0)?, t)?;
             let d = ev.scalar(arg(c, 1)?, t)?;
-            let at = r.end;
+            // Prometheus takes the intercept at the evaluation time, not at the end of the
+            // window: `@` and `offset` move the window, the prediction stays relative to `t`.
+            let at = t;
             Ok(Val::Vector(over_time(r, true, |p| {
                 if p.len() < 2 {
                     return None;
@@ -415,6 +434,18 @@ fn not_a_counter_info(ev: &mut Ev<'_>, labels: &Labels, at: Option<usize>) {
     }
 }
 
+/// Prometheus warns that `sort`/`sort_desc`/`sort_by_label`/`sort_by_label_desc` do nothing
+/// in a range query (its series always come in label order), at the call.
+fn sort_in_range_query_warning(ev: &mut Ev<'_>, name: &str) {
+    if ev.start != ev.end {
+        let at = ev.call_offset(name);
+        ev.warn(
+            "sort is ineffective for range queries since results are always ordered by labels",
+            at,
+        );
+    }
+}
+
 fn unparen(e: &Expr) -> &Expr {
     match e {
         Expr::Paren(p) => unparen(&p.expr),
@@ -478,6 +509,11 @@ fn range_fn(name: &str) -> Option<RangeFn> {
         "stddev_over_time" => |p| Some(stdvar_over_time(p).sqrt()),
         "stdvar_over_time" => |p| Some(stdvar_over_time(p)),
         "mad_over_time" => |p| {
+            // A NaN sample makes the median, and so the deviation, undefined (Prometheus
+            // propagates it rather than sorting it first).
+            if p.iter().any(|x| x.1.is_nan()) {
+                return Some(f64::NAN);
+            }
             let mut vals: Vec<f64> = p.iter().map(|x| x.1).collect();
             let median = quantile(0.5, &mut vals);
             let mut dev: Vec<f64> = vals.iter().map(|v| (v - median).abs()).collect();
@@ -742,7 +778,12 @@ fn label_replace(ev: &mut Ev<'_>, c: &Call, t: i64) -> Result<Val> {
             "invalid regular expression in label_replace(): {re}: {e}"
         ))
     })?;
-    if dst.is_empty() {
+    // A character U+0080..U+00FF may come from a `\xNN` escape, which Prometheus reads as
+    // one byte: invalid UTF-8, so no valid label name.
+    let maybe_escaped_byte = dst.chars().any(|ch| ('\u{80}'..='\u{ff}').contains(&ch));
+    if dst.is_empty()
+        || (maybe_escaped_byte && ev.invalid_utf8_literal("label_replace", 1).is_some())
+    {
         return exec_err(format!(
             "invalid destination label name in label_replace(): {dst}"
         ));
