@@ -28,5 +28,5 @@ pub use error::{Error, Result};
 pub use exemplars::Columns as ExemplarColumns;
 pub use hot::HotConfig;
 pub use manifest::{ExemplarsFile, SegmentMeta};
-pub use read::{HotRead, ReadView, TableSnapshot};
+pub use read::{MetricRead, ReadView, TableSnapshot};
 pub use wal::{FsyncPolicy, WalConfig};

@@ -14,4 +14,4 @@ pub use exemplars::{read_exemplars, Exemplar};
 pub use samples::SampleReader;
 pub use scan::{segment_format, DerivedColumn, SegmentFormat};
 pub use series::{label_equals, label_matching, select_series, METRIC_NAME_LABEL};
-pub use view::{HotRead, ReadView, TableSnapshot};
+pub use view::{MetricRead, ReadView, TableSnapshot};

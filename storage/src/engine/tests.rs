@@ -586,8 +586,9 @@ async fn the_hot_window_is_read_back_from_segments_after_a_restart() {
         .await
         .unwrap();
     engine.flush_all().await.unwrap();
-    let (_, before) = engine
-        .hot_samples(&tenant, &ids, lo, hi)
+    let before = engine
+        .metric_samples(&tenant, &ids, lo, hi)
+        .and_then(|r| r.hot)
         .expect("hot after a flush");
     assert_eq!(before.iter().map(Vec::len).sum::<usize>(), 100);
     engine.shutdown().await.unwrap();
@@ -595,11 +596,16 @@ async fn the_hot_window_is_read_back_from_segments_after_a_restart() {
 
     let engine = open(dir.path()).await;
     assert!(
-        engine.hot_samples(&tenant, &ids, lo, hi).is_none(),
+        engine
+            .metric_samples(&tenant, &ids, lo, hi)
+            .is_some_and(|r| r.hot.is_none()),
         "empty after a restart: queries read segments"
     );
     engine.warm_hot().await;
-    let (_, after) = engine.hot_samples(&tenant, &ids, lo, hi).expect("warmed");
+    let after = engine
+        .metric_samples(&tenant, &ids, lo, hi)
+        .and_then(|r| r.hot)
+        .expect("warmed");
     assert_eq!(after, before);
 }
 

@@ -1,5 +1,5 @@
 //! The read path of the engine: consistent snapshots of heads and segments, series through the
-//! registries' postings, exemplars, hot-window samples and cached segment indexes, as the
+//! registries' postings, exemplars, per-series metric samples (heads and hot window) and cached segment indexes, as the
 //! [`ReadView`] that queries read through.
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use object_store::ObjectStore;
 use super::state::Engine;
 use crate::index::{Lookup, SegmentIndex};
 use crate::manifest::SegmentMeta;
-use crate::read::{HotRead, ReadView, TableSnapshot};
+use crate::read::{MetricRead, ReadView, TableSnapshot};
 
 impl ReadView for Engine {
     fn snapshot(&self, tenant: &Tenant, table: &str) -> TableSnapshot {
@@ -69,13 +69,32 @@ impl ReadView for Engine {
         state.map(|s| s.exemplars()).unwrap_or_default()
     }
 
-    fn hot_samples(&self, tenant: &Tenant, ids: &[u64], lo: i64, hi: i64) -> Option<HotRead> {
+    fn metric_samples(&self, tenant: &Tenant, ids: &[u64], lo: i64, hi: i64) -> Option<MetricRead> {
         let state = self
             .tables
             .read()
             .get(&(tenant.clone(), Signal::Metrics))
-            .cloned()?;
-        state.hot_read(ids, lo, hi)
+            .cloned();
+        Some(match state {
+            Some(state) => state.metric_read(ids, lo, hi),
+            None => MetricRead {
+                hot: None,
+                segments: Vec::new(),
+                head: vec![Vec::new(); ids.len()],
+            },
+        })
+    }
+
+    fn head_presence(&self, tenant: &Tenant, ids: &[u64], lo: i64, hi: i64) -> Option<Vec<bool>> {
+        let state = self
+            .tables
+            .read()
+            .get(&(tenant.clone(), Signal::Metrics))
+            .cloned();
+        Some(match state {
+            Some(state) => state.head_presence(ids, lo, hi),
+            None => vec![false; ids.len()],
+        })
     }
 
     fn object_store(&self) -> Arc<dyn ObjectStore> {

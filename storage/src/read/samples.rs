@@ -207,29 +207,44 @@ impl SampleReader {
             return Ok(got.series);
         }
         let at: IdMap<usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
-        let head = match self.view.hot_samples(tenant, ids, lo, hi) {
-            // Recent windows: the segments' samples are in memory.
-            Some((head, hot)) => {
-                got.total = hot.iter().map(Vec::len).sum();
-                if got.total > budget {
-                    return Err(Error::TooManySamples { limit: budget });
-                }
-                got.series = hot;
-                head
-            }
-            None => {
-                let snapshot = self.view.snapshot(tenant, SAMPLES);
-                for seg in &snapshot.segments {
-                    if seg.max_time < lo || seg.min_time > hi {
-                        continue;
+        if let Some(read) = self.view.metric_samples(tenant, ids, lo, hi) {
+            // Per series: the flushed samples from memory or the segments, then the head's.
+            match read.hot {
+                Some(hot) => {
+                    got.total = hot.iter().map(Vec::len).sum();
+                    if got.total > budget {
+                        return Err(Error::TooManySamples { limit: budget });
                     }
-                    self.read_segment(seg, ids, &at, lo, hi, &mut got).await?;
+                    got.series = hot;
                 }
-                snapshot.head
+                None => {
+                    for seg in &read.segments {
+                        self.read_segment(seg, ids, &at, lo, hi, &mut got).await?;
+                    }
+                }
             }
-        };
-        for b in &head {
-            read_batch(b, &at, lo, hi, &mut got)?;
+            got.total += read.head.iter().map(Vec::len).sum::<usize>();
+            if got.total > budget {
+                return Err(Error::TooManySamples { limit: budget });
+            }
+            for (list, head) in got.series.iter_mut().zip(read.head) {
+                if list.is_empty() {
+                    *list = head;
+                } else {
+                    list.extend(head);
+                }
+            }
+        } else {
+            let snapshot = self.view.snapshot(tenant, SAMPLES);
+            for seg in &snapshot.segments {
+                if seg.max_time < lo || seg.min_time > hi {
+                    continue;
+                }
+                self.read_segment(seg, ids, &at, lo, hi, &mut got).await?;
+            }
+            for b in &snapshot.head {
+                read_batch(b, &at, lo, hi, &mut got)?;
+            }
         }
         for s in &mut got.series {
             if !s.windows(2).all(|w| w[0].0 < w[1].0) {
@@ -254,6 +269,7 @@ impl SampleReader {
         if ids.is_empty() || lo > hi {
             return Ok(out);
         }
+        let head = self.view.head_presence(tenant, ids, lo, hi);
         let snapshot = self.view.snapshot(tenant, SAMPLES);
         for seg in &snapshot.segments {
             if seg.max_time < lo || seg.min_time > hi {
@@ -268,6 +284,12 @@ impl SampleReader {
             for (p, id) in out.iter_mut().zip(ids) {
                 *p = *p || col.runs(&id.to_be_bytes()).next().is_some();
             }
+        }
+        if let Some(head) = head {
+            for (p, h) in out.iter_mut().zip(head) {
+                *p = *p || h;
+            }
+            return Ok(out);
         }
         let at: IdMap<usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
         for b in &snapshot.head {

@@ -24,9 +24,17 @@ pub struct TableSnapshot {
     pub segments: Vec<SegmentMeta>,
 }
 
-/// What [`ReadView::hot_samples`] answers: the head batches, and per series its samples in
-/// segments, in time order.
-pub type HotRead = (Vec<RecordBatch>, Vec<Vec<(i64, f64)>>);
+/// What [`ReadView::metric_samples`] answers for a list of series, seen at one instant.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct MetricRead {
+    /// Per series asked for, its flushed samples in the window, in time order, from the recent
+    /// samples kept in memory; `None` when memory does not hold that window.
+    pub hot: Option<Vec<Vec<(i64, f64)>>>,
+    /// When `hot` is `None`: the segments whose time range meets the window.
+    pub segments: Vec<SegmentMeta>,
+    /// Per series asked for, its unflushed samples in the window, in arrival order.
+    pub head: Vec<Vec<(i64, f64)>>,
+}
 
 /// Read access to stored data, the seam between storage and query.
 pub trait ReadView: Send + Sync + std::fmt::Debug + 'static {
@@ -47,10 +55,27 @@ pub trait ReadView: Send + Sync + std::fmt::Debug + 'static {
     fn exemplars(&self, _tenant: &Tenant) -> (Vec<RecordBatch>, Vec<SegmentMeta>) {
         (Vec::new(), Vec::new())
     }
-    /// For metrics: the samples in `[lo, hi]` of each series of `ids` that are in segments,
-    /// from the recent samples kept in memory, with the head batches of the same instant;
-    /// `None` when memory does not hold that window (the caller then reads the segments).
-    fn hot_samples(&self, _tenant: &Tenant, _ids: &[u64], _lo: i64, _hi: i64) -> Option<HotRead> {
+    /// For metrics: the samples in `[lo, hi]` of each series of `ids`, read per series (the
+    /// unflushed ones, and the flushed ones memory still holds); `None` when the view cannot
+    /// (the caller then scans [`ReadView::snapshot`]'s head batches).
+    fn metric_samples(
+        &self,
+        _tenant: &Tenant,
+        _ids: &[u64],
+        _lo: i64,
+        _hi: i64,
+    ) -> Option<MetricRead> {
+        None
+    }
+    /// For metrics: whether each series of `ids` has an unflushed sample in `[lo, hi]`; `None`
+    /// when the view cannot tell (the caller then scans the head batches).
+    fn head_presence(
+        &self,
+        _tenant: &Tenant,
+        _ids: &[u64],
+        _lo: i64,
+        _hi: i64,
+    ) -> Option<Vec<bool>> {
         None
     }
     /// The store that segment paths are relative to.
