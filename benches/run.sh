@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Ingest benchmark: a release build of Vigil pinned to core 1, the load generator on core 0.
-# For each signal and protocol: a fresh data directory, one pass over the distinct requests
-# (flushed, to measure bytes per item on disk), then a timed run. Prints one line per figure.
+# For each signal and protocol: a fresh data directory; the load generator builds its pool of
+# distinct, gzipped requests on every core (the server idle), then pins itself to core 0, sends
+# the first 200 requests (flushed, to measure bytes per item on disk), then the timed run, never
+# sending a request twice. Prints one line per figure.
 #
 # usage: benches/run.sh [duration, default 100s: long enough that several head flushes fall inside]
 set -euo pipefail
@@ -23,7 +25,7 @@ run() { # signal protocol extra-loadgen-args...
     taskset -c 1 "$vigil" serve >"$dir.out" 2>"$dir.err" &
   local pid=$!
   for _ in $(seq 100); do curl -sf 127.0.0.1:19700/ready >/dev/null && break; sleep 0.1; done
-  taskset -c 0 "$loadgen" --signal "$signal" --protocol "$protocol" \
+  "$loadgen" --pin-core 0 --signal "$signal" --protocol "$protocol" \
     --grpc http://127.0.0.1:14317 --otlp-http http://127.0.0.1:14318 --api http://127.0.0.1:19700 \
     --data-dir "$dir" --duration "$duration" "$@"
   kill -TERM "$pid"; wait "$pid" || true
@@ -31,10 +33,10 @@ run() { # signal protocol extra-loadgen-args...
 }
 
 echo "# $(date -u +%FT%TZ) $(uname -m) $(nproc) cores; server on core 1, loadgen on core 0"
-run logs grpc --batch 1000 --requests 200
-run logs http --batch 1000 --requests 200
-run logs grpc --batch 1000 --requests 200 --trace-context
-run traces grpc --batch 1000 --requests 200
-run traces http --batch 1000 --requests 200
-run metrics grpc --batch 2000 --requests 250
-run metrics http --batch 2000 --requests 250
+run logs grpc --batch 1000
+run logs http --batch 1000
+run logs grpc --batch 1000 --trace-context
+run traces grpc --batch 1000
+run traces http --batch 1000
+run metrics grpc --batch 2000
+run metrics http --batch 2000

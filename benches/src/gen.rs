@@ -7,8 +7,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric, number_data_point, AggregationTemporality, Metric, NumberDataPoint, ResourceMetrics,
-    ScopeMetrics, Sum,
+    metric, number_data_point, AggregationTemporality, Gauge, Metric, NumberDataPoint,
+    ResourceMetrics, ScopeMetrics, Sum,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
@@ -21,15 +21,6 @@ pub enum Request {
     Traces(ExportTraceServiceRequest),
     Logs(ExportLogsServiceRequest),
     Metrics(ExportMetricsServiceRequest),
-}
-
-/// All requests of a run.
-#[derive(Debug)]
-pub struct Generated {
-    pub requests: Vec<Request>,
-    pub items_per_request: usize,
-    /// Bytes of the log lines as text (logs only).
-    pub raw_text_bytes: u64,
 }
 
 const SERVICES: [&str; 5] = ["checkout", "cart", "frontend", "payments", "search"];
@@ -345,6 +336,131 @@ fn metrics(rng: &mut StdRng, batch: usize, step: u64, values: &mut [f64]) -> Req
     })
 }
 
+/// Metric points as a fleet of SDKs exports them: `series` distinct series, every one once per
+/// 15 s export round, each request's timestamp jittered by up to 250 ms (a collection clock is
+/// never exact). Even series are counters that grow by varying increments and now and then
+/// reset (a restarted process: the value starts again from zero with a new start time); odd
+/// series are gauges with all the digits a float measurement has.
+#[derive(Debug)]
+pub struct Fleet {
+    rng: StdRng,
+    instance: usize,
+    values: Vec<f64>,
+    starts: Vec<u64>,
+    next: usize,
+    round: u64,
+}
+
+impl Fleet {
+    /// `series` series of the resource instance `instance` (fleets with different instances
+    /// have different series).
+    pub fn new(seed: u64, series: usize, instance: usize) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let values = (0..series.max(1))
+            .map(|i| {
+                if i % 2 == 0 {
+                    rng.random_range(0.0..1e6f64).floor()
+                } else {
+                    rng.random_range(0.0..100.0)
+                }
+            })
+            .collect();
+        Self {
+            rng,
+            instance,
+            values,
+            starts: vec![START_NANOS; series.max(1)],
+            next: 0,
+            round: 0,
+        }
+    }
+
+    /// The next request: the next `batch` points of the round (a request never holds one
+    /// series twice; the last request of a round may be shorter).
+    pub fn next_request(&mut self, batch: usize) -> Request {
+        let t =
+            START_NANOS + self.round * 15_000_000_000 + self.rng.random_range(0..250_000_000u64);
+        let end = (self.next + batch).min(self.values.len());
+        let (mut counters, mut gauges) = (Vec::new(), Vec::new());
+        for i in self.next..end {
+            let attributes = vec![
+                kv("http.route", s(ROUTES[(i / 2) % ROUTES.len()])),
+                kv(
+                    "http.request.method",
+                    s(METHODS[(i / 2 / ROUTES.len()) % 3]),
+                ),
+                kv("shard", s(&(i / 72).to_string())),
+            ];
+            let value = if i % 2 == 0 {
+                if self.rng.random_range(0..20_000u32) == 0 {
+                    self.values[i] = 0.0;
+                    self.starts[i] = t - 1_000_000_000;
+                } else {
+                    self.values[i] += self.rng.random_range(0..40u32) as f64;
+                }
+                self.values[i]
+            } else {
+                let v = self.values[i] + self.rng.random_range(-1.0..1.0) * 0.731;
+                self.values[i] = v.abs();
+                self.values[i]
+            };
+            let point = NumberDataPoint {
+                attributes,
+                start_time_unix_nano: self.starts[i],
+                time_unix_nano: t,
+                value: Some(number_data_point::Value::AsDouble(value)),
+                ..Default::default()
+            };
+            if i % 2 == 0 {
+                counters.push(point);
+            } else {
+                gauges.push(point);
+            }
+        }
+        let points = end - self.next;
+        self.next = end;
+        if self.next == self.values.len() {
+            self.next = 0;
+            self.round += 1;
+        }
+        let mut metrics = Vec::new();
+        if !counters.is_empty() {
+            metrics.push(Metric {
+                name: "http.server.requests".into(),
+                unit: "1".into(),
+                data: Some(metric::Data::Sum(Sum {
+                    data_points: counters,
+                    aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                    is_monotonic: true,
+                })),
+                ..Default::default()
+            });
+        }
+        if !gauges.is_empty() {
+            metrics.push(Metric {
+                name: "http.server.active_load".into(),
+                unit: "1".into(),
+                data: Some(metric::Data::Gauge(Gauge {
+                    data_points: gauges,
+                })),
+                ..Default::default()
+            });
+        }
+        debug_assert!(points > 0);
+        Request::Metrics(ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(resource("checkout", self.instance)),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: Some(scope()),
+                    metrics,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        })
+    }
+}
+
 /// An endless, seeded stream of requests of every signal (for data sets too large to build up
 /// front).
 #[derive(Debug)]
@@ -375,11 +491,17 @@ impl Source {
 
     /// The next logs request of `batch` access-log records.
     pub fn logs(&mut self, batch: usize) -> Request {
+        self.logs_with(batch, false)
+    }
+
+    /// The next logs request of `batch` access-log records, with random trace and span ids
+    /// when `trace_context`.
+    pub fn logs_with(&mut self, batch: usize, trace_context: bool) -> Request {
         logs(
             &mut self.rng,
             &self.access,
             batch,
-            false,
+            trace_context,
             &mut self.t,
             &mut self.raw_text_bytes,
         )
@@ -396,37 +518,5 @@ impl Source {
         let r = metrics(&mut self.rng, series, self.step, &mut self.values);
         self.step += 1;
         r
-    }
-}
-
-/// Generates `count` requests of `batch` items of the chosen signal.
-pub fn generate(
-    is_logs: bool,
-    is_traces: bool,
-    batch: usize,
-    count: usize,
-    trace_context: bool,
-    seed: u64,
-) -> Generated {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut t = START_NANOS;
-    let mut raw = 0u64;
-    let mut values = vec![0.0f64; batch];
-    let access = AccessLog::new(&mut rng);
-    let requests = (0..count)
-        .map(|i| {
-            if is_logs {
-                logs(&mut rng, &access, batch, trace_context, &mut t, &mut raw)
-            } else if is_traces {
-                traces(&mut rng, batch, &mut t)
-            } else {
-                metrics(&mut rng, batch, i as u64, &mut values)
-            }
-        })
-        .collect();
-    Generated {
-        requests,
-        items_per_request: batch,
-        raw_text_bytes: raw,
     }
 }

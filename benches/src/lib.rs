@@ -1,4 +1,6 @@
 //! Load generation shared by the benchmark programs: `loadgen` (OTLP ingest against a running
-//! server) and `indexbench` (index and query benchmark on a generated store).
+//! server), `indexbench` (index and query benchmark on a generated store) and `promcompare`
+//! (PromQL side by side with Prometheus, on scraped-looking data).
 
 pub mod gen;
+pub mod scrape;

@@ -1,31 +1,26 @@
 //! Vigil and Prometheus side by side (`benches/promcompare.sh` starts both).
 //!
-//! `gen` writes one data set — counters, gauges and classic histograms, `--series` series over
-//! `--hours` hours at 15 s — as an OpenMetrics file for `promtool tsdb create-blocks-from
-//! openmetrics` and, with `--vigil`, sends the same samples to Vigil by remote_write. `run`
-//! sends a query set of instant and range queries to both, checks that the answers agree
-//! (same series, values within 1e-9 relative) and prints the latency of each on both.
+//! `live` writes one data set to both by remote_write, in time order as scrapes produce it (see
+//! [`benches::scrape`]: jittered scrape times, counters with varying increments and resets,
+//! gauges and histogram sums with many digits, targets that go away with stale markers and
+//! new ones in their place), so that recent data sits in each server's head as it would in
+//! production. `run` sends a query set of instant and range queries to both, checks that the
+//! answers agree (same series, values within 1e-9 relative) and prints the latency of each on
+//! both.
 //!
-//! Sample timestamps sit 3.3 s past the 15 s grid and query times on whole minutes, so no
+//! Sample timestamps never fall on a whole second and query times are whole minutes, so no
 //! sample falls on a window edge, where Prometheus 2.42 (closed windows) and 3.x (left-open)
 //! differ.
 
 use std::collections::BTreeMap;
-use std::io::{BufWriter, Write};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use benches::scrape;
 use clap::{Parser, Subcommand};
-use ingest::remote_write::{Label, MetricMetadata, Sample, TimeSeries, WriteRequest};
+use ingest::remote_write::{Label, Sample, TimeSeries, WriteRequest};
 use prost::Message;
 use serde_json::Value;
-
-/// Seconds between samples.
-const STEP_S: i64 = 15;
-/// Offset of sample timestamps from the 15 s grid, ms.
-const OFFSET_MS: i64 = 3_300;
-/// Histogram bucket bounds.
-const BUCKETS: [&str; 8] = ["0.005", "0.01", "0.05", "0.1", "0.5", "1", "5", "+Inf"];
 
 #[derive(Parser)]
 struct Args {
@@ -35,9 +30,9 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Generate the data set.
-    Gen {
-        /// Series in all (counters 60%, gauges 20%, histogram buckets 20%).
+    /// Write the data set to both servers by remote_write, in time order.
+    Live {
+        /// Series in all (about; whole targets of 17 series).
         #[arg(long, default_value_t = 5_000)]
         series: usize,
         #[arg(long, default_value_t = 24)]
@@ -45,12 +40,12 @@ enum Cmd {
         /// End of the data, Unix seconds (a whole minute).
         #[arg(long)]
         end: i64,
-        /// Where the OpenMetrics text goes.
-        #[arg(long)]
-        openmetrics: String,
-        /// Vigil's base URL, to remote_write the same samples to.
-        #[arg(long)]
-        vigil: Option<String>,
+        /// Base URLs to remote_write to.
+        #[arg(long, required = true)]
+        to: Vec<String>,
+        /// Scrape rounds per request.
+        #[arg(long, default_value_t = 4)]
+        rounds_per_request: usize,
     },
     /// Run the query set on both and compare.
     Run {
@@ -66,202 +61,86 @@ enum Cmd {
         /// Timed runs per query (the median is reported).
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// What this run measures (printed with the summary).
+        #[arg(long, default_value = "")]
+        label: String,
     },
 }
 
-/// One generated series: name, labels, kind.
-struct Gen {
-    name: String,
-    labels: Vec<(String, String)>,
-    kind: Kind,
-    seed: u64,
-}
+/// A series: metric name and labels.
+type SeriesKey = (String, Vec<(&'static str, String)>);
 
-#[derive(Clone, Copy)]
-enum Kind {
-    Counter,
-    Gauge,
-    /// Bucket `i` of a histogram (cumulative; `_sum` and `_count` generated beside).
-    Bucket(usize),
-    Sum,
-    Count,
-}
-
-fn mix(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    x ^ (x >> 33)
-}
-
-/// The value of series `g` at point `k` (deterministic; counters never decrease).
-fn value(g: &Gen, k: i64) -> f64 {
-    let r = |j: i64| (mix(g.seed ^ (j as u64).wrapping_mul(0x9e37_79b9)) % 1000) as f64;
-    match g.kind {
-        Kind::Counter => (k * 7 + (g.seed % 13) as i64 * k / 3) as f64,
-        Kind::Gauge => 50.0 + r(k) / 10.0,
-        Kind::Bucket(i) => (k * (i as i64 + 1) * 3) as f64,
-        Kind::Count => (k * BUCKETS.len() as i64 * 3) as f64,
-        Kind::Sum => k as f64 * 1.25,
-    }
-}
-
-fn series_set(n: usize) -> Vec<Gen> {
-    let mut out = Vec::with_capacity(n);
-    let counters = n * 6 / 10;
-    let gauges = n * 2 / 10;
-    for i in 0..counters {
-        out.push(Gen {
-            name: "http_requests_total".into(),
-            labels: vec![
-                ("job".into(), format!("job{}", i % 10)),
-                ("instance".into(), format!("host{}", i % 100)),
-                ("route".into(), format!("/r{}", i / 100)),
-            ],
-            kind: Kind::Counter,
-            seed: i as u64,
-        });
-    }
-    for i in 0..gauges {
-        out.push(Gen {
-            name: "memory_usage_bytes".into(),
-            labels: vec![
-                ("job".into(), format!("job{}", i % 10)),
-                ("instance".into(), format!("host{i}")),
-            ],
-            kind: Kind::Gauge,
-            seed: 1_000_000 + i as u64,
-        });
-    }
-    let histograms = (n - counters - gauges) / (BUCKETS.len() + 2);
-    for i in 0..histograms {
-        let labels = vec![
-            ("job".into(), format!("job{}", i % 10)),
-            ("instance".into(), format!("host{i}")),
-        ];
-        for (b, le) in BUCKETS.iter().enumerate() {
-            let mut l = labels.clone();
-            l.push(("le".into(), le.to_string()));
-            out.push(Gen {
-                name: "request_duration_seconds_bucket".into(),
-                labels: l,
-                kind: Kind::Bucket(b),
-                seed: i as u64,
-            });
-        }
-        for (name, kind) in [
-            ("request_duration_seconds_sum", Kind::Sum),
-            ("request_duration_seconds_count", Kind::Count),
-        ] {
-            out.push(Gen {
-                name: name.into(),
-                labels: labels.clone(),
-                kind,
-                seed: i as u64,
-            });
-        }
-    }
-    out
-}
-
-fn generate(
+/// Sends the data set to `urls` by remote_write, a request per `rounds_per_request` scrape
+/// rounds; returns the samples sent.
+fn live(
     series: usize,
     hours: i64,
     end: i64,
-    openmetrics: &str,
-    vigil: Option<&str>,
-) -> Result<()> {
-    let set = series_set(series);
-    let points = hours * 3600 / STEP_S;
+    urls: &[String],
+    rounds_per_request: usize,
+) -> Result<u64> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let client = reqwest::Client::new();
+    let scrapes = hours * 3600 / scrape::STEP_S;
     let start_ms = (end - hours * 3600) * 1000;
-    let ts = |k: i64| start_ms + k * STEP_S * 1000 + OFFSET_MS;
-    // OpenMetrics: grouped by family, each series' samples in time order.
-    let mut om = BufWriter::new(std::fs::File::create(openmetrics)?);
-    let family = |name: &str| {
-        name.trim_end_matches("_bucket")
-            .trim_end_matches("_sum")
-            .trim_end_matches("_count")
-            .trim_end_matches("_total")
-            .to_string()
-    };
-    let mut last_family = String::new();
-    for g in &set {
-        let f = family(&g.name);
-        if f != last_family {
-            let t = match g.kind {
-                Kind::Counter => "counter",
-                Kind::Gauge => "gauge",
-                _ => "histogram",
-            };
-            writeln!(om, "# TYPE {f} {t}")?;
-            last_family = f;
-        }
-        let labels: Vec<String> = g
-            .labels
-            .iter()
-            .map(|(k, v)| format!("{k}=\"{v}\""))
-            .collect();
-        let prefix = format!("{}{{{}}}", g.name, labels.join(","));
-        for k in 0..points {
-            let t = ts(k);
-            writeln!(om, "{prefix} {} {}.{:03}", value(g, k), t / 1000, t % 1000)?;
-        }
-    }
-    writeln!(om, "# EOF")?;
-    om.flush()?;
-    let total = set.len() as i64 * points;
-    println!(
-        "generated {} series x {points} points = {total} samples",
-        set.len()
-    );
-
-    if let Some(url) = vigil {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let client = reqwest::Client::new();
-        let started = Instant::now();
-        // A request per 100 series (all their points).
-        for chunk in set.chunks(100) {
-            let req = WriteRequest {
-                timeseries: chunk
-                    .iter()
-                    .map(|g| {
+    let mut fleet = scrape::Fleet::new(42, series, start_ms, scrapes);
+    let started = Instant::now();
+    let mut total = 0u64;
+    // Series (name and labels) -> the order it first appeared in.
+    let mut ids: BTreeMap<SeriesKey, usize> = BTreeMap::new();
+    let mut k = 0;
+    while k < scrapes {
+        let mut by_series: BTreeMap<usize, TimeSeries> = BTreeMap::new();
+        for _ in 0..rounds_per_request {
+            if k >= scrapes {
+                break;
+            }
+            k += 1;
+            for p in fleet.next_round() {
+                total += 1;
+                let next = ids.len();
+                let id = *ids
+                    .entry((p.name.to_string(), p.labels.clone()))
+                    .or_insert(next);
+                by_series
+                    .entry(id)
+                    .or_insert_with(|| {
                         let mut labels = vec![Label {
                             name: "__name__".into(),
-                            value: g.name.clone(),
+                            value: p.name.to_string(),
                         }];
-                        labels.extend(g.labels.iter().map(|(k, v)| Label {
-                            name: k.clone(),
+                        labels.extend(p.labels.iter().map(|(k, v)| Label {
+                            name: (*k).to_string(),
                             value: v.clone(),
                         }));
                         TimeSeries {
                             labels,
-                            samples: (0..points)
-                                .map(|k| Sample {
-                                    value: value(g, k),
-                                    timestamp: ts(k),
-                                })
-                                .collect(),
+                            samples: Vec::new(),
                             exemplars: vec![],
                         }
                     })
-                    .collect(),
-                metadata: vec![MetricMetadata {
-                    r#type: 1,
-                    metric_family_name: "http_requests_total".into(),
-                    help: String::new(),
-                    unit: String::new(),
-                }],
-            };
-            let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec())?;
+                    .samples
+                    .push(Sample {
+                        value: p.v,
+                        timestamp: p.t,
+                    });
+            }
+        }
+        let req = WriteRequest {
+            timeseries: by_series.into_values().collect(),
+            metadata: vec![],
+        };
+        let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec())?;
+        for url in urls {
             loop {
                 let (status, text) = rt.block_on(async {
                     let r = client
                         .post(format!("{url}/api/v1/write"))
                         .header("Content-Encoding", "snappy")
                         .header("Content-Type", "application/x-protobuf")
+                        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
                         .body(body.clone())
                         .send()
                         .await?;
@@ -269,18 +148,20 @@ fn generate(
                     Ok::<_, anyhow::Error>((status, r.text().await?))
                 })?;
                 match status {
-                    204 => break,
+                    200 | 204 => break,
                     503 | 429 => std::thread::sleep(std::time::Duration::from_millis(200)),
-                    s => bail!("remote write answered {s}: {text}"),
+                    s => bail!("remote write to {url} answered {s}: {text}"),
                 }
             }
         }
-        println!(
-            "remote_write to vigil: {total} samples in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
     }
-    Ok(())
+    println!(
+        "wrote {} series, {total} samples, {scrapes} scrapes over {hours} h to {} servers in {:.1} s",
+        ids.len(),
+        urls.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(total)
 }
 
 /// A query of the set: text, instant time or range, and how many series it reads.
@@ -309,12 +190,13 @@ fn query_set(end: i64, hours: i64) -> Vec<Q> {
         "stddev by (job) (memory_usage_bytes)",
         "sum by (job) (rate(http_requests_total[5m])) / on (job) group_left sum by (job) (memory_usage_bytes)",
         "avg_over_time(memory_usage_bytes[30m])",
-        // Small.
+        // One series each.
         "rate(http_requests_total{instance=\"host7\", route=\"/r3\"}[5m])",
         "memory_usage_bytes{instance=\"host42\"}",
         "deriv(memory_usage_bytes{instance=\"host3\"}[15m])",
         "delta(memory_usage_bytes{instance=\"host5\"}[10m])",
         "irate(http_requests_total{instance=\"host1\", route=\"/r0\"}[5m])",
+        "timestamp(memory_usage_bytes{instance=\"host9\"})",
     ];
     let mut out = Vec::new();
     for e in exprs {
@@ -427,7 +309,14 @@ fn diff(
     None
 }
 
-fn run(vigil: &str, prometheus: &str, end: i64, hours: i64, runs: usize) -> Result<()> {
+fn run(
+    vigil: &str,
+    prometheus: &str,
+    end: i64,
+    hours: i64,
+    runs: usize,
+    label: &str,
+) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -489,29 +378,31 @@ fn run(vigil: &str, prometheus: &str, end: i64, hours: i64, runs: usize) -> Resu
         v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
     };
     println!(
-        "agreement: {agreed}/{} queries; median latency ratio vigil/prometheus: {:.2} on queries over 1,000+ series, {:.2} on small ones",
+        "{label}agreement: {agreed}/{} queries; median latency ratio vigil/prometheus: {:.2} on queries over 1,000+ series, {:.2} on single-series ones (max {:.2})",
         queries.len(),
         median(&mut ratios_big),
-        median(&mut ratios_small)
+        median(&mut ratios_small),
+        ratios_small.iter().copied().fold(f64::NAN, f64::max)
     );
     Ok(())
 }
 
 fn main() -> Result<()> {
     match Args::parse().cmd {
-        Cmd::Gen {
+        Cmd::Live {
             series,
             hours,
             end,
-            openmetrics,
-            vigil,
-        } => generate(series, hours, end, &openmetrics, vigil.as_deref()),
+            to,
+            rounds_per_request,
+        } => live(series, hours, end, &to, rounds_per_request).map(|_| ()),
         Cmd::Run {
             vigil,
             prometheus,
             end,
             hours,
             runs,
-        } => run(&vigil, &prometheus, end, hours, runs),
+            label,
+        } => run(&vigil, &prometheus, end, hours, runs, &label),
     }
 }
