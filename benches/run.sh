@@ -2,7 +2,7 @@
 # Ingest benchmark: a release build of Vigil pinned to core 1, the load generator on core 0.
 # For each signal and protocol: a fresh data directory; the load generator builds its pool of
 # distinct, gzipped requests on every core (the server idle), then pins itself to core 0, sends
-# the first 200 requests (flushed, to measure bytes per item on disk), then the timed run, never
+# the first 200 requests (6,000 for metrics; flushed, to measure bytes per item on disk), then the timed run, never
 # sending a request twice. Prints one line per figure.
 #
 # usage: benches/run.sh [duration, default 100s: long enough that several head flushes fall inside]
@@ -38,5 +38,7 @@ run logs http --batch 1000
 run logs grpc --batch 1000 --trace-context
 run traces grpc --batch 1000
 run traces http --batch 1000
-run metrics grpc --batch 2000
-run metrics http --batch 2000
+# Metrics: 100,000 series (50 requests a round); 6,000 requests (120 points a series) before the
+# flush that measures bytes per point.
+run metrics grpc --batch 2000 --disk-requests 6000
+run metrics http --batch 2000 --disk-requests 6000

@@ -3,7 +3,7 @@
 //! and reset when their target restarts; memory gauges in bytes with many digits; classic
 //! histograms whose `_sum` is a float with all its digits; targets that go away (their series
 //! end with a stale marker, as Prometheus writes one when a target disappears) and new targets
-//! that replace them (series churn).
+//! that replace them (series churn: long-running processes newly discovered).
 //!
 //! The series names and labels are the ones `promcompare`'s query set reads:
 //! `http_requests_total{job, instance, route}`, `memory_usage_bytes{job, instance}` and
@@ -233,8 +233,16 @@ impl Fleet {
             self.replaced += 1;
             let job = job.trim_start_matches("job").parse().unwrap_or(0);
             let name = format!("host-new{}", self.replaced);
-            self.targets
-                .push(Target::new(&mut self.rng, job, name, k + 1));
+            let mut target = Target::new(&mut self.rng, job, name, k + 1);
+            // A process that has been running for a while, newly discovered: its counters start
+            // high. (A counter that starts from zero inside a rate window is where Prometheus 3,
+            // whose semantics Vigil follows, and 2.42 extrapolate differently: 3 caps the
+            // extrapolation at half an interval before it considers the zero point, 2.42 does
+            // the reverse.)
+            for _ in 0..self.rng.random_range(200..2_000) {
+                target.step(&mut self.rng);
+            }
+            self.targets.push(target);
         }
         self.k += 1;
         out

@@ -36,6 +36,7 @@ mod cache;
 mod chunks;
 mod format;
 mod lookup;
+mod matcher;
 mod postings;
 mod terms;
 mod tokenize;
@@ -46,6 +47,7 @@ pub use format::{
     ColumnIndex, IdColumn, IdRuns, IndexBuilder, IndexError, SegmentIndex, MAGIC, VERSION,
 };
 pub use lookup::{select_with, Lookup, Selected, TermPredicate};
+pub use matcher::TokenMatcher;
 pub use postings::SeriesPostings;
 pub use terms::Terms;
 pub use tokenize::tokens;
