@@ -342,7 +342,7 @@ fn metrics(rng: &mut StdRng, batch: usize, step: u64, values: &mut [f64]) -> Req
 /// reset (a restarted process: the value starts again from zero with a new start time); odd
 /// series are gauges with all the digits a float measurement has.
 #[derive(Debug)]
-pub struct Fleet {
+pub struct SdkFleet {
     rng: StdRng,
     instance: usize,
     values: Vec<f64>,
@@ -351,7 +351,7 @@ pub struct Fleet {
     round: u64,
 }
 
-impl Fleet {
+impl SdkFleet {
     /// `series` series of the resource instance `instance` (fleets with different instances
     /// have different series).
     pub fn new(seed: u64, series: usize, instance: usize) -> Self {
@@ -417,7 +417,6 @@ impl Fleet {
                 gauges.push(point);
             }
         }
-        let points = end - self.next;
         self.next = end;
         if self.next == self.values.len() {
             self.next = 0;
@@ -446,7 +445,6 @@ impl Fleet {
                 ..Default::default()
             });
         }
-        debug_assert!(points > 0);
         Request::Metrics(ExportMetricsServiceRequest {
             resource_metrics: vec![ResourceMetrics {
                 resource: Some(resource("checkout", self.instance)),

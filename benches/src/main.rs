@@ -22,7 +22,7 @@ use http_body_util::{BodyExt as _, Full};
 use prost::Message;
 use tower::{Service, ServiceExt};
 
-use benches::gen::{Fleet, Request, Source};
+use benches::gen::{Request, SdkFleet, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Signal {
@@ -186,7 +186,7 @@ fn build_pool(args: &Args, count: usize) -> Pool {
                 scope.spawn(move || {
                     let seed = args.seed.wrapping_add(k as u64);
                     let mut source = Source::new(seed);
-                    let mut fleet = Fleet::new(seed, args.series / threads, k);
+                    let mut fleet = SdkFleet::new(seed, args.series / threads, k);
                     (0..per_thread)
                         .map(|_| {
                             let raw_before = source.raw_text_bytes;
@@ -272,23 +272,17 @@ impl Client {
                 }
                 let req = req.body(tonic::body::Body::new(Full::new(body.bytes.clone())))?;
                 let resp = channel.ready().await?.call(req).await?;
-                let mut status = resp
-                    .headers()
-                    .get("grpc-status")
-                    .map(|v| v.to_str().unwrap_or("?").to_string());
-                let mut message = resp
-                    .headers()
-                    .get("grpc-message")
-                    .map(|v| v.to_str().unwrap_or("?").to_string());
+                // The status comes in the headers (an early failure) or in the trailers.
+                let status_of = |map: &http::HeaderMap| {
+                    let text =
+                        |name: &str| map.get(name).map(|v| v.to_str().unwrap_or("?").to_string());
+                    (text("grpc-status"), text("grpc-message"))
+                };
+                let (mut status, mut message) = status_of(resp.headers());
                 let mut resp_body = resp.into_body();
                 while let Some(frame) = resp_body.frame().await {
                     if let Ok(trailers) = frame?.into_trailers() {
-                        status = trailers
-                            .get("grpc-status")
-                            .map(|v| v.to_str().unwrap_or("?").to_string());
-                        message = trailers
-                            .get("grpc-message")
-                            .map(|v| v.to_str().unwrap_or("?").to_string());
+                        (status, message) = status_of(&trailers);
                     }
                 }
                 match status.as_deref() {

@@ -282,22 +282,25 @@ pub(crate) fn go_quote(bytes: &[u8]) -> String {
     out
 }
 
+/// The places where `func` stands in `text` as a whole word: (start of the name, end of it).
+fn name_positions<'a>(text: &'a str, func: &'a str) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let b = text.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b':';
+    text.match_indices(func)
+        .map(move |(i, _)| (i, i + func.len()))
+        .filter(move |&(i, end)| {
+            let before = i.checked_sub(1).is_some_and(|k| word(b[k]));
+            let after = b.get(end).is_some_and(|&c| word(c));
+            !before && !after
+        })
+}
+
 /// Where the first call of function `func` starts in `text`: the name at a word boundary,
 /// followed by `(`.
 fn call_offset(text: &str, func: &str) -> Option<usize> {
-    let b = text.as_bytes();
-    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b':';
-    let mut from = 0;
-    while let Some(i) = text[from..].find(func).map(|i| i + from) {
-        from = i + func.len();
-        if (i > 0 && word(b[i - 1])) || b.get(from).is_some_and(|&c| word(c)) {
-            continue;
-        }
-        if text[from..].trim_start().starts_with('(') {
-            return Some(i);
-        }
-    }
-    None
+    name_positions(text, func)
+        .find(|&(_, end)| text[end..].trim_start().starts_with('('))
+        .map(|(i, _)| i)
 }
 
 /// Where argument `index` of the first call of `func` starts in `text`: the name at a word
@@ -305,12 +308,7 @@ fn call_offset(text: &str, func: &str) -> Option<usize> {
 fn arg_offset(text: &str, func: &str, index: usize) -> Option<usize> {
     let b = text.as_bytes();
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b':';
-    let mut from = 0;
-    while let Some(i) = text[from..].find(func).map(|i| i + from) {
-        from = i + func.len();
-        if (i > 0 && word(b[i - 1])) || b.get(from).is_some_and(|&c| word(c)) {
-            continue;
-        }
+    for (_, from) in name_positions(text, func) {
         let mut j = from;
         let skip_ws = |mut j: usize| {
             while j < b.len() && b[j].is_ascii_whitespace() {

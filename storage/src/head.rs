@@ -66,14 +66,7 @@ impl HeadSeries {
     /// Appends the samples in `[lo, hi]` to `out`, in arrival order.
     fn read(&self, lo: i64, hi: i64, out: &mut Vec<(i64, f64)>) {
         if self.ordered {
-            let a = self.ts.partition_point(|&t| t < lo);
-            let b = self.ts.partition_point(|&t| t <= hi);
-            out.extend(
-                self.ts[a..b]
-                    .iter()
-                    .copied()
-                    .zip(self.vals[a..b].iter().copied()),
-            );
+            crate::hot::extend_window(&self.ts, &self.vals, lo, hi, out);
         } else {
             out.extend(
                 self.ts

@@ -190,14 +190,7 @@ impl HotSamples {
             let Some(buf) = self.series.get(id) else {
                 continue;
             };
-            let a = buf.ts.partition_point(|&t| t < lo);
-            let b = buf.ts.partition_point(|&t| t <= hi);
-            list.extend(
-                buf.ts[a..b]
-                    .iter()
-                    .copied()
-                    .zip(buf.vals[a..b].iter().copied()),
-            );
+            extend_window(&buf.ts, &buf.vals, lo, hi, list);
         }
         true
     }
@@ -206,6 +199,13 @@ impl HotSamples {
     pub(crate) fn size(&self) -> (usize, usize) {
         (self.samples, self.samples * SAMPLE_BYTES)
     }
+}
+
+/// Appends the samples of time-ordered `ts`/`vals` in `[lo, hi]` to `out`.
+pub(crate) fn extend_window(ts: &[i64], vals: &[f64], lo: i64, hi: i64, out: &mut Vec<(i64, f64)>) {
+    let a = ts.partition_point(|&t| t < lo);
+    let b = ts.partition_point(|&t| t <= hi);
+    out.extend(ts[a..b].iter().copied().zip(vals[a..b].iter().copied()));
 }
 
 /// Merges sorted `ts`/`vals` into `buf`. For a timestamp both hold, the sample flushed first

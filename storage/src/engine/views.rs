@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 use object_store::ObjectStore;
 
 use super::state::Engine;
+use crate::head::TableState;
 use crate::index::{Lookup, SegmentIndex};
 use crate::manifest::SegmentMeta;
 use crate::read::{MetricRead, ReadView, TableSnapshot};
@@ -61,21 +62,13 @@ impl ReadView for Engine {
     }
 
     fn exemplars(&self, tenant: &Tenant) -> (Vec<RecordBatch>, Vec<SegmentMeta>) {
-        let state = self
-            .tables
-            .read()
-            .get(&(tenant.clone(), Signal::Metrics))
-            .cloned();
-        state.map(|s| s.exemplars()).unwrap_or_default()
+        self.metrics_table(tenant)
+            .map(|s| s.exemplars())
+            .unwrap_or_default()
     }
 
     fn metric_samples(&self, tenant: &Tenant, ids: &[u64], lo: i64, hi: i64) -> Option<MetricRead> {
-        let state = self
-            .tables
-            .read()
-            .get(&(tenant.clone(), Signal::Metrics))
-            .cloned();
-        Some(match state {
+        Some(match self.metrics_table(tenant) {
             Some(state) => state.metric_read(ids, lo, hi),
             None => MetricRead {
                 hot: None,
@@ -86,12 +79,7 @@ impl ReadView for Engine {
     }
 
     fn head_presence(&self, tenant: &Tenant, ids: &[u64], lo: i64, hi: i64) -> Option<Vec<bool>> {
-        let state = self
-            .tables
-            .read()
-            .get(&(tenant.clone(), Signal::Metrics))
-            .cloned();
-        Some(match state {
+        Some(match self.metrics_table(tenant) {
             Some(state) => state.head_presence(ids, lo, hi),
             None => vec![false; ids.len()],
         })
@@ -109,5 +97,15 @@ impl ReadView for Engine {
         let cache = Arc::clone(&self.index_cache);
         let path = segment.index_path.clone();
         Box::pin(async move { cache.load(store.as_ref(), path.as_deref()?).await })
+    }
+}
+
+impl Engine {
+    /// The metrics table of `tenant`, if it has one.
+    fn metrics_table(&self, tenant: &Tenant) -> Option<Arc<TableState>> {
+        self.tables
+            .read()
+            .get(&(tenant.clone(), Signal::Metrics))
+            .cloned()
     }
 }

@@ -206,7 +206,8 @@ impl SampleReader {
         if ids.is_empty() || lo > hi {
             return Ok(got.series);
         }
-        let at: IdMap<usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        // Series id -> place in `ids`, for the reads that meet rows of any series.
+        let at = || -> IdMap<usize> { ids.iter().enumerate().map(|(i, &id)| (id, i)).collect() };
         if let Some(read) = self.view.metric_samples(tenant, ids, lo, hi) {
             // Per series: the flushed samples from memory or the segments, then the head's.
             match read.hot {
@@ -217,11 +218,13 @@ impl SampleReader {
                     }
                     got.series = hot;
                 }
-                None => {
+                None if !read.segments.is_empty() => {
+                    let at = at();
                     for seg in &read.segments {
                         self.read_segment(seg, ids, &at, lo, hi, &mut got).await?;
                     }
                 }
+                None => {}
             }
             got.total += read.head.iter().map(Vec::len).sum::<usize>();
             if got.total > budget {
@@ -235,6 +238,7 @@ impl SampleReader {
                 }
             }
         } else {
+            let at = at();
             let snapshot = self.view.snapshot(tenant, SAMPLES);
             for seg in &snapshot.segments {
                 if seg.max_time < lo || seg.min_time > hi {
