@@ -3,5 +3,6 @@
 //! ([`runner`]), as upstream's own runner does. Only tests and tools depend on this crate; the
 //! `promql` crate itself holds the evaluator alone.
 
+pub mod corpus;
 pub mod runner;
 pub mod script;

@@ -1,6 +1,8 @@
 //! Runs Prometheus's PromQL test scripts against the evaluator, as upstream's `promqltest`
 //! does (docs/reference/promqltest-format.md): each instant eval also runs with `@`-pinned
-//! variants at other times and once in range mode.
+//! variants at other times and once in range mode. Where series are stored and queries
+//! evaluated is a [`Backend`]: the evaluator over an in-memory source here ([`Memory`]), the
+//! server's read path (storage engine, segments, hot window) in `query`'s tests.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -8,12 +10,69 @@ use std::time::{Duration, SystemTime};
 use promql_parser::parser::{AtModifier, Expr};
 
 use promql::value::{stale_nan, Labels, Sample, Series, Value};
-use promql::{MemSource, Options, Query, QueryError, QueryResult};
+use promql::{MemSource, Options, Query, QueryResult};
 
 use crate::script::{self, Command, Eval, EvalAt, Expected, Item, MessageMatch, SeriesDesc};
 
+/// Where a script's series are stored and its queries evaluated. Errors are the query's error
+/// text, compared with the script's expected messages.
+pub trait Backend {
+    /// Forgets every series (a `clear` command).
+    fn clear(&mut self) -> Result<(), String>;
+
+    /// Stores the float samples of one `load` command: each series with its samples in time
+    /// order, each newer than what the series already holds.
+    fn load(&mut self, series: Vec<(Labels, Vec<(i64, f64)>)>) -> Result<(), String>;
+
+    /// Evaluates `query` at `t_ms`.
+    fn instant(&mut self, query: &Query, opts: &Options, t_ms: i64) -> Result<QueryResult, String>;
+
+    /// Evaluates `query` from `start_ms` to `end_ms` every `step_ms`.
+    fn range(
+        &mut self,
+        query: &Query,
+        opts: &Options,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryResult, String>;
+}
+
+/// The evaluator over series held in memory ([`MemSource`]).
+#[derive(Debug, Default)]
+pub struct Memory(MemSource);
+
+impl Backend for Memory {
+    fn clear(&mut self) -> Result<(), String> {
+        self.0 = MemSource::new();
+        Ok(())
+    }
+
+    fn load(&mut self, series: Vec<(Labels, Vec<(i64, f64)>)>) -> Result<(), String> {
+        for (labels, samples) in series {
+            self.0.append(labels, &samples)?;
+        }
+        Ok(())
+    }
+
+    fn instant(&mut self, query: &Query, opts: &Options, t_ms: i64) -> Result<QueryResult, String> {
+        promql::instant(&self.0, opts, query, t_ms).map_err(|e| e.to_string())
+    }
+
+    fn range(
+        &mut self,
+        query: &Query,
+        opts: &Options,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<QueryResult, String> {
+        promql::range(&self.0, opts, query, start_ms, end_ms, step_ms).map_err(|e| e.to_string())
+    }
+}
+
 /// The outcome of one eval command.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CaseOutcome {
     /// Line of the eval command.
     pub line: usize,
@@ -27,10 +86,17 @@ pub struct CaseOutcome {
     pub result: Result<(), String>,
 }
 
-/// Runs a whole script; `Err` when it does not parse.
+/// Runs a whole script on the in-memory evaluator; `Err` when it does not parse.
 pub fn run_script(text: &str) -> Result<Vec<CaseOutcome>, String> {
+    run_script_on(text, &mut Memory::default())
+}
+
+/// Runs a whole script on `backend`; `Err` when it does not parse, or when the backend fails
+/// to clear or to store what the script loads.
+pub fn run_script_on(text: &str, backend: &mut dyn Backend) -> Result<Vec<CaseOutcome>, String> {
     let commands = script::parse(text).map_err(|e| format!("line {}: {}", e.line, e.message))?;
-    let mut storage = MemSource::new();
+    // What is loaded since the last `clear`, to refuse out-of-order samples as upstream does.
+    let mut loaded = MemSource::new();
     // Series holding native histograms, loaded since the last `clear`.
     let mut nh_series: Vec<Labels> = Vec::new();
     let mut load_error: Option<String> = None;
@@ -38,9 +104,10 @@ pub fn run_script(text: &str) -> Result<Vec<CaseOutcome>, String> {
     for cmd in commands {
         match cmd {
             Command::Clear => {
-                storage = MemSource::new();
+                loaded = MemSource::new();
                 nh_series.clear();
                 load_error = None;
+                backend.clear()?;
             }
             Command::Load(load) => {
                 if load.nhcb {
@@ -51,6 +118,7 @@ pub fn run_script(text: &str) -> Result<Vec<CaseOutcome>, String> {
                 for s in &load.series {
                     defs.insert(Labels::new(s.labels.clone()), s);
                 }
+                let mut batch = Vec::with_capacity(defs.len());
                 for (labels, s) in defs {
                     let mut samples = Vec::new();
                     for (k, item) in s.values.iter().enumerate() {
@@ -66,16 +134,18 @@ pub fn run_script(text: &str) -> Result<Vec<CaseOutcome>, String> {
                             }
                         }
                     }
-                    if let Err(e) = storage.append(labels, &samples) {
-                        load_error = Some(e);
+                    match loaded.append(labels.clone(), &samples) {
+                        Ok(()) => batch.push((labels, samples)),
+                        Err(e) => load_error = Some(e),
                     }
                 }
+                backend.load(batch)?;
             }
             Command::Eval(e) => {
                 let nh = expects_histograms(&e.expected) || reads_histograms(&e.expr, &nh_series);
                 let result = match &load_error {
                     Some(err) => Err(format!("load failed: {err}")),
-                    None => run_eval(&storage, &e),
+                    None => run_eval(backend, &e),
                 };
                 out.push(CaseOutcome {
                     line: e.line,
@@ -158,7 +228,7 @@ const AT_UNSAFE: &[&str] = &[
     "timestamp",
 ];
 
-fn run_eval(storage: &MemSource, e: &Eval) -> Result<(), String> {
+fn run_eval(backend: &mut dyn Backend, e: &Eval) -> Result<(), String> {
     let opts = Options::default();
     let query = promql::parse(&e.expr).map_err(|err| format!("parse error: {err}"))?;
     match e.at {
@@ -167,7 +237,7 @@ fn run_eval(storage: &MemSource, e: &Eval) -> Result<(), String> {
             end_ms,
             step_ms,
         } => {
-            let res = promql::range(storage, &opts, &query, start_ms, end_ms, step_ms);
+            let res = backend.range(&query, &opts, start_ms, end_ms, step_ms);
             let Some(res) = check_failure(e, res)? else {
                 return Ok(());
             };
@@ -203,7 +273,7 @@ fn run_eval(storage: &MemSource, e: &Eval) -> Result<(), String> {
             let mut queries = vec![(query.clone(), at_ms)];
             queries.extend(at_variants(&query, at_ms));
             for (q, t) in queries {
-                let res = promql::instant(storage, &opts, &q, t);
+                let res = backend.instant(&q, &opts, t);
                 let Some(res) = check_failure(e, res).map_err(|m| format!("at {t}: {m}"))? else {
                     continue;
                 };
@@ -212,7 +282,8 @@ fn run_eval(storage: &MemSource, e: &Eval) -> Result<(), String> {
                 if exclude_range {
                     continue;
                 }
-                let range = promql::range(storage, &opts, &q, t - 60_000, t + 60_000, 60_000)
+                let range = backend
+                    .range(&q, &opts, t - 60_000, t + 60_000, 60_000)
                     .map_err(|err| format!("range mode of {} at {t}: {err}", q.expr))?;
                 if e.ordered {
                     continue;
@@ -249,7 +320,7 @@ fn run_eval(storage: &MemSource, e: &Eval) -> Result<(), String> {
 /// `Ok(None)`: the query failed as expected. `Ok(Some)`: it succeeded and should have.
 fn check_failure(
     e: &Eval,
-    res: Result<QueryResult, QueryError>,
+    res: Result<QueryResult, String>,
 ) -> Result<Option<QueryResult>, String> {
     match (res, &e.fail) {
         (Ok(_), Some(_)) => Err(format!(
@@ -258,10 +329,10 @@ fn check_failure(
         )),
         (Ok(r), None) => Ok(Some(r)),
         (Err(err), Some(m)) => {
-            if message_matches(m, &err.to_string()) {
+            if message_matches(m, &err) {
                 Ok(None)
             } else {
-                Err(format!("expected error {m:?}, got {:?}", err.to_string()))
+                Err(format!("expected error {m:?}, got {err:?}"))
             }
         }
         (Err(err), None) => Err(format!("unexpected error: {err}")),

@@ -10,11 +10,9 @@
 //! which at least 95% must pass.
 
 use std::collections::BTreeMap;
-mod common;
-
 use std::path::PathBuf;
 
-use common::{corpus, test_files};
+use promqltest::corpus::{corpus, test_files};
 
 use promqltest::runner::run_script;
 

@@ -1,9 +1,7 @@
 //! Prometheus's PromQL test corpus parses: every script of `../shared/conformance/promql` (or
 //! `VIGIL_PROMQL_CORPUS`), with every `eval` line read as one eval command.
 
-mod common;
-
-use common::{corpus, test_files};
+use promqltest::corpus::{corpus, test_files};
 
 use promqltest::script::{parse, Command};
 
