@@ -1,6 +1,7 @@
 //! [`SqlEngine`]: one read-only SQL statement of one tenant, planned and run on the query
 //! runtime under a row limit and a timeout.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use common::Tenant;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SQLOptions, SessionContext};
 use futures::StreamExt;
+use parking_lot::Mutex;
 use storage::ReadView;
 
 use super::session::{build_session, register_store};
@@ -47,14 +49,31 @@ pub struct SqlResult {
 }
 
 /// SQL over a [`ReadView`], per tenant, executed on a [`QueryExecutor`].
-#[derive(Debug)]
 pub struct SqlEngine {
     view: Arc<dyn ReadView>,
     executor: Arc<QueryExecutor>,
     /// One runtime environment for all sessions: it holds the store and the Parquet footer
     /// cache.
     runtime: Arc<RuntimeEnv>,
+    /// A session per tenant, reused by its queries: building one registers every function and
+    /// rule anew, which cost more than planning a short query. Reuse is safe because statements
+    /// are read-only (no `SET`, DDL or DML changes a session) and tables take their snapshot
+    /// when a query scans them; each query still plans on its own copy of the session state.
+    sessions: Mutex<HashMap<Tenant, SessionContext>>,
 }
+
+impl std::fmt::Debug for SqlEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlEngine")
+            .field("view", &self.view)
+            .field("executor", &self.executor)
+            .field("sessions", &self.sessions.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Tenants whose sessions are kept; past it the kept sessions are dropped and rebuilt on use.
+const MAX_SESSIONS: usize = 256;
 
 impl SqlEngine {
     /// An engine over `view` running queries on `executor`.
@@ -65,7 +84,26 @@ impl SqlEngine {
             view,
             executor,
             runtime,
+            sessions: Mutex::default(),
         }
+    }
+
+    /// The session of `tenant`, built on first use.
+    fn session(&self, tenant: Tenant) -> SessionContext {
+        if let Some(ctx) = self.sessions.lock().get(&tenant) {
+            return ctx.clone();
+        }
+        let ctx = build_session(
+            Arc::clone(&self.view),
+            tenant.clone(),
+            Arc::clone(&self.runtime),
+        );
+        let mut sessions = self.sessions.lock();
+        if sessions.len() >= MAX_SESSIONS {
+            sessions.clear();
+        }
+        sessions.insert(tenant, ctx.clone());
+        ctx
     }
 
     /// The executor queries run on (shared with the other engines).
@@ -88,13 +126,11 @@ impl SqlEngine {
                  {MAX_NESTING} are allowed"
             )));
         }
-        let view = Arc::clone(&self.view);
-        let runtime = Arc::clone(&self.runtime);
+        let ctx = self.session(tenant);
         let max_rows = limits.max_result_rows;
         let sql = sql.to_string();
         self.executor
             .run(limits.timeout, promql::Cancel::default(), async move {
-                let ctx = build_session(view, tenant, runtime);
                 run_query(&ctx, &sql, max_rows).await
             })
             .await
