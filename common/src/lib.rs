@@ -5,6 +5,7 @@
 //! Nothing here does I/O; every other crate depends on this one.
 
 mod clock;
+pub mod duration;
 mod error;
 pub mod hash;
 pub mod schema;

@@ -27,6 +27,31 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Rule-file tools (as `promtool`'s).
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Checks rule files as `promtool check rules` does (same output and exit codes: 0 fine,
+    /// 1 an error, 3 lint findings with `--lint-fatal`).
+    Check {
+        /// `duplicate-rules` (the default) or `none`.
+        #[arg(long, default_value = "duplicate-rules")]
+        lint: String,
+        /// Lint findings fail the check (exit code 3).
+        #[arg(long)]
+        lint_fatal: bool,
+        /// Accept fields Prometheus does not know.
+        #[arg(long)]
+        ignore_unknown_fields: bool,
+        /// The rule files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +75,35 @@ pub fn cli_main() -> anyhow::Result<()> {
             let config = Config::load(&overrides)?;
             print!("{}", config.to_toml()?);
             Ok(())
+        }
+        Command::Rules {
+            command:
+                RulesCommand::Check {
+                    lint,
+                    lint_fatal,
+                    ignore_unknown_fields,
+                    files,
+                },
+        } => {
+            let lint_duplicates = match lint.as_str() {
+                "duplicate-rules" | "all" => true,
+                "none" => false,
+                other => {
+                    anyhow::bail!("unknown lint option {other:?}: use duplicate-rules, all or none")
+                }
+            };
+            let options = alerting::rules::CheckOptions {
+                parse: alerting::rules::ParseOptions {
+                    ignore_unknown_fields,
+                    ..Default::default()
+                },
+                lint_duplicates,
+                lint_fatal,
+            };
+            let out = alerting::rules::check_files(&files, options);
+            print!("{}", out.stdout);
+            eprint!("{}", out.stderr);
+            std::process::exit(out.exit_code);
         }
     }
 }

@@ -9,6 +9,7 @@
 //! - `ops`: health, readiness, self-metrics, the front page and tenant isolation.
 //! - `tenancy`: every read path answers each tenant with its own data only.
 //! - `limits`: every limit answers as Prometheus or OTLP clients expect, and the server stays up.
+//! - `rules`: `vigil rules check` answers as `promtool check rules`.
 
 mod harness;
 mod otlp;
@@ -24,5 +25,6 @@ mod metrics;
 mod ops;
 mod prometheus_api;
 mod promql_reads;
+mod rules;
 mod tenancy;
 mod traces;

@@ -89,44 +89,9 @@ pub(crate) fn parse_duration(name: &str, s: &str) -> Result<i64> {
         }
         return Ok(ms as i64);
     }
-    prometheus_duration(s)
+    common::duration::parse_prometheus(s)
         .filter(|&ms| ms as f64 <= MAX_MS)
         .ok_or_else(bad)
-}
-
-/// Prometheus's duration syntax: units `y w d h m s ms`, largest first, each at most once,
-/// integers only (`1h30m`).
-fn prometheus_duration(s: &str) -> Option<i64> {
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 24 * 3_600_000),
-        ("w", 7 * 24 * 3_600_000),
-        ("d", 24 * 3_600_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
-    if s.is_empty() {
-        return None;
-    }
-    let mut rest = s;
-    let mut total: i64 = 0;
-    let mut next_unit = 0;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let n: i64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let letters = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let unit = &rest[..letters];
-        rest = &rest[letters..];
-        let at = UNITS[next_unit..].iter().position(|(u, _)| *u == unit)? + next_unit;
-        total = total.checked_add(n.checked_mul(UNITS[at].1)?)?;
-        next_unit = at + 1;
-    }
-    Some(total)
 }
 
 /// `a / b` rounded half away from zero.

@@ -1,0 +1,107 @@
+//! What a rule file holds, and how it is read.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How names of labels, annotations and recorded metrics are validated (Prometheus's
+/// `model.ValidationScheme`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NameValidation {
+    /// Any non-empty UTF-8 name (Prometheus 3's default).
+    #[default]
+    Utf8,
+    /// `[a-zA-Z_][a-zA-Z0-9_]*` (metric names may also hold `:`).
+    Legacy,
+}
+
+/// How a rule file is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ParseOptions {
+    /// Accept fields Prometheus does not know (`promtool --ignore-unknown-fields`).
+    pub ignore_unknown_fields: bool,
+    /// How names are validated.
+    pub names: NameValidation,
+}
+
+/// Where a node starts in the file: 1-based line and column; `0:0` for a field that is absent
+/// (as Prometheus prints it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pos {
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1.
+    pub column: usize,
+}
+
+impl std::fmt::Display for Pos {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// A parsed rule file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RuleFile {
+    /// Its groups, in file order.
+    pub groups: Vec<RuleGroup>,
+}
+
+/// A group of rules evaluated together, in order, on one interval.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RuleGroup {
+    /// The group's name, unique in its file.
+    pub name: String,
+    /// How often the group is evaluated; `None`: the global evaluation interval.
+    pub interval: Option<Duration>,
+    /// How far behind the evaluation time the group queries; `None`: the global offset.
+    pub query_offset: Option<Duration>,
+    /// Most alerts or series a rule may produce per evaluation; 0: no limit.
+    pub limit: u64,
+    /// Labels added to every rule's output.
+    pub labels: BTreeMap<String, String>,
+    /// The rules, in file order.
+    pub rules: Vec<Rule>,
+    /// Where the group's mapping starts.
+    pub pos: Pos,
+}
+
+/// One alerting or recording rule, as written (exactly one of `alert` and `record` is set in a
+/// valid file).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Rule {
+    /// The name of the series a recording rule writes.
+    pub record: Option<String>,
+    /// The name of an alerting rule's alerts.
+    pub alert: Option<String>,
+    /// The expression (PromQL).
+    pub expr: String,
+    /// How long an alert stays pending before it fires.
+    pub for_: Duration,
+    /// How long an alert keeps firing after its condition cleared.
+    pub keep_firing_for: Duration,
+    /// Labels added to the output.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations of an alerting rule's alerts (templates).
+    pub annotations: BTreeMap<String, String>,
+    /// Where the rule's fields start, for error messages.
+    pub(crate) at: RulePositions,
+}
+
+impl Rule {
+    /// The rule's name: its alert name, or else the series it records.
+    pub fn name(&self) -> &str {
+        self.alert
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .or(self.record.as_deref())
+            .unwrap_or("")
+    }
+}
+
+/// Positions of a rule's fields (`0:0` when absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct RulePositions {
+    pub(crate) record: Pos,
+    pub(crate) alert: Pos,
+    pub(crate) expr: Pos,
+}

@@ -1,0 +1,292 @@
+//! The checks of Prometheus's `RuleGroups.Validate` and `Rule.Validate`, worded as Prometheus
+//! words them.
+
+use std::collections::HashSet;
+
+use super::model::{NameValidation, Pos, Rule, RuleFile};
+
+/// Every error of a decoded file.
+pub(super) fn validate(file: &RuleFile, names: NameValidation) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for g in &file.groups {
+        if g.name.is_empty() {
+            errors.push(format!("{}: Groupname must not be empty", g.pos));
+        }
+        if !seen.insert(&g.name) {
+            errors.push(format!(
+                "{}: groupname: \"{}\" is repeated in the same file",
+                g.pos, g.name
+            ));
+        }
+        for k in g.labels.keys() {
+            if !label_name_ok(k, names) || k == "__name__" {
+                errors.push(format!("invalid label name: {k}"));
+            }
+        }
+        for (i, r) in g.rules.iter().enumerate() {
+            for e in rule_errors(r, names) {
+                let at = match (e.node, e.alt) {
+                    (Some(n), Some(a)) => format!("{n}: {a}: "),
+                    (Some(n), None) => format!("{n}: "),
+                    _ => String::new(),
+                };
+                errors.push(format!(
+                    "{at}group {:?}, rule {}, {:?}: {}",
+                    g.name,
+                    i + 1,
+                    r.name(),
+                    e.message
+                ));
+            }
+        }
+    }
+    errors
+}
+
+/// An error of one rule, with the nodes Prometheus points at.
+struct RuleError {
+    message: String,
+    node: Option<Pos>,
+    alt: Option<Pos>,
+}
+
+fn at(node: Pos, message: impl Into<String>) -> RuleError {
+    RuleError {
+        message: message.into(),
+        node: Some(node),
+        alt: None,
+    }
+}
+
+fn rule_errors(r: &Rule, names: NameValidation) -> Vec<RuleError> {
+    let mut out = Vec::new();
+    let record = r.record.as_deref().unwrap_or("");
+    let alert = r.alert.as_deref().unwrap_or("");
+    if !record.is_empty() && !alert.is_empty() {
+        out.push(RuleError {
+            message: "only one of 'record' and 'alert' must be set".into(),
+            node: Some(r.at.record),
+            alt: Some(r.at.alert),
+        });
+    }
+    if record.is_empty() && alert.is_empty() {
+        out.push(RuleError {
+            message: "one of 'record' or 'alert' must be set".into(),
+            node: Some(r.at.record),
+            alt: Some(r.at.alert),
+        });
+    }
+    if r.expr.is_empty() {
+        out.push(at(r.at.expr, "field 'expr' must be set in rule"));
+    } else if let Err(e) = promql::parse(&r.expr) {
+        out.push(at(
+            r.at.expr,
+            format!("could not parse expression: parse error: {e}"),
+        ));
+    }
+    if !record.is_empty() {
+        if !r.annotations.is_empty() {
+            out.push(at(
+                r.at.record,
+                "invalid field 'annotations' in recording rule",
+            ));
+        }
+        if !r.for_.is_zero() {
+            out.push(at(r.at.record, "invalid field 'for' in recording rule"));
+        }
+        if !r.keep_firing_for.is_zero() {
+            out.push(at(
+                r.at.record,
+                "invalid field 'keep_firing_for' in recording rule",
+            ));
+        }
+        if !metric_name_ok(record, names) {
+            out.push(at(
+                r.at.record,
+                format!("invalid recording rule name: {record}"),
+            ));
+        }
+        // A valid UTF-8 name, but most likely a selector put where the name goes.
+        if record.contains(['{', '}']) {
+            out.push(at(
+                r.at.record,
+                format!(
+                    "braces present in the recording rule name; should it be in expr?: {record}"
+                ),
+            ));
+        }
+    }
+    for k in r.labels.keys() {
+        if !label_name_ok(k, names) || k == "__name__" {
+            out.push(RuleError {
+                message: format!("invalid label name: {k}"),
+                node: None,
+                alt: None,
+            });
+        }
+    }
+    for k in r.annotations.keys() {
+        if !label_name_ok(k, names) {
+            out.push(RuleError {
+                message: format!("invalid annotation name: {k}"),
+                node: None,
+                alt: None,
+            });
+        }
+    }
+    // Labels and annotations of alerting rules are templates, checked as Prometheus's
+    // `testTemplateParsing` does.
+    if !alert.is_empty() {
+        let name = format!("__alert_{alert}");
+        for (what, map) in [("label", &r.labels), ("annotation", &r.annotations)] {
+            for (k, v) in map {
+                if let Err(e) = check_template(&name, v) {
+                    out.push(RuleError {
+                        message: format!("{what} {k:?}: {e}"),
+                        node: None,
+                        alt: None,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Variables every alert template may use (Prometheus defines them in front of the text).
+const TEMPLATE_VARIABLES: [&str; 5] = ["$", "$labels", "$externalLabels", "$externalURL", "$value"];
+
+/// The parse-time errors of Go's `text/template` that a rule's template can have: an action
+/// left open, and a variable used without being defined (by Prometheus or by an earlier
+/// `$x :=` in the text). Worded as Go words them, for template `name`.
+fn check_template(name: &str, text: &str) -> Result<(), String> {
+    let mut defined: Vec<String> = TEMPLATE_VARIABLES.iter().map(|v| v.to_string()).collect();
+    let mut rest = text;
+    let mut line = 1;
+    while let Some(open) = rest.find("{{") {
+        line += rest[..open].matches('\n').count();
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            return Err(format!("template: {name}:{line}: unclosed action"));
+        };
+        let action = &after[..close];
+        // Declarations (`$x :=`, `range $i, $e :=`) define their variables for what follows.
+        let declared: Vec<&str> = match action.find(":=") {
+            Some(at) => action[..at]
+                .split([' ', ',', '\t', '-'])
+                .filter(|w| w.starts_with('$'))
+                .collect(),
+            None => Vec::new(),
+        };
+        let used = match action.find(":=") {
+            Some(at) => &action[at + 2..],
+            None => action,
+        };
+        for var in variables(used) {
+            if !defined.iter().any(|d| d == var) {
+                return Err(format!(
+                    "template: {name}:{line}: undefined variable {var:?}"
+                ));
+            }
+        }
+        defined.extend(declared.into_iter().map(str::to_string));
+        line += action.matches('\n').count();
+        rest = &after[close + 2..];
+    }
+    Ok(())
+}
+
+/// The variables (`$`, `$name`) an action refers to, outside its string literals.
+fn variables(action: &str) -> Vec<&str> {
+    let b = action.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'"' | b'`') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    if q == b'"' && b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'$' => {
+                let start = i;
+                i += 1;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                out.push(&action[start..i]);
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Prometheus's `LabelName.IsValid` under `names`.
+pub(super) fn label_name_ok(name: &str, names: NameValidation) -> bool {
+    match names {
+        NameValidation::Utf8 => !name.is_empty(),
+        NameValidation::Legacy => legacy_name(name, false),
+    }
+}
+
+/// Prometheus's `IsValidMetricName` under `names`.
+fn metric_name_ok(name: &str, names: NameValidation) -> bool {
+    match names {
+        NameValidation::Utf8 => !name.is_empty(),
+        NameValidation::Legacy => legacy_name(name, true),
+    }
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`, with `:` allowed anywhere when `colons`.
+fn legacy_name(name: &str, colons: bool) -> bool {
+    let ok = |c: u8, first: bool| {
+        c.is_ascii_alphabetic()
+            || c == b'_'
+            || (colons && c == b':')
+            || (!first && c.is_ascii_digit())
+    };
+    !name.is_empty() && name.bytes().enumerate().all(|(i, c)| ok(c, i == 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_refuse_undefined_variables_and_open_actions() {
+        let t = |s| check_template("__alert_A", s);
+        assert_eq!(
+            t("{{ $labels.instance }} is {{ $value | humanize }}"),
+            Ok(())
+        );
+        assert_eq!(
+            t("Instance {{ $label.foo }} down"),
+            Err("template: __alert_A:1: undefined variable \"$label\"".to_string())
+        );
+        assert_eq!(t("{{ $x := 1 }}{{ $x }}"), Ok(()));
+        assert_eq!(t("{{ range $i, $e := $labels }}{{ $i }}{{ end }}"), Ok(()));
+        assert_eq!(t("{{ \"$nothere\" }}"), Ok(()));
+        assert_eq!(
+            t("a\n{{ $labels"),
+            Err("template: __alert_A:2: unclosed action".to_string())
+        );
+    }
+
+    #[test]
+    fn legacy_names_are_identifiers_and_metric_names_may_hold_colons() {
+        assert!(legacy_name("job_instance", false));
+        assert!(!legacy_name("ins-tance", false));
+        assert!(!legacy_name("1abc", false));
+        assert!(!legacy_name("a:b", false));
+        assert!(legacy_name("job:rate5m:sum", true));
+        assert!(!legacy_name("", true));
+    }
+}
