@@ -78,6 +78,8 @@ def strip_test_blocks(text):
 
 def expand_use(tree):
     """`a::{b, c::{d as e}}` -> [['a','b'], ['a','c','d']] (aliases keep the original path)."""
+    # `x as y` keeps the original path: mark the alias before the spaces that delimit it go.
+    tree = re.sub(r'\s+as\s+[A-Za-z_][A-Za-z0-9_]*', '', tree)
     tree = re.sub(r'\s+', '', tree)
 
     def split_top(s):
@@ -99,7 +101,6 @@ def expand_use(tree):
     def go(prefix, s):
         brace = s.find('{')
         if brace < 0:
-            s = s.split('as')[0] if re.search(r'[a-z0-9_]as[A-Za-z_]', s) is None else re.split(r'(?<=[A-Za-z0-9_])as(?=[A-Za-z_])', s)[0]
             return [prefix + [p for p in s.split('::') if p]]
         head = [p for p in s[:brace].split('::') if p]
         inner = s[brace + 1:s.rfind('}')]

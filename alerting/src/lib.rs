@@ -11,3 +11,4 @@
 
 pub mod alerts;
 pub mod rules;
+pub mod template;

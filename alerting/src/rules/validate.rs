@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use super::model::{NameValidation, Pos, Rule, RuleFile};
+use crate::template::Template;
 
 /// Every error of a decoded file.
 pub(super) fn validate(file: &RuleFile, names: NameValidation) -> Vec<String> {
@@ -141,7 +142,7 @@ fn rule_errors(r: &Rule, names: NameValidation) -> Vec<RuleError> {
         let name = format!("__alert_{alert}");
         for (what, map) in [("label", &r.labels), ("annotation", &r.annotations)] {
             for (k, v) in map {
-                if let Err(e) = check_template(&name, v) {
+                if let Err(e) = Template::parse(&name, v) {
                     out.push(RuleError {
                         message: format!("{what} {k:?}: {e}"),
                         node: None,
@@ -150,81 +151,6 @@ fn rule_errors(r: &Rule, names: NameValidation) -> Vec<RuleError> {
                 }
             }
         }
-    }
-    out
-}
-
-/// Variables every alert template may use (Prometheus defines them in front of the text).
-const TEMPLATE_VARIABLES: [&str; 5] = ["$", "$labels", "$externalLabels", "$externalURL", "$value"];
-
-/// The parse-time errors of Go's `text/template` that a rule's template can have: an action
-/// left open, and a variable used without being defined (by Prometheus or by an earlier
-/// `$x :=` in the text). Worded as Go words them, for template `name`.
-fn check_template(name: &str, text: &str) -> Result<(), String> {
-    let mut defined: Vec<String> = TEMPLATE_VARIABLES.iter().map(|v| v.to_string()).collect();
-    let mut rest = text;
-    let mut line = 1;
-    while let Some(open) = rest.find("{{") {
-        line += rest[..open].matches('\n').count();
-        let after = &rest[open + 2..];
-        let Some(close) = after.find("}}") else {
-            return Err(format!("template: {name}:{line}: unclosed action"));
-        };
-        let action = &after[..close];
-        // Declarations (`$x :=`, `range $i, $e :=`) define their variables for what follows.
-        let declared: Vec<&str> = match action.find(":=") {
-            Some(at) => action[..at]
-                .split([' ', ',', '\t', '-'])
-                .filter(|w| w.starts_with('$'))
-                .collect(),
-            None => Vec::new(),
-        };
-        let used = match action.find(":=") {
-            Some(at) => &action[at + 2..],
-            None => action,
-        };
-        for var in variables(used) {
-            if !defined.iter().any(|d| d == var) {
-                return Err(format!(
-                    "template: {name}:{line}: undefined variable {var:?}"
-                ));
-            }
-        }
-        defined.extend(declared.into_iter().map(str::to_string));
-        line += action.matches('\n').count();
-        rest = &after[close + 2..];
-    }
-    Ok(())
-}
-
-/// The variables (`$`, `$name`) an action refers to, outside its string literals.
-fn variables(action: &str) -> Vec<&str> {
-    let b = action.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            q @ (b'"' | b'`') => {
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    if q == b'"' && b[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-            }
-            b'$' => {
-                let start = i;
-                i += 1;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                    i += 1;
-                }
-                out.push(&action[start..i]);
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
     }
     out
 }
@@ -259,26 +185,6 @@ fn legacy_name(name: &str, colons: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn templates_refuse_undefined_variables_and_open_actions() {
-        let t = |s| check_template("__alert_A", s);
-        assert_eq!(
-            t("{{ $labels.instance }} is {{ $value | humanize }}"),
-            Ok(())
-        );
-        assert_eq!(
-            t("Instance {{ $label.foo }} down"),
-            Err("template: __alert_A:1: undefined variable \"$label\"".to_string())
-        );
-        assert_eq!(t("{{ $x := 1 }}{{ $x }}"), Ok(()));
-        assert_eq!(t("{{ range $i, $e := $labels }}{{ $i }}{{ end }}"), Ok(()));
-        assert_eq!(t("{{ \"$nothere\" }}"), Ok(()));
-        assert_eq!(
-            t("a\n{{ $labels"),
-            Err("template: __alert_A:2: unclosed action".to_string())
-        );
-    }
 
     #[test]
     fn legacy_names_are_identifiers_and_metric_names_may_hold_colons() {

@@ -1,0 +1,437 @@
+//! Text to [`Node`]s: actions found and trimmed, then each action's tokens parsed; errors carry
+//! the line they are on and Go's wording.
+
+use super::ast::{Arg, Node, Pipeline};
+use super::exec::FUNCTIONS;
+
+/// An error: the line it is on, and what is wrong.
+type Error = (usize, String);
+
+/// A piece of the text: text, or an action's inside with the line it starts on.
+enum Piece {
+    Text(String),
+    Action(String, usize),
+}
+
+/// Parses a template.
+pub(crate) fn parse(text: &str) -> Result<Vec<Node>, Error> {
+    let pieces = split(text)?;
+    let mut p = Parser {
+        pieces,
+        at: 0,
+        vars: vec![vec![
+            "$".into(),
+            "$labels".into(),
+            "$externalLabels".into(),
+            "$externalURL".into(),
+            "$value".into(),
+        ]],
+    };
+    let (nodes, end) = p.list()?;
+    match end {
+        None => Ok(nodes),
+        Some((word, line)) => Err((line, format!("unexpected {{{{{word}}}}}"))),
+    }
+}
+
+/// Splits `text` into text and actions, applying `{{-` and `-}}` trimming and dropping comments.
+fn split(text: &str) -> Result<Vec<Piece>, Error> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    let mut line = 1;
+    while let Some(open) = rest.find("{{") {
+        let mut before = &rest[..open];
+        line += before.matches('\n').count();
+        let mut inside = &rest[open + 2..];
+        if let Some(s) = inside.strip_prefix("- ") {
+            before = before.trim_end();
+            inside = s;
+        }
+        let Some(close) = inside.find("}}") else {
+            return Err((line, "unclosed action".into()));
+        };
+        let mut action = &inside[..close];
+        let mut after = &inside[close + 2..];
+        if let Some(a) = action.strip_suffix(" -") {
+            action = a;
+            after = after.trim_start();
+        }
+        if !before.is_empty() {
+            out.push(Piece::Text(before.to_string()));
+        }
+        let trimmed = action.trim();
+        if !(trimmed.starts_with("/*") && trimmed.ends_with("*/")) {
+            out.push(Piece::Action(action.to_string(), line));
+        }
+        line += action.matches('\n').count();
+        rest = after;
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest.to_string()));
+    }
+    Ok(out)
+}
+
+/// A token of an action.
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Var(String),
+    Field(String),
+    Dot,
+    Str(String),
+    Num(f64),
+    Pipe,
+    Open,
+    Close,
+    Declare,
+    Assign,
+    Comma,
+}
+
+fn lex(action: &str, line: usize) -> Result<Vec<Tok>, Error> {
+    let b = action.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let err = |m: String| (line, m);
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
+            b'|' => {
+                out.push(Tok::Pipe);
+                i += 1;
+            }
+            b'(' => {
+                out.push(Tok::Open);
+                i += 1;
+            }
+            b')' => {
+                out.push(Tok::Close);
+                i += 1;
+            }
+            b',' => {
+                out.push(Tok::Comma);
+                i += 1;
+            }
+            b':' if b.get(i + 1) == Some(&b'=') => {
+                out.push(Tok::Declare);
+                i += 2;
+            }
+            b'=' => {
+                out.push(Tok::Assign);
+                i += 1;
+            }
+            b'"' => {
+                let mut s = String::new();
+                i += 1;
+                loop {
+                    let Some(&c) = b.get(i) else {
+                        return Err(err("unterminated quoted string".into()));
+                    };
+                    match c {
+                        b'"' => break,
+                        b'\\' => {
+                            let e = *b
+                                .get(i + 1)
+                                .ok_or_else(|| err("unterminated quoted string".into()))?;
+                            s.push(match e {
+                                b'n' => '\n',
+                                b't' => '\t',
+                                b'r' => '\r',
+                                b'\\' => '\\',
+                                b'"' => '"',
+                                other => {
+                                    return Err(err(format!(
+                                        "invalid syntax: unknown escape \\{}",
+                                        other as char
+                                    )))
+                                }
+                            });
+                            i += 2;
+                            continue;
+                        }
+                        _ => {
+                            let ch = action[i..].chars().next().unwrap_or_default();
+                            s.push(ch);
+                            i += ch.len_utf8();
+                            continue;
+                        }
+                    }
+                }
+                out.push(Tok::Str(s));
+                i += 1;
+            }
+            b'`' => {
+                let end = action[i + 1..]
+                    .find('`')
+                    .ok_or_else(|| err("unterminated raw quoted string".into()))?;
+                out.push(Tok::Str(action[i + 1..i + 1 + end].to_string()));
+                i += end + 2;
+            }
+            b'$' | b'.' => {
+                let start = i;
+                i += 1;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                let word = &action[start..i];
+                out.push(match (c, word.len()) {
+                    (b'.', 1) => Tok::Dot,
+                    (b'.', _) => Tok::Field(word[1..].to_string()),
+                    _ => Tok::Var(word.to_string()),
+                });
+            }
+            c if c.is_ascii_digit()
+                || (c == b'-' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) =>
+            {
+                let start = i;
+                i += 1;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'_')
+                {
+                    i += 1;
+                }
+                let text = &action[start..i];
+                let n = text
+                    .parse::<f64>()
+                    .map_err(|_| err(format!("bad number syntax: {text:?}")))?;
+                out.push(Tok::Num(n));
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                out.push(Tok::Word(action[start..i].to_string()));
+            }
+            other => {
+                return Err(err(format!(
+                    "unexpected {:?} in command",
+                    action[i..].chars().next().unwrap_or(other as char)
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct Parser {
+    pieces: Vec<Piece>,
+    at: usize,
+    /// Variables in scope, innermost scope last.
+    vars: Vec<Vec<String>>,
+}
+
+/// The keyword that ended a list (`end`, `else`, `else if …`), with its line and tokens.
+type End = Option<(String, usize)>;
+
+impl Parser {
+    /// Nodes up to an `end` or `else` (returned) or the end of the text (`None`).
+    fn list(&mut self) -> Result<(Vec<Node>, End), Error> {
+        let mut nodes = Vec::new();
+        while self.at < self.pieces.len() {
+            let piece = &self.pieces[self.at];
+            self.at += 1;
+            let (action, line) = match piece {
+                Piece::Text(t) => {
+                    nodes.push(Node::Text(t.clone()));
+                    continue;
+                }
+                Piece::Action(a, l) => (a.clone(), *l),
+            };
+            let toks = lex(&action, line)?;
+            let Some(first) = toks.first() else {
+                return Err((line, "missing value for command".into()));
+            };
+            match first {
+                Tok::Word(w) if w == "end" => return Ok((nodes, Some(("end".into(), line)))),
+                Tok::Word(w) if w == "else" => {
+                    // `else` alone, or `else if …` / `else with …`: the rest is kept for the caller.
+                    self.at -= 1;
+                    return Ok((nodes, Some(("else".into(), line))));
+                }
+                Tok::Word(w) if w == "if" || w == "range" || w == "with" => {
+                    let kind = w.clone();
+                    nodes.push(self.block(&kind, &toks[1..], line)?);
+                }
+                _ => {
+                    let pipe = self.pipeline(&toks, line)?;
+                    nodes.push(Node::Action(pipe));
+                }
+            }
+        }
+        Ok((nodes, None))
+    }
+
+    /// An `if`, `range` or `with` block whose pipeline is `toks`.
+    fn block(&mut self, kind: &str, toks: &[Tok], line: usize) -> Result<Node, Error> {
+        self.vars.push(Vec::new());
+        let pipe = self.pipeline(toks, line)?;
+        let (body, end) = self.list()?;
+        let otherwise = match end {
+            Some((e, _)) if e == "end" => Vec::new(),
+            Some((_, else_line)) => {
+                // The `else` piece: `else`, or `else if …`.
+                let Piece::Action(a, _) = &self.pieces[self.at] else {
+                    return Err((else_line, "unexpected else".into()));
+                };
+                let toks = lex(&a.clone(), else_line)?;
+                self.at += 1;
+                match toks.get(1) {
+                    Some(Tok::Word(w))
+                        if (w == "if" && kind == "if") || (w == "with" && kind == "with") =>
+                    {
+                        // `else if`: a nested block that shares this block's `end`.
+                        let nested = self.block(kind, &toks[2..], else_line)?;
+                        vec![nested]
+                    }
+                    None => {
+                        let (nodes, end) = self.list()?;
+                        match end {
+                            Some((e, _)) if e == "end" => nodes,
+                            Some((_, l)) => return Err((l, "expected end; found {{else}}".into())),
+                            None => return Err((else_line, format!("unexpected EOF in {kind}"))),
+                        }
+                    }
+                    Some(_) => return Err((else_line, "unexpected token in else".into())),
+                }
+            }
+            None => return Err((line, format!("unexpected EOF in {kind}"))),
+        };
+        self.vars.pop();
+        Ok(match kind {
+            "if" => Node::If {
+                cond: pipe,
+                then: body,
+                otherwise,
+            },
+            "range" => Node::Range {
+                pipe,
+                body,
+                otherwise,
+            },
+            _ => Node::With {
+                pipe,
+                body,
+                otherwise,
+            },
+        })
+    }
+
+    fn pipeline(&mut self, toks: &[Tok], line: usize) -> Result<Pipeline, Error> {
+        let mut pipe = Pipeline::default();
+        let mut toks = toks;
+        // Declarations: `$x :=`, `$i, $e :=`, `$x =`.
+        if let Some(at) = toks
+            .iter()
+            .position(|t| matches!(t, Tok::Declare | Tok::Assign))
+        {
+            let names: Vec<&Tok> = toks[..at].iter().filter(|t| **t != Tok::Comma).collect();
+            if names.iter().all(|t| matches!(t, Tok::Var(_))) && !names.is_empty() {
+                pipe.declare = toks[at] == Tok::Declare;
+                for t in names {
+                    if let Tok::Var(v) = t {
+                        pipe.vars.push(v.clone());
+                    }
+                }
+                toks = &toks[at + 1..];
+            }
+        }
+        if !pipe.declare {
+            for v in &pipe.vars {
+                self.check_var(v, line)?;
+            }
+        }
+        let mut command = Vec::new();
+        let mut i = 0;
+        while i < toks.len() {
+            match &toks[i] {
+                Tok::Pipe => {
+                    if command.is_empty() {
+                        return Err((line, "missing command".into()));
+                    }
+                    pipe.commands.push(std::mem::take(&mut command));
+                    i += 1;
+                }
+                _ => {
+                    let (arg, used) = self.operand(&toks[i..], line)?;
+                    command.push(arg);
+                    i += used;
+                }
+            }
+        }
+        if command.is_empty() {
+            return Err((line, "missing value for command".into()));
+        }
+        pipe.commands.push(command);
+        if pipe.declare {
+            if let Some(scope) = self.vars.last_mut() {
+                scope.extend(pipe.vars.iter().cloned());
+            }
+        }
+        Ok(pipe)
+    }
+
+    fn check_var(&self, v: &str, line: usize) -> Result<(), Error> {
+        if self.vars.iter().flatten().any(|d| d == v) {
+            Ok(())
+        } else {
+            Err((line, format!("undefined variable {v:?}")))
+        }
+    }
+
+    /// One operand with its trailing fields; how many tokens it took.
+    fn operand(&mut self, toks: &[Tok], line: usize) -> Result<(Arg, usize), Error> {
+        let fields = |from: usize| -> Vec<String> {
+            toks[from..]
+                .iter()
+                .map_while(|t| match t {
+                    Tok::Field(f) => Some(f.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        Ok(match &toks[0] {
+            Tok::Dot => (Arg::Dot(Vec::new()), 1),
+            Tok::Field(_) => {
+                let f = fields(0);
+                let n = f.len();
+                (Arg::Dot(f), n)
+            }
+            Tok::Var(v) => {
+                self.check_var(v, line)?;
+                let f = fields(1);
+                let n = f.len() + 1;
+                (Arg::Var(v.clone(), f), n)
+            }
+            Tok::Str(s) => (Arg::Str(s.clone()), 1),
+            Tok::Num(n) => (Arg::Num(*n), 1),
+            Tok::Word(w) => match w.as_str() {
+                "true" => (Arg::Bool(true), 1),
+                "false" => (Arg::Bool(false), 1),
+                "nil" => (Arg::Nil, 1),
+                name if FUNCTIONS.contains(&name) => (Arg::Func(name.to_string()), 1),
+                name => return Err((line, format!("function {name:?} not defined"))),
+            },
+            Tok::Open => {
+                let mut depth = 0;
+                let close = toks
+                    .iter()
+                    .position(|t| {
+                        match t {
+                            Tok::Open => depth += 1,
+                            Tok::Close => depth -= 1,
+                            _ => {}
+                        }
+                        depth == 0
+                    })
+                    .ok_or((line, "unclosed left paren".to_string()))?;
+                let inner = self.pipeline(&toks[1..close], line)?;
+                let f = fields(close + 1);
+                let n = close + 1 + f.len();
+                (Arg::Sub(Box::new(inner), f), n)
+            }
+            other => return Err((line, format!("unexpected {other:?} in operand"))),
+        })
+    }
+}

@@ -1,0 +1,44 @@
+//! The values templates work on.
+
+use std::collections::BTreeMap;
+
+/// A value a template works on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Go's `nil` (a missing map key, a missing field).
+    Nil,
+    /// A boolean.
+    Bool(bool),
+    /// A number (Go's float64; integers print without a fraction).
+    Num(f64),
+    /// A string.
+    Str(String),
+    /// A map with string keys (labels, the data's fields).
+    Map(BTreeMap<String, Value>),
+    /// A list.
+    List(Vec<Value>),
+}
+
+impl Value {
+    /// A map of strings (a label set).
+    pub fn labels<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
+        Value::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), Value::Str(v.to_string())))
+                .collect(),
+        )
+    }
+
+    /// Go's truth: false, 0, nil, and empty strings, maps and lists are false.
+    pub(crate) fn truthy(&self) -> bool {
+        match self {
+            Value::Nil => false,
+            Value::Bool(b) => *b,
+            Value::Num(n) => *n != 0.0,
+            Value::Str(s) => !s.is_empty(),
+            Value::Map(m) => !m.is_empty(),
+            Value::List(l) => !l.is_empty(),
+        }
+    }
+}
