@@ -12,6 +12,7 @@ mod ev;
 mod eval;
 mod functions;
 mod histogram;
+pub mod notation;
 mod query;
 mod select;
 mod source;
