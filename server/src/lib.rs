@@ -52,6 +52,19 @@ enum RulesCommand {
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
     },
+    /// Runs rule unit-test files as `promtool test rules` does (same file format; exit code 0
+    /// when every test passes, 1 otherwise).
+    Test {
+        /// Only tests whose name matches this regular expression (repeatable).
+        #[arg(long)]
+        run: Vec<String>,
+        /// Accept fields Prometheus does not know in the rule files.
+        #[arg(long)]
+        ignore_unknown_fields: bool,
+        /// The unit-test files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +114,24 @@ pub fn cli_main() -> anyhow::Result<()> {
                 lint_fatal,
             };
             let out = alerting::rules::check_files(&files, options);
+            print!("{}", out.stdout);
+            eprint!("{}", out.stderr);
+            std::process::exit(out.exit_code);
+        }
+        Command::Rules {
+            command:
+                RulesCommand::Test {
+                    run,
+                    ignore_unknown_fields,
+                    files,
+                },
+        } => {
+            let options = alerting::rules::TestOptions {
+                run,
+                ignore_unknown_fields,
+                ..Default::default()
+            };
+            let out = alerting::rules::test_files(&files, &options);
             print!("{}", out.stdout);
             eprint!("{}", out.stderr);
             std::process::exit(out.exit_code);

@@ -1,14 +1,28 @@
-//! `vigil rules check` answers as `promtool check rules`: the summary on stdout, the errors on
-//! stderr with file, line and column, and promtool's exit codes.
+//! `vigil rules check` answers as `promtool check rules` (the summary on stdout, the errors on
+//! stderr with file, line and column, promtool's exit codes), and `vigil rules test` as
+//! `promtool test rules`.
 
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vigil-under-test");
 
 fn check(args: &[&str], files: &[(&str, &str)]) -> (i32, String, String) {
+    rules("check", args, files, &[])
+}
+
+/// Runs `vigil rules <sub> args files...`; `extra` files are written beside them but not named.
+fn rules(
+    sub: &str,
+    args: &[&str],
+    files: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> (i32, String, String) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut cmd = Command::new(BIN);
-    cmd.args(["rules", "check"]).args(args);
+    cmd.args(["rules", sub]).args(args);
+    for (name, text) in extra {
+        std::fs::write(dir.path().join(name), text).expect("file written");
+    }
     for (name, text) in files {
         let path = dir.path().join(name);
         std::fs::write(&path, text).expect("rule file written");
@@ -57,4 +71,19 @@ fn rules_check_counts_rules_and_exits_as_promtool() {
     assert_eq!(code, 3);
     let (code, _, _) = check(&["--lint=none", "--lint-fatal"], &[("twice.yml", TWICE)]);
     assert_eq!(code, 0);
+}
+
+const UNIT: &str = "rule_files: [good.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n      - series: 'up{job=\"api\", instance=\"a\"}'\n        values: '1 1 0 0 0 0 0 0 0 0'\n    alert_rule_test:\n      - eval_time: 3m\n        alertname: Down\n        exp_alerts: []\n      - eval_time: 8m\n        alertname: Down\n        exp_alerts:\n          - exp_labels: {job: api, instance: a}\n            exp_annotations: {summary: a is down}\n    promql_expr_test:\n      - expr: job:up:sum\n        eval_time: 1m\n        exp_samples:\n          - labels: 'job:up:sum{job=\"api\"}'\n            value: 1\n";
+
+#[test]
+fn rules_test_evaluates_rules_over_input_series_as_promtool() {
+    // `Down` (up == 0 for 5m) is pending from 2m and fires at 7m; its annotation is rendered.
+    let (code, stdout, stderr) = rules("test", &[], &[("unit.yml", UNIT)], &[("good.yml", GOOD)]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("  SUCCESS"), "{stdout}");
+
+    let wrong = UNIT.replace("eval_time: 3m", "eval_time: 7m");
+    let (code, stdout, stderr) = rules("test", &[], &[("unit.yml", &wrong)], &[("good.yml", GOOD)]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("alertname: Down, time: 7m"), "{stderr}");
 }
