@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use promql::value::{Labels, Sample, METRIC_NAME};
 
+use crate::template::expand_alert;
+
 /// The label holding an alert's name.
 pub const ALERT_NAME: &str = "alertname";
 /// The label holding an alert's state in `ALERTS`.
@@ -74,6 +76,8 @@ pub struct Alert {
     pub resolved_at: Option<i64>,
     /// Since when it is kept firing while its condition no longer holds (ms).
     pub keep_firing_since: Option<i64>,
+    /// The rule's annotations, rendered with the latest result's labels and value.
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// An alerting rule and its alerts.
@@ -83,6 +87,9 @@ pub struct AlertingRule {
     hold: i64,
     keep_firing_for: i64,
     labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    external_labels: BTreeMap<String, String>,
+    external_url: String,
     active: BTreeMap<Labels, Alert>,
 }
 
@@ -104,8 +111,43 @@ impl AlertingRule {
             hold: ms(hold),
             keep_firing_for: ms(keep_firing_for),
             labels,
+            annotations: BTreeMap::new(),
+            external_labels: BTreeMap::new(),
+            external_url: String::new(),
             active: BTreeMap::new(),
         }
+    }
+
+    /// The rule with `annotations`, and the external labels and URL its templates see. Label
+    /// values and annotations are Go templates, rendered at each evaluation with the result's
+    /// labels (`$labels`) and value (`$value`), as Prometheus renders them.
+    pub fn with_templates(
+        mut self,
+        annotations: BTreeMap<String, String>,
+        external_labels: BTreeMap<String, String>,
+        external_url: &str,
+    ) -> Self {
+        self.annotations = annotations;
+        self.external_labels = external_labels;
+        self.external_url = external_url.to_string();
+        self
+    }
+
+    /// `text` rendered for a result with `labels` and `value`; a template that fails renders
+    /// as Prometheus's `<error expanding template: …>`.
+    fn expand(&self, text: &str, labels: &BTreeMap<String, String>, value: f64) -> String {
+        if !text.contains("{{") {
+            return text.to_string();
+        }
+        expand_alert(
+            &format!("__alert_{}", self.name),
+            text,
+            labels,
+            &self.external_labels,
+            &self.external_url,
+            value,
+        )
+        .unwrap_or_else(|e| format!("<error expanding template: {e}>"))
     }
 
     /// The rule's name.
@@ -127,18 +169,31 @@ impl AlertingRule {
         result: &[Sample],
         limit: u64,
     ) -> Result<Vec<Sample>, RuleError> {
-        let mut current: BTreeMap<Labels, f64> = BTreeMap::new();
+        let mut current: BTreeMap<Labels, (f64, BTreeMap<String, String>)> = BTreeMap::new();
         for s in result {
-            let mut rule_labels = self.labels.clone();
+            let seen: BTreeMap<String, String> = s.labels.pairs().iter().cloned().collect();
+            let mut rule_labels: BTreeMap<String, String> = self
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), self.expand(v, &seen, s.v)))
+                .collect();
             rule_labels.insert(ALERT_NAME.to_string(), self.name.clone());
             let labels = with_labels(&s.labels, None, &rule_labels);
-            if current.insert(labels, s.v).is_some() {
+            let annotations = self
+                .annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), self.expand(v, &seen, s.v)))
+                .collect();
+            if current.insert(labels, (s.v, annotations)).is_some() {
                 return Err(RuleError::DuplicateLabels("alert"));
             }
         }
-        for (labels, v) in &current {
+        for (labels, (v, annotations)) in &current {
             match self.active.get_mut(labels) {
-                Some(a) if a.state != AlertState::Inactive => a.value = *v,
+                Some(a) if a.state != AlertState::Inactive => {
+                    a.value = *v;
+                    a.annotations.clone_from(annotations);
+                }
                 _ => {
                     self.active.insert(
                         labels.clone(),
@@ -150,6 +205,7 @@ impl AlertingRule {
                             fired_at: None,
                             resolved_at: None,
                             keep_firing_since: None,
+                            annotations: annotations.clone(),
                         },
                     );
                 }
@@ -441,6 +497,38 @@ mod tests {
             states(&pending),
             [],
             "a pending alert that clears is forgotten"
+        );
+    }
+
+    #[test]
+    fn labels_and_annotations_render_with_the_results_labels_and_value() {
+        let src = source();
+        let mut rule = AlertingRule::new(
+            "Down",
+            Duration::ZERO,
+            Duration::ZERO,
+            BTreeMap::from([("where".to_string(), "{{ $labels.instance }}-x".to_string())]),
+        )
+        .with_templates(
+            BTreeMap::from([
+                ("summary".to_string(), "{{ $labels.__name__ }} of {{ $labels.instance }} is {{ $value }}; severity {{ $labels.alertname }}.".to_string()),
+                ("bad".to_string(), "{{ $nope }}".to_string()),
+            ]),
+            BTreeMap::new(),
+            "",
+        );
+        rule.eval(120_000, &query(&src, "up < 1", 120_000), 0)
+            .unwrap();
+        let a = rule.alerts().next().unwrap();
+        assert_eq!(a.labels.get("where"), Some("a-x"));
+        // `$labels` are the result's labels (the name, not the rule's labels or alertname).
+        assert_eq!(
+            a.annotations["summary"],
+            "up of a is 0; severity <no value>."
+        );
+        assert_eq!(
+            a.annotations["bad"],
+            "<error expanding template: template: __alert_Down:1: undefined variable \"$nope\">"
         );
     }
 

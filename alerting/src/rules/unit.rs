@@ -17,7 +17,6 @@ use saphyr::{LoadableYamlNode, Yaml};
 use super::load::parse_file;
 use super::model::{ParseOptions, RuleFile};
 use crate::alerts::{record, AlertState, AlertingRule};
-use crate::template::expand_alert;
 
 /// What a run printed and how it ended (0: every test passed, 1: a failure).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -291,16 +290,16 @@ fn run_test(
     }
     let end = checks.iter().copied().max().unwrap_or(start);
     let opts = Options::default();
-    let mut alerting: Vec<(AlertingRule, BTreeMap<String, String>)> = rules
+    let mut alerting: Vec<AlertingRule> = rules
         .iter()
         .flat_map(|f| &f.groups)
         .flat_map(|g| &g.rules)
         .filter_map(|r| {
             let name = r.alert.as_deref()?;
-            Some((
-                AlertingRule::new(name, r.for_, r.keep_firing_for, r.labels.clone()),
-                r.annotations.clone(),
-            ))
+            Some(
+                AlertingRule::new(name, r.for_, r.keep_firing_for, r.labels.clone())
+                    .with_templates(r.annotations.clone(), external_labels.clone(), external_url),
+            )
         })
         .collect();
     let mut errors = Vec::new();
@@ -337,7 +336,7 @@ fn run_test(
                 let written = if let Some(name) = rule.record.as_deref() {
                     record(name, &rule.labels, t, &result, group.limit)
                 } else {
-                    let (ar, _) = &mut alerting[alert_idx];
+                    let ar = &mut alerting[alert_idx];
                     alert_idx += 1;
                     ar.eval(t, &result, group.limit)
                 };
@@ -353,25 +352,12 @@ fn run_test(
         }
         if checks.contains(&t) {
             let at = firing_at.entry(t).or_default();
-            for (rule, annotations) in &alerting {
+            for rule in &alerting {
                 let list = at.entry(rule.name().to_string()).or_default();
                 for a in rule.alerts().filter(|a| a.state == AlertState::Firing) {
                     let labels: BTreeMap<String, String> =
                         a.labels.pairs().iter().cloned().collect();
-                    let mut rendered = BTreeMap::new();
-                    for (k, v) in annotations {
-                        let text = expand_alert(
-                            &format!("__alert_{}", rule.name()),
-                            v,
-                            &labels,
-                            &external_labels,
-                            external_url,
-                            a.value,
-                        )
-                        .unwrap_or_else(|e| e);
-                        rendered.insert(k.clone(), text);
-                    }
-                    list.push((labels, rendered));
+                    list.push((labels, a.annotations.clone()));
                 }
             }
         }
