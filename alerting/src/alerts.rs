@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use promql::value::{Labels, Sample, METRIC_NAME};
 
-use crate::template::expand_alert;
+use crate::template::{expand_alert, QueryFn};
 
 /// The label holding an alert's name.
 pub const ALERT_NAME: &str = "alertname";
@@ -135,7 +135,13 @@ impl AlertingRule {
 
     /// `text` rendered for a result with `labels` and `value`; a template that fails renders
     /// as Prometheus's `<error expanding template: …>`.
-    fn expand(&self, text: &str, labels: &BTreeMap<String, String>, value: f64) -> String {
+    fn expand(
+        &self,
+        text: &str,
+        labels: &BTreeMap<String, String>,
+        value: f64,
+        query: Option<&QueryFn<'_>>,
+    ) -> String {
         if !text.contains("{{") {
             return text.to_string();
         }
@@ -146,6 +152,7 @@ impl AlertingRule {
             &self.external_labels,
             &self.external_url,
             value,
+            query,
         )
         .unwrap_or_else(|e| format!("<error expanding template: {e}>"))
     }
@@ -161,13 +168,15 @@ impl AlertingRule {
     }
 
     /// Applies the result of the rule's expression at `t` (ms), at most `limit` alerts pending
-    /// or firing (0: no limit). Returns the `ALERTS` and `ALERTS_FOR_STATE` samples to write
-    /// at `t`. On a limit error every alert is dropped, as Prometheus does.
+    /// or firing (0: no limit); `query` answers its templates' `query` calls at `t`. Returns the
+    /// `ALERTS` and `ALERTS_FOR_STATE` samples to write at `t`. On a limit error every alert is
+    /// dropped, as Prometheus does.
     pub fn eval(
         &mut self,
         t: i64,
         result: &[Sample],
         limit: u64,
+        query: Option<&QueryFn<'_>>,
     ) -> Result<Vec<Sample>, RuleError> {
         let mut current: BTreeMap<Labels, (f64, BTreeMap<String, String>)> = BTreeMap::new();
         for s in result {
@@ -175,14 +184,14 @@ impl AlertingRule {
             let mut rule_labels: BTreeMap<String, String> = self
                 .labels
                 .iter()
-                .map(|(k, v)| (k.clone(), self.expand(v, &seen, s.v)))
+                .map(|(k, v)| (k.clone(), self.expand(v, &seen, s.v, query)))
                 .collect();
             rule_labels.insert(ALERT_NAME.to_string(), self.name.clone());
             let labels = with_labels(&s.labels, None, &rule_labels);
             let annotations = self
                 .annotations
                 .iter()
-                .map(|(k, v)| (k.clone(), self.expand(v, &seen, s.v)))
+                .map(|(k, v)| (k.clone(), self.expand(v, &seen, s.v, query)))
                 .collect();
             if current.insert(labels, (s.v, annotations)).is_some() {
                 return Err(RuleError::DuplicateLabels("alert"));
@@ -390,7 +399,7 @@ mod tests {
         let mut seen = Vec::new();
         for m in 0..14 {
             let t = m * 60_000;
-            let out = rule.eval(t, &query(&src, "up == 0", t), 0).unwrap();
+            let out = rule.eval(t, &query(&src, "up == 0", t), 0, None).unwrap();
             seen.push((m, states(&rule), out.len()));
         }
         // Minute 2: pending; 5 (3 minutes later): firing; 10: resolved, kept as inactive.
@@ -426,10 +435,10 @@ mod tests {
             Duration::ZERO,
             BTreeMap::new(),
         );
-        rule.eval(120_000, &query(&src, "up == 0", 120_000), 0)
+        rule.eval(120_000, &query(&src, "up == 0", 120_000), 0, None)
             .unwrap();
         let out = rule
-            .eval(180_000, &query(&src, "up == 0", 180_000), 0)
+            .eval(180_000, &query(&src, "up == 0", 180_000), 0, None)
             .unwrap();
         assert_eq!(
             out,
@@ -471,7 +480,7 @@ mod tests {
         let mut by_minute = BTreeMap::new();
         for m in 0..16 {
             let t = m * 60_000;
-            rule.eval(t, &query(&src, "up == 0", t), 0).unwrap();
+            rule.eval(t, &query(&src, "up == 0", t), 0, None).unwrap();
             by_minute.insert(m, states(&rule));
         }
         // Firing at once (no `for`), cleared at 10, kept firing until 12, inactive from 12.
@@ -487,11 +496,11 @@ mod tests {
             BTreeMap::new(),
         );
         pending
-            .eval(120_000, &query(&src, "up == 0", 120_000), 0)
+            .eval(120_000, &query(&src, "up == 0", 120_000), 0, None)
             .unwrap();
         assert_eq!(states(&pending), [("a".to_string(), "pending")]);
         pending
-            .eval(600_000, &query(&src, "up == 0", 600_000), 0)
+            .eval(600_000, &query(&src, "up == 0", 600_000), 0, None)
             .unwrap();
         assert_eq!(
             states(&pending),
@@ -517,7 +526,7 @@ mod tests {
             BTreeMap::new(),
             "",
         );
-        rule.eval(120_000, &query(&src, "up < 1", 120_000), 0)
+        rule.eval(120_000, &query(&src, "up < 1", 120_000), 0, None)
             .unwrap();
         let a = rule.alerts().next().unwrap();
         assert_eq!(a.labels.get("where"), Some("a-x"));
@@ -536,7 +545,7 @@ mod tests {
     fn limits_and_duplicate_label_sets_fail_the_evaluation() {
         let src = source();
         let mut rule = AlertingRule::new("Up", Duration::ZERO, Duration::ZERO, BTreeMap::new());
-        let err = rule.eval(0, &query(&src, "up", 0), 1).unwrap_err();
+        let err = rule.eval(0, &query(&src, "up", 0), 1, None).unwrap_err();
         assert_eq!(err.to_string(), "exceeded limit of 1 with 2 alerts");
         assert_eq!(rule.alerts().count(), 0);
         // Two series that differ only by name are one alert once the name is gone.
@@ -547,7 +556,7 @@ mod tests {
                 .unwrap();
         }
         let err = rule
-            .eval(0, &query(&named, "{__name__=~\"x|y\"}", 0), 0)
+            .eval(0, &query(&named, "{__name__=~\"x|y\"}", 0), 0, None)
             .unwrap_err();
         assert_eq!(
             err.to_string(),

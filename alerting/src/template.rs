@@ -4,9 +4,9 @@
 //! `if`/`else if`/`else`, `range` (maps in key order), `with`, and the functions Prometheus
 //! gives alert templates (`humanize`, `humanize1024`, `humanizePercentage`,
 //! `humanizeDuration`, `title`, `toUpper`, `toLower`, `match`, `reReplaceAll`, `stripPort`,
-//! `printf`, comparisons, `and`/`or`/`not`, `len`, `index`). Values print as Go prints them.
-//! Functions that query data (`query`, `first`, `label`, `value`) are not there yet: a template
-//! that names one is refused when parsed, as Go refuses an undefined function.
+//! `printf`, comparisons, `and`/`or`/`not`, `len`, `index`, and `query` with `first`, `label`,
+//! `value`, `strvalue`, `sortByLabel` over its results). Values print as Go prints them. A
+//! template naming another function is refused when parsed, as Go refuses it.
 
 mod alert;
 mod ast;
@@ -16,5 +16,6 @@ mod parse;
 mod value;
 
 pub use alert::{expand_alert, Template};
+pub use exec::{QueryFn, QueryResult};
 pub use format::{go_float, humanize, humanize_1024, humanize_duration, humanize_percentage};
 pub use value::Value;

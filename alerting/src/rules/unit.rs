@@ -17,6 +17,7 @@ use saphyr::{LoadableYamlNode, Yaml};
 use super::load::parse_file;
 use super::model::{ParseOptions, RuleFile};
 use crate::alerts::{record, AlertState, AlertingRule};
+use crate::template::QueryResult;
 
 /// What a run printed and how it ended (0: every test passed, 1: a failure).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -338,7 +339,22 @@ fn run_test(
                 } else {
                     let ar = &mut alerting[alert_idx];
                     alert_idx += 1;
-                    ar.eval(t, &result, group.limit)
+                    let src = &source;
+                    let query = |q: &str| -> Result<QueryResult, String> {
+                        let parsed = promql::parse(q).map_err(|e| e.to_string())?;
+                        match promql::instant(src, &opts, &parsed, t)
+                            .map_err(|e| e.to_string())?
+                            .value
+                        {
+                            PromValue::Vector(v) => Ok(v
+                                .into_iter()
+                                .map(|s| (s.labels.pairs().iter().cloned().collect(), s.v))
+                                .collect()),
+                            PromValue::Scalar { v, .. } => Ok(vec![(BTreeMap::new(), v)]),
+                            other => Err(format!("query returned a {}", other.type_name())),
+                        }
+                    };
+                    ar.eval(t, &result, group.limit, Some(&query))
                 };
                 match written {
                     Ok(samples) => {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::ast::Node;
-use super::exec::render;
+use super::exec::{render, QueryFn};
 use super::parse::parse as parse_nodes;
 use super::value::Value;
 
@@ -26,16 +26,22 @@ impl Template {
         })
     }
 
-    /// Renders the template with `data` as `.` and `vars` defined (`$labels` and the like).
-    pub fn render(&self, data: &Value, vars: &[(&str, Value)]) -> Result<String, String> {
-        render(&self.nodes, data, vars)
+    /// Renders the template with `data` as `.` and `vars` defined (`$labels` and the like);
+    /// `query` answers the template's `query` calls (without it they fail).
+    pub fn render(
+        &self,
+        data: &Value,
+        vars: &[(&str, Value)],
+        query: Option<&QueryFn<'_>>,
+    ) -> Result<String, String> {
+        render(&self.nodes, data, vars, query)
             .map_err(|e| format!("template: {}: executing: {e}", self.name))
     }
 }
 
 /// Prometheus's alert template: `text` with `$labels`, `$externalLabels`, `$externalURL` and
 /// `$value` defined and the same in `.` (`.Labels`, `.ExternalLabels`, `.ExternalURL`,
-/// `.Value`), rendered as template `name` (`__alert_NAME`).
+/// `.Value`), rendered as template `name` (`__alert_NAME`); `query` answers `query` calls.
 pub fn expand_alert(
     name: &str,
     text: &str,
@@ -43,6 +49,7 @@ pub fn expand_alert(
     external_labels: &BTreeMap<String, String>,
     external_url: &str,
     value: f64,
+    query: Option<&QueryFn<'_>>,
 ) -> Result<String, String> {
     let to_map = |m: &BTreeMap<String, String>| {
         Value::labels(m.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -62,7 +69,7 @@ pub fn expand_alert(
         ("$externalURL", Value::Str(external_url.to_string())),
         ("$value", Value::Num(value)),
     ];
-    Template::parse(name, text)?.render(&data, &vars)
+    Template::parse(name, text)?.render(&data, &vars, query)
 }
 
 #[cfg(test)]
@@ -80,6 +87,21 @@ mod tests {
 
     fn expand(text: &str, value: f64) -> Result<String, String> {
         let external = BTreeMap::from([("cluster".to_string(), "eu".to_string())]);
+        let query = |q: &str| -> Result<crate::template::QueryResult, String> {
+            match q {
+                "up" => Ok(vec![
+                    (
+                        BTreeMap::from([("instance".to_string(), "b".to_string())]),
+                        0.0,
+                    ),
+                    (
+                        BTreeMap::from([("instance".to_string(), "a".to_string())]),
+                        1.0,
+                    ),
+                ]),
+                _ => Err(format!("unknown query {q}")),
+            }
+        };
         expand_alert(
             "__alert_Test",
             text,
@@ -87,6 +109,7 @@ mod tests {
             &external,
             "http://vigil",
             value,
+            Some(&query),
         )
     }
 
@@ -147,8 +170,15 @@ mod tests {
                 "2 node",
             ),
             ("{{ (printf \"%s\" $labels.job) | title }}", 0.0, "Node"),
+            ("{{ with query \"up\" }}{{ . | first | value }}{{ end }}", 0.0, "0"),
+            ("{{ range query \"up\" | sortByLabel \"instance\" }}{{ label \"instance\" . }}={{ .Value }} {{ end }}", 0.0, "a=1 b=0 "),
+            ("{{ with query \"nothing\" }}x{{ end }}", 0.0, "ERR"),
         ];
         for (text, value, want) in cases {
+            if want == "ERR" {
+                assert!(expand(text, value).is_err(), "{text}");
+                continue;
+            }
             assert_eq!(expand(text, value).as_deref(), Ok(want), "{text}");
         }
     }
@@ -160,8 +190,8 @@ mod tests {
             Err("template: __alert_Test:1: undefined variable \"$label\"".to_string())
         );
         assert_eq!(
-            expand("a\n{{ query \"up\" }}", 0.0),
-            Err("template: __alert_Test:2: function \"query\" not defined".to_string())
+            expand("a\n{{ nosuch \"up\" }}", 0.0),
+            Err("template: __alert_Test:2: function \"nosuch\" not defined".to_string())
         );
         assert_eq!(
             expand("{{ if true }}x", 0.0),

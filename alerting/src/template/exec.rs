@@ -1,5 +1,7 @@
 //! Running parsed templates: variables in scopes, pipelines, and the functions.
 
+use std::collections::BTreeMap;
+
 use super::ast::{Arg, Node, Pipeline};
 use super::format::{
     humanize, humanize_1024, humanize_duration, humanize_percentage, print, printf,
@@ -33,32 +35,52 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "reReplaceAll",
     "stripPort",
     "safeHtml",
+    "query",
+    "first",
+    "label",
+    "value",
+    "strvalue",
+    "sortByLabel",
 ];
 
-/// Renders `nodes` with `data` as `.` and `vars` defined.
+/// The samples of an instant query: labels and value.
+pub type QueryResult = Vec<(BTreeMap<String, String>, f64)>;
+
+/// What the `query` function asks: an instant query's samples, or its error.
+pub type QueryFn<'q> = dyn Fn(&str) -> Result<QueryResult, String> + 'q;
+
+/// Renders `nodes` with `data` as `.` and `vars` defined; `query` answers the `query` function.
 pub(crate) fn render(
     nodes: &[Node],
     data: &Value,
     vars: &[(&str, Value)],
+    query: Option<&QueryFn<'_>>,
 ) -> Result<String, String> {
-    let mut scopes: Vec<Vec<(String, Value)>> = vec![vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .chain(std::iter::once(("$".to_string(), data.clone())))
-        .collect()];
+    let mut cx = Cx {
+        scopes: vec![vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .chain(std::iter::once(("$".to_string(), data.clone())))
+            .collect()],
+        query,
+    };
     let mut out = String::new();
-    run(nodes, data, &mut scopes, &mut out)?;
+    run(nodes, data, &mut cx, &mut out)?;
     Ok(out)
 }
 
-type Scopes = Vec<Vec<(String, Value)>>;
+/// Variables in scope (innermost last) and the query function.
+struct Cx<'a, 'q> {
+    scopes: Vec<Vec<(String, Value)>>,
+    query: Option<&'a QueryFn<'q>>,
+}
 
-fn run(nodes: &[Node], dot: &Value, scopes: &mut Scopes, out: &mut String) -> Result<(), String> {
+fn run(nodes: &[Node], dot: &Value, cx: &mut Cx<'_, '_>, out: &mut String) -> Result<(), String> {
     for node in nodes {
         match node {
             Node::Text(t) => out.push_str(t),
             Node::Action(p) => {
-                let v = pipeline(p, dot, scopes)?;
+                let v = pipeline(p, dot, cx)?;
                 if p.vars.is_empty() {
                     out.push_str(&print(&v));
                 }
@@ -68,38 +90,38 @@ fn run(nodes: &[Node], dot: &Value, scopes: &mut Scopes, out: &mut String) -> Re
                 then,
                 otherwise,
             } => {
-                scopes.push(Vec::new());
-                let branch = if pipeline(cond, dot, scopes)?.truthy() {
+                cx.scopes.push(Vec::new());
+                let branch = if pipeline(cond, dot, cx)?.truthy() {
                     then
                 } else {
                     otherwise
                 };
-                run(branch, dot, scopes, out)?;
-                scopes.pop();
+                run(branch, dot, cx, out)?;
+                cx.scopes.pop();
             }
             Node::With {
                 pipe,
                 body,
                 otherwise,
             } => {
-                scopes.push(Vec::new());
-                let v = pipeline(pipe, dot, scopes)?;
+                cx.scopes.push(Vec::new());
+                let v = pipeline(pipe, dot, cx)?;
                 if v.truthy() {
-                    run(body, &v, scopes, out)?;
+                    run(body, &v, cx, out)?;
                 } else {
-                    run(otherwise, dot, scopes, out)?;
+                    run(otherwise, dot, cx, out)?;
                 }
-                scopes.pop();
+                cx.scopes.pop();
             }
             Node::Range {
                 pipe,
                 body,
                 otherwise,
             } => {
-                scopes.push(Vec::new());
+                cx.scopes.push(Vec::new());
                 let mut p = pipe.clone();
                 let names = std::mem::take(&mut p.vars);
-                let v = pipeline(&p, dot, scopes)?;
+                let v = pipeline(&p, dot, cx)?;
                 let items: Vec<(Value, Value)> = match v {
                     Value::Map(m) => m.into_iter().map(|(k, v)| (Value::Str(k), v)).collect(),
                     Value::List(l) => l
@@ -111,10 +133,10 @@ fn run(nodes: &[Node], dot: &Value, scopes: &mut Scopes, out: &mut String) -> Re
                     other => return Err(format!("range can't iterate over {}", print(&other))),
                 };
                 if items.is_empty() {
-                    run(otherwise, dot, scopes, out)?;
+                    run(otherwise, dot, cx, out)?;
                 }
                 for (k, v) in items {
-                    if let Some(scope) = scopes.last_mut() {
+                    if let Some(scope) = cx.scopes.last_mut() {
                         match names.as_slice() {
                             [one] => scope.push((one.clone(), v.clone())),
                             [a, b] => {
@@ -124,17 +146,17 @@ fn run(nodes: &[Node], dot: &Value, scopes: &mut Scopes, out: &mut String) -> Re
                             _ => {}
                         }
                     }
-                    run(body, &v, scopes, out)?;
+                    run(body, &v, cx, out)?;
                 }
-                scopes.pop();
+                cx.scopes.pop();
             }
         }
     }
     Ok(())
 }
 
-fn lookup(scopes: &Scopes, name: &str) -> Result<Value, String> {
-    scopes
+fn lookup(cx: &Cx<'_, '_>, name: &str) -> Result<Value, String> {
+    cx.scopes
         .iter()
         .rev()
         .flat_map(|s| s.iter().rev())
@@ -170,22 +192,23 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn pipeline(p: &Pipeline, dot: &Value, scopes: &mut Scopes) -> Result<Value, String> {
+fn pipeline(p: &Pipeline, dot: &Value, cx: &mut Cx<'_, '_>) -> Result<Value, String> {
     let mut last: Option<Value> = None;
     for cmd in &p.commands {
-        last = Some(command(cmd, last.take(), dot, scopes)?);
+        last = Some(command(cmd, last.take(), dot, cx)?);
     }
     let v = last.unwrap_or(Value::Nil);
     if !p.vars.is_empty() {
         if p.declare {
-            if let Some(scope) = scopes.last_mut() {
+            if let Some(scope) = cx.scopes.last_mut() {
                 for name in &p.vars {
                     scope.push((name.clone(), v.clone()));
                 }
             }
         } else {
             for name in &p.vars {
-                if let Some(slot) = scopes
+                if let Some(slot) = cx
+                    .scopes
                     .iter_mut()
                     .rev()
                     .flat_map(|s| s.iter_mut().rev())
@@ -199,16 +222,16 @@ fn pipeline(p: &Pipeline, dot: &Value, scopes: &mut Scopes) -> Result<Value, Str
     Ok(v)
 }
 
-fn operand(a: &Arg, dot: &Value, scopes: &mut Scopes) -> Result<Value, String> {
+fn operand(a: &Arg, dot: &Value, cx: &mut Cx<'_, '_>) -> Result<Value, String> {
     Ok(match a {
         Arg::Dot(f) => fields(dot.clone(), f)?,
-        Arg::Var(name, f) => fields(lookup(scopes, name)?, f)?,
+        Arg::Var(name, f) => fields(lookup(cx, name)?, f)?,
         Arg::Str(s) => Value::Str(s.clone()),
         Arg::Num(n) => Value::Num(*n),
         Arg::Bool(b) => Value::Bool(*b),
         Arg::Nil => Value::Nil,
-        Arg::Func(name) => call(name, Vec::new())?,
-        Arg::Sub(p, f) => fields(pipeline(p, dot, scopes)?, f)?,
+        Arg::Func(name) => call(name, Vec::new(), cx)?,
+        Arg::Sub(p, f) => fields(pipeline(p, dot, cx)?, f)?,
     })
 }
 
@@ -216,22 +239,22 @@ fn command(
     cmd: &[Arg],
     piped: Option<Value>,
     dot: &Value,
-    scopes: &mut Scopes,
+    cx: &mut Cx<'_, '_>,
 ) -> Result<Value, String> {
     match &cmd[0] {
         Arg::Func(name) => {
             let mut args = Vec::with_capacity(cmd.len());
             for a in &cmd[1..] {
-                args.push(operand(a, dot, scopes)?);
+                args.push(operand(a, dot, cx)?);
             }
             args.extend(piped);
-            call(name, args)
+            call(name, args, cx)
         }
         first => {
             if cmd.len() > 1 || piped.is_some() {
                 return Err(format!("can't give argument to non-function {first:?}"));
             }
-            operand(first, dot, scopes)
+            operand(first, dot, cx)
         }
     }
 }
@@ -275,7 +298,7 @@ fn compare(name: &str, a: &Value, b: &Value) -> Result<std::cmp::Ordering, Strin
     }
 }
 
-fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
+fn call(name: &str, args: Vec<Value>, cx: &Cx<'_, '_>) -> Result<Value, String> {
     use std::cmp::Ordering::{Equal, Greater, Less};
     Ok(match name {
         "and" => args
@@ -368,6 +391,74 @@ fn call(name: &str, args: Vec<Value>) -> Result<Value, String> {
             let re = regex(&text(&args[0]))?;
             let with = go_replacement(&text(&args[1]));
             Value::Str(re.replace_all(&text(&args[2]), with.as_str()).into_owned())
+        }
+        "query" => {
+            let q = text(one(name, &args)?);
+            let Some(run) = cx.query else {
+                return Err("error calling query: no data to query".into());
+            };
+            let samples = run(&q).map_err(|e| format!("error calling query: {e}"))?;
+            Value::List(
+                samples
+                    .into_iter()
+                    .map(|(labels, v)| {
+                        Value::Map(BTreeMap::from([
+                            (
+                                "Labels".to_string(),
+                                Value::labels(labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+                            ),
+                            ("Value".to_string(), Value::Num(v)),
+                        ]))
+                    })
+                    .collect(),
+            )
+        }
+        "first" => match one(name, &args)? {
+            Value::List(l) => l
+                .first()
+                .cloned()
+                .ok_or("error calling first: first() called on vector with no elements")?,
+            other => {
+                return Err(format!(
+                    "error calling first: not a query result: {}",
+                    print(other)
+                ))
+            }
+        },
+        "label" => {
+            arity(name, &args, 2)?;
+            fields(args[1].clone(), &["Labels".to_string(), text(&args[0])]).map(|v| {
+                if v == Value::Nil {
+                    Value::Str(String::new())
+                } else {
+                    v
+                }
+            })?
+        }
+        "value" => fields(one(name, &args)?.clone(), &["Value".to_string()])?,
+        "strvalue" => fields(
+            one(name, &args)?.clone(),
+            &["Labels".to_string(), "__value__".to_string()],
+        )
+        .map(|v| {
+            if v == Value::Nil {
+                Value::Str(String::new())
+            } else {
+                v
+            }
+        })?,
+        "sortByLabel" => {
+            arity(name, &args, 2)?;
+            let key = text(&args[0]);
+            let Value::List(mut l) = args[1].clone() else {
+                return Err("error calling sortByLabel: not a query result".into());
+            };
+            l.sort_by_key(|s| {
+                fields(s.clone(), &["Labels".to_string(), key.clone()])
+                    .map(|v| text(&v))
+                    .unwrap_or_default()
+            });
+            Value::List(l)
         }
         other => return Err(format!("function {other:?} not defined")),
     })
