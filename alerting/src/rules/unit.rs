@@ -366,8 +366,12 @@ fn run_test(
                 }
             }
         }
-        if checks.contains(&t) {
-            let at = firing_at.entry(t).or_default();
+        // A check between two evaluations sees the state of the earlier one, as promtool's.
+        for &c in checks.iter().filter(|&&c| t <= c && c < t + eval_interval) {
+            let at = firing_at.entry(c).or_default();
+            if !at.is_empty() {
+                continue;
+            }
             for rule in &alerting {
                 let list = at.entry(rule.name().to_string()).or_default();
                 for a in rule.alerts().filter(|a| a.state == AlertState::Firing) {

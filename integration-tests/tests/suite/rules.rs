@@ -73,11 +73,12 @@ fn rules_check_counts_rules_and_exits_as_promtool() {
     assert_eq!(code, 0);
 }
 
-const UNIT: &str = "rule_files: [good.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n      - series: 'up{job=\"api\", instance=\"a\"}'\n        values: '1 1 0 0 0 0 0 0 0 0'\n    alert_rule_test:\n      - eval_time: 3m\n        alertname: Down\n        exp_alerts: []\n      - eval_time: 8m\n        alertname: Down\n        exp_alerts:\n          - exp_labels: {job: api, instance: a}\n            exp_annotations: {summary: a is down}\n    promql_expr_test:\n      - expr: job:up:sum\n        eval_time: 1m\n        exp_samples:\n          - labels: 'job:up:sum{job=\"api\"}'\n            value: 1\n";
+const UNIT: &str = "rule_files: [good.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n      - series: 'up{job=\"api\", instance=\"a\"}'\n        values: '1 1 0 0 0 0 0 0 0 0'\n    alert_rule_test:\n      - eval_time: 3m\n        alertname: Down\n        exp_alerts: []\n      - eval_time: 7m30s\n        alertname: Down\n        exp_alerts:\n          - exp_labels: {job: api, instance: a}\n            exp_annotations: {summary: a is down}\n    promql_expr_test:\n      - expr: job:up:sum\n        eval_time: 1m\n        exp_samples:\n          - labels: 'job:up:sum{job=\"api\"}'\n            value: 1\n";
 
 #[test]
 fn rules_test_evaluates_rules_over_input_series_as_promtool() {
-    // `Down` (up == 0 for 5m) is pending from 2m and fires at 7m; its annotation is rendered.
+    // `Down` (up == 0 for 5m) is pending from 2m and fires at 7m; its annotation is rendered;
+    // 7m30s, between two evaluations, sees the one at 7m.
     let (code, stdout, stderr) = rules("test", &[], &[("unit.yml", UNIT)], &[("good.yml", GOOD)]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("  SUCCESS"), "{stdout}");
