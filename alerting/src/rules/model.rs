@@ -92,7 +92,6 @@ impl Rule {
     pub fn name(&self) -> &str {
         self.alert
             .as_deref()
-            .filter(|a| !a.is_empty())
             .or(self.record.as_deref())
             .unwrap_or("")
     }

@@ -15,7 +15,7 @@ use promql::{MemSource, Options};
 use saphyr::{LoadableYamlNode, Yaml};
 
 use super::load::parse_file;
-use super::model::{ParseOptions, RuleFile};
+use super::model::{ParseOptions, Rule, RuleFile, RuleGroup};
 use crate::alerts::{record, AlertState, AlertingRule};
 use crate::template::QueryResult;
 
@@ -227,6 +227,30 @@ fn start_ms(test: &Yaml<'_>) -> Result<i64, Vec<String>> {
     Ok(since.as_millis() as i64)
 }
 
+/// `expr` evaluated at `t` over `source`: the samples of a vector (the metric name dropped where
+/// the query drops it) or a scalar as one unlabelled sample; `None` for other types.
+fn instant(source: &MemSource, expr: &str, t: i64) -> Result<Option<Vec<(Labels, f64)>>, String> {
+    let query = promql::parse(expr).map_err(|e| e.to_string())?;
+    let result =
+        promql::instant(source, &Options::default(), &query, t).map_err(|e| e.to_string())?;
+    Ok(match result.value {
+        PromValue::Vector(v) => Some(
+            v.into_iter()
+                .map(|s| {
+                    let labels = if s.drop_name {
+                        s.labels.without_name()
+                    } else {
+                        s.labels
+                    };
+                    (labels, s.v)
+                })
+                .collect(),
+        ),
+        PromValue::Scalar { v, .. } => Some(vec![(Labels::new(Vec::new()), v)]),
+        _ => None,
+    })
+}
+
 /// Whether `a` and `b` differ by at most two units in the last place (`fuzzy_compare`).
 fn close(a: f64, b: f64) -> bool {
     if a.is_nan() || b.is_nan() || a.signum() != b.signum() {
@@ -290,12 +314,15 @@ fn run_test(
         checks.push(start + duration(t.as_mapping_get("eval_time"), 0).map_err(|e| vec![e])?);
     }
     let end = checks.iter().copied().max().unwrap_or(start);
-    let opts = Options::default();
-    let mut alerting: Vec<AlertingRule> = rules
+    // Every rule with its group, in evaluation order, and the state of each alerting rule.
+    let flat: Vec<(&RuleGroup, &Rule)> = rules
         .iter()
         .flat_map(|f| &f.groups)
-        .flat_map(|g| &g.rules)
-        .filter_map(|r| {
+        .flat_map(|g| g.rules.iter().map(move |r| (g, r)))
+        .collect();
+    let mut alerting: Vec<Option<AlertingRule>> = flat
+        .iter()
+        .map(|(_, r)| {
             let name = r.alert.as_deref()?;
             Some(
                 AlertingRule::new(name, r.for_, r.keep_firing_for, r.labels.clone())
@@ -308,62 +335,52 @@ fn run_test(
     let mut firing_at: BTreeMap<i64, BTreeMap<String, Vec<AlertView>>> = BTreeMap::new();
     let mut t = start;
     while t <= end {
-        let mut alert_idx = 0;
-        for group in rules.iter().flat_map(|f| &f.groups) {
-            for rule in &group.rules {
-                let query = match promql::parse(&rule.expr) {
-                    Ok(q) => q,
-                    Err(e) => {
-                        errors.push(format!("    {e}"));
-                        continue;
-                    }
-                };
-                let result = match promql::instant(&source, &opts, &query, t) {
-                    Ok(r) => match r.value {
-                        PromValue::Vector(v) => v,
-                        PromValue::Scalar { t, v } => vec![Sample {
-                            labels: Labels::new(Vec::new()),
-                            t,
-                            v,
-                            drop_name: false,
-                        }],
-                        _ => Vec::new(),
-                    },
-                    Err(e) => {
-                        errors.push(format!("    rule {}: {e}", rule.name()));
-                        continue;
-                    }
-                };
-                let written = if let Some(name) = rule.record.as_deref() {
-                    record(name, &rule.labels, t, &result, group.limit)
-                } else {
-                    let ar = &mut alerting[alert_idx];
-                    alert_idx += 1;
+        for ((group, rule), state) in flat.iter().zip(alerting.iter_mut()) {
+            let result: Vec<Sample> = match instant(&source, &rule.expr, t) {
+                Ok(v) => v
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(labels, v)| Sample {
+                        labels,
+                        t,
+                        v,
+                        drop_name: false,
+                    })
+                    .collect(),
+                Err(e) => {
+                    errors.push(format!("    rule {}: {e}", rule.name()));
+                    continue;
+                }
+            };
+            let written = match state {
+                None => record(
+                    rule.record.as_deref().unwrap_or(""),
+                    &rule.labels,
+                    t,
+                    &result,
+                    group.limit,
+                ),
+                Some(ar) => {
                     let src = &source;
                     let query = |q: &str| -> Result<QueryResult, String> {
-                        let parsed = promql::parse(q).map_err(|e| e.to_string())?;
-                        match promql::instant(src, &opts, &parsed, t)
-                            .map_err(|e| e.to_string())?
-                            .value
-                        {
-                            PromValue::Vector(v) => Ok(v
+                        match instant(src, q, t)? {
+                            Some(v) => Ok(v
                                 .into_iter()
-                                .map(|s| (s.labels.pairs().iter().cloned().collect(), s.v))
+                                .map(|(l, v)| (l.pairs().iter().cloned().collect(), v))
                                 .collect()),
-                            PromValue::Scalar { v, .. } => Ok(vec![(BTreeMap::new(), v)]),
-                            other => Err(format!("query returned a {}", other.type_name())),
+                            None => Err("query returned no vector".into()),
                         }
                     };
                     ar.eval(t, &result, group.limit, Some(&query))
-                };
-                match written {
-                    Ok(samples) => {
-                        for s in samples {
-                            let _ = source.append(s.labels, &[(t, s.v)]);
-                        }
-                    }
-                    Err(e) => errors.push(format!("    rule {}: {e}", rule.name())),
                 }
+            };
+            match written {
+                Ok(samples) => {
+                    for s in samples {
+                        let _ = source.append(s.labels, &[(t, s.v)]);
+                    }
+                }
+                Err(e) => errors.push(format!("    rule {}: {e}", rule.name())),
             }
         }
         // A check between two evaluations sees the state of the earlier one, as promtool's.
@@ -372,7 +389,7 @@ fn run_test(
             if !at.is_empty() {
                 continue;
             }
-            for rule in &alerting {
+            for rule in alerting.iter().flatten() {
                 let list = at.entry(rule.name().to_string()).or_default();
                 for a in rule.alerts().filter(|a| a.state == AlertState::Firing) {
                     let labels: BTreeMap<String, String> =
@@ -418,29 +435,8 @@ fn run_test(
         let rel = duration(et.as_mapping_get("eval_time"), 0).map_err(|e| vec![e])?;
         let t = start + rel;
         let expr = text(et, "expr").unwrap_or("");
-        let query = match promql::parse(expr) {
-            Ok(q) => q,
-            Err(e) => {
-                errors.push(format!("    expr: {expr:?}, time: {t}ms, err: {e}"));
-                continue;
-            }
-        };
-        let got: Vec<(Labels, f64)> = match promql::instant(&source, &opts, &query, t) {
-            Ok(r) => match r.value {
-                PromValue::Vector(v) => v
-                    .into_iter()
-                    .map(|s| {
-                        let labels = if s.drop_name {
-                            s.labels.without_name()
-                        } else {
-                            s.labels
-                        };
-                        (labels, s.v)
-                    })
-                    .collect(),
-                PromValue::Scalar { v, .. } => vec![(Labels::new(Vec::new()), v)],
-                _ => Vec::new(),
-            },
+        let got = match instant(&source, expr, t) {
+            Ok(v) => v.unwrap_or_default(),
             Err(e) => {
                 errors.push(format!("    expr: {expr:?}, time: {t}ms, err: {e}"));
                 continue;

@@ -226,11 +226,12 @@ impl Decoder {
         for (name, key, value) in self.fields(node, "rulefmt.Rule") {
             match name {
                 "record" => {
-                    r.record = Some(self.string(value));
+                    // An empty name is no name, as Prometheus reads it.
+                    r.record = Some(self.string(value)).filter(|n| !n.is_empty());
                     r.at.record = pos(value);
                 }
                 "alert" => {
-                    r.alert = Some(self.string(value));
+                    r.alert = Some(self.string(value)).filter(|n| !n.is_empty());
                     r.at.alert = pos(value);
                 }
                 "expr" => {

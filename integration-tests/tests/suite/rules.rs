@@ -88,3 +88,22 @@ fn rules_test_evaluates_rules_over_input_series_as_promtool() {
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(stderr.contains("alertname: Down, time: 7m"), "{stderr}");
 }
+
+#[test]
+fn a_rule_that_fails_to_evaluate_leaves_the_next_rules_state_alone() {
+    // `Bad` fails at every evaluation (many-to-many matching: `up` and `job:up:sum` share the
+    // job); `Down` after it in the same group must still fire under its own name.
+    let rules_file = GOOD.replace(
+        "      - alert: Down\n",
+        "      - alert: Bad\n        expr: up + on(job) {__name__=~\"up|job:up:sum\"}\n      - alert: Down\n",
+    );
+    let (code, stdout, stderr) = rules(
+        "test",
+        &[],
+        &[("unit.yml", UNIT)],
+        &[("good.yml", &rules_file)],
+    );
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("rule Bad: "), "{stderr}");
+    assert!(!stderr.contains("alertname: Down"), "{stderr}");
+}
