@@ -377,47 +377,11 @@ fn parse_eval(lines: &[String], i: usize) -> Result<(usize, Eval), String> {
 /// A Prometheus duration (`1m30s`, `0`, `10s53ms`) in milliseconds: units `y w d h m s ms` in
 /// decreasing order, each at most once.
 pub fn parse_duration(s: &str) -> Result<i64, String> {
-    if s == "0" {
-        return Ok(0);
-    }
     if s.is_empty() {
         return Err("empty duration string".into());
     }
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
-    let bad = || format!("not a valid duration string: {s:?}");
-    let mut rest = s;
-    let mut total: i64 = 0;
-    let mut next_unit = 0;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let letters = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let unit = &rest[..letters];
-        rest = &rest[letters..];
-        let at = UNITS[next_unit..]
-            .iter()
-            .position(|(u, _)| *u == unit)
-            .ok_or_else(bad)?
-            + next_unit;
-        total = n
-            .checked_mul(UNITS[at].1)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-        next_unit = at + 1;
-    }
-    Ok(total)
+    common::duration::parse_prometheus(s)
+        .ok_or_else(|| format!("not a valid duration string: {s:?}"))
 }
 
 #[cfg(test)]

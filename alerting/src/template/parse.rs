@@ -98,29 +98,19 @@ fn lex(action: &str, line: usize) -> Result<Vec<Tok>, Error> {
         let c = b[i];
         match c {
             b' ' | b'\t' | b'\n' | b'\r' => i += 1,
-            b'|' => {
-                out.push(Tok::Pipe);
-                i += 1;
-            }
-            b'(' => {
-                out.push(Tok::Open);
-                i += 1;
-            }
-            b')' => {
-                out.push(Tok::Close);
-                i += 1;
-            }
-            b',' => {
-                out.push(Tok::Comma);
+            b'|' | b'(' | b')' | b',' | b'=' => {
+                out.push(match c {
+                    b'|' => Tok::Pipe,
+                    b'(' => Tok::Open,
+                    b')' => Tok::Close,
+                    b',' => Tok::Comma,
+                    _ => Tok::Assign,
+                });
                 i += 1;
             }
             b':' if b.get(i + 1) == Some(&b'=') => {
                 out.push(Tok::Declare);
                 i += 2;
-            }
-            b'=' => {
-                out.push(Tok::Assign);
-                i += 1;
             }
             b'"' => {
                 let mut s = String::new();
