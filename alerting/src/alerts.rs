@@ -91,6 +91,41 @@ pub struct AlertingRule {
     external_labels: BTreeMap<String, String>,
     external_url: String,
     active: BTreeMap<Labels, Alert>,
+    restore: Option<Restore>,
+}
+
+/// What a restart restores of an alerting rule's alerts: the last `ALERTS_FOR_STATE` sample of
+/// each, applied by the first evaluation as Prometheus's `RestoreForState` applies it, so an alert
+/// that was firing fires again at once and a pending one keeps the time it had spent pending.
+#[derive(Debug, Clone, Default)]
+pub struct Restore {
+    /// Each alert's labels (as in [`Alert::labels`]) with the time of its last
+    /// `ALERTS_FOR_STATE` sample (ms) and that sample's value (when it became active, s).
+    pub prior: BTreeMap<Labels, (i64, f64)>,
+    /// Least time an alert restored as pending still waits before it fires (Prometheus's
+    /// `--rules.alert.for-grace-period`), ms.
+    pub grace: i64,
+}
+
+impl Restore {
+    /// When the alert with `labels`, active again at `t`, counts as active since.
+    fn active_at(&self, labels: &Labels, hold: i64, t: i64) -> Option<i64> {
+        let &(last, value) = self.prior.get(labels)?;
+        if promql::value::is_stale_nan(value) || !value.is_finite() {
+            return None;
+        }
+        // Prometheus keeps whole seconds of both.
+        let down_at = last.div_euclid(1000) * 1000;
+        let active_at = (value as i64) * 1000;
+        let remaining = hold - (down_at - active_at);
+        Some(if remaining <= 0 {
+            active_at
+        } else if remaining < self.grace {
+            t + self.grace - hold
+        } else {
+            active_at + (t - down_at)
+        })
+    }
 }
 
 fn ms(d: Duration) -> i64 {
@@ -115,6 +150,7 @@ impl AlertingRule {
             external_labels: BTreeMap::new(),
             external_url: String::new(),
             active: BTreeMap::new(),
+            restore: None,
         }
     }
 
@@ -157,6 +193,31 @@ impl AlertingRule {
         .unwrap_or_else(|e| format!("<error expanding template: {e}>"))
     }
 
+    /// Restores the alerts of `restore` at the next evaluation (after a restart). A rule whose
+    /// `for` is shorter than the grace period restores nothing, as in Prometheus: its alerts wait
+    /// their `for` again.
+    pub fn restore(&mut self, restore: Restore) {
+        if self.hold >= restore.grace {
+            self.restore = Some(restore);
+        }
+    }
+
+    /// How long an alert stays pending before it fires (`for`).
+    pub fn hold(&self) -> Duration {
+        Duration::from_millis(self.hold.max(0) as u64)
+    }
+
+    /// How long an alert keeps firing after its condition cleared.
+    pub fn keep_firing_for(&self) -> Duration {
+        Duration::from_millis(self.keep_firing_for.max(0) as u64)
+    }
+
+    /// Takes over the alerts of `old` (the same rule before a reload).
+    pub fn take_alerts(&mut self, old: AlertingRule) {
+        self.active = old.active;
+        self.restore = old.restore;
+    }
+
     /// The rule's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -197,6 +258,7 @@ impl AlertingRule {
                 return Err(RuleError::DuplicateLabels("alert"));
             }
         }
+        let restore = self.restore.take();
         for (labels, (v, annotations)) in &current {
             match self.active.get_mut(labels) {
                 Some(a) if a.state != AlertState::Inactive => {
@@ -210,7 +272,10 @@ impl AlertingRule {
                             labels: labels.clone(),
                             value: *v,
                             state: AlertState::Pending,
-                            active_at: t,
+                            active_at: restore
+                                .as_ref()
+                                .and_then(|r| r.active_at(labels, self.hold, t))
+                                .unwrap_or(t),
                             fired_at: None,
                             resolved_at: None,
                             keep_firing_since: None,

@@ -4,16 +4,14 @@
 //! unknown fields refused (unless told to ignore them), then every group and rule validated;
 //! each error is worded as Prometheus words it, with the line and column of the offending node,
 //! so that a file Prometheus refuses is refused here with the same message. [`check_files`] is
-//! `promtool check rules`; [`test_files`] is `promtool test rules`.
+//! `promtool check rules` (`promtool test rules` is [`crate::unittest`]).
 
 mod check;
 mod load;
 mod model;
-mod unit;
 mod validate;
 mod yaml;
 
 pub use check::{check_files, duplicates, CheckOptions, CheckOutcome, Duplicate};
 pub use load::{parse, parse_file};
-pub use model::{NameValidation, ParseOptions, Pos, Rule, RuleFile, RuleGroup};
-pub use unit::{test_files, TestOptions, TestOutcome};
+pub use model::{Language, NameValidation, ParseOptions, Pos, Rule, RuleFile, RuleGroup};

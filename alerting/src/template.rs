@@ -17,5 +17,7 @@ mod value;
 
 pub use alert::{expand_alert, Template};
 pub use exec::{QueryFn, QueryResult};
-pub use format::{go_float, humanize, humanize_1024, humanize_duration, humanize_percentage};
+pub use format::{
+    go_exp, go_float, humanize, humanize_1024, humanize_duration, humanize_percentage,
+};
 pub use value::Value;

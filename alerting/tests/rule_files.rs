@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use alerting::rules::{
-    check_files, duplicates, parse_file, test_files, CheckOptions, NameValidation, ParseOptions,
-    TestOptions,
+    check_files, duplicates, parse_file, CheckOptions, NameValidation, ParseOptions,
 };
+use alerting::unittest::{test_files, TestOptions};
 use saphyr::{LoadableYamlNode, Yaml};
 
 fn corpus() -> Option<PathBuf> {

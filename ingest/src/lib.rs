@@ -18,5 +18,5 @@ mod service;
 pub use error::{Error, Result};
 pub use grpc::{grpc_routes, serve_grpc};
 pub use http::http_router;
-pub use remote_write::remote_write_router;
+pub use remote_write::{remote_write_router, write_request};
 pub use service::{IngestLimits, IngestState};

@@ -100,7 +100,27 @@ async fn write(state: &Arc<IngestState>, headers: &HeaderMap, body: Body) -> Res
     let limit = state.limits().max_request_bytes;
     let wire = read_body(headers, body, ContentEncoding::Identity, limit).await?;
     let decompressed = unsnappy(&wire, limit)?;
-    let outcome = service::export_remote_write(state, tenant, decompressed).await?;
+    write_payload(state, tenant, decompressed).await
+}
+
+/// Writes `request` for `tenant` through the path `POST /api/v1/write` takes (the WAL, then the
+/// head): what writers inside the server use (recording rules, `ALERTS`). Resolves once the
+/// write is as durable as an acknowledged remote write; fails as the endpoint would.
+pub async fn write_request(
+    state: &Arc<IngestState>,
+    tenant: common::Tenant,
+    request: &WriteRequest,
+) -> Result<()> {
+    use prost::Message;
+    write_payload(state, tenant, Bytes::from(request.encode_to_vec())).await
+}
+
+async fn write_payload(
+    state: &Arc<IngestState>,
+    tenant: common::Tenant,
+    body: Bytes,
+) -> Result<()> {
+    let outcome = service::export_remote_write(state, tenant, body).await?;
     // As Prometheus answers: the valid series are stored; the first refusal is the 400 that
     // tells the sender (which does not retry a 400) what was wrong.
     if outcome.rejected > 0 {

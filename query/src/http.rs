@@ -3,7 +3,7 @@
 //! [`PromEngine`] and the SQL API (`sql.rs`) over the [`SqlEngine`]. The Loki, Tempo and
 //! Alertmanager APIs go beside them, over their engines, through the same kit.
 
-mod kit;
+pub mod kit;
 mod prometheus;
 mod sql;
 

@@ -20,6 +20,6 @@ mod sql;
 
 pub use error::{Error, Result};
 pub use executor::QueryExecutor;
-pub use http::{prometheus_router, sql_router, ARROW_STREAM, SQL_PATH};
+pub use http::{kit, prometheus_router, sql_router, ARROW_STREAM, SQL_PATH};
 pub use prometheus::{FamilyMetadata, PromEngine, PromLimits, SeriesExemplars, SeriesRow, Steps};
 pub use sql::{session_for_tenant, SqlEngine, SqlLimits, SqlResult};

@@ -32,6 +32,61 @@ pub(crate) struct Config {
     pub(crate) index: IndexSection,
     pub(crate) compaction: CompactionSection,
     pub(crate) retention: RetentionSection,
+    pub(crate) alerting: AlertingSection,
+}
+
+/// Rule evaluation (`[alerting]`): rule files in Prometheus's format, evaluated for the tenant
+/// `default` unless `[alerting.tenants.NAME]` gives a tenant its own files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AlertingSection {
+    /// Rule file globs of the tenant `default`.
+    pub(crate) rule_files: Vec<String>,
+    /// An Alertmanager configuration file (routing and receivers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) alertmanager_config: Option<PathBuf>,
+    /// Interval of groups that name none.
+    #[serde(with = "humantime_serde")]
+    pub(crate) evaluation_interval: Duration,
+    /// How far behind the evaluation time groups that name none query.
+    #[serde(with = "humantime_serde")]
+    pub(crate) query_offset: Duration,
+    /// Labels templates see as `$externalLabels`.
+    pub(crate) external_labels: std::collections::BTreeMap<String, String>,
+    /// What templates see as `$externalURL`.
+    pub(crate) external_url: String,
+    /// Least time a pending alert restored after a restart still waits before it fires.
+    #[serde(with = "humantime_serde")]
+    pub(crate) for_grace_period: Duration,
+    /// How far back a restart looks for alerts' state.
+    #[serde(with = "humantime_serde")]
+    pub(crate) for_outage_tolerance: Duration,
+    /// Tenants with their own rule files.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub(crate) tenants: std::collections::BTreeMap<String, TenantRules>,
+}
+
+/// `[alerting.tenants.NAME]`: the rule files of one tenant.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct TenantRules {
+    pub(crate) rule_files: Vec<String>,
+}
+
+impl Default for AlertingSection {
+    fn default() -> Self {
+        Self {
+            rule_files: Vec::new(),
+            alertmanager_config: None,
+            evaluation_interval: Duration::from_secs(60),
+            query_offset: Duration::ZERO,
+            external_labels: std::collections::BTreeMap::new(),
+            external_url: String::new(),
+            for_grace_period: Duration::from_secs(600),
+            for_outage_tolerance: Duration::from_secs(3600),
+            tenants: std::collections::BTreeMap::new(),
+        }
+    }
 }
 
 /// Background merging of small segments.
@@ -242,6 +297,7 @@ impl Default for Config {
             index: IndexSection::default(),
             compaction: CompactionSection::default(),
             retention: RetentionSection::default(),
+            alerting: AlertingSection::default(),
         }
     }
 }
@@ -409,6 +465,15 @@ pub(crate) struct Overrides {
     /// Keep metric samples this long (e.g. `90d`; default: forever).
     #[arg(long, env = "VIGIL_RETENTION_METRICS", value_parser = humantime::parse_duration)]
     pub(crate) retention_metrics: Option<Duration>,
+    /// Rule files of the tenant `default`, comma-separated globs.
+    #[arg(long, env = "VIGIL_RULE_FILES", value_delimiter = ',')]
+    pub(crate) rule_files: Option<Vec<String>>,
+    /// An Alertmanager configuration file.
+    #[arg(long, env = "VIGIL_ALERTMANAGER_CONFIG")]
+    pub(crate) alertmanager_config: Option<PathBuf>,
+    /// Interval of rule groups that name none (default `1m`).
+    #[arg(long, env = "VIGIL_EVALUATION_INTERVAL", value_parser = humantime::parse_duration)]
+    pub(crate) evaluation_interval: Option<Duration>,
 }
 
 impl Config {
@@ -472,6 +537,17 @@ impl Config {
         if o.retention_metrics.is_some() {
             config.retention.default.metrics = o.retention_metrics;
         }
+        if let Some(files) = o.rule_files {
+            config.alerting.rule_files = files
+                .into_iter()
+                .map(|f| f.trim().to_string())
+                .filter(|f| !f.is_empty())
+                .collect();
+        }
+        if o.alertmanager_config.is_some() {
+            config.alerting.alertmanager_config = o.alertmanager_config;
+        }
+        set!(o.evaluation_interval => config.alerting.evaluation_interval);
         config.validate()?;
         Ok(config)
     }
@@ -500,6 +576,12 @@ impl Config {
         }
         if self.limits.max_request_bytes == 0 || self.limits.max_inflight_bytes == 0 {
             bail!("limits must be positive");
+        }
+        if self.alerting.evaluation_interval.is_zero() {
+            bail!("alerting.evaluation_interval must be positive");
+        }
+        for tenant in self.alerting.tenants.keys() {
+            common::Tenant::new(tenant).with_context(|| format!("alerting.tenants.{tenant}"))?;
         }
         if self.limits.max_inflight_bytes < self.limits.max_request_bytes {
             bail!("limits.max_inflight_bytes must be at least limits.max_request_bytes");

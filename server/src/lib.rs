@@ -3,6 +3,7 @@
 //! thin `main` over [`cli_main`], so tests can build the same program.
 
 mod config;
+mod rules;
 mod serve;
 mod telemetry;
 
@@ -126,12 +127,12 @@ pub fn cli_main() -> anyhow::Result<()> {
                     files,
                 },
         } => {
-            let options = alerting::rules::TestOptions {
+            let options = alerting::unittest::TestOptions {
                 run,
                 ignore_unknown_fields,
                 ..Default::default()
             };
-            let out = alerting::rules::test_files(&files, &options);
+            let out = alerting::unittest::test_files(&files, &options);
             print!("{}", out.stdout);
             eprint!("{}", out.stderr);
             std::process::exit(out.exit_code);

@@ -153,6 +153,38 @@ async fn wait_for_signal() {
     }
 }
 
+/// Reloads the rule files; a file that does not read leaves the running rules as they were.
+async fn reload(rules: &alerting::RuleManager) -> Response {
+    match rules.reload().await {
+        Ok(groups) => {
+            tracing::info!(groups, "rule files reloaded");
+            (StatusCode::OK, "").into_response()
+        }
+        Err(errors) => {
+            let text = errors.join("\n");
+            tracing::error!(errors = %text, "rule files refused; the previous rules keep running");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("failed to reload config: {text}\n"),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Reloads the rule files on every SIGHUP, as Prometheus does.
+async fn reload_on_sighup(rules: &alerting::RuleManager) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("received SIGHUP");
+        let _ = reload(rules).await;
+    }
+}
+
 /// The page `/` answers until the web UI replaces it: what is running and where its APIs are.
 fn index_page(otlp_grpc: std::net::SocketAddr, otlp_http: std::net::SocketAddr) -> String {
     include_str!("index.html")
@@ -244,30 +276,55 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         },
     ));
     let sql = Arc::new(query::SqlEngine::new(view, executor));
-    let api = query::sql_router(
-        sql,
-        query::SqlLimits {
-            max_result_rows: config.query.max_rows,
-            timeout: config.query.timeout,
+    let sql_limits = query::SqlLimits {
+        max_result_rows: config.query.max_rows,
+        timeout: config.query.timeout,
+    };
+    let rules = Arc::new(alerting::RuleManager::new(
+        crate::rules::options(&config.alerting)?,
+        alerting::engines::Engines {
+            prometheus: Arc::clone(&prometheus),
+            sql: Arc::clone(&sql),
+            sql_limits: sql_limits.clone(),
+            sink: Arc::new(crate::rules::IngestSink(Arc::clone(&ingest_state))),
         },
-    )
-    .merge(query::prometheus_router(prometheus))
-    .merge(ingest::remote_write_router(Arc::clone(&ingest_state)))
-    .route(
-        "/api/v1/admin/flush",
-        post({
-            let engine = Arc::clone(&engine);
-            move || async move {
-                match engine.flush_all().await {
-                    Ok(()) => (StatusCode::OK, "flushed\n").into_response(),
-                    Err(error) => {
-                        tracing::error!(%error, "admin flush failed");
-                        (StatusCode::INTERNAL_SERVER_ERROR, "flush failed\n").into_response()
+    ));
+    if config.alerting.alertmanager_config.is_some() {
+        tracing::warn!(
+            "alerting.alertmanager_config is set, but Vigil does not route or send notifications \
+             yet: alerts are evaluated and listed on /api/v1/alerts only"
+        );
+    }
+    match rules.reload().await {
+        Ok(groups) => tracing::info!(groups, "rule files loaded"),
+        Err(errors) => anyhow::bail!("rule files refused:\n{}", errors.join("\n")),
+    }
+    let api = query::sql_router(sql, sql_limits)
+        .merge(query::prometheus_router(prometheus))
+        .merge(alerting::rules_router(Arc::clone(&rules)))
+        .route(
+            "/-/reload",
+            post({
+                let rules = Arc::clone(&rules);
+                move || async move { reload(&rules).await }
+            }),
+        )
+        .merge(ingest::remote_write_router(Arc::clone(&ingest_state)))
+        .route(
+            "/api/v1/admin/flush",
+            post({
+                let engine = Arc::clone(&engine);
+                move || async move {
+                    match engine.flush_all().await {
+                        Ok(()) => (StatusCode::OK, "flushed\n").into_response(),
+                        Err(error) => {
+                            tracing::error!(%error, "admin flush failed");
+                            (StatusCode::INTERNAL_SERVER_ERROR, "flush failed\n").into_response()
+                        }
                     }
                 }
-            }
-        }),
-    );
+            }),
+        );
     *slot.api.write() = Some(api);
     slot.ready.store(true, Ordering::Release);
 
@@ -291,7 +348,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let compactor = tokio::spawn(Arc::clone(&engine).run_compactor(stopped(stop_ingest.clone())));
     tracing::info!("vigil ready");
 
+    let reloader = tokio::spawn({
+        let rules = Arc::clone(&rules);
+        async move { reload_on_sighup(&rules).await }
+    });
+
     wait_for_signal().await;
+    reloader.abort();
+    // Rules first: their last writes go through the ingest path that stops next.
+    rules.stop().await;
     let _ = stop_ingest_tx.send(true);
     let grace = Duration::from_secs(30);
     for (name, outcome) in [

@@ -39,6 +39,38 @@ impl std::fmt::Display for Pos {
     }
 }
 
+/// The language of a rule's expression: a Vigil extension of the rule format (`language:` on a
+/// group, for all its rules, or on one rule); PromQL when absent, so Prometheus's files read
+/// unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Language {
+    /// PromQL over the metrics (Prometheus's rules).
+    #[default]
+    PromQl,
+    /// SQL over Vigil's tables: each row is a result, its `value` column the value and its
+    /// other columns (text) the labels.
+    Sql,
+}
+
+impl Language {
+    /// The name rule files and the rule API use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::PromQl => "promql",
+            Language::Sql => "sql",
+        }
+    }
+
+    /// The language named `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "promql" => Some(Language::PromQl),
+            "sql" => Some(Language::Sql),
+            _ => None,
+        }
+    }
+}
+
 /// A parsed rule file.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RuleFile {
@@ -59,6 +91,8 @@ pub struct RuleGroup {
     pub limit: u64,
     /// Labels added to every rule's output.
     pub labels: BTreeMap<String, String>,
+    /// The language of its rules' expressions, unless a rule names its own.
+    pub language: Option<Language>,
     /// The rules, in file order.
     pub rules: Vec<Rule>,
     /// Where the group's mapping starts.
@@ -73,8 +107,10 @@ pub struct Rule {
     pub record: Option<String>,
     /// The name of an alerting rule's alerts.
     pub alert: Option<String>,
-    /// The expression (PromQL).
+    /// The expression (PromQL unless [`Rule::language`] says otherwise).
     pub expr: String,
+    /// The language of the expression as the rule names it (`None`: the group's).
+    pub language: Option<Language>,
     /// How long an alert stays pending before it fires.
     pub for_: Duration,
     /// How long an alert keeps firing after its condition cleared.

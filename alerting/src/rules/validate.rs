@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::model::{NameValidation, Pos, Rule, RuleFile};
+use super::model::{Language, NameValidation, Pos, Rule, RuleFile};
 use crate::template::Template;
 
 /// Every error of a decoded file.
@@ -26,7 +26,8 @@ pub(super) fn validate(file: &RuleFile, names: NameValidation) -> Vec<String> {
             }
         }
         for (i, r) in g.rules.iter().enumerate() {
-            for e in rule_errors(r, names) {
+            let language = r.language.or(g.language).unwrap_or_default();
+            for e in rule_errors(r, language, names) {
                 let at = match (e.node, e.alt) {
                     (Some(n), Some(a)) => format!("{n}: {a}: "),
                     (Some(n), None) => format!("{n}: "),
@@ -60,7 +61,7 @@ fn at(node: Pos, message: impl Into<String>) -> RuleError {
     }
 }
 
-fn rule_errors(r: &Rule, names: NameValidation) -> Vec<RuleError> {
+fn rule_errors(r: &Rule, language: Language, names: NameValidation) -> Vec<RuleError> {
     let mut out = Vec::new();
     let record = r.record.as_deref().unwrap_or("");
     let alert = r.alert.as_deref().unwrap_or("");
@@ -80,6 +81,9 @@ fn rule_errors(r: &Rule, names: NameValidation) -> Vec<RuleError> {
     }
     if r.expr.is_empty() {
         out.push(at(r.at.expr, "field 'expr' must be set in rule"));
+    } else if language != Language::PromQl {
+        // SQL is planned when the rule is evaluated; a statement that does not plan is the
+        // rule's error on the rules API.
     } else if let Err(e) = promql::parse(&r.expr) {
         out.push(at(
             r.at.expr,

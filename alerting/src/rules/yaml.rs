@@ -10,7 +10,7 @@ use std::time::Duration;
 use saphyr::{MarkedYaml, YamlData, YamlLoader};
 use saphyr_parser::{Parser, ScalarStyle};
 
-use super::model::{Pos, Rule, RuleFile, RuleGroup};
+use super::model::{Language, Pos, Rule, RuleFile, RuleGroup};
 
 /// Decodes `text`; `Err` is the whole error report.
 pub(super) fn decode(text: &str, ignore_unknown: bool) -> Result<RuleFile, String> {
@@ -214,6 +214,7 @@ impl Decoder {
                 "query_offset" => g.query_offset = self.duration(value),
                 "limit" => g.limit = self.unsigned(value),
                 "labels" => g.labels = self.string_map(value),
+                "language" => g.language = self.language(value),
                 "rules" => g.rules = self.list(value, "[]rulefmt.Rule", Self::rule),
                 _ => self.unknown(key, name, "rulefmt.RuleGroup"),
             }
@@ -242,6 +243,7 @@ impl Decoder {
                 "keep_firing_for" => r.keep_firing_for = self.duration(value).unwrap_or_default(),
                 "labels" => r.labels = self.string_map(value),
                 "annotations" => r.annotations = self.string_map(value),
+                "language" => r.language = self.language(value),
                 _ => self.unknown(key, name, "rulefmt.Rule"),
             }
         }
@@ -297,6 +299,22 @@ impl Decoder {
                 None
             }
         }
+    }
+
+    /// A rule language (`promql`, `sql`); null is `None`.
+    fn language(&mut self, node: &Node<'_>) -> Option<Language> {
+        if is_null(node) {
+            return None;
+        }
+        let name = self.string(node);
+        let language = Language::from_name(&name);
+        if language.is_none() {
+            self.errors.push(format!(
+                "line {}: unknown rule language {name:?}: use promql or sql",
+                pos(node).line
+            ));
+        }
+        language
     }
 
     fn string_map(&mut self, node: &Node<'_>) -> BTreeMap<String, String> {

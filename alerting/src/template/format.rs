@@ -106,6 +106,21 @@ pub fn go_float(v: f64) -> String {
     go_g(v, None)
 }
 
+/// A float as Go's `strconv.FormatFloat(v, 'e', -1, 64)` prints it (`1e+00`, `2.5e-07`): the
+/// form of alert values in Prometheus's APIs.
+pub fn go_exp(v: f64) -> String {
+    if let Some(s) = special(v) {
+        return s;
+    }
+    let neg = v.is_sign_negative() && v != 0.0;
+    let (d, dp) = if v == 0.0 {
+        ("0".to_string(), 1)
+    } else {
+        digits(v, None)
+    };
+    fmt_e(neg, &d, dp, d.len() - 1)
+}
+
 fn g4(v: f64) -> String {
     go_g(v, Some(4))
 }

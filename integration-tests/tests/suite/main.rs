@@ -10,10 +10,13 @@
 //! - `tenancy`: every read path answers each tenant with its own data only.
 //! - `limits`: every limit answers as Prometheus or OTLP clients expect, and the server stays up.
 //! - `rules`: `vigil rules check` answers as `promtool check rules`.
+//! - `alerting`: the server evaluates rule files, lists alerts as Prometheus does, restores them
+//!   after a crash and reloads.
 
 mod harness;
 mod otlp;
 
+mod alerting;
 mod bad_input;
 mod compaction;
 mod crash;

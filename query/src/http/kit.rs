@@ -3,13 +3,16 @@
 //! one mapping of [`crate::Error`] to a response (`respond.rs`) and request metrics
 //! (`metrics.rs`). Timeouts are the engines' ([`crate::QueryExecutor::run`]): a handler hands
 //! its engine the request's `timeout`, narrowed to the configured one by [`Params::timeout`].
+//! Public for the APIs other crates serve through it (the rule and Alertmanager APIs of
+//! `alerting`).
 
 mod metrics;
 mod params;
 mod respond;
 mod time;
 
-pub(crate) use metrics::instrument;
-pub(crate) use params::{tenant, Params};
-pub(crate) use respond::{error_response, json_str, success, success_with, write_json_str};
+pub use metrics::instrument;
+pub use params::{tenant, Params};
+pub use respond::{error_response, json, json_str, success};
+pub(crate) use respond::{success_with, write_json_str};
 pub(crate) use time::{format_time, now_ms, parse_duration, parse_time, TimeForms};

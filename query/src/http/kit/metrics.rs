@@ -12,7 +12,7 @@ use super::respond::ErrorType;
 use crate::metrics::{DURATION, ERRORS, REQUESTS};
 
 /// `router` with every request of API `api` counted and timed.
-pub(crate) fn instrument(api: &'static str, router: Router) -> Router {
+pub fn instrument(api: &'static str, router: Router) -> Router {
     router.layer(middleware::from_fn(move |req: Request, next: Next| {
         record(api, req, next)
     }))

@@ -12,11 +12,11 @@ use crate::{Error, Result};
 
 /// Request parameters from the query string and a form body.
 #[derive(Debug, Default)]
-pub(crate) struct Params(Vec<(String, String)>);
+pub struct Params(Vec<(String, String)>);
 
 impl Params {
     /// The parameters of `query` (the raw query string) and of `body` when it is a form.
-    pub(crate) fn from(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Self {
+    pub fn from(query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Self {
         let mut out = Vec::new();
         if let Some(q) = query {
             out.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
@@ -32,7 +32,7 @@ impl Params {
     }
 
     /// The first value of `key`.
-    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+    pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == key)
@@ -40,7 +40,7 @@ impl Params {
     }
 
     /// Every value of `key`, in order.
-    pub(crate) fn all(&self, key: &str) -> Vec<&str> {
+    pub fn all(&self, key: &str) -> Vec<&str> {
         self.0
             .iter()
             .filter(|(k, _)| k == key)
@@ -68,7 +68,7 @@ impl Params {
 }
 
 /// The tenant of a request: its `X-Scope-OrgID` header, or the default tenant.
-pub(crate) fn tenant(headers: &HeaderMap) -> Result<Tenant> {
+pub fn tenant(headers: &HeaderMap) -> Result<Tenant> {
     Ok(Tenant::from_header(
         headers.get(TENANT_HEADER).map(|v| v.as_bytes()),
     )?)

@@ -17,7 +17,7 @@ use crate::Error;
 pub(crate) struct ErrorType(pub(crate) &'static str);
 
 /// `{"status":"success","data":<data>}`; `data` is JSON already.
-pub(crate) fn success(data: &str) -> Response {
+pub fn success(data: &str) -> Response {
     success_with(data, &[], &[])
 }
 
@@ -38,12 +38,12 @@ pub(crate) fn success_with(data: &str, warnings: &[String], infos: &[String]) ->
 }
 
 /// A JSON response.
-pub(crate) fn json(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
+pub fn json(status: StatusCode, body: impl Into<axum::body::Body>) -> Response {
     (status, [(CONTENT_TYPE, "application/json")], body.into()).into_response()
 }
 
 /// The response to `e` from API `api`: status by its class, body with its `errorType`.
-pub(crate) fn error_response(api: &'static str, e: &Error) -> Response {
+pub fn error_response(api: &'static str, e: &Error) -> Response {
     let code = e.code();
     if code == ErrorCode::Internal {
         tracing::error!(error = %e, api, "query failed");
@@ -63,7 +63,7 @@ pub(crate) fn error_response(api: &'static str, e: &Error) -> Response {
 }
 
 /// `s` as a JSON string.
-pub(crate) fn json_str(s: &str) -> String {
+pub fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     write_json_str(&mut out, s);
     out

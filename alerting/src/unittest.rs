@@ -4,6 +4,7 @@
 //! histograms and `group_eval_order` are not supported yet; a test that needs native histograms
 //! fails and says so.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,10 +15,9 @@ use promql::value::{stale_nan, Labels, Sample, Value as PromValue};
 use promql::{MemSource, Options};
 use saphyr::{LoadableYamlNode, Yaml};
 
-use super::load::parse_file;
-use super::model::{ParseOptions, Rule, RuleFile, RuleGroup};
-use crate::alerts::{record, AlertState, AlertingRule};
-use crate::template::QueryResult;
+use crate::alerts::AlertState;
+use crate::group::{rule_samples, Backend, Group, GroupDefaults};
+use crate::rules::{parse_file, Language, ParseOptions, RuleFile};
 
 /// What a run printed and how it ended (0: every test passed, 1: a failure).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -227,28 +227,33 @@ fn start_ms(test: &Yaml<'_>) -> Result<i64, Vec<String>> {
     Ok(since.as_millis() as i64)
 }
 
-/// `expr` evaluated at `t` over `source`: the samples of a vector (the metric name dropped where
-/// the query drops it) or a scalar as one unlabelled sample; `None` for other types.
-fn instant(source: &MemSource, expr: &str, t: i64) -> Result<Option<Vec<(Labels, f64)>>, String> {
-    let query = promql::parse(expr).map_err(|e| e.to_string())?;
-    let result =
-        promql::instant(source, &Options::default(), &query, t).map_err(|e| e.to_string())?;
-    Ok(match result.value {
-        PromValue::Vector(v) => Some(
-            v.into_iter()
-                .map(|s| {
-                    let labels = if s.drop_name {
-                        s.labels.without_name()
-                    } else {
-                        s.labels
-                    };
-                    (labels, s.v)
-                })
-                .collect(),
-        ),
-        PromValue::Scalar { v, .. } => Some(vec![(Labels::new(Vec::new()), v)]),
-        _ => None,
-    })
+/// The in-memory source a test's series and rules' output live in.
+pub(crate) struct MemBackend(pub(crate) RefCell<MemSource>);
+
+impl Backend for MemBackend {
+    fn query(&self, language: Language, expr: &str, t: i64) -> Result<PromValue, String> {
+        if language != Language::PromQl {
+            return Err(format!(
+                "{} rules are not evaluated by unit tests",
+                language.as_str()
+            ));
+        }
+        let query = promql::parse(expr).map_err(|e| e.to_string())?;
+        let source = self.0.borrow();
+        Ok(promql::instant(&*source, &Options::default(), &query, t)
+            .map_err(|e| e.to_string())?
+            .value)
+    }
+
+    fn write(&self, samples: Vec<Sample>) -> Result<(), String> {
+        let mut source = self.0.borrow_mut();
+        for s in samples {
+            source
+                .append(s.labels, &[(s.t, s.v)])
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
 }
 
 /// Whether `a` and `b` differ by at most two units in the last place (`fuzzy_compare`).
@@ -314,73 +319,30 @@ fn run_test(
         checks.push(start + duration(t.as_mapping_get("eval_time"), 0).map_err(|e| vec![e])?);
     }
     let end = checks.iter().copied().max().unwrap_or(start);
-    // Every rule with its group, in evaluation order, and the state of each alerting rule.
-    let flat: Vec<(&RuleGroup, &Rule)> = rules
+    // Every group of every file, evaluated in file order at each step.
+    let defaults = GroupDefaults {
+        interval: Duration::from_millis(eval_interval.max(0) as u64),
+        query_offset: Duration::ZERO,
+        external_labels,
+        external_url: external_url.to_string(),
+    };
+    let mut groups: Vec<Group> = rules
         .iter()
         .flat_map(|f| &f.groups)
-        .flat_map(|g| g.rules.iter().map(move |r| (g, r)))
+        .map(|g| Group::new("", g, &defaults))
         .collect();
-    let mut alerting: Vec<Option<AlertingRule>> = flat
-        .iter()
-        .map(|(_, r)| {
-            let name = r.alert.as_deref()?;
-            Some(
-                AlertingRule::new(name, r.for_, r.keep_firing_for, r.labels.clone())
-                    .with_templates(r.annotations.clone(), external_labels.clone(), external_url),
-            )
-        })
-        .collect();
+    let backend = MemBackend(RefCell::new(source));
     let mut errors = Vec::new();
     // Alerts at each checked time, by alert name.
     let mut firing_at: BTreeMap<i64, BTreeMap<String, Vec<AlertView>>> = BTreeMap::new();
     let mut t = start;
     while t <= end {
-        for ((group, rule), state) in flat.iter().zip(alerting.iter_mut()) {
-            let result: Vec<Sample> = match instant(&source, &rule.expr, t) {
-                Ok(v) => v
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(labels, v)| Sample {
-                        labels,
-                        t,
-                        v,
-                        drop_name: false,
-                    })
-                    .collect(),
-                Err(e) => {
-                    errors.push(format!("    rule {}: {e}", rule.name()));
-                    continue;
+        for group in &mut groups {
+            group.eval(t, &backend);
+            for rule in &group.rules {
+                if let Some(e) = &rule.last_error {
+                    errors.push(format!("    rule {}: {e}", rule.rule.name()));
                 }
-            };
-            let written = match state {
-                None => record(
-                    rule.record.as_deref().unwrap_or(""),
-                    &rule.labels,
-                    t,
-                    &result,
-                    group.limit,
-                ),
-                Some(ar) => {
-                    let src = &source;
-                    let query = |q: &str| -> Result<QueryResult, String> {
-                        match instant(src, q, t)? {
-                            Some(v) => Ok(v
-                                .into_iter()
-                                .map(|(l, v)| (l.pairs().iter().cloned().collect(), v))
-                                .collect()),
-                            None => Err("query returned no vector".into()),
-                        }
-                    };
-                    ar.eval(t, &result, group.limit, Some(&query))
-                }
-            };
-            match written {
-                Ok(samples) => {
-                    for s in samples {
-                        let _ = source.append(s.labels, &[(t, s.v)]);
-                    }
-                }
-                Err(e) => errors.push(format!("    rule {}: {e}", rule.name())),
             }
         }
         // A check between two evaluations sees the state of the earlier one, as promtool's.
@@ -389,7 +351,11 @@ fn run_test(
             if !at.is_empty() {
                 continue;
             }
-            for rule in alerting.iter().flatten() {
+            for rule in groups
+                .iter()
+                .flat_map(|g| &g.rules)
+                .filter_map(|r| r.alerting.as_ref())
+            {
                 let list = at.entry(rule.name().to_string()).or_default();
                 for a in rule.alerts().filter(|a| a.state == AlertState::Firing) {
                     let labels: BTreeMap<String, String> =
@@ -435,8 +401,11 @@ fn run_test(
         let rel = duration(et.as_mapping_get("eval_time"), 0).map_err(|e| vec![e])?;
         let t = start + rel;
         let expr = text(et, "expr").unwrap_or("");
-        let got = match instant(&source, expr, t) {
-            Ok(v) => v.unwrap_or_default(),
+        let got: Vec<(Labels, f64)> = match backend
+            .query(Language::PromQl, expr, t)
+            .and_then(|v| rule_samples(v, t))
+        {
+            Ok(v) => v.into_iter().map(|s| (s.labels, s.v)).collect(),
             Err(e) => {
                 errors.push(format!("    expr: {expr:?}, time: {t}ms, err: {e}"));
                 continue;
