@@ -12,6 +12,7 @@
 //! It depends on `common` and the query engines only (DESIGN.md), never on storage internals;
 //! its HTTP APIs use `query`'s kit.
 
+pub mod alertmanager;
 pub mod alerts;
 pub mod engines;
 pub mod group;
