@@ -1,6 +1,7 @@
 //! Alertmanager inside Vigil (issue 16, point 2), built up from its parts: label matchers as
-//! Alertmanager parses them ([`matchers`]) and the routing tree ([`route`]); time intervals,
-//! receivers, silences and the v2 API follow.
+//! Alertmanager parses them ([`matchers`]) the routing tree ([`route`]) and time intervals
+//! ([`timeinterval`]); receivers, silences and the v2 API follow.
 
 pub mod matchers;
 pub mod route;
+pub mod timeinterval;

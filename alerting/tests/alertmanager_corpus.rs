@@ -3,7 +3,9 @@
 //! (`matchers/parse_cases.yaml`, from Alertmanager's `matcher/parse` tests) gives the matchers
 //! or the exact error Alertmanager gives; every routing case (`routing/route_cases.yaml` from
 //! `dispatch/route_test.go`, `routing/cli_cases.yaml` from `amtool config routes test`) sends
-//! its alert to the routes, with the options and keys, Alertmanager's tree gives. The corpus must
+//! its alert to the routes, with the options and keys, Alertmanager's tree gives; every time
+//! interval case (`timeinterval/yaml_cases.yaml`) loads or fails with Alertmanager's error and
+//! contains the instants it should. The corpus must
 //! be there: a missing corpus fails.
 
 use std::path::PathBuf;
@@ -13,6 +15,7 @@ use std::time::Duration;
 
 use alerting::alertmanager::matchers::{parse_matcher, parse_matchers, Matcher};
 use alerting::alertmanager::route::{LabelSet, Route};
+use alerting::alertmanager::timeinterval::TimeInterval;
 use saphyr::{LoadableYamlNode, Yaml};
 
 fn corpus() -> PathBuf {
@@ -237,6 +240,77 @@ fn routing_cases_route_as_alertmanager() {
     assert!(
         failures.is_empty(),
         "{} of {count} routing cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn time_interval_cases_load_and_contain_as_alertmanager() {
+    let path = corpus().join("timeinterval/yaml_cases.yaml");
+    let body = std::fs::read_to_string(&path).expect("yaml_cases.yaml");
+    let docs = Yaml::load_from_str(&body).expect("yaml");
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for case in docs[0]
+        .as_mapping_get("cases")
+        .and_then(Yaml::as_vec)
+        .expect("cases")
+    {
+        count += 1;
+        let yaml = text(case, "yaml").expect("yaml");
+        let what = text(case, "comment").unwrap_or(yaml);
+        let intervals = Yaml::load_from_str(yaml).expect("case yaml");
+        let parsed: Result<Vec<TimeInterval>, String> = intervals[0]
+            .as_vec()
+            .expect("a list of intervals")
+            .iter()
+            .map(TimeInterval::parse)
+            .collect();
+        let want_error = case
+            .as_mapping_get("expect_error")
+            .and_then(Yaml::as_bool)
+            .unwrap_or(false);
+        let intervals = match (parsed, want_error) {
+            (Ok(i), false) => i,
+            (Err(e), true) => {
+                let want = text(case, "error").unwrap_or("");
+                if e != want {
+                    failures.push(format!("{what}: error {e:?}, want {want:?}"));
+                }
+                continue;
+            }
+            (Ok(_), true) => {
+                failures.push(format!("{what}: loaded, want an error"));
+                continue;
+            }
+            (Err(e), false) => {
+                failures.push(format!("{what}: refused: {e}"));
+                continue;
+            }
+        };
+        for (key, want) in [("contains", true), ("excludes", false)] {
+            for at in case
+                .as_mapping_get(key)
+                .and_then(Yaml::as_vec)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                let at = at.as_str().expect("a time");
+                let t = chrono::DateTime::parse_from_str(at, "%d %b %y %H:%M %z")
+                    .unwrap_or_else(|e| panic!("{at}: {e}"))
+                    .with_timezone(&chrono::Utc);
+                let got = intervals.iter().any(|i| i.contains(t));
+                if got != want {
+                    failures.push(format!("{what}: {at} contained {got}, want {want}"));
+                }
+            }
+        }
+    }
+    assert!(count >= 21, "only {count} cases read");
+    assert!(
+        failures.is_empty(),
+        "{} of {count} time interval cases differ:\n{}",
         failures.len(),
         failures.join("\n")
     );
