@@ -1,7 +1,11 @@
 //! Alertmanager inside Vigil (issue 16, point 2), built up from its parts: label matchers as
-//! Alertmanager parses them ([`matchers`]) the routing tree ([`route`]) and time intervals
-//! ([`timeinterval`]); receivers, silences and the v2 API follow.
+//! Alertmanager parses them ([`matchers`]) the routing tree ([`route`]), time intervals
+//! ([`timeinterval`]) and whole configuration files ([`config`]: `alertmanager.yml` loaded or
+//! refused as Alertmanager's `config.Load` does); grouping, silences, notifiers and the v2 API
+//! follow.
 
+pub mod config;
 pub mod matchers;
 pub mod route;
+mod schema;
 pub mod timeinterval;

@@ -22,6 +22,7 @@ mod metrics;
 pub mod rules;
 pub mod template;
 pub mod unittest;
+mod yaml;
 
 pub use http::rules_router;
 pub use manager::{ManagerOptions, RuleManager};

@@ -5,7 +5,8 @@
 //! `dispatch/route_test.go`, `routing/cli_cases.yaml` from `amtool config routes test`) sends
 //! its alert to the routes, with the options and keys, Alertmanager's tree gives; every time
 //! interval case (`timeinterval/yaml_cases.yaml`) loads or fails with Alertmanager's error and
-//! contains the instants it should. The corpus must
+//! contains the instants it should; every configuration case (`config/manifest.yaml`, from
+//! `config/config_test.go`) loads, or fails with Alertmanager's error. The corpus must
 //! be there: a missing corpus fails.
 
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use alerting::alertmanager::config::load;
 use alerting::alertmanager::matchers::{parse_matcher, parse_matchers, Matcher};
 use alerting::alertmanager::route::{LabelSet, Route};
 use alerting::alertmanager::timeinterval::TimeInterval;
@@ -311,6 +313,47 @@ fn time_interval_cases_load_and_contain_as_alertmanager() {
     assert!(
         failures.is_empty(),
         "{} of {count} time interval cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn configuration_cases_load_or_fail_as_alertmanager() {
+    let dir = corpus().join("config");
+    let body = std::fs::read_to_string(dir.join("manifest.yaml")).expect("manifest.yaml");
+    let docs = Yaml::load_from_str(&body).expect("yaml");
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for case in docs[0]
+        .as_mapping_get("cases")
+        .and_then(Yaml::as_vec)
+        .expect("cases")
+    {
+        count += 1;
+        let file = text(case, "file").expect("file");
+        let config = std::fs::read_to_string(dir.join(file)).expect("config file");
+        let got = load(&config);
+        match (text(case, "expect"), got) {
+            (Some("load"), Ok(_)) => {}
+            (Some("load"), Err(e)) => failures.push(format!("{file}: refused: {e}")),
+            (_, Ok(_)) => failures.push(format!("{file}: loaded, want an error")),
+            (_, Err(e)) => {
+                let want = text(case, "error").unwrap_or("");
+                let same = match want.strip_prefix("contains: ") {
+                    Some(part) => e.contains(part),
+                    None => e == want,
+                };
+                if !same {
+                    failures.push(format!("{file}: error {e:?}, want {want:?}"));
+                }
+            }
+        }
+    }
+    assert!(count >= 76, "only {count} cases read");
+    assert!(
+        failures.is_empty(),
+        "{} of {count} configuration cases differ:\n{}",
         failures.len(),
         failures.join("\n")
     );

@@ -126,7 +126,7 @@ impl Route {
             let all = labels.iter().any(|l| l == "...");
             if all && labels.len() > 1 {
                 return Err(
-                    "cannot have wildcard group_by (`...`) and other other labels at the same time"
+                    "cannot have wildcard group_by (`...`) and other labels at the same time"
                         .into(),
                 );
             }
