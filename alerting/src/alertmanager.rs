@@ -4,8 +4,15 @@
 //! refused as Alertmanager's `config.Load` does); grouping, silences, notifiers and the v2 API
 //! follow.
 
+pub mod alert;
+mod api;
 pub mod config;
+pub mod dispatch;
 pub mod matchers;
+mod metrics;
+pub mod notify;
 pub mod route;
 mod schema;
 pub mod timeinterval;
+
+pub use api::{alertmanager_router, Alertmanagers, DEFAULT_CONFIG};

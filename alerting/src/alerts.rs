@@ -78,6 +78,25 @@ pub struct Alert {
     pub keep_firing_since: Option<i64>,
     /// The rule's annotations, rendered with the latest result's labels and value.
     pub annotations: BTreeMap<String, String>,
+    /// When it was last sent to the Alertmanager (ms).
+    pub last_sent_at: Option<i64>,
+    /// Until when the last sending holds it firing (ms): the end it was sent with.
+    pub valid_until: i64,
+}
+
+impl Alert {
+    /// Whether it is due to be sent at `t` (Prometheus's `needsSending`): firing and not sent
+    /// within `resend_delay`, or resolved since it was last sent.
+    fn needs_sending(&self, t: i64, resend_delay: i64) -> bool {
+        if self.state == AlertState::Pending {
+            return false;
+        }
+        let last = self.last_sent_at.unwrap_or(i64::MIN);
+        if self.resolved_at.is_some_and(|r| r > last) {
+            return true;
+        }
+        last.saturating_add(resend_delay) < t
+    }
 }
 
 /// An alerting rule and its alerts.
@@ -212,6 +231,22 @@ impl AlertingRule {
         Duration::from_millis(self.keep_firing_for.max(0) as u64)
     }
 
+    /// The alerts to send to the Alertmanager at `t` (firing ones every `resend_delay`,
+    /// resolved ones once more), each held valid for four times the longer of `resend_delay`
+    /// and the evaluation `interval` (ms), as Prometheus sends them.
+    pub fn to_send(&mut self, t: i64, resend_delay: i64, interval: i64) -> Vec<Alert> {
+        let hold = 4 * resend_delay.max(interval);
+        self.active
+            .values_mut()
+            .filter(|a| a.needs_sending(t, resend_delay))
+            .map(|a| {
+                a.last_sent_at = Some(t);
+                a.valid_until = t + hold;
+                a.clone()
+            })
+            .collect()
+    }
+
     /// Takes over the alerts of `old` (the same rule before a reload).
     pub fn take_alerts(&mut self, old: AlertingRule) {
         self.active = old.active;
@@ -280,6 +315,8 @@ impl AlertingRule {
                             resolved_at: None,
                             keep_firing_since: None,
                             annotations: annotations.clone(),
+                            last_sent_at: None,
+                            valid_until: 0,
                         },
                     );
                 }

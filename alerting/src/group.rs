@@ -66,6 +66,9 @@ pub struct GroupDefaults {
     pub external_labels: BTreeMap<String, String>,
     /// What templates see as `$externalURL`.
     pub external_url: String,
+    /// How often a firing alert is sent to the Alertmanager again (Prometheus's
+    /// `--rules.alert.resend-delay`, 1m).
+    pub resend_delay: Duration,
 }
 
 /// How a rule's last evaluation went.
@@ -157,6 +160,10 @@ pub struct Group {
     pub last_evaluation: Option<i64>,
     /// How long its last evaluation took.
     pub evaluation_time: Duration,
+    /// How often firing alerts are sent again.
+    pub resend_delay: Duration,
+    /// Alerts the last evaluation has for the Alertmanager, with their rule's expression.
+    pub outbox: Vec<(String, Alert)>,
 }
 
 impl Group {
@@ -198,6 +205,8 @@ impl Group {
             rules,
             last_evaluation: None,
             evaluation_time: Duration::ZERO,
+            resend_delay: defaults.resend_delay,
+            outbox: Vec::new(),
         }
     }
 
@@ -299,6 +308,9 @@ impl Group {
         let started = Instant::now();
         let tq = t - i64::try_from(self.query_offset.as_millis()).unwrap_or(0);
         let mut failed = 0;
+        self.outbox.clear();
+        let interval = i64::try_from(self.interval.as_millis()).unwrap_or(i64::MAX);
+        let resend = i64::try_from(self.resend_delay.as_millis()).unwrap_or(i64::MAX);
         for rule in &mut self.rules {
             let began = Instant::now();
             let result = eval_rule(rule, t, tq, self.limit, backend).and_then(|mut samples| {
@@ -323,6 +335,14 @@ impl Group {
                     rule.health = Health::Ok;
                     rule.last_error = None;
                     rule.written = now;
+                    if let Some(a) = &mut rule.alerting {
+                        let expr = rule.rule.expr.trim().to_string();
+                        self.outbox.extend(
+                            a.to_send(t, resend, interval)
+                                .into_iter()
+                                .map(|alert| (expr.clone(), alert)),
+                        );
+                    }
                 }
                 Err(e) => {
                     failed += 1;

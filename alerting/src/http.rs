@@ -6,7 +6,6 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
 
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -21,6 +20,7 @@ use crate::alerts::Alert;
 use crate::group::{Group, RuleState};
 use crate::manager::RuleManager;
 use crate::template::go_exp;
+use crate::timefmt::rfc3339;
 
 /// The API name in request metrics.
 const API: &str = "prometheus";
@@ -34,27 +34,6 @@ pub fn rules_router(manager: Arc<RuleManager>) -> Router {
             .route("/api/v1/alerts", get(alerts).post(alerts))
             .with_state(manager),
     )
-}
-
-/// A time as Go's JSON encoding writes it (RFC 3339 with the fraction's trailing zeros cut);
-/// `None` is Go's zero time.
-fn rfc3339(ms: Option<i64>) -> String {
-    let Some(ms) = ms else {
-        return "0001-01-01T00:00:00Z".to_string();
-    };
-    let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-    let s = humantime::format_rfc3339_nanos(t).to_string();
-    match s.split_once('.') {
-        Some((head, frac)) => {
-            let frac = frac.trim_end_matches('Z').trim_end_matches('0');
-            if frac.is_empty() {
-                format!("{head}Z")
-            } else {
-                format!("{head}.{frac}Z")
-            }
-        }
-        None => s,
-    }
 }
 
 fn string_map<'a>(pairs: impl Iterator<Item = (&'a String, &'a String)>) -> Json {
@@ -246,14 +225,6 @@ async fn alerts(State(manager): State<Arc<RuleManager>>, headers: HeaderMap) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_read_as_go_writes_them() {
-        assert_eq!(rfc3339(None), "0001-01-01T00:00:00Z");
-        assert_eq!(rfc3339(Some(0)), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(Some(1_530_736_032_606)), "2018-07-04T20:27:12.606Z");
-        assert_eq!(rfc3339(Some(1_530_736_032_600)), "2018-07-04T20:27:12.6Z");
-    }
 
     #[test]
     fn alert_values_print_as_go_e_format() {

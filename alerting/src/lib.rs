@@ -21,6 +21,7 @@ pub mod manager;
 mod metrics;
 pub mod rules;
 pub mod template;
+pub mod timefmt;
 pub mod unittest;
 mod yaml;
 

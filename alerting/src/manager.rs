@@ -15,6 +15,8 @@ use parking_lot::RwLock;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 
+use crate::alertmanager::alert::Alert;
+use crate::alertmanager::Alertmanagers;
 use crate::engines::{EngineBackend, Engines};
 use crate::group::{Backend, Group, GroupDefaults};
 use crate::metrics;
@@ -37,6 +39,44 @@ pub struct ManagerOptions {
     pub parse: ParseOptions,
 }
 
+/// Where alerting rules' alerts go: an Alertmanager (Vigil's own, or another).
+pub trait AlertSink: Send + Sync + 'static {
+    /// Takes `alerts` of `tenant`, reported at `now` (ms).
+    fn send(&self, tenant: &Tenant, alerts: Vec<Alert>, now: i64);
+}
+
+impl AlertSink for Alertmanagers {
+    fn send(&self, tenant: &Tenant, alerts: Vec<Alert>, now: i64) {
+        self.tenant(tenant).put(alerts, now);
+    }
+}
+
+/// A rule's alert as Prometheus sends it to an Alertmanager: labels with the external labels
+/// added, started when it fired, ending when it resolved or when its last sending runs out,
+/// linked to its expression.
+fn to_alertmanager(
+    expr: &str,
+    a: &crate::alerts::Alert,
+    defaults: &GroupDefaults,
+    now: i64,
+) -> Alert {
+    let mut labels: BTreeMap<String, String> = defaults.external_labels.clone();
+    labels.extend(a.labels.pairs().iter().cloned());
+    let encoded: String = form_urlencoded::byte_serialize(expr.as_bytes()).collect();
+    Alert {
+        labels,
+        annotations: a.annotations.clone(),
+        starts_at: a.fired_at.unwrap_or(a.active_at),
+        ends_at: a.resolved_at.unwrap_or(a.valid_until),
+        generator_url: format!(
+            "{}/graph?g0.expr={encoded}&g0.tab=1",
+            defaults.external_url.trim_end_matches('/')
+        ),
+        updated_at: now,
+        timeout: false,
+    }
+}
+
 /// A group's latest state, replaced after each evaluation, for readers.
 type Snapshot = Arc<RwLock<Arc<Group>>>;
 
@@ -52,6 +92,7 @@ struct Running {
 pub struct RuleManager {
     options: ManagerOptions,
     engines: Engines,
+    alerts: Option<Arc<dyn AlertSink>>,
     running: Mutex<Vec<Running>>,
     /// Snapshots of the running groups, in file order, for readers that must not wait for a
     /// reload.
@@ -75,9 +116,16 @@ impl RuleManager {
         Self {
             options,
             engines,
+            alerts: None,
             running: Mutex::new(Vec::new()),
             snapshots: RwLock::new(Vec::new()),
         }
+    }
+
+    /// The manager sending its alerts to `sink`.
+    pub fn with_alert_sink(mut self, sink: Arc<dyn AlertSink>) -> Self {
+        self.alerts = Some(sink);
+        self
     }
 
     /// Every rule file of every tenant: the globs expanded, in order, each file once per
@@ -194,6 +242,9 @@ impl RuleManager {
                 Arc::clone(&snapshot),
                 stopped,
                 restore,
+                self.alerts
+                    .clone()
+                    .map(|sink| (sink, self.options.defaults.clone())),
             ));
             snapshots.push((tenant.clone(), Arc::clone(&snapshot)));
             running.push(Running {
@@ -265,6 +316,7 @@ async fn run_group(
     snapshot: Snapshot,
     mut stop: watch::Receiver<bool>,
     mut restore: Option<(Duration, Duration)>,
+    alerts: Option<(Arc<dyn AlertSink>, GroupDefaults)>,
 ) -> Group {
     let interval = i64::try_from(group.interval.as_millis())
         .unwrap_or(i64::MAX)
@@ -320,6 +372,16 @@ async fn run_group(
             }
         };
         metrics::observe_group(&labels, &group, failed);
+        if let Some((sink, defaults)) = &alerts {
+            let now = now_ms();
+            let outgoing: Vec<Alert> = std::mem::take(&mut group.outbox)
+                .iter()
+                .map(|(expr, a)| to_alertmanager(expr, a, defaults, now))
+                .collect();
+            if !outgoing.is_empty() {
+                sink.send(&backend.tenant, outgoing, now);
+            }
+        }
         if failed > 0 {
             for r in group.rules.iter().filter(|r| r.last_error.is_some()) {
                 tracing::warn!(tenant = %tenant, group = %key, rule = r.rule.name(), error = r.last_error.as_deref().unwrap_or(""), "rule evaluation failed");

@@ -325,6 +325,7 @@ fn run_test(
         query_offset: Duration::ZERO,
         external_labels,
         external_url: external_url.to_string(),
+        resend_delay: Duration::from_secs(60),
     };
     let mut groups: Vec<Group> = rules
         .iter()

@@ -55,6 +55,9 @@ pub(crate) struct AlertingSection {
     pub(crate) external_labels: std::collections::BTreeMap<String, String>,
     /// What templates see as `$externalURL`.
     pub(crate) external_url: String,
+    /// How often a firing alert is sent to the Alertmanager again.
+    #[serde(with = "humantime_serde")]
+    pub(crate) resend_delay: Duration,
     /// Least time a pending alert restored after a restart still waits before it fires.
     #[serde(with = "humantime_serde")]
     pub(crate) for_grace_period: Duration,
@@ -82,6 +85,7 @@ impl Default for AlertingSection {
             query_offset: Duration::ZERO,
             external_labels: std::collections::BTreeMap::new(),
             external_url: String::new(),
+            resend_delay: Duration::from_secs(60),
             for_grace_period: Duration::from_secs(600),
             for_outage_tolerance: Duration::from_secs(3600),
             tenants: std::collections::BTreeMap::new(),

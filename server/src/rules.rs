@@ -33,6 +33,7 @@ pub(crate) fn options(section: &AlertingSection) -> anyhow::Result<ManagerOption
             query_offset: section.query_offset,
             external_labels: section.external_labels.clone(),
             external_url: section.external_url.clone(),
+            resend_delay: section.resend_delay,
         },
         for_grace_period: section.for_grace_period,
         for_outage_tolerance: section.for_outage_tolerance,

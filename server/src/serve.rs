@@ -280,21 +280,42 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         max_result_rows: config.query.max_rows,
         timeout: config.query.timeout,
     };
-    let rules = Arc::new(alerting::RuleManager::new(
-        crate::rules::options(&config.alerting)?,
-        alerting::engines::Engines {
-            prometheus: Arc::clone(&prometheus),
-            sql: Arc::clone(&sql),
-            sql_limits: sql_limits.clone(),
-            sink: Arc::new(crate::rules::IngestSink(Arc::clone(&ingest_state))),
-        },
-    ));
-    if config.alerting.alertmanager_config.is_some() {
-        tracing::warn!(
-            "alerting.alertmanager_config is set, but Vigil does not route or send notifications \
-             yet: alerts are evaluated and listed on /api/v1/alerts only"
-        );
-    }
+    let (stop_alerts_tx, stop_alerts) = watch::channel(false);
+    let alertmanager_text = match &config.alerting.alertmanager_config {
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "failed to read the Alertmanager configuration {}",
+                path.display()
+            )
+        })?),
+        None => None,
+    };
+    let notifier = alerting::alertmanager::notify::HttpNotifier::new(Duration::from_secs(30))
+        .map_err(|e| anyhow::anyhow!("failed to build the notification client: {e}"))?;
+    let alertmanagers = Arc::new(
+        alerting::alertmanager::Alertmanagers::new(
+            alertmanager_text,
+            Arc::new(notifier),
+            &config.alerting.external_url,
+            stop_alerts,
+        )
+        .map_err(|e| match &config.alerting.alertmanager_config {
+            Some(path) => anyhow::anyhow!("{}: {e}", path.display()),
+            None => anyhow::anyhow!("{e}"),
+        })?,
+    );
+    let rules = Arc::new(
+        alerting::RuleManager::new(
+            crate::rules::options(&config.alerting)?,
+            alerting::engines::Engines {
+                prometheus: Arc::clone(&prometheus),
+                sql: Arc::clone(&sql),
+                sql_limits: sql_limits.clone(),
+                sink: Arc::new(crate::rules::IngestSink(Arc::clone(&ingest_state))),
+            },
+        )
+        .with_alert_sink(Arc::clone(&alertmanagers) as _),
+    );
     match rules.reload().await {
         Ok(groups) => tracing::info!(groups, "rule files loaded"),
         Err(errors) => anyhow::bail!("rule files refused:\n{}", errors.join("\n")),
@@ -302,6 +323,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let api = query::sql_router(sql, sql_limits)
         .merge(query::prometheus_router(prometheus))
         .merge(alerting::rules_router(Arc::clone(&rules)))
+        .merge(alerting::alertmanager::alertmanager_router(Arc::clone(
+            &alertmanagers,
+        )))
         .route(
             "/-/reload",
             post({
@@ -357,6 +381,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     reloader.abort();
     // Rules first: their last writes go through the ingest path that stops next.
     rules.stop().await;
+    let _ = stop_alerts_tx.send(true);
     let _ = stop_ingest_tx.send(true);
     let grace = Duration::from_secs(30);
     for (name, outcome) in [

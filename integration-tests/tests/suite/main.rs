@@ -12,11 +12,13 @@
 //! - `rules`: `vigil rules check` answers as `promtool check rules`.
 //! - `alerting`: the server evaluates rule files, lists alerts as Prometheus does, restores them
 //!   after a crash and reloads.
+//! - `alertmanager`: alerts routed to a webhook as Alertmanager sends them; the v2 API.
 
 mod harness;
 mod otlp;
 
 mod alerting;
+mod alertmanager;
 mod bad_input;
 mod compaction;
 mod crash;

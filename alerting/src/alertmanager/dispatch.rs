@@ -1,0 +1,688 @@
+//! The Alertmanager of one tenant, as Alertmanager's dispatcher and notification pipeline
+//! work: alerts kept by fingerprint (reports of one alert merged), routed into aggregation
+//! groups (route and `group_by` labels) that notify first after `group_wait`, then every
+//! `group_interval` when something changed, and again after `repeat_interval`; each
+//! notification after inhibition, silences and the route's time intervals, deduplicated against
+//! a notification log as Alertmanager's `DedupStage` does, then sent (webhook payload version 4)
+//! with retries.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+use serde_json::{json, Map, Value as Json};
+use tokio::sync::{watch, Notify};
+
+use super::alert::{label_set_string, Alert, LabelSet};
+use super::config::{Config, InhibitRule, Integration};
+use super::matchers::Matcher;
+use super::route::{matches_all, Route};
+use crate::timefmt::{rfc3339, ZERO_TIME};
+
+/// A silence: alerts matching all its matchers are not notified while it is active.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Silence {
+    /// Its id.
+    pub id: String,
+    /// What it mutes.
+    pub matchers: Vec<Matcher>,
+    /// When it starts (ms).
+    pub starts_at: i64,
+    /// When it ends (ms).
+    pub ends_at: i64,
+    /// When it was last changed (ms).
+    pub updated_at: i64,
+    /// Who made it.
+    pub created_by: String,
+    /// Why.
+    pub comment: String,
+}
+
+impl Silence {
+    /// `expired`, `active` or `pending` at `now`.
+    pub fn state(&self, now: i64) -> &'static str {
+        if self.ends_at <= now {
+            "expired"
+        } else if self.starts_at <= now {
+            "active"
+        } else {
+            "pending"
+        }
+    }
+
+    fn mutes(&self, labels: &LabelSet, now: i64) -> bool {
+        self.state(now) == "active" && matches_all(&self.matchers, labels)
+    }
+}
+
+/// Sends a notification to an integration; resolves once the receiver took it.
+pub trait Notifier: Send + Sync + 'static {
+    /// Sends `payload` through `integration`.
+    fn send(
+        &self,
+        integration: &Integration,
+        payload: &Json,
+    ) -> futures::future::BoxFuture<'static, Result<(), String>>;
+}
+
+/// An aggregation group.
+#[derive(Debug, Clone)]
+struct Group {
+    receiver: String,
+    group_labels: LabelSet,
+    group_key: String,
+    interval: Duration,
+    repeat: Duration,
+    mute_time_intervals: Vec<String>,
+    active_time_intervals: Vec<String>,
+    alerts: BTreeMap<u64, Alert>,
+    next_flush: i64,
+}
+
+/// What the notification log holds of the last notification of a group to an integration.
+#[derive(Debug, Clone, Default)]
+struct LogEntry {
+    firing: BTreeSet<u64>,
+    resolved: BTreeSet<u64>,
+    at: i64,
+}
+
+#[derive(Default)]
+struct State {
+    alerts: BTreeMap<u64, Alert>,
+    groups: BTreeMap<String, Group>,
+    log: BTreeMap<(String, String, usize), LogEntry>,
+    silences: BTreeMap<String, Silence>,
+}
+
+/// One tenant's Alertmanager.
+pub struct Alertmanager {
+    config: RwLock<Arc<Config>>,
+    state: Mutex<State>,
+    wake: Notify,
+    notifier: Arc<dyn Notifier>,
+    external_url: String,
+}
+
+impl std::fmt::Debug for Alertmanager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Alertmanager")
+            .field("external_url", &self.external_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How an alert stands, for the API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertStatus {
+    /// The alert.
+    pub alert: Alert,
+    /// The receivers its routes name.
+    pub receivers: Vec<String>,
+    /// Ids of the silences muting it.
+    pub silenced_by: Vec<String>,
+    /// Fingerprints of the alerts inhibiting it.
+    pub inhibited_by: Vec<String>,
+}
+
+/// A group as the API lists it.
+#[derive(Debug, Clone)]
+pub struct GroupView {
+    /// Its labels.
+    pub labels: LabelSet,
+    /// Its receiver.
+    pub receiver: String,
+    /// Its alerts' fingerprints.
+    pub alerts: Vec<u64>,
+}
+
+/// Notification reasons (Alertmanager 0.32's `notification_reason`).
+fn reason(
+    entry: Option<&LogEntry>,
+    firing: &BTreeSet<u64>,
+    resolved: &BTreeSet<u64>,
+) -> &'static str {
+    match entry {
+        None => "first notification",
+        Some(e) if !firing.is_subset(&e.firing) => "new alerts added",
+        Some(_) if firing.is_empty() => "all alerts resolved",
+        Some(e) if !resolved.is_subset(&e.resolved) => "some alerts resolved",
+        Some(_) => "repeat interval elapsed",
+    }
+}
+
+/// Alertmanager's `DedupStage.needsUpdate`.
+fn needs_update(
+    entry: Option<&LogEntry>,
+    firing: &BTreeSet<u64>,
+    resolved: &BTreeSet<u64>,
+    send_resolved: bool,
+    repeat: Duration,
+    now: i64,
+) -> bool {
+    let Some(e) = entry else {
+        return !firing.is_empty();
+    };
+    if !firing.is_subset(&e.firing) {
+        return true;
+    }
+    if firing.is_empty() {
+        return !e.firing.is_empty();
+    }
+    if send_resolved && !resolved.is_subset(&e.resolved) {
+        return true;
+    }
+    e.at < now - i64::try_from(repeat.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn common(maps: &[&BTreeMap<String, String>]) -> BTreeMap<String, String> {
+    let Some(first) = maps.first() else {
+        return BTreeMap::new();
+    };
+    first
+        .iter()
+        .filter(|(k, v)| maps.iter().all(|m| m.get(*k) == Some(v)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn map_json(m: &BTreeMap<String, String>) -> Json {
+    Json::Object(
+        m.iter()
+            .map(|(k, v)| (k.clone(), Json::String(v.clone())))
+            .collect::<Map<_, _>>(),
+    )
+}
+
+/// The webhook payload (version 4) of a notification of group `g`.
+fn webhook_payload(
+    g: &Group,
+    alerts: &[&Alert],
+    external_url: &str,
+    reason: &str,
+    truncated: usize,
+    now: i64,
+) -> Json {
+    let firing = alerts.iter().any(|a| !a.resolved(now));
+    let labels: Vec<&BTreeMap<String, String>> = alerts.iter().map(|a| &a.labels).collect();
+    let annotations: Vec<&BTreeMap<String, String>> =
+        alerts.iter().map(|a| &a.annotations).collect();
+    json!({
+        "receiver": g.receiver,
+        "status": if firing { "firing" } else { "resolved" },
+        "alerts": alerts.iter().map(|a| {
+            let resolved = a.resolved(now);
+            json!({
+                "status": if resolved { "resolved" } else { "firing" },
+                "labels": map_json(&a.labels),
+                "annotations": map_json(&a.annotations),
+                "startsAt": rfc3339(Some(a.starts_at)),
+                "endsAt": if resolved { rfc3339(Some(a.ends_at)) } else { ZERO_TIME.to_string() },
+                "generatorURL": a.generator_url,
+                "fingerprint": format!("{:016x}", a.fingerprint()),
+            })
+        }).collect::<Vec<_>>(),
+        "notification_reason": reason,
+        "groupLabels": map_json(&g.group_labels),
+        "commonLabels": map_json(&common(&labels)),
+        "commonAnnotations": map_json(&common(&annotations)),
+        "routeLabels": {},
+        "externalURL": external_url,
+        "version": "4",
+        "groupKey": g.group_key,
+        "truncatedAlerts": truncated,
+    })
+}
+
+/// Whether `a` is inhibited by a firing alert of `alerts` under `rules`; the inhibiting
+/// alerts' fingerprints.
+fn inhibited_by(
+    rules: &[InhibitRule],
+    alerts: &BTreeMap<u64, Alert>,
+    a: &Alert,
+    now: i64,
+) -> Vec<String> {
+    let fp = a.fingerprint();
+    let mut out = Vec::new();
+    for rule in rules {
+        if !matches_all(&rule.target, &a.labels) {
+            continue;
+        }
+        for (sfp, s) in alerts {
+            if *sfp == fp || s.resolved(now) || !matches_all(&rule.source, &s.labels) {
+                continue;
+            }
+            // An alert matching both sides does not inhibit another matching both sides.
+            if matches_all(&rule.target, &s.labels) && matches_all(&rule.source, &a.labels) {
+                continue;
+            }
+            if rule
+                .equal
+                .iter()
+                .all(|l| s.labels.get(l) == a.labels.get(l))
+            {
+                out.push(format!("{sfp:016x}"));
+            }
+        }
+    }
+    out
+}
+
+impl Alertmanager {
+    /// An Alertmanager over `config`, sending through `notifier`.
+    pub fn new(config: Arc<Config>, notifier: Arc<dyn Notifier>, external_url: &str) -> Self {
+        Self {
+            config: RwLock::new(config),
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+            notifier,
+            external_url: external_url.to_string(),
+        }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.config.read())
+    }
+
+    /// Takes `alerts` reported at `now`: each merged with what is kept of it, then routed.
+    pub fn put(&self, alerts: Vec<Alert>, now: i64) {
+        let resolved = alerts.iter().filter(|a| a.resolved(now)).count();
+        super::metrics::received("resolved", resolved);
+        super::metrics::received("firing", alerts.len() - resolved);
+        let config = self.config();
+        let mut state = self.state.lock();
+        for mut a in alerts {
+            a.updated_at = now;
+            let fp = a.fingerprint();
+            let merged = match state.alerts.get(&fp) {
+                // An alert that resolved before this one started is a new alert.
+                Some(old) if !(old.resolved(now) && old.ends_at < a.starts_at) => {
+                    old.merge(&a, now)
+                }
+                _ => a,
+            };
+            state.alerts.insert(fp, merged.clone());
+            for route in config.route.matches(&merged.labels) {
+                let group_labels: LabelSet = if route.opts.group_by_all {
+                    merged.labels.clone()
+                } else {
+                    merged
+                        .labels
+                        .iter()
+                        .filter(|(k, _)| route.opts.group_by.contains(*k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                };
+                let group_key = format!("{}:{}", route.key, label_set_string(&group_labels));
+                let group = state.groups.entry(group_key.clone()).or_insert_with(|| {
+                    let wait = ms(route.opts.group_wait);
+                    Group {
+                        receiver: route.opts.receiver.clone(),
+                        group_labels,
+                        group_key,
+                        interval: route.opts.group_interval,
+                        repeat: route.opts.repeat_interval,
+                        mute_time_intervals: route.opts.mute_time_intervals.clone(),
+                        active_time_intervals: route.opts.active_time_intervals.clone(),
+                        alerts: BTreeMap::new(),
+                        // An alert that started long enough ago is notified at once.
+                        next_flush: if merged.starts_at + wait < now {
+                            now
+                        } else {
+                            now + wait
+                        },
+                    }
+                });
+                group.alerts.insert(fp, merged.clone());
+            }
+        }
+        drop(state);
+        self.wake.notify_one();
+    }
+
+    /// Every alert kept, with its receivers, silences and inhibitions, by fingerprint.
+    pub fn alerts(&self, now: i64) -> Vec<AlertStatus> {
+        let config = self.config();
+        let state = self.state.lock();
+        state
+            .alerts
+            .values()
+            .map(|a| AlertStatus {
+                alert: a.clone(),
+                receivers: config
+                    .route
+                    .matches(&a.labels)
+                    .iter()
+                    .map(|r| r.opts.receiver.clone())
+                    .collect(),
+                silenced_by: state
+                    .silences
+                    .values()
+                    .filter(|s| s.mutes(&a.labels, now))
+                    .map(|s| s.id.clone())
+                    .collect(),
+                inhibited_by: inhibited_by(&config.inhibit_rules, &state.alerts, a, now),
+            })
+            .collect()
+    }
+
+    /// The aggregation groups.
+    pub fn groups(&self) -> Vec<GroupView> {
+        self.state
+            .lock()
+            .groups
+            .values()
+            .map(|g| GroupView {
+                labels: g.group_labels.clone(),
+                receiver: g.receiver.clone(),
+                alerts: g.alerts.keys().copied().collect(),
+            })
+            .collect()
+    }
+
+    /// Adds or replaces a silence.
+    pub fn set_silence(&self, silence: Silence) {
+        self.state
+            .lock()
+            .silences
+            .insert(silence.id.clone(), silence);
+    }
+
+    /// The silences.
+    pub fn silences(&self) -> Vec<Silence> {
+        self.state.lock().silences.values().cloned().collect()
+    }
+
+    /// Ends a silence now; `false` when there is none with `id`.
+    pub fn expire_silence(&self, id: &str, now: i64) -> bool {
+        let mut state = self.state.lock();
+        match state.silences.get_mut(id) {
+            Some(s) => {
+                if s.ends_at > now {
+                    s.ends_at = now;
+                    s.starts_at = s.starts_at.min(now);
+                    s.updated_at = now;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Flushes groups when they are due, until `stop`.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        loop {
+            let now = now_ms();
+            let due = self
+                .state
+                .lock()
+                .groups
+                .values()
+                .map(|g| g.next_flush)
+                .min();
+            let wait = due.map_or(Duration::from_secs(60), |d| {
+                Duration::from_millis(u64::try_from(d - now).unwrap_or(0))
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.wake.notified() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            self.flush_due(now_ms());
+        }
+    }
+
+    /// Notifies every group that is due at `now`.
+    pub fn flush_due(self: &Arc<Self>, now: i64) {
+        let config = self.config();
+        let mut state = self.state.lock();
+        // Alerts resolved a while ago are forgotten.
+        state
+            .alerts
+            .retain(|_, a| !a.resolved(now - 15 * 60 * 1000));
+        let due: Vec<String> = state
+            .groups
+            .values()
+            .filter(|g| g.next_flush <= now)
+            .map(|g| g.group_key.clone())
+            .collect();
+        for key in due {
+            let Some(group) = state.groups.get(&key).cloned() else {
+                continue;
+            };
+            self.flush_group(&config, &mut state, &group, now);
+            let resolved: Vec<u64> = group
+                .alerts
+                .iter()
+                .filter(|(_, a)| a.resolved(now))
+                .map(|(fp, _)| *fp)
+                .collect();
+            if let Some(g) = state.groups.get_mut(&key) {
+                for fp in resolved {
+                    g.alerts.remove(&fp);
+                }
+                g.next_flush = now + ms(g.interval);
+                if g.alerts.is_empty() {
+                    state.groups.remove(&key);
+                }
+            }
+        }
+    }
+
+    fn flush_group(self: &Arc<Self>, config: &Config, state: &mut State, g: &Group, now: i64) {
+        let time = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
+        let in_any = |names: &[String]| {
+            names.iter().any(|n| {
+                config
+                    .time_intervals
+                    .get(n)
+                    .is_some_and(|list| list.iter().any(|i| i.contains(time)))
+            })
+        };
+        if in_any(&g.mute_time_intervals)
+            || (!g.active_time_intervals.is_empty() && !in_any(&g.active_time_intervals))
+        {
+            return;
+        }
+        let alerts: Vec<&Alert> = g
+            .alerts
+            .values()
+            .filter(|a| !state.silences.values().any(|s| s.mutes(&a.labels, now)))
+            .filter(|a| inhibited_by(&config.inhibit_rules, &state.alerts, a, now).is_empty())
+            .collect();
+        let firing: BTreeSet<u64> = alerts
+            .iter()
+            .filter(|a| !a.resolved(now))
+            .map(|a| a.fingerprint())
+            .collect();
+        let resolved: BTreeSet<u64> = alerts
+            .iter()
+            .filter(|a| a.resolved(now))
+            .map(|a| a.fingerprint())
+            .collect();
+        let Some(receiver) = config.receivers.iter().find(|r| r.name == g.receiver) else {
+            return;
+        };
+        for (i, integration) in receiver.integrations.iter().enumerate() {
+            let log_key = (g.group_key.clone(), g.receiver.clone(), i);
+            let entry = state.log.get(&log_key);
+            if !needs_update(
+                entry,
+                &firing,
+                &resolved,
+                integration.send_resolved,
+                g.repeat,
+                now,
+            ) {
+                continue;
+            }
+            let why = reason(entry, &firing, &resolved);
+            let sent: Vec<&Alert> = alerts
+                .iter()
+                .copied()
+                .filter(|a| integration.send_resolved || !a.resolved(now))
+                .collect();
+            if sent.is_empty() {
+                // Nothing this integration shows; the log still learns the group is clear.
+                state.log.insert(
+                    log_key,
+                    LogEntry {
+                        firing: firing.clone(),
+                        resolved: resolved.clone(),
+                        at: now,
+                    },
+                );
+                continue;
+            }
+            let max = integration
+                .settings
+                .get("max_alerts")
+                .and_then(|m| m.parse::<usize>().ok())
+                .filter(|m| *m > 0)
+                .unwrap_or(usize::MAX);
+            let truncated = sent.len().saturating_sub(max);
+            let shown: Vec<&Alert> = sent.into_iter().take(max).collect();
+            let payload = webhook_payload(g, &shown, &self.external_url, why, truncated, now);
+            let entry = LogEntry {
+                firing: firing.clone(),
+                resolved: resolved.clone(),
+                at: now,
+            };
+            let this = Arc::clone(self);
+            let integration = integration.clone();
+            let interval = g.interval;
+            tokio::spawn(async move {
+                this.deliver(log_key, entry, integration, payload, interval)
+                    .await;
+            });
+        }
+    }
+
+    /// Sends a notification, retrying with backoff for at most `within`; logs it once sent.
+    async fn deliver(
+        &self,
+        log_key: (String, String, usize),
+        entry: LogEntry,
+        integration: Integration,
+        payload: Json,
+        within: Duration,
+    ) {
+        let started = tokio::time::Instant::now();
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            match self.notifier.send(&integration, &payload).await {
+                Ok(()) => {
+                    self.state.lock().log.insert(log_key, entry);
+                    super::metrics::notified(&integration.kind, true);
+                    return;
+                }
+                Err(e) => {
+                    super::metrics::notified(&integration.kind, false);
+                    if started.elapsed() + backoff > within {
+                        tracing::warn!(receiver = %log_key.1, integration = %integration.kind, error = %e, "notification failed; the next flush of its group retries");
+                        return;
+                    }
+                    tracing::debug!(error = %e, "notification failed, retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
+    /// The routes of the configuration, for the API.
+    pub fn route(&self) -> Route {
+        self.config().route.clone()
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(v: &[u64]) -> BTreeSet<u64> {
+        v.iter().copied().collect()
+    }
+
+    #[test]
+    fn notifications_are_deduplicated_as_alertmanager_does() {
+        let hour = Duration::from_secs(3600);
+        // Nothing sent yet: only firing alerts are worth a notification.
+        assert!(needs_update(None, &set(&[1]), &set(&[]), true, hour, 0));
+        assert!(!needs_update(None, &set(&[]), &set(&[1]), true, hour, 0));
+        let sent = LogEntry {
+            firing: set(&[1, 2]),
+            resolved: set(&[]),
+            at: 0,
+        };
+        // A new firing alert.
+        assert!(needs_update(
+            Some(&sent),
+            &set(&[1, 3]),
+            &set(&[]),
+            false,
+            hour,
+            1
+        ));
+        // The same alerts: only after the repeat interval.
+        assert!(!needs_update(
+            Some(&sent),
+            &set(&[1, 2]),
+            &set(&[]),
+            false,
+            hour,
+            1
+        ));
+        assert!(needs_update(
+            Some(&sent),
+            &set(&[1, 2]),
+            &set(&[]),
+            false,
+            hour,
+            3_600_001
+        ));
+        // One resolved: news only to receivers of resolved notifications.
+        assert!(needs_update(
+            Some(&sent),
+            &set(&[1]),
+            &set(&[2]),
+            true,
+            hour,
+            1
+        ));
+        assert!(!needs_update(
+            Some(&sent),
+            &set(&[1]),
+            &set(&[2]),
+            false,
+            hour,
+            1
+        ));
+        // All resolved: always, so the log forgets the firing ones.
+        assert!(needs_update(
+            Some(&sent),
+            &set(&[]),
+            &set(&[1, 2]),
+            false,
+            hour,
+            1
+        ));
+        assert_eq!(
+            reason(Some(&sent), &set(&[]), &set(&[1, 2])),
+            "all alerts resolved"
+        );
+        assert_eq!(reason(None, &set(&[1]), &set(&[])), "first notification");
+    }
+}

@@ -1,0 +1,221 @@
+//! Alertmanager inside Vigil: an `alertmanager.yml` routes the alerts of Vigil's rules, and of
+//! any ruler posting to `/api/v2/alerts`, to a webhook (payload version 4) after `group_wait`;
+//! silences made through the v2 API stop notifications; the v2 API answers in Alertmanager's
+//! shapes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::post;
+use axum::Router;
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+use crate::harness::{poll, Vigil};
+
+/// A local webhook receiver: every body it is sent, in order.
+async fn sink() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let store = Arc::clone(&got);
+    let app = Router::new().route(
+        "/hook",
+        post(move |body: String| {
+            let store = Arc::clone(&store);
+            async move {
+                let v: Value = serde_json::from_str(&body).expect("webhook body is JSON");
+                store.lock().await.push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind sink");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+const RULES: &str = r#"groups:
+  - name: watch
+    interval: 1s
+    rules:
+      - alert: Always
+        expr: vector(1)
+        labels:
+          severity: page
+        annotations:
+          summary: "always on"
+"#;
+
+async fn v2(vigil: &Vigil, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let url = vigil.api_url(path);
+    let req = match method {
+        "GET" => vigil.http().get(url),
+        "DELETE" => vigil.http().delete(url),
+        _ => vigil
+            .http()
+            .post(url)
+            .header("Content-Type", "application/json")
+            .body(body.unwrap_or(Value::Null).to_string()),
+    };
+    let resp = req.send().await.expect("v2 request");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, v)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_alerts_reach_a_webhook_grouped_and_silences_stop_them() {
+    let (hook, received) = sink().await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(dir.path().join("rules.yml"), RULES).expect("rules");
+    let am = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &am,
+        format!(
+            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 2s\n  repeat_interval: 1h\n  routes:\n    - matchers: ['team=\"other\"']\n      receiver: nowhere\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {hook}\n  - name: nowhere\n"
+        ),
+    )
+    .expect("alertmanager config");
+    let rules = dir.path().join("rules.yml");
+    let vigil = Vigil::start_with(&[
+        ("VIGIL_RULE_FILES", rules.to_str().expect("utf-8")),
+        ("VIGIL_ALERTMANAGER_CONFIG", am.to_str().expect("utf-8")),
+        ("VIGIL_EVALUATION_INTERVAL", "1s"),
+    ])
+    .await;
+
+    // The rule's alert arrives as Alertmanager's webhook payload, version 4.
+    let first = poll(
+        "a notification arrives",
+        Duration::from_secs(60),
+        || async {
+            received
+                .lock()
+                .await
+                .first()
+                .cloned()
+                .ok_or_else(|| "nothing yet".to_string())
+        },
+    )
+    .await;
+    assert_eq!(first["version"], "4", "{first}");
+    assert_eq!(first["receiver"], "hook");
+    assert_eq!(first["status"], "firing");
+    assert_eq!(first["groupKey"], "{}:{alertname=\"Always\"}");
+    assert_eq!(first["groupLabels"], json!({"alertname": "Always"}));
+    assert_eq!(first["commonLabels"]["severity"], "page");
+    assert_eq!(first["commonAnnotations"]["summary"], "always on");
+    assert_eq!(first["notification_reason"], "first notification");
+    assert_eq!(first["truncatedAlerts"], 0);
+    let alert = &first["alerts"][0];
+    assert_eq!(alert["status"], "firing");
+    assert_eq!(alert["endsAt"], "0001-01-01T00:00:00Z");
+    assert_eq!(alert["labels"]["alertname"], "Always");
+    let fp = alert["fingerprint"].as_str().expect("fingerprint");
+    assert_eq!(fp.len(), 16, "{fp}");
+    assert!(
+        alert["generatorURL"]
+            .as_str()
+            .is_some_and(|u| u.contains("/graph?g0.expr=vector%281%29")),
+        "{alert}"
+    );
+
+    // Nothing changes: the repeat interval (1h) holds further notifications back.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(received.lock().await.len(), 1);
+
+    // The v2 API: the alert with its receiver, its group, the receivers, the status.
+    let (status, alerts) = v2(&vigil, "GET", "/api/v2/alerts", None).await;
+    assert_eq!(status, 200, "{alerts}");
+    let listed = alerts
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "Always")
+        .cloned()
+        .expect("the rule's alert is listed");
+    assert_eq!(listed["fingerprint"], fp);
+    assert_eq!(listed["receivers"], json!([{"name": "hook"}]));
+    assert_eq!(listed["status"]["state"], "active");
+    let (_, groups) = v2(&vigil, "GET", "/api/v2/alerts/groups", None).await;
+    assert_eq!(groups[0]["receiver"]["name"], "hook", "{groups}");
+    assert_eq!(groups[0]["labels"], json!({"alertname": "Always"}));
+    let (_, receivers) = v2(&vigil, "GET", "/api/v2/receivers", None).await;
+    assert_eq!(receivers, json!([{"name": "hook"}, {"name": "nowhere"}]));
+    let (_, st) = v2(&vigil, "GET", "/api/v2/status", None).await;
+    assert!(
+        st["config"]["original"]
+            .as_str()
+            .is_some_and(|c| c.contains("webhook_configs")),
+        "{st}"
+    );
+
+    // An alert posted by another ruler, as Prometheus posts them, routes to its receiver.
+    let (status, body) = v2(
+        &vigil,
+        "POST",
+        "/api/v2/alerts",
+        Some(json!([{"labels": {"alertname": "External", "team": "other"}, "annotations": {"summary": "from elsewhere"}}])),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, filtered) = v2(
+        &vigil,
+        "GET",
+        "/api/v2/alerts?filter=team%3D%22other%22",
+        None,
+    )
+    .await;
+    let filtered = filtered.as_array().expect("list");
+    assert_eq!(filtered.len(), 1, "{filtered:?}");
+    assert_eq!(filtered[0]["receivers"], json!([{"name": "nowhere"}]));
+    let (status, bad) = v2(
+        &vigil,
+        "POST",
+        "/api/v2/alerts",
+        Some(json!([{"labels": {}}])),
+    )
+    .await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad, "at least one label pair required");
+
+    // A silence mutes the rule's alert: it shows as suppressed.
+    let now = std::time::SystemTime::now();
+    let ends = chrono::DateTime::<chrono::Utc>::from(now + Duration::from_secs(3600)).to_rfc3339();
+    let starts = chrono::DateTime::<chrono::Utc>::from(now).to_rfc3339();
+    let (status, created) = v2(
+        &vigil,
+        "POST",
+        "/api/v2/silences",
+        Some(json!({"matchers": [{"name": "alertname", "value": "Always", "isRegex": false}], "startsAt": starts, "endsAt": ends, "createdBy": "test", "comment": "maintenance"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["silenceID"]
+        .as_str()
+        .expect("silence id")
+        .to_string();
+    let (_, silence) = v2(&vigil, "GET", &format!("/api/v2/silence/{id}"), None).await;
+    assert_eq!(silence["status"]["state"], "active", "{silence}");
+    assert_eq!(silence["matchers"][0]["isEqual"], true);
+    let (_, alerts) = v2(
+        &vigil,
+        "GET",
+        "/api/v2/alerts?filter=alertname%3DAlways",
+        None,
+    )
+    .await;
+    assert_eq!(alerts[0]["status"]["state"], "suppressed", "{alerts}");
+    assert_eq!(alerts[0]["status"]["silencedBy"], json!([id]));
+    let (status, _) = v2(&vigil, "DELETE", &format!("/api/v2/silence/{id}"), None).await;
+    assert_eq!(status, 200);
+    let (_, silence) = v2(&vigil, "GET", &format!("/api/v2/silence/{id}"), None).await;
+    assert_eq!(silence["status"]["state"], "expired");
+}
