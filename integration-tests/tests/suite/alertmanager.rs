@@ -219,3 +219,83 @@ async fn rule_alerts_reach_a_webhook_grouped_and_silences_stop_them() {
     let (_, silence) = v2(&vigil, "GET", &format!("/api/v2/silence/{id}"), None).await;
     assert_eq!(silence["status"]["state"], "expired");
 }
+
+/// Runs `amtool` (Debian's `prometheus-alertmanager`, which `.ci/run` installs) against
+/// `vigil`: its exit code and standard output.
+fn amtool(vigil: &Vigil, args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new("amtool")
+        .arg(format!("--alertmanager.url={}", vigil.api_url("")))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("amtool must be installed (apt-get install prometheus-alertmanager): {e}")
+        });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let code = out.status.code().unwrap_or(-1);
+    assert!(code == 0, "amtool {args:?} exited with {code}: {stderr}");
+    (code, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amtool_adds_and_queries_alerts_and_manages_silences() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let am = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &am,
+        "route:\n  receiver: team\n  group_by: [alertname]\nreceivers:\n  - name: team\n",
+    )
+    .expect("alertmanager config");
+    let vigil =
+        Vigil::start_with(&[("VIGIL_ALERTMANAGER_CONFIG", am.to_str().expect("utf-8"))]).await;
+
+    amtool(
+        &vigil,
+        &[
+            "alert",
+            "add",
+            "alertname=DiskFull",
+            "host=db1",
+            "--annotation=summary=disk is full",
+        ],
+    );
+    let (_, out) = amtool(&vigil, &["alert", "query", "-o", "json"]);
+    let alerts: Value = serde_json::from_str(&out).expect("amtool prints JSON");
+    assert_eq!(alerts[0]["labels"]["host"], "db1", "{alerts}");
+    assert_eq!(alerts[0]["annotations"]["summary"], "disk is full");
+    assert_eq!(alerts[0]["receivers"][0]["name"], "team");
+
+    let (_, id) = amtool(
+        &vigil,
+        &[
+            "silence",
+            "add",
+            "alertname=DiskFull",
+            "-c",
+            "replacing the disk",
+            "-a",
+            "ops",
+        ],
+    );
+    let id = id.trim().to_string();
+    assert_eq!(id.len(), 36, "a silence id: {id:?}");
+    let (_, ids) = amtool(&vigil, &["silence", "query", "-q"]);
+    assert_eq!(ids.trim(), id);
+    // Silenced alerts leave the default query and show with --silenced.
+    let (_, out) = amtool(&vigil, &["alert", "query", "-o", "json"]);
+    assert_eq!(out.trim(), "[]", "{out}");
+    let (_, out) = amtool(&vigil, &["alert", "query", "--silenced", "-o", "json"]);
+    let alerts: Value = serde_json::from_str(&out).expect("amtool prints JSON");
+    assert_eq!(alerts[0]["status"]["silencedBy"][0], id.as_str());
+
+    amtool(&vigil, &["silence", "expire", &id]);
+    let (_, active) = amtool(&vigil, &["silence", "query", "-q"]);
+    assert_eq!(active.trim(), "");
+    let (_, expired) = amtool(&vigil, &["silence", "query", "-q", "--expired"]);
+    assert_eq!(expired.trim(), id);
+    let (_, out) = amtool(&vigil, &["alert", "query", "-o", "json"]);
+    let alerts: Value = serde_json::from_str(&out).expect("amtool prints JSON");
+    assert_eq!(alerts[0]["status"]["state"], "active", "{alerts}");
+
+    let (_, config) = amtool(&vigil, &["config", "show"]);
+    assert!(config.contains("receiver: team"), "{config}");
+}
