@@ -13,6 +13,8 @@ mod metrics;
 pub mod notify;
 pub mod route;
 mod schema;
+pub mod silence;
+pub mod store;
 pub mod timeinterval;
 
 pub use api::{alertmanager_router, Alertmanagers, DEFAULT_CONFIG};

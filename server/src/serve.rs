@@ -298,6 +298,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             Arc::new(notifier),
             &config.alerting.external_url,
             stop_alerts,
+            Some(config.data_dir.join("alertmanager")),
         )
         .map_err(|e| match &config.alerting.alertmanager_config {
             Some(path) => anyhow::anyhow!("{}: {e}", path.display()),

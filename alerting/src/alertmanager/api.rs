@@ -4,7 +4,6 @@
 //! Alertmanager per tenant (`X-Scope-OrgID`), all with the configured routing.
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
@@ -20,8 +19,9 @@ use tokio::sync::watch;
 
 use super::alert::{Alert, LabelSet};
 use super::config::{load, Config};
-use super::dispatch::{AlertStatus, Alertmanager, Notifier, Silence};
+use super::dispatch::{new_id, AlertStatus, Alertmanager, Notifier, Silence};
 use super::matchers::{parse_matchers, MatchOp, Matcher};
+use super::store::Store;
 use crate::timefmt::{parse_rfc3339, rfc3339};
 
 /// What an `alertmanager.yml` without routes of its own gives: every alert kept and listed,
@@ -37,6 +37,7 @@ pub struct Alertmanagers {
     started: i64,
     tenants: Mutex<BTreeMap<Tenant, Arc<Alertmanager>>>,
     stop: watch::Receiver<bool>,
+    state_dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Alertmanagers {
@@ -49,16 +50,19 @@ impl std::fmt::Debug for Alertmanagers {
 
 impl Alertmanagers {
     /// Alertmanagers routing by the configuration `text` (`None`: [`DEFAULT_CONFIG`]), sending
-    /// through `notifier`; their dispatchers stop with `stop`.
+    /// through `notifier`, keeping each tenant's silences and notification log under
+    /// `state_dir` (in memory only when `None`); their dispatchers stop with `stop`. The
+    /// tenants found under `state_dir` start at once, so that what they had pending goes out.
     pub fn new(
         text: Option<String>,
         notifier: Arc<dyn Notifier>,
         external_url: &str,
         stop: watch::Receiver<bool>,
+        state_dir: Option<std::path::PathBuf>,
     ) -> Result<Self, String> {
         let text = text.unwrap_or_else(|| DEFAULT_CONFIG.to_string());
         let config = Arc::new(load(&text)?);
-        Ok(Self {
+        let ams = Self {
             config,
             text,
             notifier,
@@ -66,23 +70,58 @@ impl Alertmanagers {
             started: now_ms(),
             tenants: Mutex::new(BTreeMap::new()),
             stop,
-        })
+            state_dir,
+        };
+        if let Some(dir) = &ams.state_dir {
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                for e in entries.flatten() {
+                    if let Some(t) = e.file_name().to_str().and_then(|n| Tenant::new(n).ok()) {
+                        ams.open(&t)?;
+                    }
+                }
+            }
+        }
+        Ok(ams)
     }
 
-    /// The Alertmanager of `tenant`, started on first use.
-    pub fn tenant(&self, tenant: &Tenant) -> Arc<Alertmanager> {
+    fn open(&self, tenant: &Tenant) -> Result<Arc<Alertmanager>, String> {
         let mut tenants = self.tenants.lock();
         if let Some(am) = tenants.get(tenant) {
-            return Arc::clone(am);
+            return Ok(Arc::clone(am));
         }
+        let store = match &self.state_dir {
+            Some(dir) => Some(Store::open(&dir.join(tenant.as_str()))?),
+            None => None,
+        };
         let am = Arc::new(Alertmanager::new(
             Arc::clone(&self.config),
             Arc::clone(&self.notifier),
             &self.external_url,
+            store,
         ));
         tokio::spawn(Arc::clone(&am).run(self.stop.clone()));
         tenants.insert(tenant.clone(), Arc::clone(&am));
-        am
+        Ok(am)
+    }
+
+    /// The Alertmanager of `tenant`, started on first use. A store that cannot be opened
+    /// leaves the tenant's Alertmanager in memory, and says so in the log.
+    pub fn tenant(&self, tenant: &Tenant) -> Arc<Alertmanager> {
+        match self.open(tenant) {
+            Ok(am) => am,
+            Err(e) => {
+                tracing::error!(tenant = %tenant, error = %e, "opening the Alertmanager state failed; this tenant's silences and notification log are kept in memory only");
+                let am = Arc::new(Alertmanager::new(
+                    Arc::clone(&self.config),
+                    Arc::clone(&self.notifier),
+                    &self.external_url,
+                    None,
+                ));
+                tokio::spawn(Arc::clone(&am).run(self.stop.clone()));
+                self.tenants.lock().insert(tenant.clone(), Arc::clone(&am));
+                am
+            }
+        }
     }
 }
 
@@ -435,23 +474,6 @@ async fn get_silences(
     ok(&Json::Array(list))
 }
 
-fn new_id() -> String {
-    let r = || {
-        std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish()
-    };
-    let (a, b) = (r(), r());
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xfff,
-        0x8000 | (b >> 48) & 0x3fff,
-        b & 0xffff_ffff_ffff
-    )
-}
-
 async fn post_silence(
     State(ams): State<Arc<Alertmanagers>>,
     headers: HeaderMap,
@@ -534,8 +556,16 @@ async fn post_silence(
                     .into_response();
             }
             let id = s.id.clone();
-            am.set_silence(s);
-            ok(&json!({ "silenceID": id }))
+            match am.set_silence(s) {
+                Ok(()) => ok(&json!({ "silenceID": id })),
+                Err(e) => {
+                    tracing::error!(error = %e, "storing a silence failed");
+                    json(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        Json::String("failed to store the silence".into()).to_string(),
+                    )
+                }
+            }
         }
         Err(e) => bad_request(&e),
     }
@@ -565,10 +595,13 @@ async fn delete_silence(
         Ok(am) => am,
         Err(r) => return *r,
     };
-    if am.expire_silence(&id, now_ms()) {
-        StatusCode::OK.into_response()
-    } else {
-        StatusCode::NOT_FOUND.into_response()
+    match am.expire_silence(&id, now_ms()) {
+        Ok(true) => StatusCode::OK.into_response(),
+        Ok(false) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "storing a silence failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
     }
 }
 

@@ -16,52 +16,19 @@ use tokio::sync::{watch, Notify};
 
 use super::alert::{label_set_string, Alert, LabelSet};
 use super::config::{Config, InhibitRule, Integration};
-use super::matchers::Matcher;
 use super::route::{matches_all, Route};
+pub use super::silence::Silence;
+use super::store::{self, Loaded, LogKey, Pending, Store};
 use crate::timefmt::{rfc3339, ZERO_TIME};
-
-/// A silence: alerts matching all its matchers are not notified while it is active.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Silence {
-    /// Its id.
-    pub id: String,
-    /// What it mutes.
-    pub matchers: Vec<Matcher>,
-    /// When it starts (ms).
-    pub starts_at: i64,
-    /// When it ends (ms).
-    pub ends_at: i64,
-    /// When it was last changed (ms).
-    pub updated_at: i64,
-    /// Who made it.
-    pub created_by: String,
-    /// Why.
-    pub comment: String,
-}
-
-impl Silence {
-    /// `expired`, `active` or `pending` at `now`.
-    pub fn state(&self, now: i64) -> &'static str {
-        if self.ends_at <= now {
-            "expired"
-        } else if self.starts_at <= now {
-            "active"
-        } else {
-            "pending"
-        }
-    }
-
-    fn mutes(&self, labels: &LabelSet, now: i64) -> bool {
-        self.state(now) == "active" && matches_all(&self.matchers, labels)
-    }
-}
 
 /// Sends a notification to an integration; resolves once the receiver took it.
 pub trait Notifier: Send + Sync + 'static {
-    /// Sends `payload` through `integration`.
+    /// Sends `payload` through `integration`, with the notification's `id` (the same on every
+    /// attempt, also after a restart).
     fn send(
         &self,
         integration: &Integration,
+        id: &str,
         payload: &Json,
     ) -> futures::future::BoxFuture<'static, Result<(), String>>;
 }
@@ -88,17 +55,57 @@ struct LogEntry {
     at: i64,
 }
 
+impl LogEntry {
+    fn stored(&self) -> store::LogEntry {
+        store::LogEntry {
+            firing: self.firing.iter().copied().collect(),
+            resolved: self.resolved.iter().copied().collect(),
+            at: self.at,
+        }
+    }
+
+    fn from_stored(e: &store::LogEntry) -> Self {
+        Self {
+            firing: e.firing.iter().copied().collect(),
+            resolved: e.resolved.iter().copied().collect(),
+            at: e.at,
+        }
+    }
+}
+
+/// A random id in the form of a UUID (version 4).
+pub fn new_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let r = || {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    };
+    let (a, b) = (r(), r());
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | ((b >> 48) & 0x3fff),
+        b & 0xffff_ffff_ffff
+    )
+}
+
 #[derive(Default)]
 struct State {
     alerts: BTreeMap<u64, Alert>,
     groups: BTreeMap<String, Group>,
-    log: BTreeMap<(String, String, usize), LogEntry>,
+    log: BTreeMap<LogKey, LogEntry>,
+    /// Notifications a previous run recorded and did not see sent.
+    pending: Vec<Pending>,
     silences: BTreeMap<String, Silence>,
 }
 
 /// One tenant's Alertmanager.
 pub struct Alertmanager {
     config: RwLock<Arc<Config>>,
+    store: Option<Store>,
     state: Mutex<State>,
     wake: Notify,
     notifier: Arc<dyn Notifier>,
@@ -274,11 +281,40 @@ fn inhibited_by(
 }
 
 impl Alertmanager {
-    /// An Alertmanager over `config`, sending through `notifier`.
-    pub fn new(config: Arc<Config>, notifier: Arc<dyn Notifier>, external_url: &str) -> Self {
+    /// An Alertmanager over `config`, sending through `notifier`, keeping its silences and
+    /// notification log in `store` (with what the store held) when there is one.
+    pub fn new(
+        config: Arc<Config>,
+        notifier: Arc<dyn Notifier>,
+        external_url: &str,
+        store: Option<(Store, Loaded)>,
+    ) -> Self {
+        let mut state = State::default();
+        let store = store.map(|(store, loaded)| {
+            state.silences = loaded
+                .silences
+                .into_iter()
+                .map(|s| (s.id.clone(), s))
+                .collect();
+            state.log = loaded
+                .log
+                .iter()
+                .map(|(k, e)| (k.clone(), LogEntry::from_stored(e)))
+                .collect();
+            // A pending notification is being sent again: the groups count as notified of it,
+            // so that they do not send the same news under a new id meanwhile.
+            for p in &loaded.pending {
+                state
+                    .log
+                    .insert(p.key.clone(), LogEntry::from_stored(&p.entry));
+            }
+            state.pending = loaded.pending;
+            store
+        });
         Self {
             config: RwLock::new(config),
-            state: Mutex::new(State::default()),
+            store,
+            state: Mutex::new(state),
             wake: Notify::new(),
             notifier,
             external_url: external_url.to_string(),
@@ -386,12 +422,21 @@ impl Alertmanager {
             .collect()
     }
 
-    /// Adds or replaces a silence.
-    pub fn set_silence(&self, silence: Silence) {
-        self.state
-            .lock()
-            .silences
-            .insert(silence.id.clone(), silence);
+    /// Adds or replaces a silence; with a store, only once it is on disk.
+    pub fn set_silence(&self, silence: Silence) -> Result<(), String> {
+        let mut state = self.state.lock();
+        let mut next = state.silences.clone();
+        next.insert(silence.id.clone(), silence);
+        self.save_silences(&next)?;
+        state.silences = next;
+        Ok(())
+    }
+
+    fn save_silences(&self, silences: &BTreeMap<String, Silence>) -> Result<(), String> {
+        match &self.store {
+            Some(store) => store.save_silences(&silences.values().cloned().collect::<Vec<_>>()),
+            None => Ok(()),
+        }
     }
 
     /// The silences.
@@ -399,24 +444,49 @@ impl Alertmanager {
         self.state.lock().silences.values().cloned().collect()
     }
 
-    /// Ends a silence now; `false` when there is none with `id`.
-    pub fn expire_silence(&self, id: &str, now: i64) -> bool {
+    /// Ends a silence now; `Ok(false)` when there is none with `id`.
+    pub fn expire_silence(&self, id: &str, now: i64) -> Result<bool, String> {
         let mut state = self.state.lock();
-        match state.silences.get_mut(id) {
-            Some(s) => {
-                if s.ends_at > now {
-                    s.ends_at = now;
-                    s.starts_at = s.starts_at.min(now);
-                    s.updated_at = now;
-                }
-                true
-            }
-            None => false,
+        let mut next = state.silences.clone();
+        let Some(s) = next.get_mut(id) else {
+            return Ok(false);
+        };
+        if s.ends_at > now {
+            s.ends_at = now;
+            s.starts_at = s.starts_at.min(now);
+            s.updated_at = now;
         }
+        self.save_silences(&next)?;
+        state.silences = next;
+        Ok(true)
     }
 
     /// Flushes groups when they are due, until `stop`.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        // What a previous run recorded and did not see sent goes out first, with its id.
+        let pending = std::mem::take(&mut self.state.lock().pending);
+        let config = self.config();
+        for p in pending {
+            let integration = config
+                .receivers
+                .iter()
+                .find(|r| r.name == p.key.1)
+                .and_then(|r| r.integrations.get(p.key.2))
+                .cloned();
+            match integration {
+                Some(integration) => {
+                    let this = Arc::clone(&self);
+                    tokio::spawn(async move {
+                        let entry = LogEntry::from_stored(&p.entry);
+                        this.deliver(p, entry, integration, Duration::from_secs(3600))
+                            .await;
+                    });
+                }
+                None => {
+                    tracing::warn!(receiver = %p.key.1, "a pending notification's receiver is gone from the configuration; dropped");
+                }
+            }
+        }
         loop {
             let now = now_ms();
             let due = self
@@ -554,12 +624,24 @@ impl Alertmanager {
                 resolved: resolved.clone(),
                 at: now,
             };
+            let pending = Pending {
+                id: new_id(),
+                key: log_key,
+                entry: entry.stored(),
+                payload,
+            };
+            // Recorded before it is sent: a crash from here on sends it after the restart.
+            if let Some(store) = &self.store {
+                if let Err(e) = store.pending(&pending) {
+                    tracing::error!(error = %e, "recording a notification failed; the next flush of its group retries");
+                    continue;
+                }
+            }
             let this = Arc::clone(self);
             let integration = integration.clone();
             let interval = g.interval;
             tokio::spawn(async move {
-                this.deliver(log_key, entry, integration, payload, interval)
-                    .await;
+                this.deliver(pending, entry, integration, interval).await;
             });
         }
     }
@@ -567,17 +649,22 @@ impl Alertmanager {
     /// Sends a notification, retrying with backoff for at most `within`; logs it once sent.
     async fn deliver(
         &self,
-        log_key: (String, String, usize),
+        p: Pending,
         entry: LogEntry,
         integration: Integration,
-        payload: Json,
         within: Duration,
     ) {
         let started = tokio::time::Instant::now();
         let mut backoff = Duration::from_millis(500);
+        let log_key = p.key.clone();
         loop {
-            match self.notifier.send(&integration, &payload).await {
+            match self.notifier.send(&integration, &p.id, &p.payload).await {
                 Ok(()) => {
+                    if let Some(store) = &self.store {
+                        if let Err(e) = store.sent(&p.id, &p.key, &p.entry) {
+                            tracing::error!(error = %e, "recording a sent notification failed");
+                        }
+                    }
                     self.state.lock().log.insert(log_key, entry);
                     super::metrics::notified(&integration.kind, true);
                     return;

@@ -8,6 +8,10 @@ use serde_json::Value as Json;
 use super::config::Integration;
 use super::dispatch::Notifier;
 
+/// The header carrying a notification's id: the same on every attempt and after a restart, so
+/// a receiver can drop the one repeat a crash between delivery and its record may cause.
+pub const NOTIFICATION_ID: &str = "X-Vigil-Notification-Id";
+
 /// Sends notifications over HTTP.
 #[derive(Debug, Clone)]
 pub struct HttpNotifier {
@@ -30,8 +34,10 @@ impl Notifier for HttpNotifier {
     fn send(
         &self,
         integration: &Integration,
+        id: &str,
         payload: &Json,
     ) -> BoxFuture<'static, Result<(), String>> {
+        let id = id.to_string();
         let client = self.client.clone();
         let kind = integration.kind.clone();
         let url = integration.settings.get("url").cloned();
@@ -44,6 +50,7 @@ impl Notifier for HttpNotifier {
             let resp = client
                 .post(&url)
                 .header("Content-Type", "application/json")
+                .header(NOTIFICATION_ID, id)
                 .body(body)
                 .send()
                 .await

@@ -299,3 +299,110 @@ async fn amtool_adds_and_queries_alerts_and_manages_silences() {
     let (_, config) = amtool(&vigil, &["config", "show"]);
     assert!(config.contains("receiver: team"), "{config}");
 }
+
+/// A webhook receiver that answers the first request only after `hold`: every (notification
+/// id, body) it is sent, in order.
+async fn slow_sink(hold: Duration) -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
+    let got: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let store = Arc::clone(&got);
+    let app = Router::new().route(
+        "/hook",
+        post(move |headers: axum::http::HeaderMap, body: String| {
+            let store = Arc::clone(&store);
+            async move {
+                let id = headers
+                    .get("x-vigil-notification-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let v: Value = serde_json::from_str(&body).expect("webhook body is JSON");
+                let first = {
+                    let mut s = store.lock().await;
+                    s.push((id, v));
+                    s.len() == 1
+                };
+                if first {
+                    tokio::time::sleep(hold).await;
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind sink");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_cut_by_sigkill_is_sent_again_with_its_id_and_a_sent_one_is_not() {
+    let (hook, received) = slow_sink(Duration::from_secs(30)).await;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(dir.path().join("rules.yml"), RULES).expect("rules");
+    let am = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &am,
+        format!(
+            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {hook}\n"
+        ),
+    )
+    .expect("alertmanager config");
+    let rules = dir.path().join("rules.yml");
+    let mut vigil = Vigil::start_with(&[
+        ("VIGIL_RULE_FILES", rules.to_str().expect("utf-8")),
+        ("VIGIL_ALERTMANAGER_CONFIG", am.to_str().expect("utf-8")),
+        ("VIGIL_EVALUATION_INTERVAL", "1s"),
+    ])
+    .await;
+    let count = || async { received.lock().await.len() };
+
+    // Killed while the receiver holds the first delivery: it was recorded, not seen sent.
+    poll(
+        "the first delivery starts",
+        Duration::from_secs(60),
+        || async {
+            if count().await >= 1 {
+                Ok(())
+            } else {
+                Err("nothing yet".to_string())
+            }
+        },
+    )
+    .await;
+    vigil.kill().await;
+    vigil.restart().await;
+    let (first_id, second_id) = poll("it is sent again", Duration::from_secs(60), || async {
+        let r = received.lock().await;
+        match r.as_slice() {
+            [a, b, ..] => Ok((a.0.clone(), b.0.clone())),
+            _ => Err(format!("{} deliveries", r.len())),
+        }
+    })
+    .await;
+    assert_eq!(first_id.len(), 36, "{first_id:?}");
+    assert_eq!(first_id, second_id, "the repeat carries the same id");
+
+    // Killed after the delivery was recorded as sent: nothing goes out again; a silence made
+    // before the kill is still there.
+    let now = std::time::SystemTime::now();
+    let ends = chrono::DateTime::<chrono::Utc>::from(now + Duration::from_secs(3600)).to_rfc3339();
+    let starts = chrono::DateTime::<chrono::Utc>::from(now).to_rfc3339();
+    let (status, created) = v2(
+        &vigil,
+        "POST",
+        "/api/v2/silences",
+        Some(json!({"matchers": [{"name": "alertname", "value": "Other", "isRegex": false}], "startsAt": starts, "endsAt": ends, "createdBy": "test", "comment": "kept"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    vigil.kill().await;
+    vigil.restart().await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(count().await, 2, "{:?}", received.lock().await);
+    let (_, silences) = v2(&vigil, "GET", "/api/v2/silences", None).await;
+    assert_eq!(silences[0]["id"], created["silenceID"], "{silences}");
+    assert_eq!(silences[0]["comment"], "kept");
+}
