@@ -33,6 +33,22 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Alertmanager configuration tools (as `amtool`'s).
+    Alertmanager {
+        #[command(subcommand)]
+        command: AlertmanagerCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AlertmanagerCommand {
+    /// Checks Alertmanager configuration files as `amtool check-config` does (exit code 0 when
+    /// every file loads, 1 otherwise), with Alertmanager's error texts.
+    Check {
+        /// The configuration files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,6 +131,14 @@ pub fn cli_main() -> anyhow::Result<()> {
                 lint_fatal,
             };
             let out = alerting::rules::check_files(&files, options);
+            print!("{}", out.stdout);
+            eprint!("{}", out.stderr);
+            std::process::exit(out.exit_code);
+        }
+        Command::Alertmanager {
+            command: AlertmanagerCommand::Check { files },
+        } => {
+            let out = alerting::alertmanager::config::check_files(&files);
             print!("{}", out.stdout);
             eprint!("{}", out.stderr);
             std::process::exit(out.exit_code);

@@ -970,3 +970,52 @@ pub fn load(text_in: &str) -> Result<Config, String> {
             .collect(),
     })
 }
+
+/// What `check_files` printed and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CheckOutcome {
+    /// 0 when every file loads, 1 otherwise.
+    pub exit_code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Checks configuration files as `amtool check-config` does: each file loaded, what it holds
+/// summarised, the error of a file that does not load.
+pub fn check_files(files: &[std::path::PathBuf]) -> CheckOutcome {
+    use std::fmt::Write as _;
+    let mut out = CheckOutcome::default();
+    let mut failed = 0;
+    for path in files {
+        let loaded = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| load(&text));
+        match loaded {
+            Ok(c) => {
+                let _ = writeln!(out.stdout, "Checking '{}'  SUCCESS", path.display());
+                let _ = writeln!(out.stdout, "Found:");
+                let _ = writeln!(out.stdout, " - global config");
+                let _ = writeln!(out.stdout, " - route");
+                let _ = writeln!(out.stdout, " - {} inhibit rules", c.inhibit_rules.len());
+                let _ = writeln!(out.stdout, " - {} receivers", c.receivers.len());
+                let _ = writeln!(out.stdout, " - {} templates", c.templates.len());
+                out.stdout.push('\n');
+            }
+            Err(e) => {
+                failed += 1;
+                let _ = writeln!(out.stdout, "Checking '{}'  FAILED: {e}", path.display());
+                out.stdout.push('\n');
+            }
+        }
+    }
+    if failed > 0 {
+        out.exit_code = 1;
+        let _ = writeln!(
+            out.stderr,
+            "vigil: error: failed to validate {failed} file(s)"
+        );
+    }
+    out
+}

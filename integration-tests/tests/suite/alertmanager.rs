@@ -406,3 +406,47 @@ async fn a_notification_cut_by_sigkill_is_sent_again_with_its_id_and_a_sent_one_
     assert_eq!(silences[0]["id"], created["silenceID"], "{silences}");
     assert_eq!(silences[0]["comment"], "kept");
 }
+
+const GOOD_CONFIG: &str = "route:\n  receiver: team\n  group_by: [alertname, job]\n  routes:\n    - matchers: ['severity=\"page\"']\n      receiver: oncall\ninhibit_rules:\n  - source_matchers: [severity=\"page\"]\n    target_matchers: [severity=\"warning\"]\n    equal: [job]\nreceivers:\n  - name: team\n    webhook_configs:\n      - url: http://chat-bridge.internal/alerts\n  - name: oncall\n";
+const BAD_CONFIG: &str =
+    "route:\n  receiver: team\n  routes:\n    - receiver: nope\nreceivers:\n  - name: team\n";
+
+#[test]
+fn alertmanager_check_answers_as_amtool_check_config() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let good = dir.path().join("good.yml");
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&good, GOOD_CONFIG).expect("config");
+    std::fs::write(&bad, BAD_CONFIG).expect("config");
+    let run = |program: &str, args: &[&str], file: &std::path::Path| {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .arg(file)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        (
+            out.status.code().expect("exit code"),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let vigil = env!("CARGO_BIN_EXE_vigil-under-test");
+    let (code, out) = run(vigil, &["alertmanager", "check"], &good);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("SUCCESS")
+            && out.contains(" - 1 inhibit rules")
+            && out.contains(" - 2 receivers"),
+        "{out}"
+    );
+    let (code, out) = run(vigil, &["alertmanager", "check"], &bad);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAILED: undefined receiver \"nope\" used in route"),
+        "{out}"
+    );
+    // The same verdicts as Alertmanager's own checker.
+    for (file, want) in [(&good, 0), (&bad, 1)] {
+        let (code, out) = run("amtool", &["check-config"], file);
+        assert_eq!(code, want, "amtool check-config {}: {out}", file.display());
+    }
+}
