@@ -45,6 +45,8 @@ pub(crate) struct AlertingSection {
     /// An Alertmanager configuration file (routing and receivers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) alertmanager_config: Option<PathBuf>,
+    /// External Alertmanagers (base URLs) that rules' alerts go to instead of Vigil's own.
+    pub(crate) alertmanagers: Vec<String>,
     /// Interval of groups that name none.
     #[serde(with = "humantime_serde")]
     pub(crate) evaluation_interval: Duration,
@@ -81,6 +83,7 @@ impl Default for AlertingSection {
         Self {
             rule_files: Vec::new(),
             alertmanager_config: None,
+            alertmanagers: Vec::new(),
             evaluation_interval: Duration::from_secs(60),
             query_offset: Duration::ZERO,
             external_labels: std::collections::BTreeMap::new(),
@@ -478,6 +481,10 @@ pub(crate) struct Overrides {
     /// Interval of rule groups that name none (default `1m`).
     #[arg(long, env = "VIGIL_EVALUATION_INTERVAL", value_parser = humantime::parse_duration)]
     pub(crate) evaluation_interval: Option<Duration>,
+    /// External Alertmanagers that rules' alerts go to instead of Vigil's own (comma-separated
+    /// base URLs).
+    #[arg(long, env = "VIGIL_ALERTMANAGERS", value_delimiter = ',')]
+    pub(crate) alertmanagers: Option<Vec<String>>,
 }
 
 impl Config {
@@ -552,6 +559,13 @@ impl Config {
             config.alerting.alertmanager_config = o.alertmanager_config;
         }
         set!(o.evaluation_interval => config.alerting.evaluation_interval);
+        if let Some(urls) = o.alertmanagers {
+            config.alerting.alertmanagers = urls
+                .into_iter()
+                .map(|u| u.trim().to_string())
+                .filter(|u| !u.is_empty())
+                .collect();
+        }
         config.validate()?;
         Ok(config)
     }

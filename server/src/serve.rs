@@ -315,7 +315,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 sink: Arc::new(crate::rules::IngestSink(Arc::clone(&ingest_state))),
             },
         )
-        .with_alert_sink(Arc::clone(&alertmanagers) as _),
+        .with_alert_sink(if config.alerting.alertmanagers.is_empty() {
+            Arc::clone(&alertmanagers) as _
+        } else {
+            Arc::new(
+                alerting::alertmanager::notify::RemoteAlertmanagers::new(
+                    config.alerting.alertmanagers.clone(),
+                    Duration::from_secs(10),
+                )
+                .map_err(|e| anyhow::anyhow!("failed to build the Alertmanager client: {e}"))?,
+            ) as _
+        }),
     );
     match rules.reload().await {
         Ok(groups) => tracing::info!(groups, "rule files loaded"),

@@ -67,3 +67,73 @@ impl Notifier for HttpNotifier {
         })
     }
 }
+
+/// Alerts forwarded to external Alertmanagers (`POST /api/v2/alerts`, as Prometheus's notifier
+/// sends them), instead of Vigil's own; the tenant in `X-Scope-OrgID` unless it is the default
+/// one. A failed post is logged and counted, and the alerts go again at their next resend, as
+/// with Prometheus.
+#[derive(Debug, Clone)]
+pub struct RemoteAlertmanagers {
+    urls: Vec<String>,
+    client: reqwest::Client,
+}
+
+impl RemoteAlertmanagers {
+    /// Forwarding to the Alertmanagers at `urls` (base URLs).
+    pub fn new(urls: Vec<String>, timeout: std::time::Duration) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("Vigil/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self { urls, client })
+    }
+}
+
+/// `alerts` as the v2 API's postable alerts.
+pub fn postable_alerts(alerts: &[super::alert::Alert]) -> Json {
+    use crate::timefmt::rfc3339;
+    Json::Array(
+        alerts
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "labels": a.labels,
+                    "annotations": a.annotations,
+                    "startsAt": rfc3339(Some(a.starts_at)),
+                    "endsAt": rfc3339(Some(a.ends_at)),
+                    "generatorURL": a.generator_url,
+                })
+            })
+            .collect(),
+    )
+}
+
+impl crate::manager::AlertSink for RemoteAlertmanagers {
+    fn send(&self, tenant: &common::Tenant, alerts: Vec<super::alert::Alert>, _now: i64) {
+        let body = postable_alerts(&alerts).to_string();
+        let org = (*tenant != common::Tenant::default_tenant()).then(|| tenant.to_string());
+        for base in &self.urls {
+            let url = format!("{}/api/v2/alerts", base.trim_end_matches('/'));
+            let mut req = self
+                .client
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .body(body.clone());
+            if let Some(org) = &org {
+                req = req.header(common::TENANT_HEADER, org);
+            }
+            tokio::spawn(async move {
+                let outcome = match req.send().await {
+                    Ok(r) if r.status().is_success() => Ok(()),
+                    Ok(r) => Err(format!("status {}", r.status().as_u16())),
+                    Err(e) => Err(e.to_string()),
+                };
+                super::metrics::notified("alertmanager", outcome.is_ok());
+                if let Err(e) = outcome {
+                    tracing::warn!(%url, error = %e, "sending alerts to an Alertmanager failed");
+                }
+            });
+        }
+    }
+}

@@ -450,3 +450,77 @@ fn alertmanager_check_answers_as_amtool_check_config() {
         assert_eq!(code, want, "amtool check-config {}: {out}", file.display());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_alerts_can_go_to_a_real_alertmanager_instead() {
+    // A real Alertmanager 0.25 (Debian's `prometheus-alertmanager`, which `.ci/run` installs).
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        l.local_addr().expect("addr").port()
+    };
+    std::fs::write(
+        dir.path().join("am.yml"),
+        "route:\n  receiver: default\nreceivers:\n  - name: default\n",
+    )
+    .expect("alertmanager config");
+    let mut am = std::process::Command::new("prometheus-alertmanager")
+        .arg(format!(
+            "--config.file={}",
+            dir.path().join("am.yml").display()
+        ))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("am").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect(
+            "prometheus-alertmanager must be installed (apt-get install prometheus-alertmanager)",
+        );
+    let am_url = format!("http://127.0.0.1:{port}");
+    std::fs::write(dir.path().join("rules.yml"), RULES).expect("rules");
+    let rules = dir.path().join("rules.yml");
+    let vigil = Vigil::start_with(&[
+        ("VIGIL_RULE_FILES", rules.to_str().expect("utf-8")),
+        ("VIGIL_EVALUATION_INTERVAL", "1s"),
+        ("VIGIL_ALERTMANAGERS", &am_url),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let got = poll(
+        "the alert reaches Alertmanager",
+        Duration::from_secs(60),
+        || async {
+            let r = client
+                .get(format!("{am_url}/api/v2/alerts"))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let v: Value = r.json().await.map_err(|e| e.to_string())?;
+            match v.as_array().and_then(|a| a.first()) {
+                Some(a) => Ok(a.clone()),
+                None => Err("no alerts yet".to_string()),
+            }
+        },
+    )
+    .await;
+    let _ = am.kill();
+    let _ = am.wait();
+    assert_eq!(got["labels"]["alertname"], "Always", "{got}");
+    assert_eq!(got["labels"]["severity"], "page");
+    assert_eq!(got["annotations"]["summary"], "always on");
+    assert_eq!(got["status"]["state"], "active");
+    assert!(
+        got["generatorURL"]
+            .as_str()
+            .is_some_and(|u| u.contains("g0.expr=vector%281%29")),
+        "{got}"
+    );
+    // Instead of Vigil's own: nothing there.
+    let (_, own) = v2(&vigil, "GET", "/api/v2/alerts", None).await;
+    assert_eq!(own, json!([]), "{own}");
+}
