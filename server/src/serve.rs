@@ -153,8 +153,26 @@ async fn wait_for_signal() {
     }
 }
 
-/// Reloads the rule files; a file that does not read leaves the running rules as they were.
-async fn reload(rules: &alerting::RuleManager) -> Response {
+/// What a reload reloads: the rule files and the Alertmanager configuration.
+#[derive(Clone)]
+struct Reloadable {
+    rules: Arc<alerting::RuleManager>,
+    alertmanagers: Arc<alerting::alertmanager::Alertmanagers>,
+    alertmanager_config: Option<std::path::PathBuf>,
+}
+
+/// Reloads the Alertmanager configuration, then the rule files; a file that does not load
+/// leaves what runs as it was.
+async fn reload(r: &Reloadable) -> Response {
+    if let Err(e) = reload_alertmanager(r) {
+        tracing::error!(error = %e, "Alertmanager configuration refused; the previous one stays");
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload config: {e}\n"),
+        )
+            .into_response();
+    }
+    let rules = &r.rules;
     match rules.reload().await {
         Ok(groups) => {
             tracing::info!(groups, "rule files reloaded");
@@ -172,8 +190,24 @@ async fn reload(rules: &alerting::RuleManager) -> Response {
     }
 }
 
-/// Reloads the rule files on every SIGHUP, as Prometheus does.
-async fn reload_on_sighup(rules: &alerting::RuleManager) {
+fn reload_alertmanager(r: &Reloadable) -> Result<(), String> {
+    let text = match &r.alertmanager_config {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("failed to read {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    r.alertmanagers
+        .reload(text)
+        .map_err(|e| match &r.alertmanager_config {
+            Some(path) => format!("{}: {e}", path.display()),
+            None => e,
+        })
+}
+
+/// Reloads on every SIGHUP, as Prometheus and Alertmanager do.
+async fn reload_on_sighup(rules: &Reloadable) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload");
@@ -327,6 +361,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             ) as _
         }),
     );
+    let reloadable = Reloadable {
+        rules: Arc::clone(&rules),
+        alertmanagers: Arc::clone(&alertmanagers),
+        alertmanager_config: config.alerting.alertmanager_config.clone(),
+    };
     match rules.reload().await {
         Ok(groups) => tracing::info!(groups, "rule files loaded"),
         Err(errors) => anyhow::bail!("rule files refused:\n{}", errors.join("\n")),
@@ -340,8 +379,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .route(
             "/-/reload",
             post({
-                let rules = Arc::clone(&rules);
-                move || async move { reload(&rules).await }
+                let r = reloadable.clone();
+                move || async move { reload(&r).await }
             }),
         )
         .merge(ingest::remote_write_router(Arc::clone(&ingest_state)))
@@ -384,8 +423,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("vigil ready");
 
     let reloader = tokio::spawn({
-        let rules = Arc::clone(&rules);
-        async move { reload_on_sighup(&rules).await }
+        let r = reloadable.clone();
+        async move { reload_on_sighup(&r).await }
     });
 
     wait_for_signal().await;

@@ -30,8 +30,7 @@ pub const DEFAULT_CONFIG: &str = "route:\n  receiver: default\nreceivers:\n  - n
 
 /// The Alertmanagers of all tenants, created as tenants first send alerts.
 pub struct Alertmanagers {
-    config: Arc<Config>,
-    text: String,
+    config: parking_lot::RwLock<(Arc<Config>, String)>,
     notifier: Arc<dyn Notifier>,
     external_url: String,
     started: i64,
@@ -63,8 +62,7 @@ impl Alertmanagers {
         let text = text.unwrap_or_else(|| DEFAULT_CONFIG.to_string());
         let config = Arc::new(load(&text)?);
         let ams = Self {
-            config,
-            text,
+            config: parking_lot::RwLock::new((config, text)),
             notifier,
             external_url: external_url.to_string(),
             started: now_ms(),
@@ -94,7 +92,7 @@ impl Alertmanagers {
             None => None,
         };
         let am = Arc::new(Alertmanager::new(
-            Arc::clone(&self.config),
+            Arc::clone(&self.config.read().0),
             Arc::clone(&self.notifier),
             &self.external_url,
             store,
@@ -102,6 +100,19 @@ impl Alertmanagers {
         tokio::spawn(Arc::clone(&am).run(self.stop.clone()));
         tenants.insert(tenant.clone(), Arc::clone(&am));
         Ok(am)
+    }
+
+    /// Loads the configuration `text` (`None`: [`DEFAULT_CONFIG`]) and, when it loads, routes
+    /// every tenant's alerts by it from now on; when it does not, nothing changes and the
+    /// error says why.
+    pub fn reload(&self, text: Option<String>) -> Result<(), String> {
+        let text = text.unwrap_or_else(|| DEFAULT_CONFIG.to_string());
+        let config = Arc::new(load(&text)?);
+        *self.config.write() = (Arc::clone(&config), text);
+        for am in self.tenants.lock().values() {
+            am.set_config(Arc::clone(&config), now_ms());
+        }
+        Ok(())
     }
 
     /// The Alertmanager of `tenant`, started on first use. A store that cannot be opened
@@ -112,7 +123,7 @@ impl Alertmanagers {
             Err(e) => {
                 tracing::error!(tenant = %tenant, error = %e, "opening the Alertmanager state failed; this tenant's silences and notification log are kept in memory only");
                 let am = Arc::new(Alertmanager::new(
-                    Arc::clone(&self.config),
+                    Arc::clone(&self.config.read().0),
                     Arc::clone(&self.notifier),
                     &self.external_url,
                     None,
@@ -608,7 +619,7 @@ async fn delete_silence(
 async fn status(State(ams): State<Arc<Alertmanagers>>) -> Response {
     ok(&json!({
         "cluster": {"name": "", "status": "disabled", "peers": []},
-        "config": {"original": ams.text},
+        "config": {"original": ams.config.read().1},
         "uptime": rfc3339(Some(ams.started)),
         "versionInfo": {
             "branch": "",
@@ -622,8 +633,8 @@ async fn status(State(ams): State<Arc<Alertmanagers>>) -> Response {
 }
 
 async fn receivers(State(ams): State<Arc<Alertmanagers>>) -> Response {
-    let list: Vec<Json> = ams
-        .config
+    let config = Arc::clone(&ams.config.read().0);
+    let list: Vec<Json> = config
         .receivers
         .iter()
         .map(|r| json!({ "name": r.name }))

@@ -326,15 +326,34 @@ impl Alertmanager {
         Arc::clone(&self.config.read())
     }
 
+    /// Routes by `config` from now on: the aggregation groups are made anew from the alerts
+    /// kept, as Alertmanager's reload makes a new dispatcher; the notification log keeps them
+    /// from repeating what they already sent.
+    pub fn set_config(&self, config: Arc<Config>, now: i64) {
+        *self.config.write() = config;
+        let alerts: Vec<Alert> = {
+            let mut state = self.state.lock();
+            state.groups.clear();
+            std::mem::take(&mut state.alerts).into_values().collect()
+        };
+        self.route_all(alerts, now);
+    }
+
     /// Takes `alerts` reported at `now`: each merged with what is kept of it, then routed.
-    pub fn put(&self, alerts: Vec<Alert>, now: i64) {
+    pub fn put(&self, mut alerts: Vec<Alert>, now: i64) {
         let resolved = alerts.iter().filter(|a| a.resolved(now)).count();
         super::metrics::received("resolved", resolved);
         super::metrics::received("firing", alerts.len() - resolved);
+        for a in &mut alerts {
+            a.updated_at = now;
+        }
+        self.route_all(alerts, now);
+    }
+
+    fn route_all(&self, alerts: Vec<Alert>, now: i64) {
         let config = self.config();
         let mut state = self.state.lock();
-        for mut a in alerts {
-            a.updated_at = now;
+        for a in alerts {
             let fp = a.fingerprint();
             let merged = match state.alerts.get(&fp) {
                 // An alert that resolved before this one started is a new alert.

@@ -524,3 +524,60 @@ async fn rule_alerts_can_go_to_a_real_alertmanager_instead() {
     let (_, own) = v2(&vigil, "GET", "/api/v2/alerts", None).await;
     assert_eq!(own, json!([]), "{own}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alertmanager_configuration_reloads_and_a_bad_one_is_refused() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let am = dir.path().join("alertmanager.yml");
+    std::fs::write(&am, "route:\n  receiver: a\nreceivers:\n  - name: a\n").expect("config");
+    let vigil =
+        Vigil::start_with(&[("VIGIL_ALERTMANAGER_CONFIG", am.to_str().expect("utf-8"))]).await;
+    let reload = || async {
+        let r = vigil
+            .http()
+            .post(vigil.api_url("/-/reload"))
+            .send()
+            .await
+            .expect("reload");
+        (r.status().as_u16(), r.text().await.expect("body"))
+    };
+    std::fs::write(
+        &am,
+        "route:\n  receiver: b\nreceivers:\n  - name: a\n  - name: b\n",
+    )
+    .expect("config");
+    let (status, text) = reload().await;
+    assert_eq!(status, 200, "{text}");
+    let (_, receivers) = v2(&vigil, "GET", "/api/v2/receivers", None).await;
+    assert_eq!(receivers, json!([{"name": "a"}, {"name": "b"}]));
+    // An alert is routed by the new tree.
+    v2(
+        &vigil,
+        "POST",
+        "/api/v2/alerts",
+        Some(json!([{"labels": {"alertname": "X"}}])),
+    )
+    .await;
+    let (_, alerts) = v2(&vigil, "GET", "/api/v2/alerts", None).await;
+    assert_eq!(alerts[0]["receivers"], json!([{"name": "b"}]), "{alerts}");
+
+    std::fs::write(
+        &am,
+        "route:\n  receiver: missing\nreceivers:\n  - name: a\n",
+    )
+    .expect("config");
+    let (status, text) = reload().await;
+    assert_eq!(status, 500);
+    assert!(
+        text.contains("alertmanager.yml")
+            && text.contains("undefined receiver \"missing\" used in route"),
+        "{text}"
+    );
+    let (_, st) = v2(&vigil, "GET", "/api/v2/status", None).await;
+    assert!(
+        st["config"]["original"]
+            .as_str()
+            .is_some_and(|c| c.contains("receiver: b")),
+        "the old configuration stays: {st}"
+    );
+}
