@@ -251,6 +251,9 @@ notifier!(
         ("max_alerts", Leaf),
         ("timeout", Leaf),
         ("payload", Leaf),
+        // Vigil's extension: an HMAC-SHA256 signature of each body (docs/0021).
+        ("vigil_hmac_secret", Leaf),
+        ("vigil_hmac_secret_file", Leaf),
     ]
 );
 

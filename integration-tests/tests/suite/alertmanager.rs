@@ -13,16 +13,24 @@ use tokio::sync::Mutex;
 
 use crate::harness::{poll, Vigil};
 
-/// A local webhook receiver: every body it is sent, in order.
+/// A local webhook receiver: every body it is sent, in order, checking the signature of those
+/// that carry one (HMAC-SHA256 under `s3cret`, as `vigil_hmac_secret` asks).
 async fn sink() -> (String, Arc<Mutex<Vec<Value>>>) {
     let got: Arc<Mutex<Vec<Value>>> = Arc::default();
     let store = Arc::clone(&got);
     let app = Router::new().route(
         "/hook",
-        post(move |body: String| {
+        post(move |headers: axum::http::HeaderMap, body: String| {
             let store = Arc::clone(&store);
             async move {
-                let v: Value = serde_json::from_str(&body).expect("webhook body is JSON");
+                let mut v: Value = serde_json::from_str(&body).expect("webhook body is JSON");
+                if let Some(sig) = headers.get("x-vigil-signature") {
+                    let want = format!(
+                        "sha256={}",
+                        alerting::alertmanager::notify::hmac_sha256_hex(b"s3cret", body.as_bytes())
+                    );
+                    v["signature_ok"] = Value::Bool(sig.to_str().ok() == Some(want.as_str()));
+                }
                 store.lock().await.push(v);
                 "ok"
             }
@@ -79,7 +87,7 @@ async fn rule_alerts_reach_a_webhook_grouped_and_silences_stop_them() {
     std::fs::write(
         &am,
         format!(
-            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 2s\n  repeat_interval: 1h\n  routes:\n    - matchers: ['team=\"other\"']\n      receiver: nowhere\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {hook}\n  - name: nowhere\n"
+            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 2s\n  repeat_interval: 1h\n  routes:\n    - matchers: ['team=\"other\"']\n      receiver: nowhere\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {hook}\n        vigil_hmac_secret: s3cret\n  - name: nowhere\n"
         ),
     )
     .expect("alertmanager config");
@@ -105,6 +113,10 @@ async fn rule_alerts_reach_a_webhook_grouped_and_silences_stop_them() {
         },
     )
     .await;
+    assert_eq!(
+        first["signature_ok"], true,
+        "signed as vigil_hmac_secret asks: {first}"
+    );
     assert_eq!(first["version"], "4", "{first}");
     assert_eq!(first["receiver"], "hook");
     assert_eq!(first["status"], "firing");
