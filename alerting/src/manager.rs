@@ -37,6 +37,20 @@ pub struct ManagerOptions {
     pub for_outage_tolerance: Duration,
     /// How rule files are read.
     pub parse: ParseOptions,
+    /// Rule files given as text rather than read from disk (Vigil's self-watch group), with the
+    /// tenant they belong to and the name the rules API shows as their file.
+    pub builtin: Vec<(Tenant, String, String)>,
+}
+
+/// The tenant Vigil writes its own metrics to and evaluates its self-watch rules for.
+pub const SELF_TENANT: &str = "vigil";
+
+/// Vigil's self-watch rule group (`selfwatch.yml`), evaluated every `interval`.
+pub fn self_watch_rules(interval: Duration) -> String {
+    include_str!("selfwatch.yml").replace(
+        "    interval: 30s\n",
+        &format!("    interval: {}ms\n", interval.as_millis().max(1)),
+    )
 }
 
 /// Where alerting rules' alerts go: an Alertmanager (Vigil's own, or another).
@@ -162,6 +176,12 @@ impl RuleManager {
     fn read(&self) -> Result<Vec<(Tenant, String, RuleFile)>, Vec<String>> {
         let mut out = Vec::new();
         let mut errors = Vec::new();
+        for (tenant, name, text) in &self.options.builtin {
+            match crate::rules::parse(text, self.options.parse) {
+                Ok(file) => out.push((tenant.clone(), name.clone(), file)),
+                Err(e) => errors.extend(e.into_iter().map(|e| format!("{name}: {e}"))),
+            }
+        }
         for (tenant, path) in self.files()? {
             match parse_file(&path, self.options.parse) {
                 Ok(file) => out.push((tenant, path.display().to_string(), file)),
@@ -420,6 +440,18 @@ fn restore_group(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_self_watch_group_reads_and_checks_clean() {
+        let text = self_watch_rules(Duration::from_secs(15));
+        let file = crate::rules::parse(&text, ParseOptions::default()).expect("self-watch rules");
+        assert_eq!(file.groups.len(), 1);
+        let group = &file.groups[0];
+        assert_eq!(group.interval, Some(Duration::from_secs(15)));
+        assert_eq!(group.rules.len(), 8);
+        assert!(group.rules.iter().all(|r| r.alert.is_some()));
+        assert!(crate::rules::duplicates(&file).is_empty());
+    }
 
     #[test]
     fn evaluation_times_are_aligned_to_the_interval_plus_the_phase() {

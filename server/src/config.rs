@@ -47,6 +47,12 @@ pub(crate) struct AlertingSection {
     pub(crate) alertmanager_config: Option<PathBuf>,
     /// External Alertmanagers (base URLs) that rules' alerts go to instead of Vigil's own.
     pub(crate) alertmanagers: Vec<String>,
+    /// Vigil watches itself: its own metrics written to the tenant `vigil` and the built-in
+    /// rule group evaluated over them.
+    pub(crate) self_watch: bool,
+    /// How often Vigil writes its own metrics and evaluates the self-watch group.
+    #[serde(with = "humantime_serde")]
+    pub(crate) self_watch_interval: Duration,
     /// Interval of groups that name none.
     #[serde(with = "humantime_serde")]
     pub(crate) evaluation_interval: Duration,
@@ -84,6 +90,8 @@ impl Default for AlertingSection {
             rule_files: Vec::new(),
             alertmanager_config: None,
             alertmanagers: Vec::new(),
+            self_watch: true,
+            self_watch_interval: Duration::from_secs(15),
             evaluation_interval: Duration::from_secs(60),
             query_offset: Duration::ZERO,
             external_labels: std::collections::BTreeMap::new(),
@@ -485,6 +493,12 @@ pub(crate) struct Overrides {
     /// base URLs).
     #[arg(long, env = "VIGIL_ALERTMANAGERS", value_delimiter = ',')]
     pub(crate) alertmanagers: Option<Vec<String>>,
+    /// Vigil watches itself (default true).
+    #[arg(long, env = "VIGIL_SELF_WATCH")]
+    pub(crate) self_watch: Option<bool>,
+    /// How often Vigil writes its own metrics and checks them (default `15s`).
+    #[arg(long, env = "VIGIL_SELF_WATCH_INTERVAL", value_parser = humantime::parse_duration)]
+    pub(crate) self_watch_interval: Option<Duration>,
 }
 
 impl Config {
@@ -559,6 +573,8 @@ impl Config {
             config.alerting.alertmanager_config = o.alertmanager_config;
         }
         set!(o.evaluation_interval => config.alerting.evaluation_interval);
+        set!(o.self_watch => config.alerting.self_watch);
+        set!(o.self_watch_interval => config.alerting.self_watch_interval);
         if let Some(urls) = o.alertmanagers {
             config.alerting.alertmanagers = urls
                 .into_iter()
@@ -594,6 +610,9 @@ impl Config {
         }
         if self.limits.max_request_bytes == 0 || self.limits.max_inflight_bytes == 0 {
             bail!("limits must be positive");
+        }
+        if self.alerting.self_watch_interval.is_zero() {
+            bail!("alerting.self_watch_interval must be positive");
         }
         if self.alerting.evaluation_interval.is_zero() {
             bail!("alerting.evaluation_interval must be positive");

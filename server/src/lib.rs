@@ -4,6 +4,7 @@
 
 mod config;
 mod rules;
+mod selfwatch;
 mod serve;
 mod telemetry;
 

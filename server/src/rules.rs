@@ -38,6 +38,15 @@ pub(crate) fn options(section: &AlertingSection) -> anyhow::Result<ManagerOption
         for_grace_period: section.for_grace_period,
         for_outage_tolerance: section.for_outage_tolerance,
         parse: alerting::rules::ParseOptions::default(),
+        builtin: if section.self_watch {
+            vec![(
+                Tenant::new(alerting::manager::SELF_TENANT)?,
+                "<builtin>/vigil-self-watch.yml".to_string(),
+                alerting::manager::self_watch_rules(section.self_watch_interval),
+            )]
+        } else {
+            Vec::new()
+        },
     })
 }
 

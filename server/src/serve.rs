@@ -231,6 +231,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let grpc_listener = bind(config.otlp_grpc_addr, "otlp grpc").await?;
     let otlp_http_listener = bind(config.otlp_http_addr, "otlp http").await?;
     let http_listener = bind(config.http_addr, "http api").await?;
+    let http_addr = http_listener.local_addr()?;
     println!(
         "vigil listening: otlp_grpc={} otlp_http={} http={}",
         grpc_listener.local_addr()?,
@@ -408,9 +409,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         stopped(stop_ingest.clone()),
     ));
     let http_server = tokio::spawn(
-        axum::serve(otlp_http_listener, ingest::http_router(ingest_state))
-            .with_graceful_shutdown(stopped(stop_ingest.clone()))
-            .into_future(),
+        axum::serve(
+            otlp_http_listener,
+            ingest::http_router(Arc::clone(&ingest_state)),
+        )
+        .with_graceful_shutdown(stopped(stop_ingest.clone()))
+        .into_future(),
     );
     // Recent metrics samples back into memory for queries, off the start-up path.
     let warm = Arc::clone(&engine);
@@ -422,6 +426,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let compactor = tokio::spawn(Arc::clone(&engine).run_compactor(stopped(stop_ingest.clone())));
     tracing::info!("vigil ready");
 
+    let self_watch = config.alerting.self_watch.then(|| {
+        tokio::spawn(crate::selfwatch::run(
+            Arc::clone(&ingest_state),
+            config.data_dir.clone(),
+            http_addr.to_string(),
+            config.alerting.self_watch_interval,
+            stop_ingest.clone(),
+        ))
+    });
     let reloader = tokio::spawn({
         let r = reloadable.clone();
         async move { reload_on_sighup(&r).await }
@@ -429,6 +442,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     wait_for_signal().await;
     reloader.abort();
+    if let Some(task) = self_watch {
+        task.abort();
+    }
     // Rules first: their last writes go through the ingest path that stops next.
     rules.stop().await;
     let _ = stop_alerts_tx.send(true);

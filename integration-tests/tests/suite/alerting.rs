@@ -288,3 +288,132 @@ async fn rules_record_and_alert_durably_and_restore_their_state_after_a_crash() 
     assert_eq!(kept["state"], "firing");
     assert_eq!(kept["activeAt"], active_at.as_str());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vigil_watches_itself_with_its_built_in_rule_group() {
+    let vigil = Vigil::start_with(&[
+        ("VIGIL_SELF_WATCH", "true"),
+        ("VIGIL_SELF_WATCH_INTERVAL", "1s"),
+    ])
+    .await;
+    // Vigil's own metrics, in the tenant `vigil`, through PromQL.
+    let query = |q: &'static str| {
+        let vigil = &vigil;
+        async move {
+            let r = vigil
+                .http()
+                .get(format!(
+                    "{}?{}",
+                    vigil.api_url("/api/v1/query"),
+                    crate::prometheus_api::encode(&[("query", q)])
+                ))
+                .header("X-Scope-OrgID", "vigil")
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let v: Value = r.json().await.map_err(|e| e.to_string())?;
+            Ok::<Vec<Value>, String>(v["data"]["result"].as_array().cloned().unwrap_or_default())
+        }
+    };
+    let found = poll(
+        "Vigil's metrics are in its store",
+        Duration::from_secs(60),
+        || async {
+            let r = query("vigil_data_dir_size_bytes").await?;
+            if r.is_empty() {
+                Err("nothing yet".to_string())
+            } else {
+                Ok(r)
+            }
+        },
+    )
+    .await;
+    assert_eq!(found[0]["metric"]["job"], "vigil", "{found:?}");
+    assert!(found[0]["value"][1]
+        .as_str()
+        .and_then(|v| v.parse::<f64>().ok())
+        .is_some_and(|v| v > 0.0));
+    // Something to watch: requests with an item Vigil refuses (a metric without a name), two
+    // self-watch rounds apart, so that the counter of refused items rises between samples.
+    let refuse = || async {
+        let bad = serde_json::json!({"resourceMetrics": [{"scopeMetrics": [{"metrics": [
+            {"name": "", "gauge": {"dataPoints": [{"asDouble": 1, "timeUnixNano": "1"}]}}
+        ]}]}]});
+        vigil
+            .http()
+            .post(vigil.otlp_http_url("/v1/metrics"))
+            .header("Content-Type", "application/json")
+            .body(bad.to_string())
+            .send()
+            .await
+            .expect("otlp request");
+    };
+    refuse().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    refuse().await;
+    let rejected = poll("refused items are counted", Duration::from_secs(30), || async {
+        let r = query("vigil_ingest_items_rejected_total").await?;
+        match r.first() {
+            Some(s) if s["value"][1] == "2" => Ok(s.clone()),
+            _ => Err(format!("{r:?}")),
+        }
+    })
+    .await;
+    assert_eq!(rejected["metric"]["signal"], "metrics", "{rejected}");
+    // The built-in group runs for the tenant `vigil`, every rule healthy.
+    let (status, body) = rules_as(&vigil, Some("vigil"), "").await;
+    assert_eq!(status, 200, "{body}");
+    let group = &body["data"]["groups"][0];
+    assert_eq!(group["name"], "vigil-self-watch", "{body}");
+    assert_eq!(group["rules"].as_array().map(Vec::len), Some(8));
+    poll(
+        "every self-watch rule evaluated fine",
+        Duration::from_secs(60),
+        || async {
+            let (_, body) = rules_as(&vigil, Some("vigil"), "").await;
+            let rules = body["data"]["groups"][0]["rules"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if rules.iter().all(|r| r["health"] == "ok") {
+                Ok(())
+            } else {
+                Err(format!("{rules:?}"))
+            }
+        },
+    )
+    .await;
+    // The refused item shows as VigilIngestRejecting going pending.
+    poll(
+        "the rejection is noticed",
+        Duration::from_secs(60),
+        || async {
+            let r = vigil
+                .http()
+                .get(vigil.api_url("/api/v1/alerts"))
+                .header("X-Scope-OrgID", "vigil")
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let v: Value = r.json().await.map_err(|e| e.to_string())?;
+            let alerts = v["data"]["alerts"].as_array().cloned().unwrap_or_default();
+            match alerts
+                .iter()
+                .find(|a| a["labels"]["alertname"] == "VigilIngestRejecting")
+            {
+                Some(a) if a["state"] == "pending" && a["labels"]["vigil_self_watch"] == "true" => {
+                    Ok(())
+                }
+                _ => Err(format!("{alerts:?}")),
+            }
+        },
+    )
+    .await;
+    // The tenant `default` is untouched.
+    let (_, default) = rules_as(&vigil, None, "").await;
+    assert_eq!(
+        default["data"]["groups"],
+        serde_json::json!([]),
+        "{default}"
+    );
+}

@@ -186,7 +186,10 @@ impl Vigil {
             .env("VIGIL_OTLP_HTTP_ADDR", "127.0.0.1:0")
             .env("VIGIL_HTTP_ADDR", "127.0.0.1:0")
             .env("VIGIL_LOG_LEVEL", "info")
-            .env("VIGIL_QUERY_THREADS", "2");
+            .env("VIGIL_QUERY_THREADS", "2")
+            // Self-watch writes Vigil's own metrics into the store every few seconds; tests that
+            // count files or rows turn it on only where they test it (`alerting`).
+            .env("VIGIL_SELF_WATCH", "false");
         for (key, value) in &self.env {
             cmd.env(key, value);
         }
