@@ -351,13 +351,17 @@ async fn vigil_watches_itself_with_its_built_in_rule_group() {
     refuse().await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     refuse().await;
-    let rejected = poll("refused items are counted", Duration::from_secs(30), || async {
-        let r = query("vigil_ingest_items_rejected_total").await?;
-        match r.first() {
-            Some(s) if s["value"][1] == "2" => Ok(s.clone()),
-            _ => Err(format!("{r:?}")),
-        }
-    })
+    let rejected = poll(
+        "refused items are counted",
+        Duration::from_secs(30),
+        || async {
+            let r = query("vigil_ingest_items_rejected_total").await?;
+            match r.first() {
+                Some(s) if s["value"][1] == "2" => Ok(s.clone()),
+                _ => Err(format!("{r:?}")),
+            }
+        },
+    )
     .await;
     assert_eq!(rejected["metric"]["signal"], "metrics", "{rejected}");
     // The built-in group runs for the tenant `vigil`, every rule healthy.
