@@ -164,6 +164,8 @@ pub struct Group {
     pub resend_delay: Duration,
     /// Alerts the last evaluation has for the Alertmanager, with their rule's expression.
     pub outbox: Vec<(String, Alert)>,
+    /// Series of rules a reload removed or changed, ended by the next evaluation.
+    stale: HashSet<Labels>,
 }
 
 impl Group {
@@ -207,6 +209,7 @@ impl Group {
             evaluation_time: Duration::ZERO,
             resend_delay: defaults.resend_delay,
             outbox: Vec::new(),
+            stale: HashSet::new(),
         }
     }
 
@@ -237,6 +240,12 @@ impl Group {
                 new.take_alerts(old);
             }
         }
+        // What the rules that went (or changed) wrote ends at the next evaluation, as
+        // Prometheus's `CopyState` hands their series to `staleSeries`.
+        for o in olds.into_iter().flatten() {
+            self.stale.extend(o.written);
+        }
+        self.stale.extend(old.stale);
     }
 
     /// Staleness markers at `t` for every series the group wrote last: what a group removed by
@@ -309,6 +318,21 @@ impl Group {
         let tq = t - i64::try_from(self.query_offset.as_millis()).unwrap_or(0);
         let mut failed = 0;
         self.outbox.clear();
+        if !self.stale.is_empty() {
+            let markers = self
+                .stale
+                .drain()
+                .map(|labels| Sample {
+                    labels,
+                    t: tq,
+                    v: stale_nan(),
+                    drop_name: false,
+                })
+                .collect();
+            if let Err(e) = backend.write(markers) {
+                tracing::warn!(group = %self.name, error = %e, "writing staleness markers of removed rules failed");
+            }
+        }
         let interval = i64::try_from(self.interval.as_millis()).unwrap_or(i64::MAX);
         let resend = i64::try_from(self.resend_delay.as_millis()).unwrap_or(i64::MAX);
         for rule in &mut self.rules {

@@ -425,14 +425,43 @@ fn restore_group(
     grace: Duration,
     tolerance: Duration,
 ) {
+    use crate::rules::Language::PromQl;
+    use promql::value::{Series, Value};
+    let interval = i64::try_from(group.interval.as_millis()).unwrap_or(i64::MAX);
     let mut found = Vec::new();
     for (i, selector) in group.restore_queries(tolerance) {
-        match backend.query(crate::rules::Language::PromQl, &selector, t) {
-            Ok(v) => found.push((i, v)),
+        let series = match backend.query(PromQl, &selector, t) {
+            Ok(Value::Matrix(series)) => series,
+            Ok(_) => continue,
             Err(e) => {
                 tracing::warn!(group = %group.name, error = %e, "restoring alert state failed");
+                continue;
+            }
+        };
+        // An alert that resolved before the restart ended its series with a staleness marker,
+        // which range selections leave out; an instant selection just after the last sample
+        // (when the marker would have been written) does not see a series the marker ended.
+        let instant = selector.split('[').next().unwrap_or(&selector).to_string();
+        let mut by_last: BTreeMap<i64, Vec<Series>> = BTreeMap::new();
+        for s in series {
+            if let Some(&(last, _)) = s.points.last() {
+                by_last.entry(last).or_default().push(s);
             }
         }
+        let mut live = Vec::new();
+        for (last, list) in by_last {
+            let probe = last.saturating_add(interval).min(t);
+            let Ok(Value::Vector(present)) = backend.query(PromQl, &instant, probe) else {
+                continue;
+            };
+            let present: std::collections::HashSet<_> =
+                present.iter().map(|s| s.labels.without_name()).collect();
+            live.extend(
+                list.into_iter()
+                    .filter(|s| present.contains(&s.labels.without_name())),
+            );
+        }
+        found.push((i, Value::Matrix(live)));
     }
     group.restore(found, grace);
 }
@@ -440,6 +469,72 @@ fn restore_group(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `Down` alert of a group (`for: 10m`, every minute) restored at `t` from
+    /// `ALERTS_FOR_STATE` written at `points`.
+    fn restored_active_at(points: &[(i64, f64)], t: i64) -> i64 {
+        use std::cell::RefCell;
+        let file = crate::rules::parse(
+            "groups:\n- name: g\n  interval: 1m\n  rules:\n  - alert: Down\n    expr: up == 0\n    for: 10m\n",
+            ParseOptions::default(),
+        )
+        .expect("rules");
+        let mut group = Group::new("f", &file.groups[0], &GroupDefaults::default());
+        let mut source = promql::MemSource::new();
+        let labels = |pairs: &[(&str, &str)]| {
+            promql::value::Labels::new(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        source
+            .append(
+                labels(&[("__name__", "up"), ("instance", "a")]),
+                &[(t, 0.0)],
+            )
+            .expect("up");
+        source
+            .append(
+                labels(&[
+                    ("__name__", "ALERTS_FOR_STATE"),
+                    ("alertname", "Down"),
+                    ("instance", "a"),
+                ]),
+                points,
+            )
+            .expect("state");
+        let backend = crate::unittest::MemBackend(RefCell::new(source));
+        restore_group(
+            &mut group,
+            &backend,
+            t,
+            Duration::ZERO,
+            Duration::from_secs(3600),
+        );
+        group.eval(t, &backend);
+        let alert = group.rules[0].active_alerts().next().cloned();
+        alert.expect("an alert").active_at
+    }
+
+    #[test]
+    fn a_restart_restores_active_alerts_but_not_resolved_ones() {
+        let (min, t) = (60_000, 7_200_000);
+        let since = ((t - 40 * min) / 1000) as f64;
+        // Active until the restart 5 minutes ago: restored, firing since then.
+        assert_eq!(
+            restored_active_at(&[(t - 6 * min, since), (t - 5 * min, since)], t),
+            t - 40 * min
+        );
+        // Resolved 5 minutes before the restart (a staleness marker ended its series): the
+        // alert that is back is new.
+        let stale = promql::value::stale_nan();
+        assert_eq!(
+            restored_active_at(&[(t - 6 * min, since), (t - 5 * min, stale)], t),
+            t
+        );
+    }
 
     #[test]
     fn the_self_watch_group_reads_and_checks_clean() {

@@ -162,8 +162,21 @@ struct Reloadable {
 }
 
 /// Reloads the Alertmanager configuration, then the rule files; a file that does not load
-/// leaves what runs as it was.
+/// leaves what runs as it was. The reload runs as a task of its own: a client that goes away
+/// mid-way (dropping the request) cannot cut it between stopping the old groups and starting
+/// the new ones.
 async fn reload(r: &Reloadable) -> Response {
+    let r = r.clone();
+    match tokio::spawn(async move { reload_now(&r).await }).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::error!(%error, "reload task failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "reload failed\n").into_response()
+        }
+    }
+}
+
+async fn reload_now(r: &Reloadable) -> Response {
     if let Err(e) = reload_alertmanager(r) {
         tracing::error!(error = %e, "Alertmanager configuration refused; the previous one stays");
         return (

@@ -326,6 +326,7 @@ async fn get_groups(
             (!alerts.is_empty()).then(|| {
                 json!({
                     "labels": labels_json(&g.labels),
+                    "routeLabels": {},
                     "receiver": {"name": g.receiver},
                     "alerts": alerts,
                 })
@@ -438,6 +439,7 @@ fn silence_json(s: &Silence, now: i64) -> Json {
         "status": {"state": s.state(now)},
         "updatedAt": rfc3339(Some(s.updated_at)),
         "comment": s.comment,
+        "annotations": {},
         "createdBy": s.created_by,
         "endsAt": rfc3339(Some(s.ends_at)),
         "startsAt": rfc3339(Some(s.starts_at)),

@@ -304,9 +304,11 @@ impl Alertmanager {
             // A pending notification is being sent again: the groups count as notified of it,
             // so that they do not send the same news under a new id meanwhile.
             for p in &loaded.pending {
-                state
-                    .log
-                    .insert(p.key.clone(), LogEntry::from_stored(&p.entry));
+                if state.log.get(&p.key).is_none_or(|e| e.at < p.entry.at) {
+                    state
+                        .log
+                        .insert(p.key.clone(), LogEntry::from_stored(&p.entry));
+                }
             }
             state.pending = loaded.pending;
             store
@@ -684,13 +686,24 @@ impl Alertmanager {
                             tracing::error!(error = %e, "recording a sent notification failed");
                         }
                     }
-                    self.state.lock().log.insert(log_key, entry);
+                    // Deliveries for one group may overlap (retries outlive a group
+                    // interval): the log keeps the newest.
+                    let mut state = self.state.lock();
+                    if state.log.get(&log_key).is_none_or(|e| e.at <= entry.at) {
+                        state.log.insert(log_key, entry);
+                    }
+                    drop(state);
                     super::metrics::notified(&integration.kind, true);
                     return;
                 }
                 Err(e) => {
                     super::metrics::notified(&integration.kind, false);
                     if started.elapsed() + backoff > within {
+                        if let Some(store) = &self.store {
+                            if let Err(e) = store.abandoned(&p.id, &p.key) {
+                                tracing::error!(error = %e, "recording a given-up notification failed");
+                            }
+                        }
                         tracing::warn!(receiver = %log_key.1, integration = %integration.kind, error = %e, "notification failed; the next flush of its group retries");
                         return;
                     }

@@ -186,7 +186,12 @@ impl Store {
                     }
                     Some("sent") => {
                         pending.remove(&id);
+                        // A later notification of the same group supersedes older pending ones.
+                        pending.retain(|_, p| p.key != key || p.entry.at > entry.at);
                         loaded.log.insert(key, entry);
+                    }
+                    Some("abandoned") => {
+                        pending.remove(&id);
                     }
                     _ => {}
                 }
@@ -246,6 +251,12 @@ impl Store {
             &json!({"state": "sent", "id": id, "key": key_json(key), "entry": entry_json(entry)})
                 .to_string(),
         )
+    }
+
+    /// Records that the notification `id` was given up (its retries ran out): it is not sent
+    /// again after a restart; the group's next flush carries its news instead.
+    pub fn abandoned(&self, id: &str, key: &LogKey) -> Result<(), String> {
+        self.append(&json!({"state": "abandoned", "id": id, "key": key_json(key)}).to_string())
     }
 
     /// Replaces the silences on disk with `silences`, atomically and durably.
@@ -327,9 +338,37 @@ mod tests {
         assert_eq!(loaded.pending, vec![open]);
         assert_eq!(loaded.silences.len(), 1);
         assert!(loaded.silences[0].matchers[0].matches("2"));
+        // Given up, or superseded by a later notification sent: not sent again.
+        let (store, _) = Store::open(dir.path()).expect("reopen");
+        store.abandoned("two", &key).expect("abandoned");
+        let three = Pending {
+            id: "three".into(),
+            entry: LogEntry {
+                at: 2000,
+                ..entry.clone()
+            },
+            ..sent.clone()
+        };
+        store.pending(&three).expect("pending");
+        let newer = LogEntry {
+            at: 3000,
+            ..entry.clone()
+        };
+        store
+            .pending(&Pending {
+                id: "four".into(),
+                entry: newer.clone(),
+                ..sent.clone()
+            })
+            .expect("pending");
+        store.sent("four", &key, &newer).expect("sent");
+        drop(store);
+        let (_, loaded) = Store::open(dir.path()).expect("reopen");
+        assert!(loaded.pending.is_empty(), "{:?}", loaded.pending);
+        assert_eq!(loaded.log.get(&key), Some(&newer));
         // Reopening again keeps the same state (the log was rewritten, not lost).
         let (_, again) = Store::open(dir.path()).expect("reopen");
         assert_eq!(again.log.len(), 1);
-        assert_eq!(again.pending.len(), 1);
+        assert!(again.pending.is_empty());
     }
 }
