@@ -7,6 +7,7 @@
 //! with retries.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,6 +70,50 @@ impl LogEntry {
             firing: e.firing.iter().copied().collect(),
             resolved: e.resolved.iter().copied().collect(),
             at: e.at,
+        }
+    }
+}
+
+/// A notification a flush decided to send.
+struct Outgoing {
+    pending: Pending,
+    entry: LogEntry,
+    integration: Integration,
+    within: Duration,
+    /// Nothing to send: only the log learns of it.
+    silent: bool,
+}
+
+/// The notifications of one group's flush: once all went out, its resolved alerts leave it.
+struct FlushTicket {
+    remaining: AtomicUsize,
+    ok: AtomicBool,
+    group_key: String,
+    resolved: Vec<u64>,
+}
+
+impl FlushTicket {
+    fn done(&self, am: &Alertmanager, ok: bool, now: i64) {
+        if !ok {
+            self.ok.store(false, Ordering::SeqCst);
+        }
+        if self.remaining.fetch_sub(1, Ordering::SeqCst) == 1 && self.ok.load(Ordering::SeqCst) {
+            remove_resolved(&mut am.state.lock(), &self.group_key, &self.resolved, now);
+        }
+    }
+}
+
+/// Removes the alerts `resolved` from group `key` if they are still resolved (not reported
+/// again since), and the group when it is left empty.
+fn remove_resolved(state: &mut State, key: &str, resolved: &[u64], now: i64) {
+    if let Some(g) = state.groups.get_mut(key) {
+        for fp in resolved {
+            if g.alerts.get(fp).is_some_and(|a| a.resolved(now)) {
+                g.alerts.remove(fp);
+            }
+        }
+        if g.alerts.is_empty() {
+            state.groups.remove(key);
         }
     }
 }
@@ -499,7 +544,8 @@ impl Alertmanager {
                     let this = Arc::clone(&self);
                     tokio::spawn(async move {
                         let entry = LogEntry::from_stored(&p.entry);
-                        this.deliver(p, entry, integration, Duration::from_secs(3600))
+                        let _ = this
+                            .deliver(p, entry, integration, Duration::from_secs(3600))
                             .await;
                     });
                 }
@@ -532,41 +578,81 @@ impl Alertmanager {
     /// Notifies every group that is due at `now`.
     pub fn flush_due(self: &Arc<Self>, now: i64) {
         let config = self.config();
-        let mut state = self.state.lock();
-        // Alerts resolved a while ago are forgotten.
-        state
-            .alerts
-            .retain(|_, a| !a.resolved(now - 15 * 60 * 1000));
-        let due: Vec<String> = state
-            .groups
-            .values()
-            .filter(|g| g.next_flush <= now)
-            .map(|g| g.group_key.clone())
-            .collect();
-        for key in due {
-            let Some(group) = state.groups.get(&key).cloned() else {
-                continue;
-            };
-            self.flush_group(&config, &mut state, &group, now);
-            let resolved: Vec<u64> = group
+        let mut outgoing = Vec::new();
+        {
+            let mut state = self.state.lock();
+            // Alerts resolved a while ago are forgotten.
+            state
                 .alerts
-                .iter()
-                .filter(|(_, a)| a.resolved(now))
-                .map(|(fp, _)| *fp)
+                .retain(|_, a| !a.resolved(now - 15 * 60 * 1000));
+            let due: Vec<String> = state
+                .groups
+                .values()
+                .filter(|g| g.next_flush <= now)
+                .map(|g| g.group_key.clone())
                 .collect();
-            if let Some(g) = state.groups.get_mut(&key) {
-                for fp in resolved {
-                    g.alerts.remove(&fp);
+            for key in due {
+                let Some(group) = state.groups.get(&key).cloned() else {
+                    continue;
+                };
+                let sends = self.flush_group(&config, &state, &group, now);
+                let resolved: Vec<u64> = group
+                    .alerts
+                    .iter()
+                    .filter(|(_, a)| a.resolved(now))
+                    .map(|(fp, _)| *fp)
+                    .collect();
+                if sends.is_empty() {
+                    // Nothing to send: the resolved alerts leave the group now.
+                    remove_resolved(&mut state, &key, &resolved, now);
+                } else {
+                    // They leave once every notification of this flush went out, as
+                    // Alertmanager deletes them only after a successful notify.
+                    let ticket = Arc::new(FlushTicket {
+                        remaining: AtomicUsize::new(sends.len()),
+                        ok: AtomicBool::new(true),
+                        group_key: key.clone(),
+                        resolved,
+                    });
+                    outgoing.extend(sends.into_iter().map(|o| (o, Arc::clone(&ticket))));
                 }
-                g.next_flush = now + ms(g.interval);
-                if g.alerts.is_empty() {
-                    state.groups.remove(&key);
+                if let Some(g) = state.groups.get_mut(&key) {
+                    g.next_flush = now + ms(g.interval);
                 }
             }
         }
+        // Recorded before it is sent, outside the lock: a crash from here on sends it after the
+        // restart.
+        for (o, ticket) in outgoing {
+            if o.silent {
+                if let Some(store) = &self.store {
+                    if let Err(e) = store.sent(&o.pending.id, &o.pending.key, &o.pending.entry) {
+                        tracing::error!(error = %e, "recording the notification log failed");
+                    }
+                }
+                self.state.lock().log.insert(o.pending.key, o.entry);
+                ticket.done(self, true, now);
+                continue;
+            }
+            if let Some(store) = &self.store {
+                if let Err(e) = store.pending(&o.pending) {
+                    tracing::error!(error = %e, "recording a notification failed; the next flush of its group retries");
+                    ticket.done(self, false, now);
+                    continue;
+                }
+            }
+            let this = Arc::clone(self);
+            tokio::spawn(async move {
+                let ok = this
+                    .deliver(o.pending, o.entry, o.integration, o.within)
+                    .await;
+                ticket.done(&this, ok, now_ms());
+            });
+        }
     }
 
-    fn flush_group(self: &Arc<Self>, config: &Config, state: &mut State, g: &Group, now: i64) {
+    fn flush_group(&self, config: &Config, state: &State, g: &Group, now: i64) -> Vec<Outgoing> {
+        let mut out = Vec::new();
         let time = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
         let in_any = |names: &[String]| {
             names.iter().any(|n| {
@@ -579,7 +665,7 @@ impl Alertmanager {
         if in_any(&g.mute_time_intervals)
             || (!g.active_time_intervals.is_empty() && !in_any(&g.active_time_intervals))
         {
-            return;
+            return out;
         }
         let alerts: Vec<&Alert> = g
             .alerts
@@ -598,7 +684,7 @@ impl Alertmanager {
             .map(|a| a.fingerprint())
             .collect();
         let Some(receiver) = config.receivers.iter().find(|r| r.name == g.receiver) else {
-            return;
+            return out;
         };
         for (i, integration) in receiver.integrations.iter().enumerate() {
             let log_key = (g.group_key.clone(), g.receiver.clone(), i);
@@ -620,15 +706,30 @@ impl Alertmanager {
                 .filter(|a| integration.send_resolved || !a.resolved(now))
                 .collect();
             if sent.is_empty() {
-                // Nothing this integration shows; the log still learns the group is clear.
-                state.log.insert(
-                    log_key,
-                    LogEntry {
+                // Nothing this integration shows (resolved alerts it is not told about): the
+                // log still learns the group is clear, as Alertmanager's pipeline logs an
+                // empty send.
+                out.push(Outgoing {
+                    pending: Pending {
+                        id: new_id(),
+                        key: log_key,
+                        entry: LogEntry {
+                            firing: firing.clone(),
+                            resolved: resolved.clone(),
+                            at: now,
+                        }
+                        .stored(),
+                        payload: Json::Null,
+                    },
+                    entry: LogEntry {
                         firing: firing.clone(),
                         resolved: resolved.clone(),
                         at: now,
                     },
-                );
+                    integration: integration.clone(),
+                    within: g.interval,
+                    silent: true,
+                });
                 continue;
             }
             let max = integration
@@ -645,36 +746,31 @@ impl Alertmanager {
                 resolved: resolved.clone(),
                 at: now,
             };
-            let pending = Pending {
-                id: new_id(),
-                key: log_key,
-                entry: entry.stored(),
-                payload,
-            };
-            // Recorded before it is sent: a crash from here on sends it after the restart.
-            if let Some(store) = &self.store {
-                if let Err(e) = store.pending(&pending) {
-                    tracing::error!(error = %e, "recording a notification failed; the next flush of its group retries");
-                    continue;
-                }
-            }
-            let this = Arc::clone(self);
-            let integration = integration.clone();
-            let interval = g.interval;
-            tokio::spawn(async move {
-                this.deliver(pending, entry, integration, interval).await;
+            out.push(Outgoing {
+                pending: Pending {
+                    id: new_id(),
+                    key: log_key,
+                    entry: entry.stored(),
+                    payload,
+                },
+                entry,
+                integration: integration.clone(),
+                within: g.interval,
+                silent: false,
             });
         }
+        out
     }
 
     /// Sends a notification, retrying with backoff for at most `within`; logs it once sent.
+    /// Returns whether it went out.
     async fn deliver(
         &self,
         p: Pending,
         entry: LogEntry,
         integration: Integration,
         within: Duration,
-    ) {
+    ) -> bool {
         let started = tokio::time::Instant::now();
         let mut backoff = Duration::from_millis(500);
         let log_key = p.key.clone();
@@ -694,7 +790,7 @@ impl Alertmanager {
                     }
                     drop(state);
                     super::metrics::notified(&integration.kind, true);
-                    return;
+                    return true;
                 }
                 Err(e) => {
                     super::metrics::notified(&integration.kind, false);
@@ -705,7 +801,7 @@ impl Alertmanager {
                             }
                         }
                         tracing::warn!(receiver = %log_key.1, integration = %integration.kind, error = %e, "notification failed; the next flush of its group retries");
-                        return;
+                        return false;
                     }
                     tracing::debug!(error = %e, "notification failed, retrying");
                     tokio::time::sleep(backoff).await;
@@ -730,6 +826,73 @@ fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A receiver that takes notifications unless told to fail.
+    #[derive(Default)]
+    struct Sink {
+        got: Mutex<Vec<Json>>,
+        fail: AtomicBool,
+    }
+
+    impl Notifier for Arc<Sink> {
+        fn send(
+            &self,
+            _: &Integration,
+            _: &str,
+            payload: &Json,
+        ) -> futures::future::BoxFuture<'static, Result<(), String>> {
+            let result = if self.fail.load(Ordering::SeqCst) {
+                Err("down".to_string())
+            } else {
+                self.got.lock().push(payload.clone());
+                Ok(())
+            };
+            Box::pin(async move { result })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_resolved_alert_stays_in_its_group_until_its_notification_went_out() {
+        let config = super::super::config::load(
+            "route:\n  receiver: r\n  group_wait: 1s\n  group_interval: 1s\nreceivers:\n  - name: r\n    webhook_configs:\n      - url: http://sink/\n",
+        )
+        .expect("config");
+        let sink = Arc::new(Sink::default());
+        let am = Arc::new(Alertmanager::new(
+            Arc::new(config),
+            Arc::new(Arc::clone(&sink)),
+            "",
+            None,
+        ));
+        let alert = |ends_at: i64| Alert {
+            labels: [("alertname".to_string(), "A".to_string())].into(),
+            annotations: BTreeMap::new(),
+            starts_at: 0,
+            ends_at,
+            generator_url: String::new(),
+            updated_at: 0,
+            timeout: false,
+        };
+        let settle = || tokio::time::sleep(Duration::from_millis(100));
+        am.put(vec![alert(100_000)], 1_000);
+        am.flush_due(2_000);
+        settle().await;
+        assert_eq!(sink.got.lock().len(), 1);
+        // Resolved while the receiver is down: the notification is given up, the alert stays.
+        am.put(vec![alert(2_500)], 2_500);
+        sink.fail.store(true, Ordering::SeqCst);
+        am.flush_due(3_000);
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        assert_eq!(am.groups().len(), 1, "kept until it is sent");
+        // Back up: the next flush sends the resolution and the group goes.
+        sink.fail.store(false, Ordering::SeqCst);
+        am.flush_due(4_000);
+        settle().await;
+        let got = sink.got.lock().clone();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[1]["status"], "resolved");
+        assert!(am.groups().is_empty());
+    }
 
     fn set(v: &[u64]) -> BTreeSet<u64> {
         v.iter().copied().collect()
