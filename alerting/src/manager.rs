@@ -200,6 +200,9 @@ impl RuleManager {
     /// for their series. On an error nothing changes and the errors are returned. Returns how
     /// many groups run.
     pub async fn reload(&self) -> Result<usize, Vec<String>> {
+        // Files are read under the lock, so that of two reloads the later one runs the later
+        // files.
+        let mut running = self.running.lock().await;
         let files = match self.read() {
             Ok(f) => f,
             Err(e) => {
@@ -207,7 +210,6 @@ impl RuleManager {
                 return Err(e);
             }
         };
-        let mut running = self.running.lock().await;
         let mut old: BTreeMap<Key, Group> = BTreeMap::new();
         for r in running.drain(..) {
             let _ = r.stop.send(true);

@@ -361,17 +361,16 @@ fn time_field(v: &Json, key: &str) -> Result<Option<i64>, String> {
 
 /// One alert of a `POST /api/v2/alerts` body, as Alertmanager takes it.
 fn postable(v: &Json, now: i64, resolve_timeout: i64) -> Result<Alert, String> {
-    let labels: LabelSet = string_map(v.get("labels"))?;
+    // Labels with empty values are dropped, as Alertmanager's `removeEmptyLabels` does.
+    let labels: LabelSet = string_map(v.get("labels"))?
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
     if labels.is_empty() {
         return Err("at least one label pair required".into());
     }
-    for (k, val) in &labels {
-        if k.is_empty() {
-            return Err(format!("invalid label set: invalid name {k:?}"));
-        }
-        if val.is_empty() {
-            return Err(format!("invalid label set: invalid value for {k:?}"));
-        }
+    if let Some(k) = labels.keys().find(|k| k.is_empty()) {
+        return Err(format!("invalid label set: invalid name {k:?}"));
     }
     let annotations = string_map(v.get("annotations"))?;
     let ends = time_field(v, "endsAt")?;
