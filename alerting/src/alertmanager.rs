@@ -6,6 +6,7 @@
 
 pub mod alert;
 mod api;
+pub mod chat;
 pub mod config;
 pub mod dispatch;
 pub mod matchers;

@@ -1,10 +1,13 @@
-//! Notifiers: the webhook (`webhook_configs`: the version 4 payload posted as JSON to `url`,
-//! with a `User-Agent` naming Vigil). Slack, Discord, Teams and the others follow; until then a
-//! receiver naming them fails its notifications with an error that says so.
+//! Notifiers: Slack, Discord and Microsoft Teams (workflows) with Alertmanager's default texts
+//! ([`chat`]), and the webhook (`webhook_configs`: the version 4 payload posted as JSON to `url`,
+//! with a `User-Agent` naming Vigil). The other kinds follow; until then a receiver naming them
+//! fails its notifications with an error that says so. Plain HTTP only, so far: the client has
+//! no TLS yet.
 
 use futures::future::BoxFuture;
 use serde_json::Value as Json;
 
+use super::chat;
 use super::config::Integration;
 use super::dispatch::Notifier;
 
@@ -79,11 +82,34 @@ impl Notifier for HttpNotifier {
                     .map(|f| std::fs::read(f).map_err(|e| format!("{f}: {e}")))
             });
         let body = payload.to_string();
+        let settings = integration.settings.clone();
         Box::pin(async move {
-            if kind != "webhook" {
-                return Err(format!("{kind} notifications are not supported yet"));
-            }
-            let url = url.ok_or("webhook_config has no url (url_file is not read yet)")?;
+            let (url, body) = match kind.as_str() {
+                "webhook" => (
+                    url.ok_or("webhook_config has no url (url_file is not read yet)")?,
+                    body,
+                ),
+                "slack" => (
+                    settings
+                        .get("api_url")
+                        .cloned()
+                        .ok_or("slack_config has no api_url (api_url_file is not read yet)")?,
+                    chat::slack(&settings, &payload_json(&body)?).to_string(),
+                ),
+                "discord" => (
+                    settings.get("webhook_url").cloned().ok_or(
+                        "discord_config has no webhook_url (webhook_url_file is not read yet)",
+                    )?,
+                    chat::discord(&settings, &payload_json(&body)?).to_string(),
+                ),
+                "msteamsv2" => (
+                    settings.get("webhook_url").cloned().ok_or(
+                        "msteamsv2_config has no webhook_url (webhook_url_file is not read yet)",
+                    )?,
+                    chat::teams(&settings, &payload_json(&body)?).to_string(),
+                ),
+                other => return Err(format!("{other} notifications are not supported yet")),
+            };
             let mut req = client
                 .post(&url)
                 .header("Content-Type", "application/json")
@@ -111,6 +137,10 @@ impl Notifier for HttpNotifier {
             }
         })
     }
+}
+
+fn payload_json(body: &str) -> Result<Json, String> {
+    serde_json::from_str(body).map_err(|e| e.to_string())
 }
 
 /// Alerts forwarded to external Alertmanagers (`POST /api/v2/alerts`, as Prometheus's notifier

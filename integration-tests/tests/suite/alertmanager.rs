@@ -593,3 +593,84 @@ async fn the_alertmanager_configuration_reloads_and_a_bad_one_is_refused() {
         "the old configuration stays: {st}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_discord_and_teams_get_their_payloads_with_the_default_texts() {
+    let got: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let store = Arc::clone(&got);
+    let app = Router::new().route(
+        "/{service}",
+        post(
+            move |axum::extract::Path(service): axum::extract::Path<String>, body: String| {
+                let store = Arc::clone(&store);
+                async move {
+                    let v: Value = serde_json::from_str(&body).expect("JSON body");
+                    store.lock().await.push((service, v));
+                    "ok"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind sink");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(dir.path().join("rules.yml"), RULES).expect("rules");
+    let am = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &am,
+        format!(
+            "route:\n  receiver: chat\n  group_by: [alertname]\n  group_wait: 1s\nreceivers:\n  - name: chat\n    slack_configs:\n      - api_url: {base}/slack\n        channel: '#ops'\n    discord_configs:\n      - webhook_url: {base}/discord\n    msteamsv2_configs:\n      - webhook_url: {base}/teams\n"
+        ),
+    )
+    .expect("alertmanager config");
+    let rules = dir.path().join("rules.yml");
+    let _vigil = Vigil::start_with(&[
+        ("VIGIL_RULE_FILES", rules.to_str().expect("utf-8")),
+        ("VIGIL_ALERTMANAGER_CONFIG", am.to_str().expect("utf-8")),
+        ("VIGIL_EVALUATION_INTERVAL", "1s"),
+    ])
+    .await;
+    let all = poll(
+        "all three services are notified",
+        Duration::from_secs(60),
+        || async {
+            let g = got.lock().await.clone();
+            if g.len() >= 3 {
+                Ok(g)
+            } else {
+                Err(format!("{g:?}"))
+            }
+        },
+    )
+    .await;
+    let by = |s: &str| {
+        all.iter()
+            .find(|(k, _)| k == s)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {s} notification in {all:?}"))
+    };
+    let slack = by("slack");
+    assert_eq!(slack["channel"], "#ops", "{slack}");
+    assert_eq!(slack["attachments"][0]["title"], "[FIRING:1] Always (page)");
+    assert_eq!(slack["attachments"][0]["color"], "danger");
+    let discord = by("discord");
+    assert_eq!(
+        discord["embeds"][0]["title"], "[FIRING:1] Always (page)",
+        "{discord}"
+    );
+    assert!(discord["embeds"][0]["description"]
+        .as_str()
+        .is_some_and(|d| d.contains("Alerts Firing:") && d.contains(" - summary = always on")));
+    let teams = by("teams");
+    assert_eq!(
+        teams["attachments"][0]["contentType"], "application/vnd.microsoft.card.adaptive",
+        "{teams}"
+    );
+    assert_eq!(
+        teams["attachments"][0]["content"]["body"][0]["text"],
+        "[FIRING:1] Always (page)"
+    );
+}

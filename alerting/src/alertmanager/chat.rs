@@ -1,0 +1,300 @@
+//! Chat payloads with Alertmanager's default texts (its `default.tmpl`, written here in Rust):
+//! the subject `[FIRING:2] GroupValues (CommonValues)`, the link to the alerts of the receiver,
+//! and the plain or Markdown list of alerts with their labels, annotations and source. Built
+//! from the notification's webhook payload, which holds all a template sees.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value as Json};
+
+fn map(v: &Json) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn text(v: &Json, key: &str) -> String {
+    v.get(key).and_then(Json::as_str).unwrap_or("").to_string()
+}
+
+/// `__subject`: `[STATUS:firing count] group label values (common label values not grouped)`.
+pub fn subject(n: &Json) -> String {
+    let status = text(n, "status");
+    let firing = alerts(n, "firing").len();
+    let group = map(&n["groupLabels"]);
+    let common = map(&n["commonLabels"]);
+    let mut out = format!("[{}", status.to_uppercase());
+    if status == "firing" {
+        out.push_str(&format!(":{firing}"));
+    }
+    out.push_str("] ");
+    out.push_str(&group.values().cloned().collect::<Vec<_>>().join(" "));
+    out.push(' ');
+    if common.len() > group.len() {
+        let rest: Vec<String> = common
+            .iter()
+            .filter(|(k, _)| !group.contains_key(*k))
+            .map(|(_, v)| v.clone())
+            .collect();
+        out.push_str(&format!("({})", rest.join(" ")));
+    }
+    out
+}
+
+/// `__alertmanagerURL`: the alerts of the receiver in the UI at the external URL.
+pub fn alertmanager_url(n: &Json) -> String {
+    let receiver: String =
+        form_urlencoded::byte_serialize(text(n, "receiver").as_bytes()).collect();
+    format!("{}/#/alerts?receiver={receiver}", text(n, "externalURL"))
+}
+
+fn alerts<'a>(n: &'a Json, status: &str) -> Vec<&'a Json> {
+    n["alerts"]
+        .as_array()
+        .map(|a| a.iter().filter(|a| a["status"] == status).collect())
+        .unwrap_or_default()
+}
+
+/// `__text_alert_list` (plain) or `__text_alert_list_markdown`.
+fn alert_list(list: &[&Json], markdown: bool) -> String {
+    let (indent, gap) = if markdown { ("  ", "\n") } else { (" ", "") };
+    let mut out = String::new();
+    for a in list {
+        if markdown {
+            out.push('\n');
+        }
+        out.push_str("Labels:\n");
+        for (k, v) in map(&a["labels"]) {
+            out.push_str(&format!("{indent}- {k} = {v}\n"));
+        }
+        out.push_str(gap);
+        out.push_str("Annotations:\n");
+        for (k, v) in map(&a["annotations"]) {
+            out.push_str(&format!("{indent}- {k} = {v}\n"));
+        }
+        out.push_str(gap);
+        out.push_str(&format!("Source: {}\n", text(a, "generatorURL")));
+    }
+    if markdown {
+        out.push('\n');
+    }
+    out
+}
+
+/// The firing and resolved sections of Discord's (plain) and Teams' (Markdown) default text.
+fn sections(n: &Json, markdown: bool) -> String {
+    let head = if markdown { "# " } else { "" };
+    let mut out = String::from("\n");
+    for (status, title) in [
+        ("firing", "Alerts Firing:"),
+        ("resolved", "Alerts Resolved:"),
+    ] {
+        let list = alerts(n, status);
+        if !list.is_empty() {
+            out.push_str(&format!(
+                "\n{head}{title}\n{}\n",
+                alert_list(&list, markdown)
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn setting(s: &BTreeMap<String, String>, key: &str) -> Option<String> {
+    s.get(key).filter(|v| !v.is_empty()).cloned()
+}
+
+/// Slack's incoming-webhook or `chat.postMessage` body: one attachment with the default title,
+/// link, fallback and colour.
+pub fn slack(s: &BTreeMap<String, String>, n: &Json) -> Json {
+    let title = setting(s, "title").unwrap_or_else(|| subject(n));
+    let link = setting(s, "title_link").unwrap_or_else(|| alertmanager_url(n));
+    let firing = n["status"] == "firing";
+    let mut attachment = Map::new();
+    attachment.insert("title".into(), title.clone().into());
+    attachment.insert("title_link".into(), link.clone().into());
+    attachment.insert(
+        "fallback".into(),
+        setting(s, "fallback")
+            .unwrap_or_else(|| format!("{title} | {link}"))
+            .into(),
+    );
+    attachment.insert(
+        "color".into(),
+        setting(s, "color")
+            .unwrap_or_else(|| if firing { "danger" } else { "good" }.into())
+            .into(),
+    );
+    for key in [
+        "pretext",
+        "text",
+        "footer",
+        "callback_id",
+        "image_url",
+        "thumb_url",
+    ] {
+        if let Some(v) = setting(s, key) {
+            attachment.insert(key.into(), v.into());
+        }
+    }
+    attachment.insert("mrkdwn_in".into(), json!(["fallback", "pretext", "text"]));
+    let mut body = Map::new();
+    if let Some(c) = setting(s, "channel") {
+        body.insert("channel".into(), c.into());
+    }
+    body.insert(
+        "username".into(),
+        setting(s, "username")
+            .unwrap_or_else(|| "Alertmanager".into())
+            .into(),
+    );
+    for key in ["icon_emoji", "icon_url"] {
+        if let Some(v) = setting(s, key) {
+            body.insert(key.into(), v.into());
+        }
+    }
+    body.insert("attachments".into(), json!([attachment]));
+    Json::Object(body)
+}
+
+/// Discord's webhook body: one embed with the default title and message, red while firing,
+/// green when resolved (Discord's limits: 256 characters of title, 4,096 of description).
+pub fn discord(s: &BTreeMap<String, String>, n: &Json) -> Json {
+    let title: String = setting(s, "title")
+        .unwrap_or_else(|| subject(n))
+        .chars()
+        .take(256)
+        .collect();
+    let description: String = setting(s, "message")
+        .unwrap_or_else(|| sections(n, false))
+        .chars()
+        .take(4096)
+        .collect();
+    let color = if n["status"] == "firing" {
+        0x992D22
+    } else {
+        0x2ECC71
+    };
+    let mut body = Map::new();
+    if let Some(c) = setting(s, "content") {
+        body.insert("content".into(), c.into());
+    }
+    for key in ["username", "avatar_url"] {
+        if let Some(v) = setting(s, key) {
+            body.insert(key.into(), v.into());
+        }
+    }
+    body.insert(
+        "embeds".into(),
+        json!([{"title": title, "description": description, "color": color}]),
+    );
+    Json::Object(body)
+}
+
+/// Microsoft Teams' workflow (Power Automate) body: an Adaptive Card with the default title,
+/// coloured by status, and the Markdown list of alerts.
+pub fn teams(s: &BTreeMap<String, String>, n: &Json) -> Json {
+    let title = setting(s, "title").unwrap_or_else(|| subject(n));
+    let text = setting(s, "text").unwrap_or_else(|| sections(n, true));
+    let color = if n["status"] == "firing" {
+        "Attention"
+    } else {
+        "Good"
+    };
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.2",
+                "body": [
+                    {"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium",
+                     "wrap": true, "style": "heading", "color": color},
+                    {"type": "TextBlock", "text": text, "wrap": true},
+                ],
+                "msteams": {"width": "full"},
+            },
+        }],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notification(status: &str) -> Json {
+        json!({
+            "receiver": "team x",
+            "status": status,
+            "alerts": [
+                {"status": "firing", "labels": {"alertname": "Down", "job": "api", "instance": "a"},
+                 "annotations": {"summary": "a is down"}, "generatorURL": "http://vigil/graph"},
+                {"status": "resolved", "labels": {"alertname": "Down", "job": "api", "instance": "b"},
+                 "annotations": {}, "generatorURL": "http://vigil/graph"},
+            ],
+            "groupLabels": {"alertname": "Down"},
+            "commonLabels": {"alertname": "Down", "job": "api"},
+            "commonAnnotations": {},
+            "externalURL": "http://vigil:9700",
+        })
+    }
+
+    #[test]
+    fn the_subject_and_link_read_as_alertmanagers_default_template_writes_them() {
+        let n = notification("firing");
+        assert_eq!(subject(&n), "[FIRING:1] Down (api)");
+        assert_eq!(subject(&notification("resolved")), "[RESOLVED] Down (api)");
+        assert_eq!(
+            alertmanager_url(&n),
+            "http://vigil:9700/#/alerts?receiver=team+x"
+        );
+    }
+
+    #[test]
+    fn payloads_have_the_shapes_the_services_take() {
+        let n = notification("firing");
+        let s = BTreeMap::from([("channel".to_string(), "#ops".to_string())]);
+        let slack = slack(&s, &n);
+        assert_eq!(slack["channel"], "#ops");
+        assert_eq!(slack["username"], "Alertmanager");
+        let a = &slack["attachments"][0];
+        assert_eq!(a["title"], "[FIRING:1] Down (api)");
+        assert_eq!(a["color"], "danger");
+        assert_eq!(
+            a["fallback"],
+            "[FIRING:1] Down (api) | http://vigil:9700/#/alerts?receiver=team+x"
+        );
+        let discord = discord(&BTreeMap::new(), &n);
+        let e = &discord["embeds"][0];
+        assert_eq!(e["color"], 0x992D22);
+        let d = e["description"].as_str().expect("description");
+        assert!(
+            d.contains("Alerts Firing:\nLabels:\n - alertname = Down\n - instance = a\n"),
+            "{d}"
+        );
+        assert!(
+            d.contains("Annotations:\n - summary = a is down\nSource: http://vigil/graph\n"),
+            "{d}"
+        );
+        assert!(
+            d.contains("Alerts Resolved:\nLabels:\n - alertname = Down\n - instance = b\n"),
+            "{d}"
+        );
+        let teams = teams(&BTreeMap::new(), &n);
+        let card = &teams["attachments"][0]["content"];
+        assert_eq!(card["type"], "AdaptiveCard");
+        assert_eq!(card["body"][0]["color"], "Attention");
+        let t = card["body"][1]["text"].as_str().expect("text");
+        assert!(
+            t.contains("# Alerts Firing:\n\nLabels:\n  - alertname = Down\n"),
+            "{t}"
+        );
+    }
+}
