@@ -298,3 +298,228 @@ mod tests {
         );
     }
 }
+
+/// A request a notifier makes: where, with which extra headers, what body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    /// The URL.
+    pub url: String,
+    /// Headers beyond `Content-Type`.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body.
+    pub body: Json,
+}
+
+/// The hex SHA-256 of a group key: Alertmanager's dedup key and alias of a group's incident.
+pub fn group_key_hash(n: &Json) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text(n, "groupKey").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn join_url(base: &str, path: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
+}
+
+/// PagerDuty Events API v2: `trigger` while anything fires, `resolve` after, one incident per
+/// group (the dedup key), Alertmanager's default summary and details.
+pub fn pagerduty(s: &BTreeMap<String, String>, n: &Json) -> Result<Request, String> {
+    let url = setting(s, "url").ok_or("pagerduty_config has no url")?;
+    let key = setting(s, "routing_key")
+        .ok_or("pagerduty_config has no routing_key (the Events API v1 service_key and the *_file forms are not sent yet)")?;
+    let firing = n["status"] == "firing";
+    let list = |status: &str| alert_list(&alerts(n, status), false);
+    let client = setting(s, "client").unwrap_or_else(|| "Alertmanager".into());
+    let summary: String = setting(s, "description")
+        .unwrap_or_else(|| subject(n))
+        .chars()
+        .take(1024)
+        .collect();
+    let mut body = json!({
+        "routing_key": key,
+        "event_action": if firing { "trigger" } else { "resolve" },
+        "dedup_key": group_key_hash(n),
+        "client": client,
+        "client_url": setting(s, "client_url").unwrap_or_else(|| alertmanager_url(n)),
+        "payload": {
+            "summary": summary,
+            "source": setting(s, "source").unwrap_or_else(|| client.clone()),
+            "severity": setting(s, "severity").unwrap_or_else(|| "error".into()),
+            "custom_details": {
+                "firing": list("firing"),
+                "resolved": list("resolved"),
+                "num_firing": alerts(n, "firing").len().to_string(),
+                "num_resolved": alerts(n, "resolved").len().to_string(),
+            },
+        },
+    });
+    for key in ["class", "component", "group"] {
+        if let Some(v) = setting(s, key) {
+            body["payload"][key] = v.into();
+        }
+    }
+    Ok(Request {
+        url,
+        headers: Vec::new(),
+        body,
+    })
+}
+
+/// Opsgenie's Alert API: create (while anything fires) or close the group's alert, found by
+/// its alias; the key in `Authorization: GenieKey …`.
+pub fn opsgenie(s: &BTreeMap<String, String>, n: &Json) -> Result<Request, String> {
+    let base = setting(s, "api_url").ok_or("opsgenie_config has no api_url")?;
+    let key = setting(s, "api_key")
+        .ok_or("opsgenie_config has no api_key (api_key_file is not read yet)")?;
+    let alias = group_key_hash(n);
+    let headers = vec![("Authorization".to_string(), format!("GenieKey {key}"))];
+    let source = setting(s, "source").unwrap_or_else(|| alertmanager_url(n));
+    if n["status"] != "firing" {
+        return Ok(Request {
+            url: join_url(
+                &base,
+                &format!("v2/alerts/{alias}/close?identifierType=alias"),
+            ),
+            headers,
+            body: json!({ "source": source }),
+        });
+    }
+    let common: Vec<String> = map(&n["commonAnnotations"]).into_values().collect();
+    let mut description = common.join(" ");
+    description.push('\n');
+    for (status, title) in [
+        ("firing", "Alerts Firing:"),
+        ("resolved", "Alerts Resolved:"),
+    ] {
+        let list = alerts(n, status);
+        if !list.is_empty() {
+            description.push_str(&format!("{title}\n{}", alert_list(&list, false)));
+        }
+    }
+    let message: String = setting(s, "message")
+        .unwrap_or_else(|| subject(n))
+        .chars()
+        .take(130)
+        .collect();
+    let mut body = json!({
+        "alias": alias,
+        "message": message,
+        "description": setting(s, "description").unwrap_or(description),
+        "details": map(&n["commonLabels"]),
+        "source": source,
+    });
+    for key in ["entity", "note", "priority"] {
+        if let Some(v) = setting(s, key) {
+            body[key] = v.into();
+        }
+    }
+    Ok(Request {
+        url: join_url(&base, "v2/alerts"),
+        headers,
+        body,
+    })
+}
+
+/// Telegram's `sendMessage`: the default message (the firing and resolved alert lists),
+/// escaped for the HTML parse mode.
+pub fn telegram(s: &BTreeMap<String, String>, n: &Json) -> Result<Request, String> {
+    let base = setting(s, "api_url").ok_or("telegram_config has no api_url")?;
+    let token = setting(s, "bot_token")
+        .ok_or("telegram_config has no bot_token (bot_token_file is not read yet)")?;
+    let chat: i64 = setting(s, "chat_id")
+        .and_then(|c| c.parse().ok())
+        .ok_or("telegram_config has no numeric chat_id (chat_id_file is not read yet)")?;
+    let mode = setting(s, "parse_mode").unwrap_or_else(|| "HTML".into());
+    let mut message = setting(s, "message").unwrap_or_else(|| sections(n, false));
+    if mode == "HTML" {
+        message = message
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+    }
+    let message: String = message.chars().take(4096).collect();
+    let mut body = json!({
+        "chat_id": chat,
+        "text": message,
+        "parse_mode": mode,
+        "disable_notification": setting(s, "disable_notifications").as_deref() == Some("true"),
+    });
+    if let Some(thread) = setting(s, "message_thread_id").and_then(|t| t.parse::<i64>().ok()) {
+        body["message_thread_id"] = thread.into();
+    }
+    Ok(Request {
+        url: join_url(&base, &format!("bot{token}/sendMessage")),
+        headers: Vec::new(),
+        body,
+    })
+}
+
+#[cfg(test)]
+mod incident_tests {
+    use super::*;
+
+    fn n(status: &str) -> Json {
+        json!({
+            "receiver": "oncall", "status": status, "groupKey": "{}:{alertname=\"Down\"}",
+            "alerts": [{"status": status, "labels": {"alertname": "Down", "instance": "<a>"},
+                        "annotations": {"summary": "down"}, "generatorURL": "http://g"}],
+            "groupLabels": {"alertname": "Down"}, "commonLabels": {"alertname": "Down", "instance": "<a>"},
+            "commonAnnotations": {"summary": "down"}, "externalURL": "http://vigil",
+        })
+    }
+
+    #[test]
+    fn incidents_open_and_close_by_group() {
+        let s = BTreeMap::from([
+            ("url".to_string(), "http://pd/v2/enqueue".to_string()),
+            ("routing_key".to_string(), "rk".to_string()),
+        ]);
+        let open = pagerduty(&s, &n("firing")).expect("request");
+        assert_eq!(open.body["event_action"], "trigger");
+        assert_eq!(open.body["payload"]["severity"], "error");
+        assert_eq!(open.body["payload"]["custom_details"]["num_firing"], "1");
+        let close = pagerduty(&s, &n("resolved")).expect("request");
+        assert_eq!(close.body["event_action"], "resolve");
+        assert_eq!(open.body["dedup_key"], close.body["dedup_key"]);
+        assert_eq!(open.body["dedup_key"].as_str().map(str::len), Some(64));
+
+        let s = BTreeMap::from([
+            ("api_url".to_string(), "http://og/".to_string()),
+            ("api_key".to_string(), "k".to_string()),
+        ]);
+        let create = opsgenie(&s, &n("firing")).expect("request");
+        assert_eq!(create.url, "http://og/v2/alerts");
+        assert_eq!(
+            create.headers,
+            vec![("Authorization".into(), "GenieKey k".into())]
+        );
+        assert_eq!(create.body["message"], "[FIRING:1] Down (<a>)");
+        let close = opsgenie(&s, &n("resolved")).expect("request");
+        assert_eq!(
+            close.url,
+            format!(
+                "http://og/v2/alerts/{}/close?identifierType=alias",
+                create.body["alias"].as_str().unwrap()
+            )
+        );
+
+        let s = BTreeMap::from([
+            ("api_url".to_string(), "http://tg".to_string()),
+            ("bot_token".to_string(), "T".to_string()),
+            ("chat_id".to_string(), "42".to_string()),
+        ]);
+        let msg = telegram(&s, &n("firing")).expect("request");
+        assert_eq!(msg.url, "http://tg/botT/sendMessage");
+        assert_eq!(msg.body["chat_id"], 42);
+        assert!(msg.body["text"]
+            .as_str()
+            .unwrap()
+            .contains(" - instance = &lt;a&gt;\n"));
+    }
+}

@@ -1,5 +1,5 @@
-//! Notifiers: Slack, Discord and Microsoft Teams (workflows) with Alertmanager's default texts
-//! ([`chat`]), and the webhook (`webhook_configs`: the version 4 payload posted as JSON to `url`,
+//! Notifiers: Slack, Discord, Microsoft Teams (workflows), PagerDuty (Events API v2), Opsgenie
+//! and Telegram with Alertmanager's default texts ([`chat`]), and the webhook (`webhook_configs`: the version 4 payload posted as JSON to `url`,
 //! with a `User-Agent` naming Vigil). The other kinds follow; until then a receiver naming them
 //! fails its notifications with an error that says so. Plain HTTP only, so far: the client has
 //! no TLS yet.
@@ -84,36 +84,53 @@ impl Notifier for HttpNotifier {
         let body = payload.to_string();
         let settings = integration.settings.clone();
         Box::pin(async move {
-            let (url, body) = match kind.as_str() {
-                "webhook" => (
-                    url.ok_or("webhook_config has no url (url_file is not read yet)")?,
-                    body,
-                ),
-                "slack" => (
-                    settings
-                        .get("api_url")
-                        .cloned()
-                        .ok_or("slack_config has no api_url (api_url_file is not read yet)")?,
-                    chat::slack(&settings, &payload_json(&body)?).to_string(),
-                ),
-                "discord" => (
-                    settings.get("webhook_url").cloned().ok_or(
-                        "discord_config has no webhook_url (webhook_url_file is not read yet)",
-                    )?,
-                    chat::discord(&settings, &payload_json(&body)?).to_string(),
-                ),
-                "msteamsv2" => (
-                    settings.get("webhook_url").cloned().ok_or(
-                        "msteamsv2_config has no webhook_url (webhook_url_file is not read yet)",
-                    )?,
-                    chat::teams(&settings, &payload_json(&body)?).to_string(),
-                ),
+            let json_body = || payload_json(&body);
+            let plain = |key: &str, what: &str| {
+                settings
+                    .get(key)
+                    .cloned()
+                    .ok_or_else(|| format!("{what} has no {key} ({key}_file is not read yet)"))
+            };
+            let request = match kind.as_str() {
+                "webhook" => chat::Request {
+                    url: url.ok_or("webhook_config has no url (url_file is not read yet)")?,
+                    headers: Vec::new(),
+                    body: Json::Null,
+                },
+                "slack" => chat::Request {
+                    url: plain("api_url", "slack_config")?,
+                    headers: Vec::new(),
+                    body: chat::slack(&settings, &json_body()?),
+                },
+                "discord" => chat::Request {
+                    url: plain("webhook_url", "discord_config")?,
+                    headers: Vec::new(),
+                    body: chat::discord(&settings, &json_body()?),
+                },
+                "msteamsv2" => chat::Request {
+                    url: plain("webhook_url", "msteamsv2_config")?,
+                    headers: Vec::new(),
+                    body: chat::teams(&settings, &json_body()?),
+                },
+                "pagerduty" => chat::pagerduty(&settings, &json_body()?)?,
+                "opsgenie" => chat::opsgenie(&settings, &json_body()?)?,
+                "telegram" => chat::telegram(&settings, &json_body()?)?,
                 other => return Err(format!("{other} notifications are not supported yet")),
             };
+            // The webhook sends the payload as it is; the others their own body.
+            let body = if request.body.is_null() {
+                body
+            } else {
+                request.body.to_string()
+            };
+            let url = request.url;
             let mut req = client
                 .post(&url)
                 .header("Content-Type", "application/json")
                 .header(NOTIFICATION_ID, id);
+            for (k, v) in &request.headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
             if let Some(secret) = secret {
                 let secret = secret?;
                 req = req.header(

@@ -595,17 +595,22 @@ async fn the_alertmanager_configuration_reloads_and_a_bad_one_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slack_discord_and_teams_get_their_payloads_with_the_default_texts() {
+async fn chat_and_incident_services_get_their_payloads_with_the_default_texts() {
     let got: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
     let store = Arc::clone(&got);
     let app = Router::new().route(
-        "/{service}",
+        "/{*path}",
         post(
-            move |axum::extract::Path(service): axum::extract::Path<String>, body: String| {
+            move |axum::extract::Path(path): axum::extract::Path<String>,
+                  headers: axum::http::HeaderMap,
+                  body: String| {
                 let store = Arc::clone(&store);
                 async move {
-                    let v: Value = serde_json::from_str(&body).expect("JSON body");
-                    store.lock().await.push((service, v));
+                    let mut v: Value = serde_json::from_str(&body).expect("JSON body");
+                    if let Some(auth) = headers.get("authorization") {
+                        v["authorization_header"] = auth.to_str().unwrap_or("").into();
+                    }
+                    store.lock().await.push((path, v));
                     "ok"
                 }
             },
@@ -622,7 +627,7 @@ async fn slack_discord_and_teams_get_their_payloads_with_the_default_texts() {
     std::fs::write(
         &am,
         format!(
-            "route:\n  receiver: chat\n  group_by: [alertname]\n  group_wait: 1s\nreceivers:\n  - name: chat\n    slack_configs:\n      - api_url: {base}/slack\n        channel: '#ops'\n    discord_configs:\n      - webhook_url: {base}/discord\n    msteamsv2_configs:\n      - webhook_url: {base}/teams\n"
+            "route:\n  receiver: chat\n  group_by: [alertname]\n  group_wait: 1s\nreceivers:\n  - name: chat\n    slack_configs:\n      - api_url: {base}/slack\n        channel: '#ops'\n    discord_configs:\n      - webhook_url: {base}/discord\n    msteamsv2_configs:\n      - webhook_url: {base}/teams\n    pagerduty_configs:\n      - url: {base}/pagerduty\n        routing_key: rk\n    opsgenie_configs:\n      - api_url: {base}/opsgenie/\n        api_key: ok\n    telegram_configs:\n      - api_url: {base}/telegram\n        bot_token: tok\n        chat_id: 42\n"
         ),
     )
     .expect("alertmanager config");
@@ -648,7 +653,7 @@ async fn slack_discord_and_teams_get_their_payloads_with_the_default_texts() {
     .await;
     let by = |s: &str| {
         all.iter()
-            .find(|(k, _)| k == s)
+            .find(|(k, _)| k.starts_with(s))
             .map(|(_, v)| v.clone())
             .unwrap_or_else(|| panic!("no {s} notification in {all:?}"))
     };
@@ -673,4 +678,18 @@ async fn slack_discord_and_teams_get_their_payloads_with_the_default_texts() {
         teams["attachments"][0]["content"]["body"][0]["text"],
         "[FIRING:1] Always (page)"
     );
+    let pd = by("pagerduty");
+    assert_eq!(pd["routing_key"], "rk", "{pd}");
+    assert_eq!(pd["event_action"], "trigger");
+    assert_eq!(pd["payload"]["summary"], "[FIRING:1] Always (page)");
+    let og = by("opsgenie/v2/alerts");
+    assert_eq!(og["authorization_header"], "GenieKey ok", "{og}");
+    assert_eq!(og["message"], "[FIRING:1] Always (page)");
+    assert_eq!(og["alias"], pd["dedup_key"]);
+    let tg = by("telegram/bottok/sendMessage");
+    assert_eq!(tg["chat_id"], 42, "{tg}");
+    assert_eq!(tg["parse_mode"], "HTML");
+    assert!(tg["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("Alerts Firing:")));
 }
