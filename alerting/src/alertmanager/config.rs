@@ -26,6 +26,141 @@ pub struct Integration {
     pub send_resolved: bool,
     /// Its scalar settings (`url`, `api_url`, `channel` …), with what it takes from `global`.
     pub settings: BTreeMap<String, String>,
+    /// The `Authorization` its `http_config` (or `global.http_config`) gives requests.
+    pub authorization: Option<Authorization>,
+}
+
+/// A secret given inline or as a file read at each use (so that a rotated file takes effect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    /// The secret itself.
+    Inline(String),
+    /// A file holding it (trailing newlines dropped).
+    File(String),
+}
+
+impl Secret {
+    /// The secret's value.
+    pub fn read(&self) -> Result<String, String> {
+        match self {
+            Secret::Inline(v) => Ok(v.clone()),
+            Secret::File(path) => std::fs::read_to_string(path)
+                .map(|v| v.trim_end_matches(['\n', '\r']).to_string())
+                .map_err(|e| format!("{path}: {e}")),
+        }
+    }
+}
+
+/// An `http_config`'s authentication, as prometheus/common's HTTP client applies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorization {
+    /// `authorization` (type, `Bearer` by default) or `bearer_token`: `Authorization: <type> <credentials>`.
+    Credentials {
+        /// The scheme.
+        kind: String,
+        /// The credentials.
+        credentials: Secret,
+    },
+    /// `basic_auth`.
+    Basic {
+        /// The user.
+        username: String,
+        /// The password.
+        password: Secret,
+    },
+}
+
+impl Authorization {
+    /// The `Authorization` header's value.
+    pub fn header(&self) -> Result<String, String> {
+        match self {
+            Authorization::Credentials { kind, credentials } => {
+                Ok(format!("{kind} {}", credentials.read()?))
+            }
+            Authorization::Basic { username, password } => {
+                use base64_like::encode;
+                Ok(format!(
+                    "Basic {}",
+                    encode(&format!("{username}:{}", password.read()?))
+                ))
+            }
+        }
+    }
+}
+
+/// Standard base64 (RFC 4648, with padding), for basic authentication.
+mod base64_like {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub(super) fn encode(text: &str) -> String {
+        let bytes = text.as_bytes();
+        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+        for chunk in bytes.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn encodes_as_rfc_4648() {
+            // RFC 4648, section 10.
+            for (plain, coded) in [
+                ("", ""),
+                ("f", "Zg=="),
+                ("fo", "Zm8="),
+                ("foo", "Zm9v"),
+                ("foob", "Zm9vYg=="),
+                ("fooba", "Zm9vYmE="),
+                ("foobar", "Zm9vYmFy"),
+            ] {
+                assert_eq!(super::encode(plain), coded);
+            }
+        }
+    }
+}
+
+/// The authentication of an `http_config` node.
+fn http_authorization(http: Option<&Yaml<'_>>) -> Option<Authorization> {
+    let http = http?;
+    let secret = |y: &Yaml<'_>, inline: &str, file: &str| {
+        text(y, inline)
+            .map(Secret::Inline)
+            .or_else(|| text(y, file).map(Secret::File))
+    };
+    if let Some(a) = get(http, "authorization") {
+        let credentials = secret(a, "credentials", "credentials_file")?;
+        return Some(Authorization::Credentials {
+            kind: text(a, "type").unwrap_or_else(|| "Bearer".into()),
+            credentials,
+        });
+    }
+    if let Some(b) = get(http, "basic_auth") {
+        return Some(Authorization::Basic {
+            username: text(b, "username").unwrap_or_default(),
+            password: secret(b, "password", "password_file")
+                .unwrap_or(Secret::Inline(String::new())),
+        });
+    }
+    secret(http, "bearer_token", "bearer_token_file").map(|credentials| {
+        Authorization::Credentials {
+            kind: "Bearer".into(),
+            credentials,
+        }
+    })
 }
 
 /// A receiver: where a route's notifications go.
@@ -583,7 +718,12 @@ fn global(y: Option<&Yaml<'_>>) -> Result<BTreeMap<String, String>, String> {
 
 /// A notifier's settings with what it takes from `global`, checked as Alertmanager's
 /// `Config.UnmarshalYAML` checks them.
-fn merge(kind: &str, y: &Yaml<'_>, g: &BTreeMap<String, String>) -> Result<Integration, String> {
+fn merge(
+    kind: &str,
+    y: &Yaml<'_>,
+    g: &BTreeMap<String, String>,
+    global_http: Option<&Yaml<'_>>,
+) -> Result<Integration, String> {
     let mut s: BTreeMap<String, String> = pairs(Some(y))
         .into_iter()
         .filter_map(|(k, v)| Some((scalar(k)?, scalar(v)?)))
@@ -754,10 +894,31 @@ fn merge(kind: &str, y: &Yaml<'_>, g: &BTreeMap<String, String>) -> Result<Integ
         .and_then(Yaml::as_bool)
         .unwrap_or(RESOLVED_BY_DEFAULT.contains(&kind));
     s.remove("send_resolved");
+    // A notifier's own `http_config` replaces the global one (the email notifier has none);
+    // a Slack app token is sent as a bearer token.
+    let slack_token = (kind == "slack")
+        .then(|| {
+            s.get("app_token")
+                .cloned()
+                .map(Secret::Inline)
+                .or_else(|| s.get("app_token_file").cloned().map(Secret::File))
+        })
+        .flatten();
+    let authorization = if kind == "email" {
+        None
+    } else if let Some(token) = slack_token {
+        Some(Authorization::Credentials {
+            kind: "Bearer".into(),
+            credentials: token,
+        })
+    } else {
+        http_authorization(get(y, "http_config").or(global_http))
+    };
     Ok(Integration {
         kind: kind.to_string(),
         send_resolved,
         settings: s,
+        authorization,
     })
 }
 
@@ -779,7 +940,11 @@ const NULL_ENTRY_REFUSED: &[&str] = &[
     "mattermost",
 ];
 
-fn receivers(list_y: &[Yaml<'_>], g: &BTreeMap<String, String>) -> Result<Vec<Receiver>, String> {
+fn receivers(
+    list_y: &[Yaml<'_>],
+    g: &BTreeMap<String, String>,
+    global_http: Option<&Yaml<'_>>,
+) -> Result<Vec<Receiver>, String> {
     let mut out: Vec<Receiver> = Vec::new();
     let empty = Yaml::Mapping(Default::default());
     for y in list_y {
@@ -795,7 +960,7 @@ fn receivers(list_y: &[Yaml<'_>], g: &BTreeMap<String, String>) -> Result<Vec<Re
                     return Err(format!("missing {kind} config"));
                 }
                 let entry = if entry.is_null() { &empty } else { entry };
-                integrations.push(merge(kind, entry, g)?);
+                integrations.push(merge(kind, entry, g, global_http)?);
             }
         }
         let mut labels = string_map(get(y, "labels"));
@@ -907,7 +1072,8 @@ pub fn load(text_in: &str) -> Result<Config, String> {
     }
     // The whole file.
     let g = global(get(root, "global"))?;
-    let receivers = receivers(list(get(root, "receivers")), &g)?;
+    let global_http = get(root, "global").and_then(|g| get(g, "http_config"));
+    let receivers = receivers(list(get(root, "receivers")), &g, global_http)?;
     let route_y = get(root, "route").ok_or("no routes provided")?;
     if text(route_y, "receiver").is_none() {
         return Err("root route must specify a default receiver".into());

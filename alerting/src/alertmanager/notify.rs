@@ -143,7 +143,27 @@ impl Notifier for HttpNotifier {
                     .map(|f| std::fs::read(f).map_err(|e| format!("{f}: {e}")))
             });
         let body = payload.to_string();
-        let settings = integration.settings.clone();
+        // Secrets given as files are read at each notification, so that a rotated file counts.
+        let mut settings = integration.settings.clone();
+        let authorization = integration.authorization.clone();
+        let files: Vec<(String, String)> = settings
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_suffix("_file")?.to_string(), v.clone())))
+            .collect();
+        for (key, path) in files {
+            if !settings.contains_key(&key) {
+                match std::fs::read_to_string(&path) {
+                    Ok(v) => {
+                        settings.insert(key, v.trim_end_matches(['\n', '\r']).to_string());
+                    }
+                    Err(e) => {
+                        let e = format!("{key}_file {path}: {e}");
+                        return Box::pin(async move { Err(e) });
+                    }
+                }
+            }
+        }
+        let url = url.or_else(|| settings.get("url").cloned());
         Box::pin(async move {
             let json_body = || payload_json(&body);
             let plain = |key: &str, what: &str| {
@@ -186,6 +206,14 @@ impl Notifier for HttpNotifier {
             };
             let url = request.url;
             let mut headers = request.headers;
+            if let Some(a) = authorization {
+                if !headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+                {
+                    headers.push(("Authorization".to_string(), a.header()?));
+                }
+            }
             headers.push((NOTIFICATION_ID.to_string(), id));
             if let Some(secret) = secret {
                 let secret = secret?;

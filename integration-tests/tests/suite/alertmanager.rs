@@ -623,11 +623,15 @@ async fn chat_and_incident_services_get_their_payloads_with_the_default_texts() 
     tokio::spawn(async move { axum::serve(listener, app).await });
     let dir = tempfile::tempdir().expect("temporary directory");
     std::fs::write(dir.path().join("rules.yml"), RULES).expect("rules");
+    // A secret given as a file: the Discord webhook URL.
+    let discord_file = dir.path().join("discord-url");
+    std::fs::write(&discord_file, format!("{base}/discord\n")).expect("url file");
+    let discord_file = discord_file.display();
     let am = dir.path().join("alertmanager.yml");
     std::fs::write(
         &am,
         format!(
-            "route:\n  receiver: chat\n  group_by: [alertname]\n  group_wait: 1s\nreceivers:\n  - name: chat\n    slack_configs:\n      - api_url: {base}/slack\n        channel: '#ops'\n    discord_configs:\n      - webhook_url: {base}/discord\n    msteamsv2_configs:\n      - webhook_url: {base}/teams\n    pagerduty_configs:\n      - url: {base}/pagerduty\n        routing_key: rk\n    opsgenie_configs:\n      - api_url: {base}/opsgenie/\n        api_key: ok\n    telegram_configs:\n      - api_url: {base}/telegram\n        bot_token: tok\n        chat_id: 42\n"
+            "global:\n  http_config:\n    basic_auth: {{username: u, password: p}}\nroute:\n  receiver: chat\n  group_by: [alertname]\n  group_wait: 1s\nreceivers:\n  - name: chat\n    slack_configs:\n      - api_url: {base}/slack\n        channel: '#ops'\n    discord_configs:\n      - webhook_url_file: {discord_file}\n    msteamsv2_configs:\n      - webhook_url: {base}/teams\n        http_config:\n          authorization: {{credentials: sekrit}}\n    pagerduty_configs:\n      - url: {base}/pagerduty\n        routing_key: rk\n    opsgenie_configs:\n      - api_url: {base}/opsgenie/\n        api_key: ok\n    telegram_configs:\n      - api_url: {base}/telegram\n        bot_token: tok\n        chat_id: 42\n"
         ),
     )
     .expect("alertmanager config");
@@ -659,6 +663,8 @@ async fn chat_and_incident_services_get_their_payloads_with_the_default_texts() 
     };
     let slack = by("slack");
     assert_eq!(slack["channel"], "#ops", "{slack}");
+    // `global.http_config` applies where a notifier has none; its own replaces it.
+    assert_eq!(slack["authorization_header"], "Basic dTpw", "{slack}");
     assert_eq!(slack["attachments"][0]["title"], "[FIRING:1] Always (page)");
     assert_eq!(slack["attachments"][0]["color"], "danger");
     let discord = by("discord");
@@ -670,6 +676,7 @@ async fn chat_and_incident_services_get_their_payloads_with_the_default_texts() 
         .as_str()
         .is_some_and(|d| d.contains("Alerts Firing:") && d.contains(" - summary = always on")));
     let teams = by("teams");
+    assert_eq!(teams["authorization_header"], "Bearer sekrit", "{teams}");
     assert_eq!(
         teams["attachments"][0]["contentType"], "application/vnd.microsoft.card.adaptive",
         "{teams}"
