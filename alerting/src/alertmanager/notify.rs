@@ -151,13 +151,13 @@ impl Notifier for HttpNotifier {
             .filter_map(|(k, v)| Some((k.strip_suffix("_file")?.to_string(), v.clone())))
             .collect();
         for (key, path) in files {
-            if !settings.contains_key(&key) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = settings.entry(key) {
                 match std::fs::read_to_string(&path) {
                     Ok(v) => {
-                        settings.insert(key, v.trim_end_matches(['\n', '\r']).to_string());
+                        slot.insert(v.trim_end_matches(['\n', '\r']).to_string());
                     }
                     Err(e) => {
-                        let e = format!("{key}_file {path}: {e}");
+                        let e = format!("{}_file {path}: {e}", slot.key());
                         return Box::pin(async move { Err(e) });
                     }
                 }
