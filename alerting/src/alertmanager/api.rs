@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use super::alert::{Alert, LabelSet};
 use super::config::{load, Config};
 use super::dispatch::{new_id, AlertStatus, Alertmanager, Notifier, Silence};
-use super::matchers::{parse_matchers, MatchOp, Matcher};
+use super::matchers::{parse_compat, MatchOp, Matcher};
 use super::store::Store;
 use crate::timefmt::{parse_rfc3339, rfc3339};
 
@@ -229,7 +229,7 @@ impl AlertFilter {
     fn from(params: &Params) -> Result<Self, String> {
         let mut matchers = Vec::new();
         for f in params.all("filter") {
-            matchers.extend(parse_matchers(f)?);
+            matchers.extend(parse_compat(f)?);
         }
         let receiver = params
             .get("receiver")
@@ -463,7 +463,7 @@ async fn get_silences(
     let params = Params::from(q.as_deref(), &headers, &[]);
     let mut filter = Vec::new();
     for f in params.all("filter") {
-        match parse_matchers(f) {
+        match parse_compat(f) {
             Ok(m) => filter.extend(m),
             Err(e) => return bad_request(&e),
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use saphyr::{LoadableYamlNode, MarkedYaml, Yaml, YamlLoader};
 use saphyr_parser::Parser;
 
-use super::matchers::{parse_matchers, Matcher};
+use super::matchers::{parse_compat, Matcher};
 use super::route::Route;
 use super::schema::{unknown_fields, CONFIG, NOTIFIERS};
 use super::timeinterval::TimeInterval;
@@ -324,7 +324,7 @@ fn check_label_names(y: Option<&Yaml<'_>>) -> Result<(), String> {
 fn check_matcher_lines(y: Option<&Yaml<'_>>) -> Result<Vec<Matcher>, String> {
     let mut out = Vec::new();
     for line in list(y) {
-        out.extend(parse_matchers(&scalar(line).unwrap_or_default())?);
+        out.extend(parse_compat(&scalar(line).unwrap_or_default())?);
     }
     Ok(out)
 }

@@ -506,3 +506,163 @@ pub fn parse_matcher(input: &str) -> Result<Matcher, String> {
         n => Err(format!("expected 1 matcher, found {n}")),
     }
 }
+
+/// Alertmanager's classic matcher parser (`pkg/labels.ParseMatchers`, before 0.27): the input
+/// split at commas outside quotes, each part `name op value` with a classic label name, the
+/// value quoted or not, `\n`, `\"` and `\\` unescaped and any other backslash kept.
+pub fn parse_classic(input: &str) -> Result<Vec<Matcher>, String> {
+    let s = input.strip_prefix('{').unwrap_or(input);
+    let s = s.strip_suffix('}').unwrap_or(s);
+    let mut tokens = Vec::new();
+    let (mut quoted, mut escaped) = (false, false);
+    let mut token = String::new();
+    for c in s.chars() {
+        match c {
+            ',' if !quoted => {
+                tokens.push(std::mem::take(&mut token));
+                continue;
+            }
+            '"' => {
+                if escaped {
+                    escaped = false;
+                } else {
+                    quoted = !quoted;
+                }
+            }
+            '\\' => escaped = !escaped,
+            _ => escaped = false,
+        }
+        token.push(c);
+    }
+    if !token.trim().is_empty() {
+        tokens.push(token);
+    }
+    tokens.iter().map(|t| classic_matcher(t)).collect()
+}
+
+fn classic_matcher(s: &str) -> Result<Matcher, String> {
+    let bad = || format!("bad matcher format: {s}");
+    let t = s.trim_start();
+    let name_len = t
+        .char_indices()
+        .find(|&(i, c)| {
+            !(c == '_' || c == ':' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()))
+        })
+        .map_or(t.len(), |(i, _)| i);
+    if name_len == 0 {
+        return Err(bad());
+    }
+    let (name, rest) = t.split_at(name_len);
+    let rest = rest.trim_start();
+    let (op, rest) = if let Some(r) = rest.strip_prefix("=~") {
+        (MatchOp::Regex, r)
+    } else if let Some(r) = rest.strip_prefix("!=") {
+        (MatchOp::NotEqual, r)
+    } else if let Some(r) = rest.strip_prefix("!~") {
+        (MatchOp::NotRegex, r)
+    } else if let Some(r) = rest.strip_prefix('=') {
+        (MatchOp::Equal, r)
+    } else {
+        return Err(bad());
+    };
+    let raw = rest.trim();
+    let (raw, mut expect_quote) = match raw.strip_prefix('"') {
+        Some(r) => (r, true),
+        None => (raw, false),
+    };
+    let unescaped_quote = || {
+        format!(
+            "matcher value contains unescaped double quote: {}",
+            rest.trim()
+        )
+    };
+    let mut value = String::new();
+    let mut escaped = false;
+    let chars: Vec<char> = raw.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if escaped {
+            escaped = false;
+            match c {
+                'n' => value.push('\n'),
+                '"' | '\\' => value.push(c),
+                _ => {
+                    value.push('\\');
+                    value.push(c);
+                }
+            }
+            continue;
+        }
+        match c {
+            '\\' if i + 1 < chars.len() => escaped = true,
+            '\\' => value.push('\\'),
+            '"' => {
+                if !expect_quote || i + 1 < chars.len() {
+                    return Err(unescaped_quote());
+                }
+                expect_quote = false;
+            }
+            c => value.push(c),
+        }
+    }
+    if expect_quote {
+        return Err(unescaped_quote());
+    }
+    Matcher::new(name, op, &value)
+}
+
+/// How Alertmanager 0.27 and later read matchers in configuration files and API filters by
+/// default (`compat`'s fallback mode): both parsers run; when the classic one accepts the input
+/// its matchers are used (so `instance=~"host\d+"`, which the new parser refuses, still works),
+/// otherwise the new parser's; when both refuse it, the classic parser's error is returned.
+pub fn parse_compat(input: &str) -> Result<Vec<Matcher>, String> {
+    match (parse_classic(input), parse_matchers(input)) {
+        (Ok(classic), _) => Ok(classic),
+        (Err(_), Ok(utf8)) => Ok(utf8),
+        (Err(e), Err(_)) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod classic_tests {
+    use super::*;
+
+    fn one(input: &str) -> (String, MatchOp, String) {
+        let m = parse_compat(input).expect("parses");
+        assert_eq!(m.len(), 1, "{m:?}");
+        (m[0].name.clone(), m[0].op, m[0].value.clone())
+    }
+
+    #[test]
+    fn classic_forms_read_as_alertmanager_reads_them() {
+        // A regex escape the new parser refuses, kept as written by the classic one.
+        assert_eq!(
+            one(r#"instance=~"host\d+""#),
+            ("instance".into(), MatchOp::Regex, r"host\d+".into())
+        );
+        assert_eq!(
+            one("foo = bar baz"),
+            ("foo".into(), MatchOp::Equal, "bar baz".into())
+        );
+        assert_eq!(
+            one(r#"{foo="a,b"}"#),
+            ("foo".into(), MatchOp::Equal, "a,b".into())
+        );
+        assert_eq!(
+            one(r#"foo="x\"y""#),
+            ("foo".into(), MatchOp::Equal, "x\"y".into())
+        );
+        let two = parse_compat(r#"{a="1", b!~"2|3"}"#).expect("parses");
+        assert_eq!(two.len(), 2);
+        assert!(two[1].matches("4") && !two[1].matches("2"));
+        // UTF-8 names only the new parser takes.
+        assert_eq!(one(r#"{"service.name"="api"}"#).0, "service.name");
+        // Refused by both: the classic error.
+        assert_eq!(
+            parse_compat(r#"foo="bar"baz""#).expect_err("refused"),
+            r#"matcher value contains unescaped double quote: "bar"baz""#
+        );
+        assert!(parse_compat("=bar")
+            .expect_err("refused")
+            .starts_with("bad matcher format"));
+    }
+}

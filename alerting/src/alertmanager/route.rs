@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use saphyr::Yaml;
 
-use super::matchers::{parse_matchers, MatchOp, Matcher};
+use super::matchers::{parse_compat, MatchOp, Matcher};
 
 /// What a route does with the alerts it takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,9 +228,10 @@ pub fn matches_all(matchers: &[Matcher], labels: &LabelSet) -> bool {
         .all(|m| m.matches(labels.get(&m.name).map_or("", String::as_str)))
 }
 
-/// The matchers of one line of a `matchers:` list in a configuration file.
+/// The matchers of one line of a `matchers:` list in a configuration file, read as Alertmanager
+/// reads them by default (both syntaxes, [`parse_compat`]).
 pub fn parse_config_matchers(line: &str) -> Result<Vec<Matcher>, String> {
-    parse_matchers(line)
+    parse_compat(line)
 }
 
 /// A scalar as text, whatever its YAML type.

@@ -642,12 +642,23 @@ async fn chat_and_incident_services_get_their_payloads_with_the_default_texts() 
         ("VIGIL_EVALUATION_INTERVAL", "1s"),
     ])
     .await;
+    let services = [
+        "slack",
+        "discord",
+        "teams",
+        "pagerduty",
+        "opsgenie/v2/alerts",
+        "telegram/bottok/sendMessage",
+    ];
     let all = poll(
-        "all three services are notified",
+        "all six services are notified",
         Duration::from_secs(60),
         || async {
             let g = got.lock().await.clone();
-            if g.len() >= 3 {
+            if services
+                .iter()
+                .all(|s| g.iter().any(|(k, _)| k.starts_with(s)))
+            {
                 Ok(g)
             } else {
                 Err(format!("{g:?}"))
