@@ -581,10 +581,13 @@ impl Alertmanager {
         let mut outgoing = Vec::new();
         {
             let mut state = self.state.lock();
-            // Alerts resolved a while ago are forgotten.
+            // Alerts resolved a while ago are forgotten, and log entries past the retention.
             state
                 .alerts
                 .retain(|_, a| !a.resolved(now - 15 * 60 * 1000));
+            state
+                .log
+                .retain(|_, e| e.at >= now - store::LOG_RETENTION_MS);
             let due: Vec<String> = state
                 .groups
                 .values()

@@ -17,6 +17,10 @@ use serde_json::{json, Value as Json};
 use super::matchers::{MatchOp, Matcher};
 use super::silence::Silence;
 
+/// How long the notification log keeps an entry: Alertmanager's `--data.retention` default
+/// (120 h). A group quiet for longer notifies as new.
+pub const LOG_RETENTION_MS: i64 = 120 * 3600 * 1000;
+
 /// The key of a notification log entry: group key, receiver, integration index.
 pub type LogKey = (String, String, usize);
 
@@ -198,7 +202,12 @@ impl Store {
             }
         }
         loaded.pending = pending.into_values().collect();
-        // Start a fresh log holding what matters: the last entry per key, and what is pending.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        loaded.log.retain(|_, e| e.at >= now - LOG_RETENTION_MS);
+        // Start a fresh log holding what matters: the last entry per key within the retention,
+        // and what is pending.
         let tmp = dir.join("nflog.jsonl.tmp");
         {
             let mut f = File::create(&tmp).map_err(|e| io("failed to create", &tmp, e))?;
@@ -294,10 +303,15 @@ mod tests {
         let (store, loaded) = Store::open(dir.path()).expect("open");
         assert!(loaded.pending.is_empty() && loaded.log.is_empty());
         let key: LogKey = ("{}:{a=\"1\"}".into(), "hook".into(), 0);
+        let t0 = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis() as i64
+            - 10_000;
         let entry = LogEntry {
             firing: vec![7],
             resolved: vec![],
-            at: 1000,
+            at: t0,
         };
         let sent = Pending {
             id: "one".into(),
@@ -344,14 +358,14 @@ mod tests {
         let three = Pending {
             id: "three".into(),
             entry: LogEntry {
-                at: 2000,
+                at: t0 + 1000,
                 ..entry.clone()
             },
             ..sent.clone()
         };
         store.pending(&three).expect("pending");
         let newer = LogEntry {
-            at: 3000,
+            at: t0 + 2000,
             ..entry.clone()
         };
         store
@@ -366,6 +380,17 @@ mod tests {
         let (_, loaded) = Store::open(dir.path()).expect("reopen");
         assert!(loaded.pending.is_empty(), "{:?}", loaded.pending);
         assert_eq!(loaded.log.get(&key), Some(&newer));
+        // An entry older than the retention is dropped on open.
+        let (store, _) = Store::open(dir.path()).expect("reopen");
+        let old_key: LogKey = ("{}:{a=\"2\"}".into(), "hook".into(), 0);
+        let old = LogEntry {
+            at: t0 - LOG_RETENTION_MS - 1,
+            ..entry.clone()
+        };
+        store.sent("five", &old_key, &old).expect("sent");
+        drop(store);
+        let (_, loaded) = Store::open(dir.path()).expect("reopen");
+        assert!(!loaded.log.contains_key(&old_key));
         // Reopening again keeps the same state (the log was rewritten, not lost).
         let (_, again) = Store::open(dir.path()).expect("reopen");
         assert_eq!(again.log.len(), 1);
