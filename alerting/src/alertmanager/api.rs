@@ -610,10 +610,11 @@ async fn delete_silence(
     match am.expire_silence(&id, now_ms()) {
         Ok(true) => StatusCode::OK.into_response(),
         Ok(false) => StatusCode::NOT_FOUND.into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "storing a silence failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
+        // As Alertmanager answers: a 500 with the reason as a JSON string.
+        Err(e) => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json::String(e).to_string(),
+        ),
     }
 }
 

@@ -510,18 +510,21 @@ impl Alertmanager {
         self.state.lock().silences.values().cloned().collect()
     }
 
-    /// Ends a silence now; `Ok(false)` when there is none with `id`.
+    /// Ends a silence now; `Ok(false)` when there is none with `id`, an error when it has ended
+    /// already or cannot be stored.
     pub fn expire_silence(&self, id: &str, now: i64) -> Result<bool, String> {
         let mut state = self.state.lock();
         let mut next = state.silences.clone();
         let Some(s) = next.get_mut(id) else {
             return Ok(false);
         };
-        if s.ends_at > now {
-            s.ends_at = now;
-            s.starts_at = s.starts_at.min(now);
-            s.updated_at = now;
+        // As Alertmanager's `Silences.Expire`: an expired silence cannot be expired again.
+        if s.ends_at <= now {
+            return Err(format!("silence {id} already expired"));
         }
+        s.ends_at = now;
+        s.starts_at = s.starts_at.min(now);
+        s.updated_at = now;
         self.save_silences(&next)?;
         state.silences = next;
         Ok(true)

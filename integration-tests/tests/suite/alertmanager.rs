@@ -230,6 +230,10 @@ async fn rule_alerts_reach_a_webhook_grouped_and_silences_stop_them() {
     assert_eq!(status, 200);
     let (_, silence) = v2(&vigil, "GET", &format!("/api/v2/silence/{id}"), None).await;
     assert_eq!(silence["status"]["state"], "expired");
+    // Expiring it again fails as Alertmanager fails it.
+    let (status, why) = v2(&vigil, "DELETE", &format!("/api/v2/silence/{id}"), None).await;
+    assert_eq!(status, 500);
+    assert_eq!(why, format!("silence {id} already expired"));
 }
 
 /// Runs `amtool` (Debian's `prometheus-alertmanager`, which `.ci/run` installs) against
