@@ -100,6 +100,9 @@ pub struct RuleState {
     pub rule: Rule,
     /// The language of its expression.
     pub language: Language,
+    /// Its expression as Prometheus's rules API prints it: PromQL in its canonical form
+    /// (`Expr.String()`), any other language as written. Made once, when the group is read.
+    pub query: String,
     /// Its labels: the group's, overridden by the rule's.
     pub labels: BTreeMap<String, String>,
     /// An alerting rule's alerts; `None` for a recording rule.
@@ -185,9 +188,17 @@ impl Group {
                             &defaults.external_url,
                         )
                 });
+                let language = r.language.or(group.language).unwrap_or_default();
+                let expr = r.expr.trim();
+                let query = match language {
+                    Language::PromQl => promql::parse(expr)
+                        .map_or_else(|_| expr.to_string(), |q| q.expr.to_string()),
+                    _ => expr.to_string(),
+                };
                 RuleState {
                     rule: r.clone(),
-                    language: r.language.or(group.language).unwrap_or_default(),
+                    language,
+                    query,
                     labels,
                     alerting,
                     health: Health::Unknown,

@@ -58,23 +58,13 @@ fn alert_json(a: &Alert) -> Json {
     o
 }
 
-/// A rule's query as Prometheus's rules API prints it: a PromQL expression in its canonical form
-/// (`Expr.String()`), any other language as written.
-fn query_text(r: &RuleState) -> String {
-    let expr = r.rule.expr.trim();
-    if r.language != crate::rules::Language::PromQl {
-        return expr.to_string();
-    }
-    promql::parse(expr).map_or_else(|_| expr.to_string(), |q| q.expr.to_string())
-}
-
 fn rule_json(r: &RuleState, with_alerts: bool) -> Json {
     let mut o = Map::new();
     let rule = &r.rule;
     if let Some(a) = &r.alerting {
         o.insert("state".into(), r.state().as_str().into());
         o.insert("name".into(), a.name().into());
-        o.insert("query".into(), query_text(r).into());
+        o.insert("query".into(), r.query.clone().into());
         o.insert("duration".into(), json!(a.hold().as_secs_f64()));
         o.insert(
             "keepFiringFor".into(),
@@ -90,7 +80,7 @@ fn rule_json(r: &RuleState, with_alerts: bool) -> Json {
         }
     } else {
         o.insert("name".into(), rule.name().into());
-        o.insert("query".into(), query_text(r).into());
+        o.insert("query".into(), r.query.clone().into());
         if !r.labels.is_empty() {
             o.insert("labels".into(), string_map(r.labels.iter()));
         }
@@ -248,8 +238,8 @@ mod tests {
             &file.groups[0],
             &crate::group::GroupDefaults::default(),
         );
-        assert_eq!(query_text(&g.rules[0]), "sum by (job) (rate(x[5m]))");
-        assert_eq!(query_text(&g.rules[1]), "SELECT 1 AS value");
+        assert_eq!(g.rules[0].query, "sum by (job) (rate(x[5m]))");
+        assert_eq!(g.rules[1].query, "SELECT 1 AS value");
     }
 
     #[test]

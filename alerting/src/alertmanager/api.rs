@@ -268,19 +268,26 @@ impl AlertFilter {
     }
 }
 
+/// The tenant's Alertmanager and the alert filter of a request.
+fn filtered(
+    ams: &Alertmanagers,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<(Arc<Alertmanager>, AlertFilter), Box<Response>> {
+    let am = tenant_am(ams, headers)?;
+    let params = Params::from(query, headers, &[]);
+    let filter = AlertFilter::from(&params).map_err(|e| Box::new(bad_request(&e)))?;
+    Ok((am, filter))
+}
+
 async fn get_alerts(
     State(ams): State<Arc<Alertmanagers>>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let am = match tenant_am(&ams, &headers) {
-        Ok(am) => am,
+    let (am, filter) = match filtered(&ams, q.as_deref(), &headers) {
+        Ok(v) => v,
         Err(r) => return *r,
-    };
-    let params = Params::from(q.as_deref(), &headers, &[]);
-    let filter = match AlertFilter::from(&params) {
-        Ok(f) => f,
-        Err(e) => return bad_request(&e),
     };
     let now = now_ms();
     let list: Vec<Json> = am
@@ -297,14 +304,9 @@ async fn get_groups(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let am = match tenant_am(&ams, &headers) {
-        Ok(am) => am,
+    let (am, filter) = match filtered(&ams, q.as_deref(), &headers) {
+        Ok(v) => v,
         Err(r) => return *r,
-    };
-    let params = Params::from(q.as_deref(), &headers, &[]);
-    let filter = match AlertFilter::from(&params) {
-        Ok(f) => f,
-        Err(e) => return bad_request(&e),
     };
     let now = now_ms();
     let statuses: BTreeMap<u64, AlertStatus> = am
