@@ -15,7 +15,10 @@ pub mod notify;
 pub mod route;
 mod schema;
 pub mod silence;
+pub mod smtp;
 pub mod store;
+pub mod texts;
 pub mod timeinterval;
+pub mod tls;
 
 pub use api::{alertmanager_router, Alertmanagers, DEFAULT_CONFIG};

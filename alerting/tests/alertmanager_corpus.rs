@@ -358,3 +358,91 @@ fn configuration_cases_load_or_fail_as_alertmanager() {
         failures.join("\n")
     );
 }
+
+/// A notification with every part the default templates read: two firing alerts and a
+/// resolved one, labels beyond the group's, common annotations, a receiver name to escape.
+fn notification() -> serde_json::Value {
+    serde_json::json!({
+        "receiver": "team x/ops",
+        "status": "firing",
+        "alerts": [
+            {"status": "firing", "labels": {"alertname": "Down", "job": "api", "instance": "a:1", "env": "prod"},
+             "annotations": {"summary": "a is down", "runbook": "http://rb/down"},
+             "startsAt": "2026-12-07T10:00:00.5Z", "endsAt": "0001-01-01T00:00:00Z",
+             "generatorURL": "http://vigil:9700/graph?g0.expr=up", "fingerprint": "0123456789abcdef"},
+            {"status": "firing", "labels": {"alertname": "Down", "job": "api", "instance": "b:1", "env": "prod"},
+             "annotations": {"summary": "b is down", "runbook": "http://rb/down"},
+             "startsAt": "2026-12-07T10:01:00Z", "endsAt": "0001-01-01T00:00:00Z",
+             "generatorURL": "http://vigil:9700/graph?g0.expr=up", "fingerprint": "1123456789abcdef"},
+            {"status": "resolved", "labels": {"alertname": "Down", "job": "api", "instance": "c:1", "env": "prod"},
+             "annotations": {"runbook": "http://rb/down"},
+             "startsAt": "2026-12-07T09:00:00Z", "endsAt": "2026-12-07T09:30:00Z",
+             "generatorURL": "http://vigil:9700/graph?g0.expr=up", "fingerprint": "2123456789abcdef"},
+        ],
+        "groupLabels": {"alertname": "Down"},
+        "commonLabels": {"alertname": "Down", "job": "api", "env": "prod"},
+        "commonAnnotations": {"runbook": "http://rb/down"},
+        "externalURL": "http://vigil:9700",
+        "groupKey": "{}:{alertname=\"Down\"}",
+        "truncatedAlerts": 0,
+    })
+}
+
+/// Alertmanager's `default.tmpl`, run by Vigil's template engine, writes what Vigil's built-in
+/// defaults write, name by name: the engine reads Alertmanager's own templates (define,
+/// template, range over `SortedPairs`, `.Alerts.Firing`, `urlquery`, `join`, `Remove` …) and
+/// the built-ins (used when a configuration names no template files) match them.
+#[test]
+fn alertmanagers_default_template_renders_as_the_built_in_defaults() {
+    use alerting::alertmanager::texts::{data, default_template};
+    use alerting::template::{TemplateSet, Value};
+    let path = corpus().join("templates/default.tmpl");
+    let text = std::fs::read_to_string(&path).expect("default.tmpl");
+    let mut set = TemplateSet::default();
+    set.add("default.tmpl", &text).expect("default.tmpl parses");
+    let names: Vec<String> = text
+        .split("{{ define \"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next().map(str::to_string))
+        .collect();
+    assert!(names.len() > 60, "{} templates defined", names.len());
+    let mut resolved = notification();
+    resolved["status"] = "resolved".into();
+    let mut compared = 0;
+    let mut failures = Vec::new();
+    for n in [notification(), resolved] {
+        let d = data(&n);
+        for name in &names {
+            let (call, dot) = if name.starts_with("__text_alert_list") {
+                let Value::Map(m) = &d else { unreachable!() };
+                (
+                    format!("{{{{ template \"{name}\" .Alerts.Firing }}}}"),
+                    Value::List(match &m["Alerts"] {
+                        Value::List(l) => l
+                            .iter()
+                            .filter(|a| matches!(a, Value::Map(a) if a["Status"] == Value::Str("firing".into())))
+                            .cloned()
+                            .collect(),
+                        _ => Vec::new(),
+                    }),
+                )
+            } else {
+                (format!("{{{{ template \"{name}\" . }}}}"), d.clone())
+            };
+            let Some(native) = default_template(name, &n, &dot) else {
+                continue;
+            };
+            compared += 1;
+            match set.render(&call, &d, None) {
+                Ok(got) if got == native => {}
+                Ok(got) => failures.push(format!(
+                    "{name} ({}): Alertmanager's template writes\n{got:?}\nVigil's built-in writes\n{native:?}",
+                    n["status"]
+                )),
+                Err(e) => failures.push(format!("{name}: {e}")),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(compared >= 80, "compared {compared} renderings");
+}

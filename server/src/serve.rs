@@ -343,6 +343,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let alertmanagers = Arc::new(
         alerting::alertmanager::Alertmanagers::new(
             alertmanager_text,
+            config
+                .alerting
+                .alertmanager_config
+                .as_ref()
+                .and_then(|p| p.parent())
+                .map(std::path::Path::to_path_buf),
             Arc::new(notifier),
             &config.alerting.external_url,
             stop_alerts,

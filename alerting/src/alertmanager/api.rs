@@ -18,7 +18,7 @@ use serde_json::{json, Value as Json};
 use tokio::sync::watch;
 
 use super::alert::{Alert, LabelSet};
-use super::config::{load, Config};
+use super::config::{load_in, Config};
 use super::dispatch::{new_id, AlertStatus, Alertmanager, Notifier, Silence};
 use super::matchers::{parse_compat, MatchOp, Matcher};
 use super::store::Store;
@@ -37,6 +37,8 @@ pub struct Alertmanagers {
     tenants: Mutex<BTreeMap<Tenant, Arc<Alertmanager>>>,
     stop: watch::Receiver<bool>,
     state_dir: Option<std::path::PathBuf>,
+    /// The folder relative template globs are taken from.
+    config_dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Alertmanagers {
@@ -48,20 +50,23 @@ impl std::fmt::Debug for Alertmanagers {
 }
 
 impl Alertmanagers {
-    /// Alertmanagers routing by the configuration `text` (`None`: [`DEFAULT_CONFIG`]), sending
+    /// Alertmanagers routing by the configuration `text` (`None`: [`DEFAULT_CONFIG`]; its
+    /// relative template globs taken from `config_dir`), sending
     /// through `notifier`, keeping each tenant's silences and notification log under
     /// `state_dir` (in memory only when `None`); their dispatchers stop with `stop`. The
     /// tenants found under `state_dir` start at once, so that what they had pending goes out.
     pub fn new(
         text: Option<String>,
+        config_dir: Option<std::path::PathBuf>,
         notifier: Arc<dyn Notifier>,
         external_url: &str,
         stop: watch::Receiver<bool>,
         state_dir: Option<std::path::PathBuf>,
     ) -> Result<Self, String> {
         let text = text.unwrap_or_else(|| DEFAULT_CONFIG.to_string());
-        let config = Arc::new(load(&text)?);
+        let config = Arc::new(load_in(&text, config_dir.as_deref())?);
         let ams = Self {
+            config_dir,
             config: parking_lot::RwLock::new((config, text)),
             notifier,
             external_url: external_url.to_string(),
@@ -107,7 +112,7 @@ impl Alertmanagers {
     /// error says why.
     pub fn reload(&self, text: Option<String>) -> Result<(), String> {
         let text = text.unwrap_or_else(|| DEFAULT_CONFIG.to_string());
-        let config = Arc::new(load(&text)?);
+        let config = Arc::new(load_in(&text, self.config_dir.as_deref())?);
         *self.config.write() = (Arc::clone(&config), text);
         for am in self.tenants.lock().values() {
             am.set_config(Arc::clone(&config), now_ms());

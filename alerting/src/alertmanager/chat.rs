@@ -60,7 +60,7 @@ fn alerts<'a>(n: &'a Json, status: &str) -> Vec<&'a Json> {
 }
 
 /// `__text_alert_list` (plain) or `__text_alert_list_markdown`.
-fn alert_list(list: &[&Json], markdown: bool) -> String {
+pub(super) fn alert_list(list: &[&Json], markdown: bool) -> String {
     let (indent, gap) = if markdown { ("  ", "\n") } else { (" ", "") };
     let mut out = String::new();
     for a in list {
@@ -86,7 +86,7 @@ fn alert_list(list: &[&Json], markdown: bool) -> String {
 }
 
 /// The firing and resolved sections of Discord's (plain) and Teams' (Markdown) default text.
-fn sections(n: &Json, markdown: bool) -> String {
+pub(super) fn sections(n: &Json, markdown: bool) -> String {
     let head = if markdown { "# " } else { "" };
     let mut out = String::from("\n");
     for (status, title) in [
@@ -390,18 +390,7 @@ pub fn opsgenie(s: &BTreeMap<String, String>, n: &Json) -> Result<Request, Strin
             body: json!({ "source": source }),
         });
     }
-    let common: Vec<String> = map(&n["commonAnnotations"]).into_values().collect();
-    let mut description = common.join(" ");
-    description.push('\n');
-    for (status, title) in [
-        ("firing", "Alerts Firing:"),
-        ("resolved", "Alerts Resolved:"),
-    ] {
-        let list = alerts(n, status);
-        if !list.is_empty() {
-            description.push_str(&format!("{title}\n{}", alert_list(&list, false)));
-        }
-    }
+    let description = opsgenie_description(n);
     let message: String = setting(s, "message")
         .unwrap_or_else(|| subject(n))
         .chars()
@@ -424,6 +413,98 @@ pub fn opsgenie(s: &BTreeMap<String, String>, n: &Json) -> Result<Request, Strin
         headers,
         body,
     })
+}
+
+/// Opsgenie's default description: the common annotations' values, then the firing and
+/// resolved alert lists.
+pub(super) fn opsgenie_description(n: &Json) -> String {
+    let common: Vec<String> = map(&n["commonAnnotations"]).into_values().collect();
+    let mut description = common.join(" ");
+    for (status, title) in [
+        ("firing", "Alerts Firing:"),
+        ("resolved", "Alerts Resolved:"),
+    ] {
+        description.push('\n');
+        let list = alerts(n, status);
+        if !list.is_empty() {
+            description.push_str(&format!("{title}\n{}", alert_list(&list, false)));
+        }
+    }
+    description
+}
+
+/// Mattermost's incoming-webhook body: the default Markdown text, as Alertmanager's username,
+/// with the channel and icon when set.
+pub fn mattermost(s: &BTreeMap<String, String>, n: &Json) -> Json {
+    let mut body = Map::new();
+    body.insert(
+        "text".into(),
+        setting(s, "text")
+            .unwrap_or_else(|| sections(n, true))
+            .into(),
+    );
+    body.insert(
+        "username".into(),
+        setting(s, "username")
+            .unwrap_or_else(|| "Alertmanager".into())
+            .into(),
+    );
+    for key in ["channel", "icon_url", "icon_emoji"] {
+        if let Some(v) = setting(s, key) {
+            body.insert(key.into(), v.into());
+        }
+    }
+    Json::Object(body)
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+/// The default HTML body of an email: Vigil's own page (not Alertmanager's `email.tmpl`):
+/// the subject as a heading, a link to the alerts, and a table per alert of its labels and
+/// annotations with its source.
+pub fn email_html(n: &Json) -> String {
+    let mut out = String::from("<!DOCTYPE html>\n<html><head><meta charset=\"UTF-8\"><title>");
+    let subject = html_escape(&subject(n));
+    out.push_str(&format!(
+        "{subject}</title></head>\n<body style=\"font-family: sans-serif\">\n<h2>{subject}</h2>\n<p><a href=\"{}\">View in Alertmanager</a></p>\n",
+        html_escape(&alertmanager_url(n))
+    ));
+    for (status, title) in [("firing", "Firing"), ("resolved", "Resolved")] {
+        let list = alerts(n, status);
+        if list.is_empty() {
+            continue;
+        }
+        out.push_str(&format!("<h3>{} {title}</h3>\n", list.len()));
+        for a in list {
+            out.push_str("<table border=\"1\" cellpadding=\"4\" style=\"border-collapse: collapse; margin-bottom: 12px\">\n");
+            for (k, v) in map(&a["labels"]) {
+                out.push_str(&format!(
+                    "<tr><th align=\"left\">{}</th><td>{}</td></tr>\n",
+                    html_escape(&k),
+                    html_escape(&v)
+                ));
+            }
+            for (k, v) in map(&a["annotations"]) {
+                out.push_str(&format!(
+                    "<tr><th align=\"left\"><i>{}</i></th><td>{}</td></tr>\n",
+                    html_escape(&k),
+                    html_escape(&v)
+                ));
+            }
+            out.push_str(&format!(
+                "<tr><td colspan=\"2\"><a href=\"{0}\">Source</a></td></tr>\n</table>\n",
+                html_escape(&text(a, "generatorURL"))
+            ));
+        }
+    }
+    out.push_str("</body></html>\n");
+    out
 }
 
 /// Telegram's `sendMessage`: the default message (the firing and resolved alert lists),

@@ -22,7 +22,7 @@ use self::fields::{
     pairs, scalar, string_map, text,
 };
 use self::notifiers::{check_receiver, global, receivers};
-pub use self::notifiers::{Integration, Receiver};
+pub use self::notifiers::{Integration, Receiver, TlsSettings};
 use super::matchers::Matcher;
 use super::route::Route;
 use super::schema::{unknown_fields, CONFIG};
@@ -198,6 +198,20 @@ fn inhibit_rules(list_y: &[Yaml<'_>]) -> Result<Vec<InhibitRule>, String> {
     Ok(out)
 }
 
+/// Loads a configuration from its text as [`load`] does, then the templates its `templates`
+/// globs name (relative ones from `dir`, the file's folder, as Alertmanager takes them), which
+/// its notifiers' texts render against. A template that does not parse fails the load.
+pub fn load_in(text: &str, dir: Option<&std::path::Path>) -> Result<Config, String> {
+    let mut config = load(text)?;
+    let set = std::sync::Arc::new(crate::template::TemplateSet::load(&config.templates, dir)?);
+    for r in &mut config.receivers {
+        for i in &mut r.integrations {
+            i.templates = std::sync::Arc::clone(&set);
+        }
+    }
+    Ok(config)
+}
+
 /// Loads a configuration from its text, as Alertmanager's `config.Load`.
 pub fn load(text_in: &str) -> Result<Config, String> {
     let docs = Yaml::load_from_str(text_in).map_err(|e| format!("yaml: {e}"))?;
@@ -337,7 +351,7 @@ pub fn check_files(files: &[std::path::PathBuf]) -> CheckOutcome {
     for path in files {
         let loaded = std::fs::read_to_string(path)
             .map_err(|e| e.to_string())
-            .and_then(|text| load(&text));
+            .and_then(|text| load_in(&text, path.parent()));
         match loaded {
             Ok(c) => {
                 let _ = writeln!(out.stdout, "Checking '{}'  SUCCESS", path.display());

@@ -1,15 +1,16 @@
-//! Notifiers: Slack, Discord, Microsoft Teams (workflows), PagerDuty (Events API v2), Opsgenie
-//! and Telegram with Alertmanager's default texts ([`chat`]), and the webhook (`webhook_configs`: the version 4 payload posted as JSON to `url`,
-//! with a `User-Agent` naming Vigil). The other kinds follow; until then a receiver naming them
-//! fails its notifications with an error that says so. HTTPS through rustls (ring) with the
-//! Mozilla roots.
+//! Notifiers: Slack, Discord, Microsoft Teams (workflows), Mattermost, PagerDuty (Events API
+//! v2), Opsgenie and Telegram with their texts rendered from the configuration's templates and
+//! Alertmanager's defaults ([`texts`], [`chat`]), email over SMTP ([`smtp`]), and the webhook
+//! (`webhook_configs`: the version 4 payload posted as JSON to `url`, with a `User-Agent`
+//! naming Vigil). The other kinds fail their notifications with an error that says so. HTTPS
+//! through rustls (ring) with the Mozilla roots, or the `tls_config` of `http_config` ([`tls`]).
 
 use futures::future::BoxFuture;
 use serde_json::Value as Json;
 
-use super::chat;
-use super::config::Integration;
+use super::config::{Integration, TlsSettings};
 use super::dispatch::Notifier;
+use super::{chat, smtp, texts, tls};
 
 /// The header carrying a notification's id: the same on every attempt and after a restart, so
 /// a receiver can drop the one repeat a crash between delivery and its record may cause.
@@ -65,11 +66,26 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// A client whose requests time out after `timeout`.
     pub fn new(timeout: std::time::Duration, user_agent: &'static str) -> Result<Self, String> {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .build();
+        Self::with_tls(timeout, user_agent, &TlsSettings::default())
+    }
+
+    /// A client whose requests time out after `timeout`, with the TLS settings `tls`.
+    pub fn with_tls(
+        timeout: std::time::Duration,
+        user_agent: &'static str,
+        tls: &TlsSettings,
+    ) -> Result<Self, String> {
+        let builder = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls::client_config(tls)?)
+            .https_or_http();
+        let builder = match &tls.server_name {
+            Some(name) => {
+                let name = tls::server_name(tls, name)?;
+                builder.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
+            }
+            None => builder,
+        };
+        let connector = builder.enable_http1().build();
         let inner =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build(connector);
@@ -104,22 +120,22 @@ impl Client {
     }
 }
 
-/// Sends notifications over HTTP or HTTPS.
+/// Sends notifications over HTTP or HTTPS, and email over SMTP.
 #[derive(Debug, Clone)]
 pub struct HttpNotifier {
     client: Client,
+    timeout: std::time::Duration,
 }
 
 impl HttpNotifier {
     /// A notifier whose requests time out after `timeout`.
     pub fn new(timeout: std::time::Duration) -> Result<Self, String> {
-        let client = Client::new(
-            timeout,
-            concat!("Vigil-Alertmanager/", env!("CARGO_PKG_VERSION")),
-        )?;
-        Ok(Self { client })
+        let client = Client::new(timeout, USER_AGENT)?;
+        Ok(Self { client, timeout })
     }
 }
+
+const USER_AGENT: &str = concat!("Vigil-Alertmanager/", env!("CARGO_PKG_VERSION"));
 
 impl Notifier for HttpNotifier {
     fn send(
@@ -129,7 +145,16 @@ impl Notifier for HttpNotifier {
         payload: &Json,
     ) -> BoxFuture<'static, Result<(), String>> {
         let id = id.to_string();
-        let client = self.client.clone();
+        let timeout = self.timeout;
+        let tls = integration.tls.clone();
+        let client = if tls == TlsSettings::default() || integration.kind == "email" {
+            Ok(self.client.clone())
+        } else {
+            Client::with_tls(timeout, USER_AGENT, &tls)
+        };
+        let templates = std::sync::Arc::clone(&integration.templates);
+        let headers_in = integration.headers.clone();
+        let payload = payload.clone();
         let kind = integration.kind.clone();
         let url = integration.settings.get("url").cloned();
         let secret = integration
@@ -165,7 +190,13 @@ impl Notifier for HttpNotifier {
         }
         let url = url.or_else(|| settings.get("url").cloned());
         Box::pin(async move {
-            let json_body = || payload_json(&body);
+            let client = client?;
+            let settings = texts::render_settings(&templates, &settings, &payload)?;
+            if kind == "email" {
+                let headers = texts::render_headers(&templates, &headers_in, &payload)?;
+                return smtp::send(&settings, &headers, &tls, &payload, &id, timeout).await;
+            }
+            let json_body = || Ok::<_, String>(payload.clone());
             let plain = |key: &str, what: &str| {
                 settings
                     .get(key)
@@ -187,6 +218,11 @@ impl Notifier for HttpNotifier {
                     url: plain("webhook_url", "discord_config")?,
                     headers: Vec::new(),
                     body: chat::discord(&settings, &json_body()?),
+                },
+                "mattermost" => chat::Request {
+                    url: plain("webhook_url", "mattermost_config")?,
+                    headers: Vec::new(),
+                    body: chat::mattermost(&settings, &json_body()?),
                 },
                 "msteamsv2" => chat::Request {
                     url: plain("webhook_url", "msteamsv2_config")?,
@@ -230,10 +266,6 @@ impl Notifier for HttpNotifier {
             }
         })
     }
-}
-
-fn payload_json(body: &str) -> Result<Json, String> {
-    serde_json::from_str(body).map_err(|e| e.to_string())
 }
 
 /// Alerts forwarded to external Alertmanagers (`POST /api/v2/alerts`, as Prometheus's notifier

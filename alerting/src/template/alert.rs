@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use super::ast::Node;
-use super::exec::{render, QueryFn};
-use super::parse::parse as parse_nodes;
+use super::ast::{Defs, Node};
+use super::exec::{render_with, QueryFn};
+use super::parse::{parse as parse_nodes, Dialect};
 use super::value::Value;
 
 /// A parsed template.
@@ -12,17 +12,19 @@ use super::value::Value;
 pub struct Template {
     name: String,
     nodes: Vec<Node>,
+    defs: Defs,
 }
 
 impl Template {
     /// Parses `text` as template `name`; the error is worded as Go's
     /// (`template: NAME:LINE: …`).
     pub fn parse(name: &str, text: &str) -> Result<Template, String> {
-        let nodes =
-            parse_nodes(text).map_err(|(line, e)| format!("template: {name}:{line}: {e}"))?;
+        let (nodes, defs) = parse_nodes(text, Dialect::Prometheus)
+            .map_err(|(line, e)| format!("template: {name}:{line}: {e}"))?;
         Ok(Template {
             name: name.to_string(),
             nodes,
+            defs,
         })
     }
 
@@ -34,7 +36,7 @@ impl Template {
         vars: &[(&str, Value)],
         query: Option<&QueryFn<'_>>,
     ) -> Result<String, String> {
-        render(&self.nodes, data, vars, query)
+        render_with(&self.nodes, data, vars, query, &[&self.defs], None)
             .map_err(|e| format!("template: {}: executing: {e}", self.name))
     }
 }

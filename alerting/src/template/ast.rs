@@ -25,7 +25,16 @@ pub(crate) enum Node {
         body: Vec<Node>,
         otherwise: Vec<Node>,
     },
+    /// `template "name" pipeline` (and the call half of `block`): the named template with `.`
+    /// set to the pipeline's value (nil without one).
+    Template {
+        name: String,
+        pipe: Option<Pipeline>,
+    },
 }
+
+/// Templates named by `define` (and `block`), by name.
+pub(crate) type Defs = std::collections::HashMap<String, Vec<Node>>;
 
 /// `$a, $b := cmd | cmd`, or `$a = cmd`.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use super::ast::{Arg, Node, Pipeline};
+use super::ast::{Arg, Defs, Node, Pipeline};
 use super::format::{
-    humanize, humanize_1024, humanize_duration, humanize_percentage, print, printf,
+    go_time, humanize, humanize_1024, humanize_duration, humanize_percentage, print, printf,
 };
 use super::value::Value;
 
@@ -43,18 +43,67 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "sortByLabel",
 ];
 
+/// The functions Alertmanager's notification templates may call (Go's built-ins and
+/// Alertmanager's `DefaultFuncs`).
+pub(crate) const AM_FUNCTIONS: &[&str] = &[
+    "and",
+    "or",
+    "not",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "len",
+    "index",
+    "print",
+    "printf",
+    "println",
+    "html",
+    "urlquery",
+    "slice",
+    "toUpper",
+    "toLower",
+    "title",
+    "trimSpace",
+    "join",
+    "match",
+    "safeHtml",
+    "safeUrl",
+    "urlUnescape",
+    "reReplaceAll",
+    "stringSlice",
+    "date",
+    "tz",
+    "since",
+    "humanizeDuration",
+    "toJson",
+];
+
+/// How deep `template` calls may nest before execution stops (Go stops at 100,000; a smaller
+/// bound keeps a template that calls itself from exhausting the stack).
+const MAX_DEPTH: usize = 256;
+
+/// Templates a `{{ template "name" }}` may run: those defined in the template set, then (for
+/// names none defines) the caller's built-in ones, which render `.` as the named template would.
+pub type NativeFn<'n> = dyn Fn(&str, &Value) -> Option<Result<String, String>> + 'n;
+
 /// The samples of an instant query: labels and value.
 pub type QueryResult = Vec<(BTreeMap<String, String>, f64)>;
 
 /// What the `query` function asks: an instant query's samples, or its error.
 pub type QueryFn<'q> = dyn Fn(&str) -> Result<QueryResult, String> + 'q;
 
-/// Renders `nodes` with `data` as `.` and `vars` defined; `query` answers the `query` function.
-pub(crate) fn render(
+/// Renders `nodes` with `data` as `.` and `vars` defined; `query` answers the `query`
+/// function; `template` calls find `defs` (searched in order) and then `native`.
+pub(crate) fn render_with(
     nodes: &[Node],
     data: &Value,
     vars: &[(&str, Value)],
     query: Option<&QueryFn<'_>>,
+    defs: &[&Defs],
+    native: Option<&NativeFn<'_>>,
 ) -> Result<String, String> {
     let mut cx = Cx {
         scopes: vec![vars
@@ -63,16 +112,22 @@ pub(crate) fn render(
             .chain(std::iter::once(("$".to_string(), data.clone())))
             .collect()],
         query,
+        defs,
+        native,
+        depth: 0,
     };
     let mut out = String::new();
     run(nodes, data, &mut cx, &mut out)?;
     Ok(out)
 }
 
-/// Variables in scope (innermost last) and the query function.
+/// Variables in scope (innermost last), the query function, and the named templates.
 struct Cx<'a, 'q> {
     scopes: Vec<Vec<(String, Value)>>,
     query: Option<&'a QueryFn<'q>>,
+    defs: &'a [&'a Defs],
+    native: Option<&'a NativeFn<'q>>,
+    depth: usize,
 }
 
 fn run(nodes: &[Node], dot: &Value, cx: &mut Cx<'_, '_>, out: &mut String) -> Result<(), String> {
@@ -150,6 +205,31 @@ fn run(nodes: &[Node], dot: &Value, cx: &mut Cx<'_, '_>, out: &mut String) -> Re
                 }
                 cx.scopes.pop();
             }
+            Node::Template { name, pipe } => {
+                let data = match pipe {
+                    Some(p) => pipeline(p, dot, cx)?,
+                    None => Value::Nil,
+                };
+                if cx.depth >= MAX_DEPTH {
+                    return Err(format!(
+                        "exceeded maximum template depth ({MAX_DEPTH}) in template {name:?}"
+                    ));
+                }
+                if let Some(nodes) = cx.defs.iter().find_map(|d| d.get(name)) {
+                    let scopes =
+                        std::mem::replace(&mut cx.scopes, vec![vec![("$".into(), data.clone())]]);
+                    cx.depth += 1;
+                    let done = run(nodes, &data, cx, out);
+                    cx.depth -= 1;
+                    cx.scopes = scopes;
+                    done?;
+                } else {
+                    match cx.native.and_then(|f| f(name, &data)) {
+                        Some(text) => out.push_str(&text?),
+                        None => return Err(format!("template {name:?} not defined")),
+                    }
+                }
+            }
         }
     }
     Ok(())
@@ -168,18 +248,120 @@ fn lookup(cx: &Cx<'_, '_>, name: &str) -> Result<Value, String> {
 fn fields(mut v: Value, names: &[String]) -> Result<Value, String> {
     for f in names {
         v = match v {
-            Value::Map(mut m) => m.remove(f).unwrap_or(Value::Nil),
+            Value::Map(mut m) => match m.remove(f) {
+                Some(v) => v,
+                None => method(Value::Map(m), f, Vec::new())?.unwrap_or(Value::Nil),
+            },
             Value::Nil => return Err(format!("nil pointer evaluating .{f}")),
             other => {
-                return Err(format!(
-                    "can't evaluate field {f} in type {}",
-                    type_name(&other)
-                ))
+                let ty = type_name(&other);
+                method(other, f, Vec::new())?
+                    .ok_or_else(|| format!("can't evaluate field {f} in type {ty}"))?
             }
         };
     }
     Ok(v)
 }
+
+/// The methods of Alertmanager's template data: a label set's (`KV`) `SortedPairs`, `Names`,
+/// `Values` and `Remove`, the alert list's `Firing` and `Resolved`, and a time's `Format`,
+/// `Unix`, `UnixMilli`, `UTC`, `Local`, `IsZero` and `String`. `None` when `v` has no method
+/// `name`.
+fn method(v: Value, name: &str, args: Vec<Value>) -> Result<Option<Value>, String> {
+    let strings = |m: &BTreeMap<String, Value>| m.values().all(|v| matches!(v, Value::Str(_)));
+    let want = |n: usize| {
+        if args.len() == n {
+            Ok(())
+        } else {
+            Err(format!(
+                "wrong number of args for {name}: want {n} got {}",
+                args.len()
+            ))
+        }
+    };
+    Ok(Some(match (v, name) {
+        (Value::Map(m), "SortedPairs") if strings(&m) => {
+            want(0)?;
+            Value::List(
+                m.into_iter()
+                    .map(|(k, v)| {
+                        Value::Map(BTreeMap::from([
+                            ("Name".to_string(), Value::Str(k)),
+                            ("Value".to_string(), v),
+                        ]))
+                    })
+                    .collect(),
+            )
+        }
+        (Value::Map(m), "Names") if strings(&m) => {
+            want(0)?;
+            Value::List(m.into_keys().map(Value::Str).collect())
+        }
+        (Value::Map(m), "Values") if strings(&m) => {
+            want(0)?;
+            Value::List(m.into_values().collect())
+        }
+        (Value::Map(mut m), "Remove") if strings(&m) => {
+            want(1)?;
+            if let Value::List(names) = &args[0] {
+                for n in names {
+                    m.remove(&text(n));
+                }
+            }
+            Value::Map(m)
+        }
+        (Value::List(l), "Names" | "Values")
+            if l.iter().all(
+                |p| matches!(p, Value::Map(m) if m.contains_key("Name") && m.contains_key("Value")),
+            ) =>
+        {
+            // `Pairs` (what `SortedPairs` gives): its names or values, in order.
+            want(0)?;
+            let key = if name == "Names" { "Name" } else { "Value" };
+            Value::List(
+                l.into_iter()
+                    .filter_map(|p| match p {
+                        Value::Map(mut m) => m.remove(key),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        }
+        (Value::List(l), "Firing" | "Resolved") => {
+            want(0)?;
+            let status = if name == "Firing" {
+                "firing"
+            } else {
+                "resolved"
+            };
+            Value::List(
+                l.into_iter()
+                    .filter(|a| matches!(a, Value::Map(m) if m.get("Status") == Some(&Value::Str(status.into()))))
+                    .collect(),
+            )
+        }
+        (Value::Time(ns, tz), m) => match m {
+            "Format" => {
+                want(1)?;
+                Value::Str(go_time(ns, tz, &text(&args[0])))
+            }
+            "String" => {
+                want(0)?;
+                Value::Str(print(&Value::Time(ns, tz)))
+            }
+            "Unix" => Value::Num(ns.div_euclid(1_000_000_000) as f64),
+            "UnixMilli" => Value::Num(ns.div_euclid(1_000_000) as f64),
+            "UTC" | "Local" => Value::Time(ns, None),
+            "IsZero" => Value::Bool(ns == ZERO_TIME),
+            _ => return Ok(None),
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// Go's zero `time.Time` (year 1) in Unix nanoseconds, as far as an `i64` reaches: the value
+/// an alert's `EndsAt` has when it is not set.
+pub const ZERO_TIME: i64 = i64::MIN;
 
 fn type_name(v: &Value) -> &'static str {
     match v {
@@ -189,6 +371,7 @@ fn type_name(v: &Value) -> &'static str {
         Value::Str(_) => "string",
         Value::Map(_) => "map[string]interface {}",
         Value::List(_) => "[]interface {}",
+        Value::Time(..) => "time.Time",
     }
 }
 
@@ -249,6 +432,23 @@ fn command(
             }
             args.extend(piped);
             call(name, args, cx)
+        }
+        Arg::Dot(f) | Arg::Var(_, f) if !f.is_empty() && (cmd.len() > 1 || piped.is_some()) => {
+            // A method called with arguments: `.StartsAt.Format "15:04"`,
+            // `.CommonLabels.Remove .GroupLabels.Names`.
+            let (last, receiver_fields) = f.split_last().unwrap_or((&f[0], &[]));
+            let receiver = match &cmd[0] {
+                Arg::Var(name, _) => fields(lookup(cx, name)?, receiver_fields)?,
+                _ => fields(dot.clone(), receiver_fields)?,
+            };
+            let mut args = Vec::with_capacity(cmd.len());
+            for a in &cmd[1..] {
+                args.push(operand(a, dot, cx)?);
+            }
+            args.extend(piped);
+            let ty = type_name(&receiver);
+            method(receiver, last, args)?
+                .ok_or_else(|| format!("can't evaluate field {last} in type {ty}"))
         }
         first => {
             if cmd.len() > 1 || piped.is_some() {
@@ -376,7 +576,99 @@ fn call(name: &str, args: Vec<Value>, cx: &Cx<'_, '_>) -> Result<Value, String> 
         "title" => Value::Str(title(&text(one(name, &args)?))),
         "toUpper" => Value::Str(text(one(name, &args)?).to_uppercase()),
         "toLower" => Value::Str(text(one(name, &args)?).to_lowercase()),
-        "safeHtml" => Value::Str(text(one(name, &args)?)),
+        "safeHtml" | "safeUrl" => Value::Str(text(one(name, &args)?)),
+        "html" => Value::Str(html_escape(&args.iter().map(print).collect::<String>())),
+        "urlquery" => Value::Str(
+            form_urlencoded::byte_serialize(args.iter().map(print).collect::<String>().as_bytes())
+                .collect(),
+        ),
+        "urlUnescape" => {
+            let s = text(one(name, &args)?);
+            Value::Str(
+                percent_decode(&s).ok_or_else(|| {
+                    format!("error calling urlUnescape: invalid URL escape in {s:?}")
+                })?,
+            )
+        }
+        "trimSpace" => Value::Str(text(one(name, &args)?).trim().to_string()),
+        "join" => {
+            arity(name, &args, 2)?;
+            let Value::List(items) = &args[1] else {
+                return Err(format!(
+                    "error calling join: wrong type for value; expected []string; got {}",
+                    type_name(&args[1])
+                ));
+            };
+            Value::Str(
+                items
+                    .iter()
+                    .map(text)
+                    .collect::<Vec<_>>()
+                    .join(&text(&args[0])),
+            )
+        }
+        "stringSlice" => Value::List(args),
+        "slice" => {
+            let Some((v, idx)) = args.split_first() else {
+                return Err("error calling slice: missing argument".into());
+            };
+            let idx: Vec<usize> = idx
+                .iter()
+                .map(|i| num(i).map(|n| n as usize))
+                .collect::<Result<_, _>>()?;
+            match v {
+                Value::Str(s) => {
+                    let from = idx.first().copied().unwrap_or(0);
+                    let to = idx.get(1).copied().unwrap_or(s.len());
+                    Value::Str(
+                        s.get(from..to)
+                            .ok_or("error calling slice: index out of range")?
+                            .to_string(),
+                    )
+                }
+                Value::List(l) => {
+                    let from = idx.first().copied().unwrap_or(0);
+                    let to = idx.get(1).copied().unwrap_or(l.len());
+                    Value::List(
+                        l.get(from..to)
+                            .ok_or("error calling slice: index out of range")?
+                            .to_vec(),
+                    )
+                }
+                other => {
+                    return Err(format!(
+                        "error calling slice: can't slice item of type {}",
+                        type_name(other)
+                    ))
+                }
+            }
+        }
+        "date" => {
+            arity(name, &args, 2)?;
+            let Value::Time(ns, tz) = args[1] else {
+                return Err("error calling date: not a time".into());
+            };
+            Value::Str(go_time(ns, tz, &text(&args[0])))
+        }
+        "tz" => {
+            arity(name, &args, 2)?;
+            let zone = text(&args[0]);
+            let tz: chrono_tz::Tz = zone
+                .parse()
+                .map_err(|_| format!("error calling tz: unknown time zone {zone}"))?;
+            let Value::Time(ns, _) = args[1] else {
+                return Err("error calling tz: not a time".into());
+            };
+            Value::Time(ns, Some(tz))
+        }
+        "since" => {
+            let Value::Time(ns, _) = one(name, &args)? else {
+                return Err("error calling since: not a time".into());
+            };
+            let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+            Value::Num(now.saturating_sub(*ns) as f64 / 1e9)
+        }
+        "toJson" => Value::Str(to_json(one(name, &args)?).to_string()),
         "stripPort" => {
             let s = text(one(name, &args)?);
             Value::Str(strip_port(&s))
@@ -462,6 +754,62 @@ fn call(name: &str, args: Vec<Value>, cx: &Cx<'_, '_>) -> Result<Value, String> 
         }
         other => return Err(format!("function {other:?} not defined")),
     })
+}
+
+/// Go's `html/template` escaping of text.
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            '\0' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `%XX` escapes (and `+` as a space) decoded; `None` for a bad escape.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A value as JSON (times in RFC 3339).
+fn to_json(v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::Nil => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Num(n) => serde_json::Number::from_f64(*n).map_or(J::Null, J::Number),
+        Value::Str(s) => J::String(s.clone()),
+        Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+        Value::List(l) => J::Array(l.iter().map(to_json).collect()),
+        Value::Time(ns, tz) => J::String(go_time(*ns, *tz, "2006-01-02T15:04:05.999999999Z07:00")),
+    }
 }
 
 fn one<'a>(name: &str, args: &'a [Value]) -> Result<&'a Value, String> {

@@ -224,7 +224,119 @@ pub(crate) fn print(v: &Value) -> String {
             let inner: Vec<String> = l.iter().map(print).collect();
             format!("[{}]", inner.join(" "))
         }
+        Value::Time(ns, tz) => go_time(*ns, *tz, "2006-01-02 15:04:05.999999999 -0700 MST"),
     }
+}
+
+/// Go's `time.Time.Format`: `ns` (Unix nanoseconds) in zone `tz` (UTC without one), written by
+/// Go's reference-time `layout` (`2006-01-02T15:04:05Z07:00` and its parts).
+pub(crate) fn go_time(ns: i64, tz: Option<chrono_tz::Tz>, layout: &str) -> String {
+    use chrono::{Datelike, Offset, TimeZone, Timelike};
+    let utc = if ns == super::exec::ZERO_TIME {
+        // Go's zero time, January 1 of year 1, is beyond what Unix nanoseconds reach.
+        chrono::NaiveDate::from_ymd_opt(1, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc())
+            .unwrap_or_default()
+    } else {
+        chrono::Utc.timestamp_nanos(ns)
+    };
+    let t = utc.with_timezone(&tz.unwrap_or(chrono_tz::UTC));
+    let offset = t.offset().fix().local_minus_utc();
+    let zone = t.format("%Z").to_string();
+    let nanos = t.nanosecond() % 1_000_000_000;
+    let hour12 = match t.hour() % 12 {
+        0 => 12,
+        h => h,
+    };
+    let zoned = |colon: bool, z: bool| {
+        if z && offset == 0 {
+            return "Z".to_string();
+        }
+        let sign = if offset < 0 { '-' } else { '+' };
+        let m = offset.abs() / 60;
+        if colon {
+            format!("{sign}{:02}:{:02}", m / 60, m % 60)
+        } else {
+            format!("{sign}{:02}{:02}", m / 60, m % 60)
+        }
+    };
+    // The layout's elements, longest first where one is a prefix of another.
+    const ELEMENTS: &[&str] = &[
+        "January", "Jan", "Monday", "Mon", "MST", "2006", "Z07:00", "Z0700", "-07:00", "-0700",
+        "-07", "01", "02", "_2", "06", "15", "03", "04", "05", "PM", "pm", "1", "2", "3", "4", "5",
+    ];
+    let mut out = String::new();
+    let mut rest = layout;
+    'outer: while !rest.is_empty() {
+        // Fractional seconds: `.000` (fixed) or `.999` (trailing zeros dropped).
+        for sep in ['.', ','] {
+            if let Some(after) = rest.strip_prefix(sep) {
+                let digits = after
+                    .chars()
+                    .take_while(|c| *c == '0' || *c == '9')
+                    .collect::<String>();
+                let uniform = digits.chars().all(|c| c == '0') || digits.chars().all(|c| c == '9');
+                if !digits.is_empty()
+                    && uniform
+                    && !after[digits.len()..].starts_with(|c: char| c.is_ascii_digit())
+                {
+                    let n = digits.len().min(9);
+                    let frac = format!("{nanos:09}")[..n].to_string();
+                    if digits.starts_with('0') {
+                        out.push(sep);
+                        out.push_str(&frac);
+                    } else {
+                        let frac = frac.trim_end_matches('0');
+                        if !frac.is_empty() {
+                            out.push(sep);
+                            out.push_str(frac);
+                        }
+                    }
+                    rest = &after[digits.len()..];
+                    continue 'outer;
+                }
+            }
+        }
+        for e in ELEMENTS {
+            if let Some(after) = rest.strip_prefix(e) {
+                out.push_str(&match *e {
+                    "January" => t.format("%B").to_string(),
+                    "Jan" => t.format("%b").to_string(),
+                    "Monday" => t.format("%A").to_string(),
+                    "Mon" => t.format("%a").to_string(),
+                    "MST" => zone.clone(),
+                    "2006" => format!("{:04}", t.year()),
+                    "06" => format!("{:02}", t.year() % 100),
+                    "01" => format!("{:02}", t.month()),
+                    "1" => t.month().to_string(),
+                    "02" => format!("{:02}", t.day()),
+                    "_2" => format!("{:>2}", t.day()),
+                    "2" => t.day().to_string(),
+                    "15" => format!("{:02}", t.hour()),
+                    "03" => format!("{hour12:02}"),
+                    "3" => hour12.to_string(),
+                    "04" => format!("{:02}", t.minute()),
+                    "4" => t.minute().to_string(),
+                    "05" => format!("{:02}", t.second()),
+                    "5" => t.second().to_string(),
+                    "PM" => if t.hour() >= 12 { "PM" } else { "AM" }.to_string(),
+                    "pm" => if t.hour() >= 12 { "pm" } else { "am" }.to_string(),
+                    "Z07:00" => zoned(true, true),
+                    "Z0700" => zoned(false, true),
+                    "-07:00" => zoned(true, false),
+                    "-0700" => zoned(false, false),
+                    _ => zoned(false, false)[..3].to_string(),
+                });
+                rest = after;
+                continue 'outer;
+            }
+        }
+        let c = rest.chars().next().unwrap_or_default();
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// Go's `fmt.Sprintf` for the verbs templates use: `%v %s %d %f %g %e %q %%`, with a

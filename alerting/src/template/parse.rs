@@ -1,8 +1,8 @@
 //! Text to [`Node`]s: actions found and trimmed, then each action's tokens parsed; errors carry
 //! the line they are on and Go's wording.
 
-use super::ast::{Arg, Node, Pipeline};
-use super::exec::FUNCTIONS;
+use super::ast::{Arg, Defs, Node, Pipeline};
+use super::exec::{AM_FUNCTIONS, FUNCTIONS};
 
 /// An error: the line it is on, and what is wrong.
 type Error = (usize, String);
@@ -13,23 +13,46 @@ enum Piece {
     Action(String, usize),
 }
 
-/// Parses a template.
-pub(crate) fn parse(text: &str) -> Result<Vec<Node>, Error> {
+/// Which program's templates: the functions they may call and the variables they start with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Prometheus's alert templates: `$labels`, `$value` … and `query` with its helpers.
+    Prometheus,
+    /// Alertmanager's notification templates: only `$`, and Alertmanager's functions.
+    Alertmanager,
+}
+
+impl Dialect {
+    fn functions(self) -> &'static [&'static str] {
+        match self {
+            Dialect::Prometheus => FUNCTIONS,
+            Dialect::Alertmanager => AM_FUNCTIONS,
+        }
+    }
+
+    fn variables(self) -> Vec<String> {
+        match self {
+            Dialect::Prometheus => ["$", "$labels", "$externalLabels", "$externalURL", "$value"]
+                .map(String::from)
+                .to_vec(),
+            Dialect::Alertmanager => vec!["$".into()],
+        }
+    }
+}
+
+/// Parses a template: its nodes, and the templates it defines (`define`, `block`).
+pub(crate) fn parse(text: &str, dialect: Dialect) -> Result<(Vec<Node>, Defs), Error> {
     let pieces = split(text)?;
     let mut p = Parser {
         pieces,
         at: 0,
-        vars: vec![vec![
-            "$".into(),
-            "$labels".into(),
-            "$externalLabels".into(),
-            "$externalURL".into(),
-            "$value".into(),
-        ]],
+        vars: vec![dialect.variables()],
+        dialect,
+        defs: Defs::new(),
     };
     let (nodes, end) = p.list()?;
     match end {
-        None => Ok(nodes),
+        None => Ok((nodes, p.defs)),
         Some((word, line)) => Err((line, format!("unexpected {{{{{word}}}}}"))),
     }
 }
@@ -77,7 +100,9 @@ fn split(text: &str) -> Result<Vec<Piece>, Error> {
 enum Tok {
     Word(String),
     Var(String),
-    Field(String),
+    /// `.name`; `true` when it follows an operand directly (`$x.name`, `.a.name`, `(…).name`)
+    /// and so continues it, `false` when it starts an operand of its own.
+    Field(String, bool),
     Dot,
     Str(String),
     Num(f64),
@@ -166,9 +191,12 @@ fn lex(action: &str, line: usize) -> Result<Vec<Tok>, Error> {
                     i += 1;
                 }
                 let word = &action[start..i];
+                let attached = start > 0
+                    && (b[start - 1].is_ascii_alphanumeric()
+                        || matches!(b[start - 1], b'_' | b')'));
                 out.push(match (c, word.len()) {
                     (b'.', 1) => Tok::Dot,
-                    (b'.', _) => Tok::Field(word[1..].to_string()),
+                    (b'.', _) => Tok::Field(word[1..].to_string(), attached),
                     _ => Tok::Var(word.to_string()),
                 });
             }
@@ -210,6 +238,9 @@ struct Parser {
     at: usize,
     /// Variables in scope, innermost scope last.
     vars: Vec<Vec<String>>,
+    dialect: Dialect,
+    /// Templates defined so far.
+    defs: Defs,
 }
 
 /// The keyword that ended a list (`end`, `else`, `else if …`), with its line and tokens.
@@ -243,6 +274,37 @@ impl Parser {
                 Tok::Word(w) if w == "if" || w == "range" || w == "with" => {
                     let kind = w.clone();
                     nodes.push(self.block(&kind, &toks[1..], line)?);
+                }
+                Tok::Word(w) if w == "define" || w == "block" || w == "template" => {
+                    let kind = w.clone();
+                    let Some(Tok::Str(name)) = toks.get(1) else {
+                        return Err((line, format!("unexpected token in {kind} clause")));
+                    };
+                    let name = name.clone();
+                    if kind == "define" && toks.len() > 2 {
+                        return Err((line, "unexpected token in define clause".into()));
+                    }
+                    let pipe = match toks.get(2) {
+                        Some(_) => Some(self.pipeline(&toks[2..], line)?),
+                        None => None,
+                    };
+                    if kind == "define" || kind == "block" {
+                        // The body sees only `$` (its own data), as a separately executed
+                        // template does.
+                        let outer = std::mem::replace(&mut self.vars, vec![vec!["$".into()]]);
+                        let (body, end) = self.list()?;
+                        self.vars = outer;
+                        if end.is_none() {
+                            return Err((line, format!("unexpected EOF in {kind}")));
+                        }
+                        if end.is_some_and(|(e, _)| e != "end") {
+                            return Err((line, format!("unexpected {{{{else}}}} in {kind}")));
+                        }
+                        self.defs.insert(name.clone(), body);
+                    }
+                    if kind != "define" {
+                        nodes.push(Node::Template { name, pipe });
+                    }
                 }
                 _ => {
                     let pipe = self.pipeline(&toks, line)?;
@@ -376,15 +438,16 @@ impl Parser {
             toks[from..]
                 .iter()
                 .map_while(|t| match t {
-                    Tok::Field(f) => Some(f.clone()),
+                    Tok::Field(f, true) => Some(f.clone()),
                     _ => None,
                 })
                 .collect()
         };
         Ok(match &toks[0] {
             Tok::Dot => (Arg::Dot(Vec::new()), 1),
-            Tok::Field(_) => {
-                let f = fields(0);
+            Tok::Field(first, _) => {
+                let mut f = vec![first.clone()];
+                f.extend(fields(1));
                 let n = f.len();
                 (Arg::Dot(f), n)
             }
@@ -400,7 +463,9 @@ impl Parser {
                 "true" => (Arg::Bool(true), 1),
                 "false" => (Arg::Bool(false), 1),
                 "nil" => (Arg::Nil, 1),
-                name if FUNCTIONS.contains(&name) => (Arg::Func(name.to_string()), 1),
+                name if self.dialect.functions().contains(&name) => {
+                    (Arg::Func(name.to_string()), 1)
+                }
                 name => return Err((line, format!("function {name:?} not defined"))),
             },
             Tok::Open => {

@@ -17,6 +17,8 @@ pub enum Value {
     Map(BTreeMap<String, Value>),
     /// A list.
     List(Vec<Value>),
+    /// An instant (Go's `time.Time`): Unix nanoseconds, shown in a zone (UTC without one).
+    Time(i64, Option<chrono_tz::Tz>),
 }
 
 impl Value {
@@ -39,6 +41,7 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::Map(m) => !m.is_empty(),
             Value::List(l) => !l.is_empty(),
+            Value::Time(..) => true,
         }
     }
 }

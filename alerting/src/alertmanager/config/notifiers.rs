@@ -21,6 +21,46 @@ pub struct Integration {
     pub settings: BTreeMap<String, String>,
     /// The `Authorization` its `http_config` (or `global.http_config`) gives requests.
     pub authorization: Option<Authorization>,
+    /// Its TLS settings: `http_config.tls_config` (or the global one); an email notifier's
+    /// own `tls_config`.
+    pub tls: TlsSettings,
+    /// An email notifier's `headers` (templates), Alertmanager's `Subject`, `To` and `From`
+    /// defaults under them.
+    pub headers: BTreeMap<String, String>,
+    /// The configuration's templates, which its text settings render against.
+    pub templates: std::sync::Arc<crate::template::TemplateSet>,
+}
+
+/// A `tls_config`, as Prometheus's common HTTP client reads it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TlsSettings {
+    /// `ca_file`: the CA certificates (PEM) that sign the server's; the Mozilla roots without.
+    pub ca_file: Option<String>,
+    /// `cert_file` and `key_file`: a client certificate and its key (PEM).
+    pub cert_file: Option<String>,
+    /// See `cert_file`.
+    pub key_file: Option<String>,
+    /// `server_name`: the name the server's certificate must carry (SNI too).
+    pub server_name: Option<String>,
+    /// `insecure_skip_verify`: the server's certificate is not checked.
+    pub insecure_skip_verify: bool,
+}
+
+impl TlsSettings {
+    /// The settings of the `tls_config` mapping `y`.
+    pub(super) fn read(y: Option<&Yaml<'_>>) -> Self {
+        let Some(y) = y else {
+            return Self::default();
+        };
+        TlsSettings {
+            ca_file: text(y, "ca_file"),
+            cert_file: text(y, "cert_file"),
+            key_file: text(y, "key_file"),
+            server_name: text(y, "server_name"),
+            insecure_skip_verify: get(y, "insecure_skip_verify").and_then(Yaml::as_bool)
+                == Some(true),
+        }
+    }
 }
 
 /// A receiver: where a route's notifications go.
@@ -562,11 +602,28 @@ pub(super) fn merge(
     } else {
         http_authorization(get(y, "http_config").or(global_http))
     };
+    let tls = if kind == "email" {
+        TlsSettings::read(get(y, "tls_config"))
+    } else {
+        TlsSettings::read(
+            get(y, "http_config")
+                .or(global_http)
+                .and_then(|h| get(h, "tls_config")),
+        )
+    };
+    let headers = if kind == "email" {
+        string_map(get(y, "headers"))
+    } else {
+        BTreeMap::new()
+    };
     Ok(Integration {
         kind: kind.to_string(),
         send_resolved,
         settings: s,
         authorization,
+        tls,
+        headers,
+        templates: Default::default(),
     })
 }
 

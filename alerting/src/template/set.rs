@@ -1,0 +1,85 @@
+//! Named templates, as Alertmanager loads them from its `templates` files: every `define` of
+//! every file, a later definition of a name replacing an earlier one; texts of a configuration
+//! (a Slack title, an email body) rendered against them.
+
+use std::path::Path;
+
+use super::ast::Defs;
+use super::exec::{render_with, NativeFn};
+use super::parse::{parse, Dialect};
+use super::value::Value;
+
+/// The templates of an Alertmanager configuration.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateSet {
+    /// The files read, with their text (what two sets compare by).
+    sources: Vec<(String, String)>,
+    defs: Defs,
+}
+
+impl PartialEq for TemplateSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.sources == other.sources
+    }
+}
+
+impl TemplateSet {
+    /// The templates of the files matching `globs` (relative ones taken from `dir`), in path
+    /// order per glob; a glob matching nothing is no error, a file that does not parse is.
+    pub fn load(globs: &[String], dir: Option<&Path>) -> Result<Self, String> {
+        let mut set = TemplateSet::default();
+        for pattern in globs {
+            let full = match dir {
+                Some(d) if !Path::new(pattern).is_absolute() => {
+                    d.join(pattern).to_string_lossy().into_owned()
+                }
+                _ => pattern.clone(),
+            };
+            let paths =
+                glob::glob(&full).map_err(|e| format!("invalid template glob {pattern:?}: {e}"))?;
+            let mut paths: Vec<_> = paths.filter_map(Result::ok).collect();
+            paths.sort();
+            for p in paths {
+                let text = std::fs::read_to_string(&p)
+                    .map_err(|e| format!("failed to read template {}: {e}", p.display()))?;
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                set.add(&name, &text)?;
+            }
+        }
+        Ok(set)
+    }
+
+    /// Adds the templates `text` (file `name`) defines.
+    pub fn add(&mut self, name: &str, text: &str) -> Result<(), String> {
+        let (_, defs) = parse(text, Dialect::Alertmanager)
+            .map_err(|(line, e)| format!("template: {name}:{line}: {e}"))?;
+        self.defs.extend(defs);
+        self.sources.push((name.to_string(), text.to_string()));
+        Ok(())
+    }
+
+    /// Whether a template `name` is defined.
+    pub fn defines(&self, name: &str) -> bool {
+        self.defs.contains_key(name)
+    }
+
+    /// Renders `text` (itself a template, which may define more) with `data` as `.`; a
+    /// `template` call names a defined template or, failing that, one `native` renders.
+    pub fn render(
+        &self,
+        text: &str,
+        data: &Value,
+        native: Option<&NativeFn<'_>>,
+    ) -> Result<String, String> {
+        if !text.contains("{{") {
+            return Ok(text.to_string());
+        }
+        let (nodes, own) = parse(text, Dialect::Alertmanager)
+            .map_err(|(line, e)| format!("template: :{line}: {e}"))?;
+        render_with(&nodes, data, &[], None, &[&own, &self.defs], native)
+            .map_err(|e| format!("template: executing: {e}"))
+    }
+}
