@@ -204,9 +204,44 @@ fn inhibit_rules(list_y: &[Yaml<'_>]) -> Result<Vec<InhibitRule>, String> {
 pub fn load_in(text: &str, dir: Option<&std::path::Path>) -> Result<Config, String> {
     let mut config = load(text)?;
     let set = std::sync::Arc::new(crate::template::TemplateSet::load(&config.templates, dir)?);
+    // Relative file paths (secrets, CA and client certificates) are taken from the file's
+    // folder, as Alertmanager's `resolveFilepaths` takes them.
+    let resolve = |p: &mut String| {
+        if let Some(d) = dir {
+            if !p.is_empty() && std::path::Path::new(p.as_str()).is_relative() {
+                *p = d.join(p.as_str()).to_string_lossy().into_owned();
+            }
+        }
+    };
     for r in &mut config.receivers {
         for i in &mut r.integrations {
             i.templates = std::sync::Arc::clone(&set);
+            for (k, v) in i.settings.iter_mut() {
+                if k.ends_with("_file") {
+                    resolve(v);
+                }
+            }
+            for f in [
+                &mut i.tls.ca_file,
+                &mut i.tls.cert_file,
+                &mut i.tls.key_file,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                resolve(f);
+            }
+            match &mut i.authorization {
+                Some(Authorization::Credentials {
+                    credentials: Secret::File(f),
+                    ..
+                })
+                | Some(Authorization::Basic {
+                    password: Secret::File(f),
+                    ..
+                }) => resolve(f),
+                _ => {}
+            }
         }
     }
     Ok(config)

@@ -114,7 +114,17 @@ impl Client {
             .map_err(|e| format!("POST {url}: {e}"))?;
         match tokio::time::timeout(self.timeout, self.inner.request(req)).await {
             Ok(Ok(resp)) => Ok(resp.status().as_u16()),
-            Ok(Err(e)) => Err(format!("POST {url}: {e}")),
+            Ok(Err(e)) => {
+                // hyper's error names only its kind ("client error (Connect)"); the causes say
+                // what failed (a refused connection, an unknown certificate issuer).
+                let mut text = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    text.push_str(&format!(": {c}"));
+                    cause = c.source();
+                }
+                Err(format!("POST {url}: {text}"))
+            }
             Err(_) => Err(format!("POST {url}: timed out after {:?}", self.timeout)),
         }
     }
