@@ -810,7 +810,7 @@ impl Alertmanager {
                         return false;
                     }
                     tracing::debug!(error = %e, "notification failed, retrying");
-                    tokio::time::sleep(backoff).await;
+                    tokio::time::sleep(jittered(backoff)).await;
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
             }
@@ -821,6 +821,17 @@ impl Alertmanager {
     pub fn route(&self) -> Route {
         self.config().route.clone()
     }
+}
+
+/// `d` lengthened by a random part of up to half of it, so that notifications failing
+/// together do not retry together.
+fn jittered(d: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    // A fresh `RandomState` is randomly keyed: its hash of nothing is a random number.
+    let r = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    d + d.mul_f64((r % 1_000) as f64 / 2_000.0)
 }
 
 fn now_ms() -> i64 {
@@ -898,6 +909,80 @@ mod tests {
         assert_eq!(got.len(), 2, "{got:?}");
         assert_eq!(got[1]["status"], "resolved");
         assert!(am.groups().is_empty());
+    }
+
+    /// A receiver down for an hour while alerts come and go gets, when it is back, one
+    /// notification of its group holding every alert: those that fire and the one that
+    /// resolved meanwhile. (Simulated time: the dispatcher's clock is the `now` it is given;
+    /// the group interval is one second, so that each failed delivery's retries, which run on
+    /// the real clock, give up within the step.)
+    #[tokio::test]
+    async fn a_receiver_down_for_an_hour_gets_everything_grouped_when_it_returns() {
+        let config = super::super::config::load(
+            "route:\n  receiver: r\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 4h\nreceivers:\n  - name: r\n    webhook_configs:\n      - url: http://sink/\n",
+        )
+        .expect("config");
+        let sink = Arc::new(Sink::default());
+        sink.fail.store(true, Ordering::SeqCst);
+        let am = Arc::new(Alertmanager::new(
+            Arc::new(config),
+            Arc::new(Arc::clone(&sink)),
+            "",
+            None,
+        ));
+        let minute = 60_000i64;
+        let alert = |i: i64, starts_at: i64, ends_at: i64| Alert {
+            labels: [
+                ("alertname".to_string(), "Down".to_string()),
+                ("instance".to_string(), format!("i{i:02}")),
+            ]
+            .into(),
+            annotations: BTreeMap::new(),
+            starts_at,
+            ends_at,
+            generator_url: String::new(),
+            updated_at: 0,
+            timeout: false,
+        };
+        // One new alert every 5 minutes for an hour, each re-sent as a ruler re-sends it; the
+        // first resolves at minute 30.
+        let mut now = 0;
+        while now < 60 * minute {
+            let mut batch = Vec::new();
+            for i in 0..=(now / (5 * minute)) {
+                let resolved = i == 0 && now >= 30 * minute;
+                let ends = if resolved { 30 * minute } else { now + 4 * minute };
+                batch.push(alert(i, i * 5 * minute, ends));
+            }
+            am.put(batch, now);
+            am.flush_due(now);
+            tokio::time::sleep(Duration::from_millis(900)).await;
+            now += 5 * minute;
+        }
+        assert!(sink.got.lock().is_empty(), "the receiver was down");
+        sink.fail.store(false, Ordering::SeqCst);
+        let firing: Vec<Alert> = (1..12).map(|i| alert(i, i * 5 * minute, now + 4 * minute)).collect();
+        am.put(firing, now);
+        am.flush_due(now);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let got = sink.got.lock().clone();
+        assert_eq!(got.len(), 1, "one grouped notification: {got:?}");
+        let n = &got[0];
+        assert_eq!(n["status"], "firing");
+        assert_eq!(n["groupLabels"], serde_json::json!({"alertname": "Down"}));
+        let alerts = n["alerts"].as_array().expect("alerts");
+        assert_eq!(alerts.len(), 12, "{n}");
+        let resolved: Vec<&Json> = alerts.iter().filter(|a| a["status"] == "resolved").collect();
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0]["labels"]["instance"], "i00");
+    }
+
+    #[test]
+    fn retries_are_jittered_by_up_to_half() {
+        let d = Duration::from_secs(2);
+        let all: Vec<Duration> = (0..50).map(|_| jittered(d)).collect();
+        assert!(all.iter().all(|j| *j >= d && *j <= d * 3 / 2), "{all:?}");
+        assert!(all.iter().any(|j| *j != all[0]), "not all the same: {all:?}");
     }
 
     fn set(v: &[u64]) -> BTreeSet<u64> {
