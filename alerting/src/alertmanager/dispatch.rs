@@ -951,7 +951,11 @@ mod tests {
             let mut batch = Vec::new();
             for i in 0..=(now / (5 * minute)) {
                 let resolved = i == 0 && now >= 30 * minute;
-                let ends = if resolved { 30 * minute } else { now + 4 * minute };
+                let ends = if resolved {
+                    30 * minute
+                } else {
+                    now + 4 * minute
+                };
                 batch.push(alert(i, i * 5 * minute, ends));
             }
             am.put(batch, now);
@@ -961,7 +965,9 @@ mod tests {
         }
         assert!(sink.got.lock().is_empty(), "the receiver was down");
         sink.fail.store(false, Ordering::SeqCst);
-        let firing: Vec<Alert> = (1..12).map(|i| alert(i, i * 5 * minute, now + 4 * minute)).collect();
+        let firing: Vec<Alert> = (1..12)
+            .map(|i| alert(i, i * 5 * minute, now + 4 * minute))
+            .collect();
         am.put(firing, now);
         am.flush_due(now);
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -972,7 +978,10 @@ mod tests {
         assert_eq!(n["groupLabels"], serde_json::json!({"alertname": "Down"}));
         let alerts = n["alerts"].as_array().expect("alerts");
         assert_eq!(alerts.len(), 12, "{n}");
-        let resolved: Vec<&Json> = alerts.iter().filter(|a| a["status"] == "resolved").collect();
+        let resolved: Vec<&Json> = alerts
+            .iter()
+            .filter(|a| a["status"] == "resolved")
+            .collect();
         assert_eq!(resolved.len(), 1);
         assert_eq!(resolved[0]["labels"]["instance"], "i00");
     }
@@ -982,7 +991,10 @@ mod tests {
         let d = Duration::from_secs(2);
         let all: Vec<Duration> = (0..50).map(|_| jittered(d)).collect();
         assert!(all.iter().all(|j| *j >= d && *j <= d * 3 / 2), "{all:?}");
-        assert!(all.iter().any(|j| *j != all[0]), "not all the same: {all:?}");
+        assert!(
+            all.iter().any(|j| *j != all[0]),
+            "not all the same: {all:?}"
+        );
     }
 
     fn set(v: &[u64]) -> BTreeSet<u64> {

@@ -66,7 +66,7 @@ const ROUNDS: [Kill; 7] = [
 
 /// A small deterministic generator, seeded from the clock and printed, so a failing schedule can
 /// be replayed by setting `VIGIL_E2E_CRASH_SEED`.
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
     fn next(&mut self) -> u64 {
@@ -77,7 +77,7 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
-    fn between(&mut self, low: u64, high: u64) -> u64 {
+    pub(crate) fn between(&mut self, low: u64, high: u64) -> u64 {
         low + self.next() % (high - low)
     }
 }
