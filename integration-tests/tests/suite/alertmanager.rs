@@ -737,7 +737,7 @@ async fn the_alertmanager_configuration_reloads_and_a_bad_one_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chat_and_incident_services_get_their_payloads_with_the_default_texts() {
+async fn chat_and_incident_services_get_their_payloads_with_default_and_user_templates() {
     let got: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
     let store = Arc::clone(&got);
     let app = Router::new().route(
@@ -769,11 +769,18 @@ async fn chat_and_incident_services_get_their_payloads_with_the_default_texts() 
     let discord_file = dir.path().join("discord-url");
     std::fs::write(&discord_file, format!("{base}/discord\n")).expect("url file");
     let discord_file = discord_file.display();
+    // A template file of the configuration, found relative to it.
+    std::fs::create_dir(dir.path().join("templates")).expect("templates dir");
+    std::fs::write(
+        dir.path().join("templates/chat.tmpl"),
+        "{{ define \"chat.text\" }}{{ range .Alerts.Firing }}{{ .Labels.alertname | toUpper }} ({{ .Labels.severity }}) since {{ .StartsAt.Format \"2006\" }}: {{ .Annotations.summary }}{{ end }}{{ end }}",
+    )
+    .expect("template");
     let am = dir.path().join("alertmanager.yml");
     std::fs::write(
         &am,
         format!(
-            "global:\n  http_config:\n    basic_auth: {{username: u, password: p}}\nroute:\n  receiver: chat\n  group_by: [alertname]\n  group_wait: 1s\nreceivers:\n  - name: chat\n    slack_configs:\n      - api_url: {base}/slack\n        channel: '#ops'\n    discord_configs:\n      - webhook_url_file: {discord_file}\n    msteamsv2_configs:\n      - webhook_url: {base}/teams\n        http_config:\n          authorization: {{credentials: sekrit}}\n    pagerduty_configs:\n      - url: {base}/pagerduty\n        routing_key: rk\n    opsgenie_configs:\n      - api_url: {base}/opsgenie/\n        api_key: ok\n    telegram_configs:\n      - api_url: {base}/telegram\n        bot_token: tok\n        chat_id: 42\n"
+            "global:\n  http_config:\n    basic_auth: {{username: u, password: p}}\ntemplates: ['templates/*.tmpl']\nroute:\n  receiver: chat\n  group_by: [alertname]\n  group_wait: 1s\nreceivers:\n  - name: chat\n    slack_configs:\n      - api_url: {base}/slack\n        channel: '#ops'\n    discord_configs:\n      - webhook_url_file: {discord_file}\n    msteamsv2_configs:\n      - webhook_url: {base}/teams\n        http_config:\n          authorization: {{credentials: sekrit}}\n    pagerduty_configs:\n      - url: {base}/pagerduty\n        routing_key: rk\n    opsgenie_configs:\n      - api_url: {base}/opsgenie/\n        api_key: ok\n    telegram_configs:\n      - api_url: {base}/telegram\n        bot_token: tok\n        chat_id: 42\n    mattermost_configs:\n      - webhook_url: {base}/mattermost\n        channel: ops\n        text: '{{{{ template \"chat.text\" . }}}}'\n"
         ),
     )
     .expect("alertmanager config");
@@ -791,9 +798,10 @@ async fn chat_and_incident_services_get_their_payloads_with_the_default_texts() 
         "pagerduty",
         "opsgenie/v2/alerts",
         "telegram/bottok/sendMessage",
+        "mattermost",
     ];
     let all = poll(
-        "all six services are notified",
+        "all seven services are notified",
         Duration::from_secs(60),
         || async {
             let g = got.lock().await.clone();
@@ -852,4 +860,10 @@ async fn chat_and_incident_services_get_their_payloads_with_the_default_texts() 
     assert!(tg["text"]
         .as_str()
         .is_some_and(|t| t.contains("Alerts Firing:")));
+    // Mattermost, its text from the configuration's own template.
+    let mm = by("mattermost");
+    assert_eq!(mm["channel"], "ops", "{mm}");
+    assert_eq!(mm["username"], "Alertmanager", "{mm}");
+    let year = chrono::Utc::now().format("%Y").to_string();
+    assert_eq!(mm["text"], format!("ALWAYS (page) since {year}: always on"));
 }
