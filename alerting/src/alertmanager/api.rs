@@ -550,7 +550,7 @@ async fn post_silence(
                 .filter(|s| !s.is_empty())
                 .map_or_else(new_id, str::to_string),
             matchers,
-            starts_at: starts.max(now),
+            starts_at: starts,
             ends_at: ends,
             updated_at: now,
             created_by: v
@@ -562,20 +562,33 @@ async fn post_silence(
         })
     })();
     match silence {
-        Ok(s) => {
+        Ok(mut s) => {
             let given = v
                 .get("id")
                 .and_then(Json::as_str)
                 .is_some_and(|id| !id.is_empty());
-            if given && !am.silences().iter().any(|x| x.id == s.id) {
+            let prev = am.silences().into_iter().find(|x| x.id == s.id);
+            if given && prev.is_none() {
                 return (
                     StatusCode::NOT_FOUND,
                     format!("silence {} not found\n", s.id),
                 )
                     .into_response();
             }
+            // As Alertmanager's `Silences.Set`: a change that `can_update` allows keeps the
+            // id; any other change of an existing silence expires it and makes a new one.
+            let mut replaces = None;
+            if !prev.as_ref().is_some_and(|p| can_update(p, &s, now)) {
+                if let Some(p) = prev.filter(|p| p.state(now) != "expired") {
+                    replaces = Some(p.id);
+                }
+                if given {
+                    s.id = new_id();
+                }
+                s.starts_at = s.starts_at.max(now);
+            }
             let id = s.id.clone();
-            match am.set_silence(s) {
+            match am.set_silence(s, replaces.as_deref(), now) {
                 Ok(()) => ok(&json!({ "silenceID": id })),
                 Err(e) => {
                     tracing::error!(error = %e, "storing a silence failed");
@@ -587,6 +600,20 @@ async fn post_silence(
             }
         }
         Err(e) => bad_request(&e),
+    }
+}
+
+/// Whether `next` may change `prev` in place (Alertmanager's `canUpdate`): the same
+/// matchers, and for an active silence the same start and an end not in the past, for a
+/// pending one a start not in the past; an expired silence is never changed.
+fn can_update(prev: &Silence, next: &Silence, now: i64) -> bool {
+    if prev.matchers != next.matchers {
+        return false;
+    }
+    match prev.state(now) {
+        "active" => next.starts_at == prev.starts_at && next.ends_at >= now,
+        "pending" => next.starts_at >= now,
+        _ => false,
     }
 }
 

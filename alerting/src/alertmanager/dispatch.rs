@@ -488,10 +488,21 @@ impl Alertmanager {
             .collect()
     }
 
-    /// Adds or replaces a silence; with a store, only once it is on disk.
-    pub fn set_silence(&self, silence: Silence) -> Result<(), String> {
+    /// Adds or changes a silence, expiring the silence `replaces` at `now` in the same step;
+    /// with a store, only once it is on disk.
+    pub fn set_silence(
+        &self,
+        silence: Silence,
+        replaces: Option<&str>,
+        now: i64,
+    ) -> Result<(), String> {
         let mut state = self.state.lock();
         let mut next = state.silences.clone();
+        if let Some(old) = replaces.and_then(|id| next.get_mut(id)) {
+            old.ends_at = now;
+            old.starts_at = old.starts_at.min(now);
+            old.updated_at = now;
+        }
         next.insert(silence.id.clone(), silence);
         self.save_silences(&next)?;
         state.silences = next;
