@@ -332,7 +332,7 @@ fn join_url(base: &str, path: &str) -> String {
 pub fn pagerduty(s: &BTreeMap<String, String>, n: &Json) -> Result<Request, String> {
     let url = setting(s, "url").ok_or("pagerduty_config has no url")?;
     let key = setting(s, "routing_key")
-        .ok_or("pagerduty_config has no routing_key (the Events API v1 service_key and the *_file forms are not sent yet)")?;
+        .ok_or("pagerduty_config has no routing_key (the Events API v1 service_key is not sent)")?;
     let firing = n["status"] == "firing";
     let list = |status: &str| alert_list(&alerts(n, status), false);
     let client = setting(s, "client").unwrap_or_else(|| "Alertmanager".into());
@@ -375,8 +375,7 @@ pub fn pagerduty(s: &BTreeMap<String, String>, n: &Json) -> Result<Request, Stri
 /// its alias; the key in `Authorization: GenieKey …`.
 pub fn opsgenie(s: &BTreeMap<String, String>, n: &Json) -> Result<Request, String> {
     let base = setting(s, "api_url").ok_or("opsgenie_config has no api_url")?;
-    let key = setting(s, "api_key")
-        .ok_or("opsgenie_config has no api_key (api_key_file is not read yet)")?;
+    let key = setting(s, "api_key").ok_or("opsgenie_config has no api_key")?;
     let alias = group_key_hash(n);
     let headers = vec![("Authorization".to_string(), format!("GenieKey {key}"))];
     let source = setting(s, "source").unwrap_or_else(|| alertmanager_url(n));
@@ -511,11 +510,10 @@ pub fn email_html(n: &Json) -> String {
 /// escaped for the HTML parse mode.
 pub fn telegram(s: &BTreeMap<String, String>, n: &Json) -> Result<Request, String> {
     let base = setting(s, "api_url").ok_or("telegram_config has no api_url")?;
-    let token = setting(s, "bot_token")
-        .ok_or("telegram_config has no bot_token (bot_token_file is not read yet)")?;
+    let token = setting(s, "bot_token").ok_or("telegram_config has no bot_token")?;
     let chat: i64 = setting(s, "chat_id")
         .and_then(|c| c.parse().ok())
-        .ok_or("telegram_config has no numeric chat_id (chat_id_file is not read yet)")?;
+        .ok_or("telegram_config has no numeric chat_id")?;
     let mode = setting(s, "parse_mode").unwrap_or_else(|| "HTML".into());
     let mut message = setting(s, "message").unwrap_or_else(|| sections(n, false));
     if mode == "HTML" {

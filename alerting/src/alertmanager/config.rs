@@ -386,7 +386,7 @@ pub fn check_files(files: &[std::path::PathBuf]) -> CheckOutcome {
     for path in files {
         let loaded = std::fs::read_to_string(path)
             .map_err(|e| e.to_string())
-            .and_then(|text| load_in(&text, path.parent()));
+            .and_then(|text| load(&text));
         match loaded {
             Ok(c) => {
                 let _ = writeln!(out.stdout, "Checking '{}'  SUCCESS", path.display());
@@ -396,6 +396,18 @@ pub fn check_files(files: &[std::path::PathBuf]) -> CheckOutcome {
                 let _ = writeln!(out.stdout, " - {} inhibit rules", c.inhibit_rules.len());
                 let _ = writeln!(out.stdout, " - {} receivers", c.receivers.len());
                 let _ = writeln!(out.stdout, " - {} templates", c.templates.len());
+                // The template files are checked after the summary, as amtool checks them.
+                if !c.templates.is_empty() {
+                    match crate::template::TemplateSet::load(&c.templates, path.parent()) {
+                        Ok(_) => {
+                            let _ = writeln!(out.stdout, "  SUCCESS");
+                        }
+                        Err(e) => {
+                            failed += 1;
+                            let _ = writeln!(out.stdout, "  FAILED: {e}");
+                        }
+                    }
+                }
                 out.stdout.push('\n');
             }
             Err(e) => {

@@ -211,11 +211,11 @@ impl Notifier for HttpNotifier {
                 settings
                     .get(key)
                     .cloned()
-                    .ok_or_else(|| format!("{what} has no {key} ({key}_file is not read yet)"))
+                    .ok_or_else(|| format!("{what} has no {key}"))
             };
             let request = match kind.as_str() {
                 "webhook" => chat::Request {
-                    url: url.ok_or("webhook_config has no url (url_file is not read yet)")?,
+                    url: url.ok_or("webhook_config has no url")?,
                     headers: Vec::new(),
                     body: Json::Null,
                 },

@@ -19,7 +19,7 @@ impl Template {
     /// Parses `text` as template `name`; the error is worded as Go's
     /// (`template: NAME:LINE: …`).
     pub fn parse(name: &str, text: &str) -> Result<Template, String> {
-        let (nodes, defs) = parse_nodes(text, Dialect::Prometheus)
+        let (nodes, defs) = parse_nodes(name, text, Dialect::Prometheus)
             .map_err(|(line, e)| format!("template: {name}:{line}: {e}"))?;
         Ok(Template {
             name: name.to_string(),
@@ -197,7 +197,7 @@ mod tests {
         );
         assert_eq!(
             expand("{{ if true }}x", 0.0),
-            Err("template: __alert_Test:1: unexpected EOF in if".to_string())
+            Err("template: __alert_Test:1: unexpected EOF".to_string())
         );
         assert_eq!(
             expand("{{ .Labels", 0.0),

@@ -40,9 +40,18 @@ impl Dialect {
     }
 }
 
-/// Parses a template: its nodes, and the templates it defines (`define`, `block`).
-pub(crate) fn parse(text: &str, dialect: Dialect) -> Result<(Vec<Node>, Defs), Error> {
-    let pieces = split(text)?;
+/// Parses template `name`: its nodes, and the templates it defines (`define`, `block`).
+pub(crate) fn parse(name: &str, text: &str, dialect: Dialect) -> Result<(Vec<Node>, Defs), Error> {
+    // Errors found at the end of the text are on its last line, as Go reports them.
+    let last = 1 + text.matches('\n').count();
+    let pieces = split(text).map_err(|start| {
+        let message = match dialect {
+            // Prometheus 2.42 is built with a Go that does not say where the action started.
+            Dialect::Prometheus => "unclosed action".to_string(),
+            Dialect::Alertmanager => format!("unclosed action started at {name}:{start}"),
+        };
+        (last, message)
+    })?;
     let mut p = Parser {
         pieces,
         at: 0,
@@ -50,15 +59,21 @@ pub(crate) fn parse(text: &str, dialect: Dialect) -> Result<(Vec<Node>, Defs), E
         dialect,
         defs: Defs::new(),
     };
-    let (nodes, end) = p.list()?;
+    let (nodes, end) =
+        p.list()
+            .map_err(|(line, e)| if e == EOF { (last, e) } else { (line, e) })?;
     match end {
         None => Ok((nodes, p.defs)),
         Some((word, line)) => Err((line, format!("unexpected {{{{{word}}}}}"))),
     }
 }
 
-/// Splits `text` into text and actions, applying `{{-` and `-}}` trimming and dropping comments.
-fn split(text: &str) -> Result<Vec<Piece>, Error> {
+/// Go's message for a block without its `end`.
+const EOF: &str = "unexpected EOF";
+
+/// Splits `text` into text and actions, applying `{{-` and `-}}` trimming and dropping comments;
+/// an action left open fails with the line it starts on.
+fn split(text: &str) -> Result<Vec<Piece>, usize> {
     let mut out = Vec::new();
     let mut rest = text;
     let mut line = 1;
@@ -71,7 +86,7 @@ fn split(text: &str) -> Result<Vec<Piece>, Error> {
             inside = s;
         }
         let Some(close) = inside.find("}}") else {
-            return Err((line, "unclosed action".into()));
+            return Err(line);
         };
         let mut action = &inside[..close];
         let mut after = &inside[close + 2..];
@@ -295,7 +310,7 @@ impl Parser {
                         let (body, end) = self.list()?;
                         self.vars = outer;
                         if end.is_none() {
-                            return Err((line, format!("unexpected EOF in {kind}")));
+                            return Err((line, EOF.into()));
                         }
                         if end.is_some_and(|(e, _)| e != "end") {
                             return Err((line, format!("unexpected {{{{else}}}} in {kind}")));
@@ -342,13 +357,13 @@ impl Parser {
                         match end {
                             Some((e, _)) if e == "end" => nodes,
                             Some((_, l)) => return Err((l, "expected end; found {{else}}".into())),
-                            None => return Err((else_line, format!("unexpected EOF in {kind}"))),
+                            None => return Err((else_line, EOF.into())),
                         }
                     }
                     Some(_) => return Err((else_line, "unexpected token in else".into())),
                 }
             }
-            None => return Err((line, format!("unexpected EOF in {kind}"))),
+            None => return Err((line, EOF.into())),
         };
         self.vars.pop();
         Ok(match kind {

@@ -54,7 +54,7 @@ impl TemplateSet {
 
     /// Adds the templates `text` (file `name`) defines.
     pub fn add(&mut self, name: &str, text: &str) -> Result<(), String> {
-        let (_, defs) = parse(text, Dialect::Alertmanager)
+        let (_, defs) = parse(name, text, Dialect::Alertmanager)
             .map_err(|(line, e)| format!("template: {name}:{line}: {e}"))?;
         self.defs.extend(defs);
         self.sources.push((name.to_string(), text.to_string()));
@@ -77,7 +77,7 @@ impl TemplateSet {
         if !text.contains("{{") {
             return Ok(text.to_string());
         }
-        let (nodes, own) = parse(text, Dialect::Alertmanager)
+        let (nodes, own) = parse("", text, Dialect::Alertmanager)
             .map_err(|(line, e)| format!("template: :{line}: {e}"))?;
         render_with(&nodes, data, &[], None, &[&own, &self.defs], native)
             .map_err(|e| format!("template: executing: {e}"))

@@ -640,6 +640,26 @@ fn alertmanager_check_answers_as_amtool_check_config() {
         let (code, out) = run("amtool", &["check-config"], file);
         assert_eq!(code, want, "amtool check-config {}: {out}", file.display());
     }
+    // Template files: checked after the summary, with Go's errors, word for word as amtool.
+    let with_templates = dir.path().join("templated.yml");
+    std::fs::write(
+        &with_templates,
+        "templates: ['t/*.tmpl']\nroute:\n  receiver: team\nreceivers:\n  - name: team\n",
+    )
+    .expect("config");
+    std::fs::create_dir(dir.path().join("t")).expect("dir");
+    for (template, want) in [
+        ("{{ define \"x\" }}{{ range .Alerts.Firing }}{{ .Labels.job | toUpper }}{{ end }}{{ end }}\n", 0),
+        ("{{ define \"x\" }}\n{{ .Foo \n", 1),
+        ("{{ define \"x\" }}{{ .Foo }}\n\n", 1),
+        ("{{ define \"x\" }}{{ nosuch .Foo }}{{ end }}\n", 1),
+    ] {
+        std::fs::write(dir.path().join("t/a.tmpl"), template).expect("template");
+        let (code, ours) = run(vigil, &["alertmanager", "check"], &with_templates);
+        let (amtool_code, theirs) = run("amtool", &["check-config"], &with_templates);
+        assert_eq!((code, amtool_code), (want, want), "{template:?}: {ours}");
+        assert_eq!(ours, theirs, "{template:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
