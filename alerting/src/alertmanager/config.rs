@@ -216,7 +216,7 @@ pub fn load_in(text: &str, dir: Option<&std::path::Path>) -> Result<Config, Stri
     for r in &mut config.receivers {
         for i in &mut r.integrations {
             i.templates = std::sync::Arc::clone(&set);
-            for (k, v) in i.settings.iter_mut() {
+            for (k, v) in &mut i.settings {
                 if k.ends_with("_file") {
                     resolve(v);
                 }
