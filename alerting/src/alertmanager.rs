@@ -22,3 +22,7 @@ pub mod timeinterval;
 pub mod tls;
 
 pub use api::{alertmanager_router, Alertmanagers, DEFAULT_CONFIG};
+
+/// The header carrying a notification's id: the same on every attempt and after a restart, so
+/// a receiver can drop the one repeat a crash between delivery and its record may cause.
+pub const NOTIFICATION_ID: &str = "X-Vigil-Notification-Id";

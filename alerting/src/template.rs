@@ -22,10 +22,10 @@ mod set;
 mod value;
 
 pub use alert::{expand_alert, Template};
-pub use exec::{NativeFn, QueryFn, QueryResult, ZERO_TIME};
+pub use exec::{NativeFn, QueryFn, QueryResult};
 pub use format::{
     go_exp, go_float, humanize, humanize_1024, humanize_duration, humanize_percentage,
 };
 pub use parse::Dialect;
 pub use set::TemplateSet;
-pub use value::Value;
+pub use value::{Value, ZERO_TIME};

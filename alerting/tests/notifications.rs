@@ -455,5 +455,8 @@ fn a_template_file_that_does_not_parse_fails_the_configuration() {
         Some(dir.path()),
     )
     .expect_err("bad template");
-    assert_eq!(err, "template: bad.tmpl:2: unclosed action started at bad.tmpl:1");
+    assert_eq!(
+        err,
+        "template: bad.tmpl:2: unclosed action started at bad.tmpl:1"
+    );
 }

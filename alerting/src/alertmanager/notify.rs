@@ -12,9 +12,7 @@ use super::config::{Integration, TlsSettings};
 use super::dispatch::Notifier;
 use super::{chat, smtp, texts, tls};
 
-/// The header carrying a notification's id: the same on every attempt and after a restart, so
-/// a receiver can drop the one repeat a crash between delivery and its record may cause.
-pub const NOTIFICATION_ID: &str = "X-Vigil-Notification-Id";
+pub use super::NOTIFICATION_ID;
 
 /// The header carrying a webhook body's HMAC-SHA256 signature, when the webhook config names a
 /// secret (`vigil_hmac_secret` or `vigil_hmac_secret_file`, Vigil's extension): `sha256=` and

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::config::TlsSettings;
-use super::notify::NOTIFICATION_ID;
+use super::NOTIFICATION_ID;
 
 /// Sends the notification `n` as an email by `settings` (rendered), with `headers` (rendered).
 pub async fn send(

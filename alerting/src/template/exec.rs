@@ -6,7 +6,7 @@ use super::ast::{Arg, Defs, Node, Pipeline};
 use super::format::{
     go_time, humanize, humanize_1024, humanize_duration, humanize_percentage, print, printf,
 };
-use super::value::Value;
+use super::value::{Value, ZERO_TIME};
 
 /// The functions a template may call.
 pub(crate) const FUNCTIONS: &[&str] = &[
@@ -358,10 +358,6 @@ fn method(v: Value, name: &str, args: Vec<Value>) -> Result<Option<Value>, Strin
         _ => return Ok(None),
     }))
 }
-
-/// Go's zero `time.Time` (year 1) in Unix nanoseconds, as far as an `i64` reaches: the value
-/// an alert's `EndsAt` has when it is not set.
-pub const ZERO_TIME: i64 = i64::MIN;
 
 fn type_name(v: &Value) -> &'static str {
     match v {

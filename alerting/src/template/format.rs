@@ -232,7 +232,7 @@ pub(crate) fn print(v: &Value) -> String {
 /// Go's reference-time `layout` (`2006-01-02T15:04:05Z07:00` and its parts).
 pub(crate) fn go_time(ns: i64, tz: Option<chrono_tz::Tz>, layout: &str) -> String {
     use chrono::{Datelike, Offset, TimeZone, Timelike};
-    let utc = if ns == super::exec::ZERO_TIME {
+    let utc = if ns == super::value::ZERO_TIME {
         // Go's zero time, January 1 of year 1, is beyond what Unix nanoseconds reach.
         chrono::NaiveDate::from_ymd_opt(1, 1, 1)
             .and_then(|d| d.and_hms_opt(0, 0, 0))

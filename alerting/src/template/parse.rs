@@ -59,9 +59,9 @@ pub(crate) fn parse(name: &str, text: &str, dialect: Dialect) -> Result<(Vec<Nod
         dialect,
         defs: Defs::new(),
     };
-    let (nodes, end) =
-        p.list()
-            .map_err(|(line, e)| if e == EOF { (last, e) } else { (line, e) })?;
+    let (nodes, end) = p
+        .list()
+        .map_err(|(line, e)| if e == EOF { (last, e) } else { (line, e) })?;
     match end {
         None => Ok((nodes, p.defs)),
         Some((word, line)) => Err((line, format!("unexpected {{{{{word}}}}}"))),

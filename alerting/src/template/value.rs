@@ -2,6 +2,10 @@
 
 use std::collections::BTreeMap;
 
+/// Go's zero `time.Time` (year 1) in Unix nanoseconds, as far as an `i64` reaches: the value
+/// an alert's `EndsAt` has when it is not set.
+pub const ZERO_TIME: i64 = i64::MIN;
+
 /// A value a template works on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
