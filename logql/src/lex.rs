@@ -199,35 +199,38 @@ pub(crate) fn lex(q: &str) -> Result<Vec<Token>, LexError> {
                 || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) =>
             {
                 let start = i;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || b[i] == b'_')
+                // The word the number begins (a duration or byte size goes on in letters).
+                let mut word_end = i;
+                while word_end < b.len()
+                    && (b[word_end].is_ascii_alphanumeric()
+                        || b[word_end] == b'.'
+                        || b[word_end] == b'_')
                 {
-                    // An exponent's sign belongs to the number.
-                    if (b[i] == b'e' || b[i] == b'E')
-                        && !q[start..i].starts_with("0x")
-                        && matches!(b.get(i + 1), Some(b'+' | b'-'))
-                    {
-                        i += 1;
-                    }
-                    i += 1;
+                    word_end += 1;
                 }
-                // `µs` continues a duration.
-                while q[i..].starts_with('µ') {
-                    i += 'µ'.len_utf8();
-                    while i < b.len() && b[i].is_ascii_alphanumeric() {
-                        i += 1;
+                while q[word_end..].starts_with('µ') {
+                    word_end += 'µ'.len_utf8();
+                    while word_end < b.len() && b[word_end].is_ascii_alphanumeric() {
+                        word_end += 1;
                     }
                 }
-                let text = &q[start..i];
-                let tok = if let Ok(ns) = parse_duration(text) {
-                    if text.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
-                        Tok::Number(text.to_string())
-                    } else {
-                        Tok::Duration(ns, text.to_string())
+                let word = &q[start..word_end];
+                let plain = word.bytes().all(|c| c.is_ascii_digit() || c == b'.');
+                let tok = match (parse_duration(word), parse_bytes(word)) {
+                    (Ok(ns), _) if !plain => {
+                        i = word_end;
+                        Tok::Duration(ns, word.to_string())
                     }
-                } else if let Some(n) = parse_bytes(text) {
-                    Tok::Bytes(n, text.to_string())
-                } else {
-                    Tok::Number(text.to_string())
+                    (_, Some(n)) => {
+                        i = word_end;
+                        Tok::Bytes(n, word.to_string())
+                    }
+                    _ => {
+                        // A number as Go's scanner reads one; letters after it begin the next
+                        // token (`1mb` is a number and an identifier).
+                        i = number_end(q, start);
+                        Tok::Number(q[start..i].to_string())
+                    }
                 };
                 push(&mut out, tok);
             }
@@ -271,6 +274,56 @@ pub(crate) fn lex(q: &str) -> Result<Vec<Token>, LexError> {
         col: at,
     });
     Ok(out)
+}
+
+/// Where the number starting at `start` ends: decimal digits with a fraction and an exponent,
+/// or `0x` and hexadecimal digits with a fraction and a `p` exponent.
+fn number_end(q: &str, start: usize) -> usize {
+    let b = q.as_bytes();
+    let mut i = start;
+    // Go's binary and octal integers: numbers to its scanner, not to `ParseFloat`.
+    if ["0b", "0B", "0o", "0O"]
+        .iter()
+        .any(|p| q[start..].starts_with(p))
+    {
+        i += 2;
+        while i < b.len() && b[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        return i;
+    }
+    if q[start..].starts_with("0x") || q[start..].starts_with("0X") {
+        i += 2;
+        while i < b.len() && (b[i].is_ascii_hexdigit() || b[i] == b'.') {
+            i += 1;
+        }
+        if i < b.len() && (b[i] == b'p' || b[i] == b'P') {
+            i += 1;
+            if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+                i += 1;
+            }
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+        }
+        return i;
+    }
+    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+        i += 1;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        let mut j = i + 1;
+        if j < b.len() && (b[j] == b'+' || b[j] == b'-') {
+            j += 1;
+        }
+        if j < b.len() && b[j].is_ascii_digit() {
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            i = j;
+        }
+    }
+    i
 }
 
 /// A Go double-quoted string at the start of `s`: its value and how many bytes it took.

@@ -4,10 +4,11 @@
 
 pub mod ast;
 mod duration;
+pub mod eval;
 mod lex;
 mod parse;
 mod print;
 
 pub use duration::{parse_bytes, parse_duration};
-pub use parse::{parse, parse_log, ParseError, MAX_NESTING};
+pub use parse::{parse, parse_log, ParseError, MAX_NESTING, MAX_OPERATORS};
 pub use print::{go_duration, go_quote, humanize_bytes};

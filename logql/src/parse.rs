@@ -304,13 +304,9 @@ impl Parser {
     fn expr(&mut self, min: u8) -> Result<Expr, ParseError> {
         self.enter()?;
         let mut lhs = self.unary()?;
-        loop {
-            let op = match &self.peek().tok {
-                Tok::Sym(s) => *s,
-                _ => break,
-            };
+        while let Tok::Sym(op) = self.peek().tok {
             let Some(prec) = precedence(op) else { break };
-            if prec <= min && !(op == "^" && prec == min) {
+            if prec <= min {
                 break;
             }
             self.next();
@@ -374,9 +370,12 @@ impl Parser {
                 Ok(inner)
             }
             Tok::Number(_) => Ok(Expr::Metric(MetricExpr::Literal(self.number()?))),
-            Tok::Sym(s @ ("+" | "-")) if matches!(self.peek_at(1), Tok::Number(_)) => {
+            Tok::Sym(s @ ("+" | "-")) => {
                 let negative = *s == "-";
                 self.next();
+                if !matches!(self.peek().tok, Tok::Number(_)) {
+                    return Err(self.unexpected(&["NUMBER"]));
+                }
                 let v = self.number()?;
                 Ok(Expr::Metric(MetricExpr::Literal(if negative {
                     -v
@@ -1034,13 +1033,34 @@ struct Parts {
     unwrap: Option<Unwrap>,
 }
 
-/// Loki's `strconv.ParseFloat` of a number literal.
+/// Loki's `strconv.ParseFloat` of a number literal: decimal, or hexadecimal with a binary
+/// exponent (`0x1p3`, `0x1.8p3`; Go takes no hexadecimal float without one).
 fn parse_float(text: &str) -> Result<f64, ParseError> {
-    text.parse::<f64>().map_err(|_| {
+    let invalid = || {
         semantic(format!(
             "unable to parse literal as a float: strconv.ParseFloat: parsing {text:?}: invalid syntax"
         ))
-    })
+    };
+    let lower = text.to_ascii_lowercase();
+    if let Some(hex) = lower.strip_prefix("0x") {
+        let (mantissa, exp) = hex.split_once('p').ok_or_else(invalid)?;
+        let exp: i32 = exp.parse().map_err(|_| invalid())?;
+        let (whole, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        if whole.is_empty() && frac.is_empty() {
+            return Err(invalid());
+        }
+        let mut v = 0f64;
+        for c in whole.chars() {
+            v = v * 16.0 + f64::from(c.to_digit(16).ok_or_else(invalid)?);
+        }
+        let mut scale = 1.0 / 16.0;
+        for c in frac.chars() {
+            v += f64::from(c.to_digit(16).ok_or_else(invalid)?) * scale;
+            scale /= 16.0;
+        }
+        return Ok(v * 2f64.powi(exp));
+    }
+    text.parse::<f64>().map_err(|_| invalid())
 }
 
 /// Which range aggregations take grouping, `unwrap`, or neither (Loki's
@@ -1160,7 +1180,7 @@ fn go_regex_error(re: &str) -> Option<String> {
                             | b'C'
                     )
                     || e.is_ascii_digit();
-                if !ok && !in_class || (!ok && in_class && !e.is_ascii_digit()) {
+                if !ok && (!in_class || !e.is_ascii_digit()) {
                     let esc = &re[i..i + 2];
                     return Some(format!("invalid escape sequence: `{esc}`"));
                 }
