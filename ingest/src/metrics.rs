@@ -61,6 +61,8 @@ pub(crate) enum Protocol {
     HttpUnknown,
     /// Prometheus remote_write.
     RemoteWrite,
+    /// Loki's push API.
+    LokiPush,
 }
 
 impl Protocol {
@@ -72,6 +74,7 @@ impl Protocol {
             Protocol::HttpJson => "http/json",
             Protocol::HttpUnknown => "http/unknown",
             Protocol::RemoteWrite => "prometheus/remote_write",
+            Protocol::LokiPush => "loki/push",
         }
     }
 }

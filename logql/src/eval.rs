@@ -903,3 +903,123 @@ fn counter_rate(points: &[(i64, f64)], lo: i64, hi: i64) -> f64 {
     let extrapolate = sampled + to_start + to_end;
     increase * (extrapolate / sampled) / (range_end - range_start)
 }
+
+/// What a query reads: a selector's streams over `[start, end]` (nanoseconds), with the line
+/// filters its pipeline applies before any parser (which a store may use to skip data: every
+/// line they drop, the pipeline drops too).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    /// The stream selector.
+    pub matchers: Vec<Matcher>,
+    /// The first nanosecond read.
+    pub start: i64,
+    /// The last nanosecond read.
+    pub end: i64,
+    /// Leading line filters.
+    pub line_filters: Vec<LineFilter>,
+}
+
+fn leading_filters(log: &LogExpr) -> Vec<LineFilter> {
+    log.pipeline
+        .iter()
+        .map_while(|s| match s {
+            Stage::Line(l) => Some(l.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The selections of `expr` evaluated at steps from `start` to `end` (an instant query has
+/// `start == end`); a log query reads `[start, end]` itself.
+pub fn selections(expr: &Expr, start: i64, end: i64) -> Vec<Selection> {
+    fn walk(e: &MetricExpr, start: i64, end: i64, out: &mut Vec<Selection>) {
+        match e {
+            MetricExpr::Range { range, .. } => out.push(Selection {
+                matchers: range.log.matchers.clone(),
+                start: start - range.offset - range.range + 1,
+                end: end - range.offset,
+                line_filters: leading_filters(&range.log),
+            }),
+            MetricExpr::Vector { expr, .. } | MetricExpr::LabelReplace { expr, .. } => {
+                walk(expr, start, end, out)
+            }
+            MetricExpr::Binary { lhs, rhs, .. } => {
+                walk(lhs, start, end, out);
+                walk(rhs, start, end, out);
+            }
+            MetricExpr::Literal(_) | MetricExpr::VectorLiteral(_) => {}
+        }
+    }
+    let mut out = Vec::new();
+    match expr {
+        Expr::Log(l) => out.push(Selection {
+            matchers: l.matchers.clone(),
+            start,
+            end,
+            line_filters: leading_filters(l),
+        }),
+        Expr::Metric(m) => walk(m, start, end, &mut out),
+    }
+    out
+}
+
+/// A log query's answer: at most `limit` lines in `[start, end)` (nanoseconds), the newest
+/// first (`backward`) or the oldest first, grouped by the labels the pipeline leaves, each
+/// stream's lines in the same order. A line keeps its structured metadata; the labels a parser
+/// added are the stream's. A line that a stage failed on keeps `__error__`, as Loki shows it.
+pub fn log_query(
+    log: &LogExpr,
+    source: &dyn Source,
+    start: i64,
+    end: i64,
+    limit: usize,
+    backward: bool,
+) -> Result<Vec<Stream>, EvalError> {
+    let pipeline = Pipeline::new(&log.pipeline)?;
+    let streams = source
+        .select(&log.matchers, start, end.saturating_sub(1))
+        .map_err(EvalError::Source)?;
+    // Every surviving line with its labels, then the newest (or oldest) `limit` of them.
+    let mut lines: Vec<(i64, Labels, Entry)> = Vec::new();
+    for s in &streams {
+        for e in &s.entries {
+            if e.ts < start || e.ts >= end {
+                continue;
+            }
+            if let Some((labels, line)) = pipeline.run(&s.labels, &e.metadata, &e.line) {
+                let metadata_keys: std::collections::BTreeSet<&str> =
+                    e.metadata.iter().map(|(k, _)| k.as_str()).collect();
+                // Structured metadata stays with its line, not in the stream's labels.
+                let labels: Labels = labels
+                    .into_iter()
+                    .filter(|(k, _)| {
+                        !metadata_keys.contains(k.as_str()) || s.labels.contains_key(k)
+                    })
+                    .collect();
+                lines.push((
+                    e.ts,
+                    labels,
+                    Entry {
+                        ts: e.ts,
+                        line,
+                        metadata: e.metadata.clone(),
+                    },
+                ));
+            }
+        }
+    }
+    if backward {
+        lines.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    } else {
+        lines.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    }
+    lines.truncate(limit);
+    let mut by_stream: BTreeMap<Labels, Vec<Entry>> = BTreeMap::new();
+    for (_, labels, entry) in lines {
+        by_stream.entry(labels).or_default().push(entry);
+    }
+    Ok(by_stream
+        .into_iter()
+        .map(|(labels, entries)| Stream { labels, entries })
+        .collect())
+}

@@ -4,6 +4,7 @@
 //! Alertmanager APIs go beside them, over their engines, through the same kit.
 
 pub mod kit;
+mod loki;
 mod prometheus;
 mod sql;
 
@@ -12,12 +13,18 @@ use std::sync::Arc;
 use axum::Router;
 
 pub use self::sql::{ARROW_STREAM, SQL_PATH};
+use crate::loki::LokiEngine;
 use crate::prometheus::PromEngine;
 use crate::sql::{SqlEngine, SqlLimits};
 
 /// The Prometheus HTTP API over `engine`.
 pub fn prometheus_router(engine: Arc<PromEngine>) -> Router {
     prometheus::router(engine)
+}
+
+/// The Loki HTTP API over `engine`.
+pub fn loki_router(engine: Arc<LokiEngine>) -> Router {
+    loki::router(engine)
 }
 
 /// The SQL API over `engine`, every query under `limits`.

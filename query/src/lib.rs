@@ -14,12 +14,14 @@
 mod error;
 mod executor;
 mod http;
+mod loki;
 mod metrics;
 mod prometheus;
 mod sql;
 
 pub use error::{Error, Result};
 pub use executor::QueryExecutor;
-pub use http::{kit, prometheus_router, sql_router, ARROW_STREAM, SQL_PATH};
+pub use http::{kit, loki_router, prometheus_router, sql_router, ARROW_STREAM, SQL_PATH};
+pub use loki::{LokiAnswer, LokiEngine, LokiLimits, DEFAULT_PROMOTED};
 pub use prometheus::{FamilyMetadata, PromEngine, PromLimits, SeriesExemplars, SeriesRow, Steps};
 pub use sql::{session_for_tenant, SqlEngine, SqlLimits, SqlResult};

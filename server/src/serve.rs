@@ -324,6 +324,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         },
     ));
     let sql = Arc::new(query::SqlEngine::new(view, executor));
+    let loki = Arc::new(query::LokiEngine::new(
+        Arc::clone(&sql),
+        query::LokiLimits {
+            timeout: config.query.timeout,
+            ..Default::default()
+        },
+        query::DEFAULT_PROMOTED
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    ));
     let sql_limits = query::SqlLimits {
         max_result_rows: config.query.max_rows,
         timeout: config.query.timeout,
@@ -404,6 +415,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }),
         )
         .merge(ingest::remote_write_router(Arc::clone(&ingest_state)))
+        .merge(query::loki_router(loki))
+        .merge(ingest::loki_push_router(Arc::clone(&ingest_state)))
         .route(
             "/api/v1/admin/flush",
             post({

@@ -26,6 +26,7 @@ mod durability;
 mod exemplars;
 mod limits;
 mod logs;
+mod loki;
 mod metrics;
 mod ops;
 mod prometheus_api;

@@ -9,7 +9,7 @@
 mod metrics;
 mod params;
 mod respond;
-mod time;
+pub(crate) mod time;
 
 pub use metrics::instrument;
 pub use params::{tenant, Params};

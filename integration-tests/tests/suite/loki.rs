@@ -1,0 +1,466 @@
+//! The Loki API end to end: lines pushed as Loki's clients push them (JSON, gzip-encoded JSON,
+//! snappy protobuf) and log records exported by the OpenTelemetry SDK come back through
+//! `/loki/api/v1/query_range` and `/query` (log and metric queries, both directions, limits,
+//! structured metadata in the `categorize-labels` encoding), `/labels`, `/label/<name>/values`
+//! and `/series`, per tenant, before and after the heads are flushed to segments; bad pushes
+//! and bad queries get Loki's errors.
+
+use std::io::Write as _;
+use std::time::{Duration, SystemTime};
+
+use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
+use prost::Message;
+use serde_json::{json, Value};
+
+use crate::harness::{nanos, poll, Vigil};
+use crate::otlp::{self, Transport};
+
+#[derive(Clone, PartialEq, Message)]
+struct PushRequest {
+    #[prost(message, repeated, tag = "1")]
+    streams: Vec<StreamAdapter>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct StreamAdapter {
+    #[prost(string, tag = "1")]
+    labels: String,
+    #[prost(message, repeated, tag = "2")]
+    entries: Vec<EntryAdapter>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct EntryAdapter {
+    #[prost(message, optional, tag = "1")]
+    timestamp: Option<Timestamp>,
+    #[prost(string, tag = "2")]
+    line: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Timestamp {
+    #[prost(int64, tag = "1")]
+    seconds: i64,
+    #[prost(int32, tag = "2")]
+    nanos: i32,
+}
+
+async fn push(
+    vigil: &Vigil,
+    tenant: Option<&str>,
+    content_type: &str,
+    encoding: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, String) {
+    let mut req = vigil
+        .http()
+        .post(vigil.api_url("/loki/api/v1/push"))
+        .header("Content-Type", content_type)
+        .body(body);
+    if let Some(e) = encoding {
+        req = req.header("Content-Encoding", e);
+    }
+    if let Some(t) = tenant {
+        req = req.header(otlp::TENANT_HEADER, t);
+    }
+    let resp = req.send().await.expect("push");
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap_or_default())
+}
+
+async fn loki(
+    vigil: &Vigil,
+    tenant: Option<&str>,
+    path: &str,
+    params: &[(&str, String)],
+    categorize: bool,
+) -> (u16, Value, String) {
+    let url = reqwest::Url::parse_with_params(&vigil.api_url(path), params).expect("url");
+    let mut req = vigil.http().get(url);
+    if let Some(t) = tenant {
+        req = req.header(otlp::TENANT_HEADER, t);
+    }
+    if categorize {
+        req = req.header("X-Loki-Response-Encoding-Flags", "categorize-labels");
+    }
+    let resp = req.send().await.expect("query");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    )
+}
+
+fn lines(result: &Value) -> Vec<(Value, String, String)> {
+    let mut out = Vec::new();
+    for s in result.as_array().expect("streams") {
+        for v in s["values"].as_array().expect("values") {
+            out.push((
+                s["stream"].clone(),
+                v[0].as_str().expect("ts").to_string(),
+                v[1].as_str().expect("line").to_string(),
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_and_exported_logs_answer_through_the_loki_api() {
+    let vigil = Vigil::start().await;
+    let t0 = nanos(SystemTime::now()) - 600_000_000_000;
+    let sec = 1_000_000_000i64;
+
+    // JSON: five lines of {app="api", env="prod"}, three of them errors; one with metadata.
+    let values: Vec<Value> = (0..5)
+        .map(|i| {
+            let level = if i % 2 == 0 { "error" } else { "info" };
+            let line = format!("level={level} status={} msg=\"req {i}\"", 200 + 300 * (i % 2 == 0) as i32);
+            if i == 0 {
+                json!([(t0 + i * sec).to_string(), line, {"trace_id": "0af7651916cd43dd8448eb211c80319c"}])
+            } else {
+                json!([(t0 + i * sec).to_string(), line])
+            }
+        })
+        .collect();
+    let body = json!({"streams": [{"stream": {"app": "api", "env": "prod"}, "values": values}]});
+    let (status, text) = push(
+        &vigil,
+        None,
+        "application/json",
+        None,
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 204, "{text}");
+
+    // gzip-encoded JSON, another stream.
+    let body = json!({"streams": [{"stream": {"app": "worker"}, "values": [[(t0 + 10 * sec).to_string(), "job done"]]}]});
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(body.to_string().as_bytes()).expect("gzip");
+    let (status, text) = push(
+        &vigil,
+        None,
+        "application/json",
+        Some("gzip"),
+        gz.finish().expect("gzip"),
+    )
+    .await;
+    assert_eq!(status, 204, "{text}");
+
+    // Snappy protobuf, as Promtail and Alloy send it.
+    let pb = PushRequest {
+        streams: vec![StreamAdapter {
+            labels: r#"{app="web", env="prod"}"#.into(),
+            entries: (0..3)
+                .map(|i| EntryAdapter {
+                    timestamp: Some(Timestamp {
+                        seconds: (t0 + (20 + i) * sec) / sec,
+                        nanos: ((t0 + (20 + i) * sec) % sec) as i32,
+                    }),
+                    line: format!("GET /page/{i} 200"),
+                })
+                .collect(),
+        }],
+    };
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&pb.encode_to_vec())
+        .expect("snappy");
+    let (status, text) = push(&vigil, None, "application/x-protobuf", None, body).await;
+    assert_eq!(status, 204, "{text}");
+
+    // Another tenant's line, which the default tenant never sees.
+    let body = json!({"streams": [{"stream": {"app": "api"}, "values": [[(t0 + 2 * sec).to_string(), "level=error secret"]]}]});
+    let (status, _) = push(
+        &vigil,
+        Some("acme"),
+        "application/json",
+        None,
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 204);
+
+    // Log records from the OpenTelemetry SDK.
+    let exporter = otlp::log_exporter(&vigil, Transport::Grpc, None);
+    let t_otlp = SystemTime::UNIX_EPOCH + Duration::from_nanos((t0 + 30 * sec) as u64);
+    otlp::export_with_logger(exporter, otlp::resource(), move |logger| {
+        for (i, (sev, text)) in [
+            (Severity::Error, "payment failed"),
+            (Severity::Info, "payment ok"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut r = logger.create_log_record();
+            r.set_timestamp(t_otlp + Duration::from_secs(i as u64));
+            r.set_severity_number(sev);
+            r.set_body(AnyValue::from(text));
+            r.add_attribute("order.id", 42_i64);
+            logger.emit(r);
+        }
+    })
+    .await;
+
+    // Bad pushes.
+    let (status, text) = push(&vigil, None, "text/plain", None, b"x".to_vec()).await;
+    assert_eq!(status, 415, "{text}");
+    let (status, text) = push(
+        &vigil,
+        None,
+        "application/json",
+        None,
+        br#"{"streams":[{"stream":{"a":"b"},"values":[["1",{"x":1}]]}]}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("line must be a string"), "{text}");
+
+    let start = (t0 - sec).to_string();
+    let end = (t0 + 120 * sec).to_string();
+    let range = |q: &str| {
+        vec![
+            ("query", q.to_string()),
+            ("start", start.clone()),
+            ("end", end.clone()),
+        ]
+    };
+
+    for flushed in [false, true] {
+        if flushed {
+            vigil.flush().await;
+        }
+        // A log query, newest first by default, with a line filter the index pre-filters.
+        let result = poll("pushed lines visible", Duration::from_secs(10), || async {
+            let (status, body, text) = loki(
+                &vigil,
+                None,
+                "/loki/api/v1/query_range",
+                &range(r#"{app="api"} |= "error""#),
+                false,
+            )
+            .await;
+            let found = lines(&body["data"]["result"]);
+            if status == 200 && found.len() == 3 {
+                Ok(body)
+            } else {
+                Err(format!("{status}: {text}"))
+            }
+        })
+        .await;
+        assert_eq!(result["status"], "success");
+        assert_eq!(result["data"]["resultType"], "streams");
+        assert!(result["data"]["stats"]["summary"].is_object());
+        let got = lines(&result["data"]["result"]);
+        assert_eq!(
+            got[0].0,
+            json!({"app": "api", "env": "prod", "service_name": "api"})
+        );
+        let times: Vec<i64> = got.iter().map(|g| g.1.parse().unwrap()).collect();
+        assert_eq!(
+            times,
+            vec![t0 + 4 * sec, t0 + 2 * sec, t0],
+            "backward, newest first"
+        );
+        // Forward with a limit: the oldest two.
+        let mut p = range(r#"{env="prod"}"#);
+        p.push(("direction", "forward".into()));
+        p.push(("limit", "2".into()));
+        let (_, body, _) = loki(&vigil, None, "/loki/api/v1/query_range", &p, false).await;
+        let got = lines(&body["data"]["result"]);
+        assert_eq!(
+            got.iter().map(|g| g.2.as_str()).collect::<Vec<_>>(),
+            vec![
+                r#"level=error status=500 msg="req 0""#,
+                r#"level=info status=200 msg="req 1""#
+            ]
+        );
+        // The protobuf stream, its labels as sent (and Loki's service_name).
+        let (_, body, _) = loki(
+            &vigil,
+            None,
+            "/loki/api/v1/query_range",
+            &range(r#"{app="web"} | pattern "<method> <path> <status>" | path=~"/page/[12]""#),
+            false,
+        )
+        .await;
+        let got = lines(&body["data"]["result"]);
+        assert_eq!(got.len(), 2, "{body}");
+        let mut paths: Vec<&Value> = got.iter().map(|g| &g.0["path"]).collect();
+        paths.sort_by_key(|p| p.to_string());
+        assert_eq!(paths, vec!["/page/1", "/page/2"]);
+        assert_eq!(got[0].0["app"], "web");
+        assert_eq!(got[0].0["method"], "GET");
+        assert_eq!(got[0].0["service_name"], "web");
+        // Structured metadata in the categorize-labels encoding.
+        let (_, body, _) = loki(
+            &vigil,
+            None,
+            "/loki/api/v1/query_range",
+            &range(r#"{app="api"} | trace_id!="""#),
+            true,
+        )
+        .await;
+        assert_eq!(body["data"]["encodingFlags"], json!(["categorize-labels"]));
+        let values = &body["data"]["result"][0]["values"];
+        assert_eq!(values.as_array().map(Vec::len), Some(1), "{body}");
+        assert_eq!(
+            values[0][2]["structuredMetadata"]["trace_id"],
+            "0af7651916cd43dd8448eb211c80319c"
+        );
+        // A metric query at an instant.
+        let (status, body, text) = loki(
+            &vigil,
+            None,
+            "/loki/api/v1/query",
+            &[
+                (
+                    "query",
+                    r#"sum by (level) (count_over_time({app="api"} | logfmt [10m]))"#.to_string(),
+                ),
+                ("time", end.clone()),
+            ],
+            false,
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(body["data"]["resultType"], "vector");
+        let mut vector: Vec<(String, String)> = body["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["metric"]["level"].as_str().unwrap().to_string(),
+                    s["value"][1].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        vector.sort();
+        assert_eq!(
+            vector,
+            vec![("error".into(), "3".into()), ("info".into(), "2".into())]
+        );
+        // A range metric query: a matrix.
+        let mut p = range(r#"count_over_time({app="api"}[1m])"#);
+        p.push(("step", "60".into()));
+        let (_, body, _) = loki(&vigil, None, "/loki/api/v1/query_range", &p, false).await;
+        assert_eq!(body["data"]["resultType"], "matrix");
+        // Structured metadata joins a metric's labels, as in Loki: the line with a trace id
+        // is a series of its own.
+        let series = body["data"]["result"].as_array().unwrap();
+        assert_eq!(series.len(), 2, "{body}");
+        let total: f64 = series
+            .iter()
+            .flat_map(|s| s["values"].as_array().unwrap().iter())
+            .map(|v| v[1].as_str().unwrap().parse::<f64>().unwrap())
+            .sum();
+        assert_eq!(
+            total, 5.0,
+            "every line counted once over non-overlapping windows: {body}"
+        );
+        // OTLP records: service_name and promoted resource attributes are stream labels,
+        // the level and attributes structured metadata.
+        let (_, body, _) = loki(
+            &vigil,
+            None,
+            "/loki/api/v1/query_range",
+            &range(r#"{service_name="checkout"} | detected_level="error" | order_id="42""#),
+            false,
+        )
+        .await;
+        let got = lines(&body["data"]["result"]);
+        assert_eq!(got.len(), 1, "{body}");
+        assert_eq!(got[0].2, "payment failed");
+        assert_eq!(got[0].0["deployment_environment"], "e2e");
+        assert_eq!(got[0].0["service_instance_id"], otlp::INSTANCE);
+        // Labels, label values, series.
+        let (_, body, _) = loki(
+            &vigil,
+            None,
+            "/loki/api/v1/labels",
+            &[("start", start.clone()), ("end", end.clone())],
+            false,
+        )
+        .await;
+        let names = body["data"].as_array().unwrap().clone();
+        for n in ["app", "env", "service_name", "deployment_environment"] {
+            assert!(names.contains(&json!(n)), "{n} in {names:?}");
+        }
+        let (_, body, _) = loki(
+            &vigil,
+            None,
+            "/loki/api/v1/label/app/values",
+            &[("start", start.clone()), ("end", end.clone())],
+            false,
+        )
+        .await;
+        assert_eq!(body["data"], json!(["api", "web", "worker"]));
+        let (_, body, _) = loki(
+            &vigil,
+            None,
+            "/loki/api/v1/series",
+            &[
+                ("match[]", r#"{env="prod"}"#.to_string()),
+                ("start", start.clone()),
+                ("end", end.clone()),
+            ],
+            false,
+        )
+        .await;
+        assert_eq!(body["data"].as_array().map(Vec::len), Some(2), "{body}");
+        // The other tenant sees its line and only it.
+        let (_, body, _) = loki(
+            &vigil,
+            Some("acme"),
+            "/loki/api/v1/query_range",
+            &range(r#"{app="api"}"#),
+            false,
+        )
+        .await;
+        let got = lines(&body["data"]["result"]);
+        assert_eq!(
+            got.iter().map(|g| g.2.as_str()).collect::<Vec<_>>(),
+            vec!["level=error secret"]
+        );
+    }
+
+    // Errors as Loki gives them.
+    let (status, _, text) = loki(
+        &vigil,
+        None,
+        "/loki/api/v1/query_range",
+        &range(r#"{app="api""#),
+        false,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        text.trim(),
+        "parse error at line 1, col 11: syntax error: unexpected $end, expecting } or ,"
+    );
+    let (status, _, text) = loki(
+        &vigil,
+        None,
+        "/loki/api/v1/query",
+        &[("query", r#"{app="api"}"#.to_string())],
+        false,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        text.contains("log queries are not supported as an instant query type"),
+        "{text}"
+    );
+    let (status, _, text) = loki(
+        &vigil,
+        None,
+        "/loki/api/v1/query_range",
+        &range(r#"count_over_time({app="api"} | logfmt --strict | unwrap status [1m])"#),
+        false,
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+}
