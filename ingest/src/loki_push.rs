@@ -158,11 +158,14 @@ fn inflate(compressed: &[u8], limit: usize) -> Result<Bytes> {
     Ok(Bytes::from(out))
 }
 
-/// One pushed stream: its labels and entries (ns, line, structured metadata).
+/// A pushed entry: Unix nanoseconds, line, structured metadata.
+type PushedEntry = (i64, String, Vec<(String, String)>);
+
+/// One pushed stream: its labels and entries.
 #[derive(Debug, Clone, PartialEq)]
 struct PushedStream {
     labels: BTreeMap<String, String>,
-    entries: Vec<(i64, String, Vec<(String, String)>)>,
+    entries: Vec<PushedEntry>,
 }
 
 fn bad(msg: impl Into<String>) -> Error {

@@ -941,7 +941,7 @@ pub fn selections(expr: &Expr, start: i64, end: i64) -> Vec<Selection> {
                 line_filters: leading_filters(&range.log),
             }),
             MetricExpr::Vector { expr, .. } | MetricExpr::LabelReplace { expr, .. } => {
-                walk(expr, start, end, out)
+                walk(expr, start, end, out);
             }
             MetricExpr::Binary { lhs, rhs, .. } => {
                 walk(lhs, start, end, out);

@@ -114,7 +114,7 @@ pub(crate) fn streams(batches: &[RecordBatch], promoted: &[String]) -> Result<Ve
             let mut metadata: Vec<(String, String)> = Vec::new();
             labels.insert("service_name".into(), service.value(row).to_string());
             for (k, v) in map_pairs(&resource, &rk, &rv, row) {
-                if promoted.iter().any(|p| *p == k) {
+                if promoted.contains(&k) {
                     labels.insert(k.replace('.', "_"), v);
                 } else if k == "service.name" {
                 } else if label_name(&k) {
