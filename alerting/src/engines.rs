@@ -12,7 +12,7 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use common::Tenant;
 use futures::future::BoxFuture;
 use promql::value::{Labels, Sample, Value};
-use query::{PromEngine, SqlEngine, SqlLimits, SqlResult};
+use query::{LokiAnswer, LokiEngine, PromEngine, SqlEngine, SqlLimits, SqlResult};
 
 use crate::group::Backend;
 use crate::rules::Language;
@@ -34,6 +34,8 @@ pub struct Engines {
     pub sql: Arc<SqlEngine>,
     /// Limits of SQL rules' queries.
     pub sql_limits: SqlLimits,
+    /// LogQL.
+    pub loki: Arc<LokiEngine>,
     /// Where samples go.
     pub sink: Arc<dyn SampleSink>,
 }
@@ -73,6 +75,38 @@ impl Backend for EngineBackend {
                     ))
                     .map_err(|e| e.client_message())?;
                 sql_vector(&result, t).map(Value::Vector)
+            }
+            Language::LogQl => {
+                let ns = t.saturating_mul(1_000_000);
+                let answer = self
+                    .runtime
+                    .block_on(
+                        self.engines
+                            .loki
+                            .query(&self.tenant, expr, ns, ns, 1, 1, true, true),
+                    )
+                    .map_err(|e| e.client_message())?;
+                Ok(match answer {
+                    LokiAnswer::Value(logql::eval::Value::Vector(v)) => Value::Vector(
+                        v.into_iter()
+                            .map(|s| Sample {
+                                labels: Labels::new(s.labels.into_iter().collect()),
+                                t,
+                                v: s.value,
+                                drop_name: false,
+                            })
+                            .collect(),
+                    ),
+                    LokiAnswer::Value(logql::eval::Value::Scalar(v)) => {
+                        Value::Vector(vec![Sample {
+                            labels: Labels::new(Vec::new()),
+                            t,
+                            v,
+                            drop_name: false,
+                        }])
+                    }
+                    _ => return Err("a LogQL rule must give a vector".into()),
+                })
             }
         }
     }

@@ -188,7 +188,7 @@ impl Group {
                             &defaults.external_url,
                         )
                 });
-                let language = r.language.or(group.language).unwrap_or_default();
+                let language = Language::of(r.language, group.language, &r.expr);
                 let expr = r.expr.trim();
                 let query = match language {
                     Language::PromQl => promql::parse(expr)

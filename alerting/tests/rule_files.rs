@@ -249,3 +249,47 @@ fn errors_name_the_line_and_column_prometheus_names() {
         ["yaml: unmarshal errors:\n  line 6: field annotation not found in type rulefmt.Rule"]
     );
 }
+
+/// Loki's ruler files (`../shared/conformance/logql/ruler-testdata/`, AGPL-3.0, read at test
+/// time): lokitool's format (a `namespace` per document) with LogQL expressions, which load and
+/// check as LogQL rules; `loki_basic_failure.yaml` (a group without a name) is refused.
+#[test]
+fn lokis_ruler_files_load_with_logql_rules() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/conformance/logql/ruler-testdata");
+    assert!(dir.is_dir(), "no Loki ruler corpus at {}", dir.display());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("corpus")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 7);
+    let mut logql_rules = 0;
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let parsed = parse_file(path, ParseOptions::default());
+        if name == "loki_basic_failure.yaml" {
+            let errors = parsed.expect_err("an unnamed group is refused");
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.contains("Groupname must not be empty")),
+                "{errors:?}"
+            );
+            continue;
+        }
+        let file = parsed.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert!(!file.groups.is_empty(), "{name}");
+        for g in &file.groups {
+            for r in &g.rules {
+                if alerting::rules::Language::of(r.language, g.language, &r.expr)
+                    == alerting::rules::Language::LogQl
+                {
+                    logql_rules += 1;
+                }
+            }
+        }
+    }
+    assert!(logql_rules >= 4, "{logql_rules} LogQL rules found");
+}

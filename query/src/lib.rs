@@ -22,6 +22,8 @@ mod sql;
 pub use error::{Error, Result};
 pub use executor::QueryExecutor;
 pub use http::{kit, loki_router, prometheus_router, sql_router, ARROW_STREAM, SQL_PATH};
-pub use loki::{LokiAnswer, LokiEngine, LokiLimits, DEFAULT_PROMOTED};
+pub use loki::{
+    DetectedField, IndexStats, LokiAnswer, LokiEngine, LokiLimits, Pattern, DEFAULT_PROMOTED,
+};
 pub use prometheus::{FamilyMetadata, PromEngine, PromLimits, SeriesExemplars, SeriesRow, Steps};
 pub use sql::{session_for_tenant, SqlEngine, SqlLimits, SqlResult};

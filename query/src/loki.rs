@@ -6,4 +6,6 @@
 mod engine;
 mod rows;
 
-pub use engine::{LokiAnswer, LokiEngine, LokiLimits, DEFAULT_PROMOTED};
+pub use engine::{
+    DetectedField, IndexStats, LokiAnswer, LokiEngine, LokiLimits, Pattern, DEFAULT_PROMOTED,
+};

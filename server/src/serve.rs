@@ -377,6 +377,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 prometheus: Arc::clone(&prometheus),
                 sql: Arc::clone(&sql),
                 sql_limits: sql_limits.clone(),
+                loki: Arc::clone(&loki),
                 sink: Arc::new(crate::rules::IngestSink(Arc::clone(&ingest_state))),
             },
         )
@@ -415,7 +416,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }),
         )
         .merge(ingest::remote_write_router(Arc::clone(&ingest_state)))
-        .merge(query::loki_router(loki))
+        .merge(query::loki_router(Arc::clone(&loki)))
         .merge(ingest::loki_push_router(Arc::clone(&ingest_state)))
         .route(
             "/api/v1/admin/flush",

@@ -50,6 +50,8 @@ pub enum Language {
     /// SQL over Vigil's tables: each row is a result, its `value` column the value and its
     /// other columns (text) the labels.
     Sql,
+    /// LogQL metric queries over the logs (Loki's ruler rules).
+    LogQl,
 }
 
 impl Language {
@@ -58,6 +60,24 @@ impl Language {
         match self {
             Language::PromQl => "promql",
             Language::Sql => "sql",
+            Language::LogQl => "logql",
+        }
+    }
+
+    /// The language of a rule: as the rule or its group names it, else PromQL, or LogQL for an
+    /// expression that is no PromQL but a LogQL metric query (Loki's ruler files read
+    /// unchanged). `count_over_time({app="a"}[5m])` is valid PromQL too: such a rule needs
+    /// `language: logql`.
+    pub fn of(rule: Option<Language>, group: Option<Language>, expr: &str) -> Language {
+        if let Some(l) = rule.or(group) {
+            return l;
+        }
+        if promql::parse(expr).is_err()
+            && matches!(logql::parse(expr), Ok(logql::ast::Expr::Metric(_)))
+        {
+            Language::LogQl
+        } else {
+            Language::PromQl
         }
     }
 
@@ -66,6 +86,7 @@ impl Language {
         match name.to_ascii_lowercase().as_str() {
             "promql" => Some(Language::PromQl),
             "sql" => Some(Language::Sql),
+            "logql" => Some(Language::LogQl),
             _ => None,
         }
     }

@@ -26,7 +26,7 @@ pub(super) fn validate(file: &RuleFile, names: NameValidation) -> Vec<String> {
             }
         }
         for (i, r) in g.rules.iter().enumerate() {
-            let language = r.language.or(g.language).unwrap_or_default();
+            let language = Language::of(r.language, g.language, &r.expr);
             for e in rule_errors(r, language, names) {
                 let at = match (e.node, e.alt) {
                     (Some(n), Some(a)) => format!("{n}: {a}: "),
@@ -81,6 +81,15 @@ fn rule_errors(r: &Rule, language: Language, names: NameValidation) -> Vec<RuleE
     }
     if r.expr.is_empty() {
         out.push(at(r.at.expr, "field 'expr' must be set in rule"));
+    } else if language == Language::LogQl {
+        match logql::parse(&r.expr) {
+            Ok(logql::ast::Expr::Metric(_)) => {}
+            Ok(logql::ast::Expr::Log(_)) => out.push(at(
+                r.at.expr,
+                "could not parse expression: a LogQL rule needs a metric query, not a log query",
+            )),
+            Err(e) => out.push(at(r.at.expr, format!("could not parse expression: {e}"))),
+        }
     } else if language != Language::PromQl {
         // SQL is planned when the rule is evaluated; a statement that does not plan is the
         // rule's error on the rules API.

@@ -20,14 +20,20 @@ pub(super) fn decode(text: &str, ignore_unknown: bool) -> Result<RuleFile, Strin
     parser
         .load(&mut loader, true)
         .map_err(|e| format!("yaml: line {}: {}", e.marker().line(), e.info()))?;
-    let Some(root) = loader.into_documents().into_iter().next() else {
+    let documents = loader.into_documents();
+    let Some(root) = documents.first() else {
         return Ok(RuleFile::default());
     };
     let mut decoder = Decoder {
         errors: Vec::new(),
         ignore_unknown,
     };
-    let file = decoder.file(&root);
+    let mut file = decoder.file(root);
+    // lokitool's and mimirtool's files hold one namespace per document (`---`).
+    for more in &documents[1..] {
+        let next = decoder.file(more);
+        file.groups.extend(next.groups);
+    }
     if decoder.errors.is_empty() {
         Ok(file)
     } else {
@@ -97,6 +103,9 @@ impl Decoder {
         for (name, key, value) in self.fields(root, "rulefmt.RuleGroups") {
             match name {
                 "groups" => file.groups = self.list(value, "[]rulefmt.RuleGroup", Self::group),
+                // lokitool's and mimirtool's files name their namespace; the groups are what
+                // counts here.
+                "namespace" => {}
                 _ => self.unknown(key, name, "rulefmt.RuleGroups"),
             }
         }
@@ -229,7 +238,7 @@ impl Decoder {
         let language = Language::from_name(&name);
         if language.is_none() {
             self.errors.push(format!(
-                "line {}: unknown rule language {name:?}: use promql or sql",
+                "line {}: unknown rule language {name:?}: use promql, sql or logql",
                 pos(node).line
             ));
         }

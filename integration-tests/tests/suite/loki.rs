@@ -427,6 +427,162 @@ async fn pushed_and_exported_logs_answer_through_the_loki_api() {
         );
     }
 
+    // Index statistics, volumes, detected labels and fields, patterns: what Grafana's log
+    // volume panel and Logs Drilldown ask.
+    let span = |q: &str| {
+        vec![
+            ("query", q.to_string()),
+            ("start", start.clone()),
+            ("end", end.clone()),
+        ]
+    };
+    let (status, body, text) = loki(
+        &vigil,
+        None,
+        "/loki/api/v1/index/stats",
+        &span(r#"{env="prod"}"#),
+        false,
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    let api_bytes: u64 = (0..5)
+        .map(|i| {
+            format!(
+                "level={} status={} msg=\"req {i}\"",
+                if i % 2 == 0 { "error" } else { "info" },
+                if i % 2 == 0 { 500 } else { 200 }
+            )
+            .len() as u64
+        })
+        .sum();
+    let web_bytes: u64 = (0..3)
+        .map(|i| format!("GET /page/{i} 200").len() as u64)
+        .sum();
+    assert_eq!(body["streams"], 2);
+    assert_eq!(body["entries"], 8);
+    assert_eq!(body["bytes"], api_bytes + web_bytes);
+    // A chunk per stream and hour of lines: two, or more when an hour ends among them.
+    assert!(
+        (2..=4).contains(&body["chunks"].as_u64().unwrap()),
+        "{body}"
+    );
+    let (_, body, _) = loki(
+        &vigil,
+        None,
+        "/loki/api/v1/index/volume",
+        &[
+            ("query", r#"{env="prod"}"#.to_string()),
+            ("start", start.clone()),
+            ("end", end.clone()),
+            ("targetLabels", "app".into()),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(body["data"]["resultType"], "vector");
+    let vols: Vec<(String, String)> = body["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["metric"]["app"].as_str().unwrap().to_string(),
+                r["value"][1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        vols,
+        vec![
+            ("api".to_string(), api_bytes.to_string()),
+            ("web".to_string(), web_bytes.to_string())
+        ],
+        "largest first"
+    );
+    let (_, body, _) = loki(
+        &vigil,
+        None,
+        "/loki/api/v1/index/volume_range",
+        &[
+            ("query", r#"{app="api"}"#.to_string()),
+            ("start", start.clone()),
+            ("end", end.clone()),
+            ("step", "60".into()),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(body["data"]["resultType"], "matrix");
+    let total: u64 = body["data"]["result"][0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v[1].as_str().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, api_bytes);
+    let (_, body, _) = loki(
+        &vigil,
+        None,
+        "/loki/api/v1/detected_labels",
+        &span(r#"{env="prod"}"#),
+        false,
+    )
+    .await;
+    assert_eq!(
+        body["detectedLabels"],
+        json!([{"label": "app", "cardinality": 2}, {"label": "env", "cardinality": 1}])
+    );
+    let (_, body, _) = loki(
+        &vigil,
+        None,
+        "/loki/api/v1/detected_fields",
+        &span(r#"{app="api"}"#),
+        false,
+    )
+    .await;
+    let fields = body["fields"].as_array().expect("fields");
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f["label"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} in {body}"))
+    };
+    assert_eq!(
+        field("status"),
+        json!({"label": "status", "type": "int", "cardinality": 2, "parsers": ["logfmt"]})
+    );
+    assert_eq!(
+        field("trace_id")["parsers"],
+        Value::Null,
+        "structured metadata has no parser"
+    );
+    let (_, body, _) = loki(
+        &vigil,
+        None,
+        "/loki/api/v1/detected_field/level/values",
+        &span(r#"{app="api"}"#),
+        false,
+    )
+    .await;
+    assert_eq!(body["values"], json!(["error", "info"]));
+    let (_, body, _) = loki(
+        &vigil,
+        None,
+        "/loki/api/v1/patterns",
+        &span(r#"{app="web"}"#),
+        false,
+    )
+    .await;
+    assert_eq!(body["data"][0]["pattern"], "GET <_>", "{body}");
+    let count: u64 = body["data"][0]["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[1].as_u64().unwrap())
+        .sum();
+    assert_eq!(count, 3);
+
     // Errors as Loki gives them.
     let (status, _, text) = loki(
         &vigil,
@@ -463,4 +619,83 @@ async fn pushed_and_exported_logs_answer_through_the_loki_api() {
     )
     .await;
     assert_eq!(status, 400, "{text}");
+}
+
+/// Alerting and recording rules in LogQL, as Loki's ruler runs them: the rule's expression is
+/// told apart from PromQL by parsing (or named with `language: logql`); the alert fires from
+/// lines pushed now, and the recorded series is read back through PromQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logql_rules_alert_and_record() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        r#"groups:
+  - name: logs
+    interval: 1s
+    rules:
+      - alert: ApiErrors
+        expr: sum by (app) (count_over_time({app="api"} |= "error" [1m])) > 1
+        labels:
+          severity: page
+        annotations:
+          summary: "{{ $labels.app }} logged {{ $value }} errors"
+      - record: app:log_lines:count1m
+        language: logql
+        expr: sum by (app) (count_over_time({app="api"}[1m]))
+"#,
+    )
+    .expect("rules");
+    let vigil = Vigil::start_with(&[
+        ("VIGIL_RULE_FILES", rules.to_str().expect("utf-8")),
+        ("VIGIL_EVALUATION_INTERVAL", "1s"),
+    ])
+    .await;
+    let now = nanos(SystemTime::now());
+    let values: Vec<Value> = (0..3)
+        .map(|i| {
+            json!([
+                (now - i * 1_000_000).to_string(),
+                format!("level=error n={i}")
+            ])
+        })
+        .collect();
+    let body = json!({"streams": [{"stream": {"app": "api"}, "values": values}]});
+    let (status, text) = push(
+        &vigil,
+        None,
+        "application/json",
+        None,
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 204, "{text}");
+    let alert = poll("the LogQL alert fires", Duration::from_secs(30), || async {
+        let (_, body) = vigil.get("/api/v1/alerts").await;
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        match v["data"]["alerts"].as_array().and_then(|a| a.first()) {
+            Some(a) if a["state"] == "firing" => Ok(a.clone()),
+            _ => Err(body),
+        }
+    })
+    .await;
+    assert_eq!(alert["labels"]["alertname"], "ApiErrors");
+    assert_eq!(alert["labels"]["app"], "api");
+    assert_eq!(alert["annotations"]["summary"], "api logged 3 errors");
+    let (_, rules_body) = vigil.get("/api/v1/rules").await;
+    assert!(rules_body.contains(r#""language":"logql""#), "{rules_body}");
+    let value = poll(
+        "the recorded series is queryable",
+        Duration::from_secs(30),
+        || async {
+            let (_, body) = vigil.get("/api/v1/query?query=app:log_lines:count1m").await;
+            let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            match v["data"]["result"].as_array().and_then(|r| r.first()) {
+                Some(s) => Ok(s["value"][1].as_str().unwrap_or("").to_string()),
+                None => Err(body),
+            }
+        },
+    )
+    .await;
+    assert_eq!(value, "3");
 }

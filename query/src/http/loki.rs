@@ -37,6 +37,22 @@ pub(crate) fn router(engine: Arc<LokiEngine>) -> Router {
         .route("/loki/api/v1/label/{name}/values", get(label_values))
         .route("/loki/api/v1/series", get(series).post(series))
         .route("/loki/api/v1/status/buildinfo", get(buildinfo))
+        .route(
+            "/loki/api/v1/index/stats",
+            get(index_stats).post(index_stats),
+        )
+        .route("/loki/api/v1/index/volume", get(volume).post(volume))
+        .route(
+            "/loki/api/v1/index/volume_range",
+            get(volume_range).post(volume_range),
+        )
+        .route("/loki/api/v1/detected_labels", get(detected_labels))
+        .route("/loki/api/v1/detected_fields", get(detected_fields))
+        .route(
+            "/loki/api/v1/detected_field/{name}/values",
+            get(detected_field_values),
+        )
+        .route("/loki/api/v1/patterns", get(patterns))
         .with_state(engine);
     instrument(API, routes)
 }
@@ -434,6 +450,264 @@ async fn series(
         selectors.extend(params.all("match").into_iter().map(str::to_string));
         let sets = engine.series(&tenant, &selectors, start, end).await?;
         Ok(json!({"status": "success", "data": sets.iter().map(labels_json).collect::<Vec<_>>()}))
+    };
+    match run.await {
+        Ok(j) => ok(j),
+        Err(e) => error(&e),
+    }
+}
+
+/// The selector of a request (`query`, `{}`-less queries refused by the parser).
+fn selector(params: &Params) -> Result<String> {
+    Ok(params.required("query")?.to_string())
+}
+
+async fn index_stats(
+    State(engine): State<Arc<LokiEngine>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let run = async {
+        let params = Params::from(q.as_deref(), &headers, &body);
+        let tenant = tenant(&headers)?;
+        let (start, end) = range(&params)?;
+        let s = engine
+            .index_stats(&tenant, &selector(&params)?, start, end)
+            .await?;
+        Ok(
+            json!({"streams": s.streams, "chunks": s.chunks, "bytes": s.bytes, "entries": s.entries}),
+        )
+    };
+    match run.await {
+        Ok(j) => ok(j),
+        Err(e) => error(&e),
+    }
+}
+
+async fn volume_answer(
+    engine: &LokiEngine,
+    params: &Params,
+    headers: &HeaderMap,
+    ranged: bool,
+) -> Result<Json> {
+    let tenant = tenant(headers)?;
+    let (start, end) = range(params)?;
+    let step = if ranged {
+        match params.get("step") {
+            None | Some("") => default_step(start, end),
+            Some(s) => parse_duration("step", s)? * 1_000_000,
+        }
+    } else {
+        0
+    };
+    let target: Vec<String> = params
+        .get("targetLabels")
+        .map(|t| {
+            t.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let by_series = params.get("aggregateBy") == Some("series");
+    let limit = match params.get("limit") {
+        None | Some("") => 100,
+        Some(l) => l
+            .parse()
+            .map_err(|_| Error::BadData(format!("invalid limit {l:?}")))?,
+    };
+    let volumes = engine
+        .volume(
+            &tenant,
+            &selector(params)?,
+            start,
+            end,
+            step,
+            &target,
+            by_series,
+            limit,
+        )
+        .await?;
+    let result: Vec<Json> = volumes
+        .iter()
+        .map(|(labels, points)| {
+            if ranged {
+                let values: Vec<Json> = points
+                    .iter()
+                    .map(|(t, b)| json!([seconds(*t), b.to_string()]))
+                    .collect();
+                json!({"metric": labels_json(labels), "values": values})
+            } else {
+                let total: u64 = points.iter().map(|p| p.1).sum();
+                json!({"metric": labels_json(labels), "value": [seconds(end), total.to_string()]})
+            }
+        })
+        .collect();
+    Ok(json!({
+        "status": "success",
+        "data": {"resultType": if ranged { "matrix" } else { "vector" }, "result": result, "stats": stats()},
+    }))
+}
+
+async fn volume(
+    State(engine): State<Arc<LokiEngine>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = Params::from(q.as_deref(), &headers, &body);
+    match volume_answer(&engine, &params, &headers, false).await {
+        Ok(j) => ok(j),
+        Err(e) => error(&e),
+    }
+}
+
+async fn volume_range(
+    State(engine): State<Arc<LokiEngine>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let params = Params::from(q.as_deref(), &headers, &body);
+    match volume_answer(&engine, &params, &headers, true).await {
+        Ok(j) => ok(j),
+        Err(e) => error(&e),
+    }
+}
+
+async fn detected_labels(
+    State(engine): State<Arc<LokiEngine>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let run = async {
+        let params = Params::from(q.as_deref(), &headers, &[]);
+        let tenant = tenant(&headers)?;
+        let (start, end) = range(&params)?;
+        let query = params
+            .get("query")
+            .filter(|q| !q.is_empty())
+            .unwrap_or(r#"{service_name=~".+"}"#);
+        let labels = engine.detected_labels(&tenant, query, start, end).await?;
+        let list: Vec<Json> = labels
+            .iter()
+            .map(|(l, c)| json!({"label": l, "cardinality": c}))
+            .collect();
+        Ok(json!({"detectedLabels": list}))
+    };
+    match run.await {
+        Ok(j) => ok(j),
+        Err(e) => error(&e),
+    }
+}
+
+fn line_limit(params: &Params) -> Result<usize> {
+    match params.get("line_limit") {
+        None | Some("") => Ok(1000),
+        Some(l) => l
+            .parse()
+            .map_err(|_| Error::BadData(format!("invalid line_limit {l:?}"))),
+    }
+}
+
+async fn detected_fields(
+    State(engine): State<Arc<LokiEngine>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let run = async {
+        let params = Params::from(q.as_deref(), &headers, &[]);
+        let tenant = tenant(&headers)?;
+        let (start, end) = range(&params)?;
+        let fields = engine
+            .detected_fields(
+                &tenant,
+                &selector(&params)?,
+                start,
+                end,
+                line_limit(&params)?,
+            )
+            .await?;
+        let list: Vec<Json> = fields
+            .iter()
+            .map(|(f, _)| {
+                json!({
+                    "label": f.label,
+                    "type": f.kind,
+                    "cardinality": f.cardinality,
+                    "parsers": if f.parsers.is_empty() { Json::Null } else { json!(f.parsers) },
+                })
+            })
+            .collect();
+        Ok(json!({"fields": list, "limit": line_limit(&params)?}))
+    };
+    match run.await {
+        Ok(j) => ok(j),
+        Err(e) => error(&e),
+    }
+}
+
+async fn detected_field_values(
+    State(engine): State<Arc<LokiEngine>>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let run = async {
+        let params = Params::from(q.as_deref(), &headers, &[]);
+        let tenant = tenant(&headers)?;
+        let (start, end) = range(&params)?;
+        let fields = engine
+            .detected_fields(
+                &tenant,
+                &selector(&params)?,
+                start,
+                end,
+                line_limit(&params)?,
+            )
+            .await?;
+        let values = fields
+            .into_iter()
+            .find(|(f, _)| f.label == name)
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        Ok(json!({"values": values, "limit": line_limit(&params)?}))
+    };
+    match run.await {
+        Ok(j) => ok(j),
+        Err(e) => error(&e),
+    }
+}
+
+async fn patterns(
+    State(engine): State<Arc<LokiEngine>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let run = async {
+        let params = Params::from(q.as_deref(), &headers, &[]);
+        let tenant = tenant(&headers)?;
+        let (start, end) = range(&params)?;
+        let step = match params.get("step") {
+            None | Some("") => default_step(start, end),
+            Some(s) => parse_duration("step", s)? * 1_000_000,
+        };
+        let found = engine
+            .patterns(&tenant, &selector(&params)?, start, end, step)
+            .await?;
+        let data: Vec<Json> = found
+            .iter()
+            .map(|(p, level, samples)| {
+                let samples: Vec<Json> = samples
+                    .iter()
+                    .map(|(t, n)| json!([t.div_euclid(1_000_000_000), n]))
+                    .collect();
+                json!({"pattern": p, "level": level, "samples": samples})
+            })
+            .collect();
+        Ok(json!({"status": "success", "data": data}))
     };
     match run.await {
         Ok(j) => ok(j),

@@ -327,3 +327,394 @@ impl LokiEngine {
         Ok(values)
     }
 }
+
+/// What `/index/stats` answers: streams, chunks (segments, counted per stream and day), bytes
+/// and entries of the lines a selector holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IndexStats {
+    /// Streams.
+    pub streams: u64,
+    /// Chunks: Vigil has none; one per stream and hour of lines, as Loki's chunk count goes.
+    pub chunks: u64,
+    /// Bytes of the lines.
+    pub bytes: u64,
+    /// Lines.
+    pub entries: u64,
+}
+
+/// A field Grafana's Logs Drilldown may filter on: its name, type, distinct values and the
+/// parsers that found it (none for structured metadata).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectedField {
+    /// The field.
+    pub label: String,
+    /// `string`, `int`, `float`, `boolean`, `duration` or `bytes`.
+    pub kind: &'static str,
+    /// Distinct values.
+    pub cardinality: u64,
+    /// `json`, `logfmt`; empty for structured metadata.
+    pub parsers: Vec<&'static str>,
+}
+
+impl LokiEngine {
+    /// The streams of the log query `query` (a selector and its pipeline) in `[start, end)`,
+    /// at most `limit` lines, newest first.
+    pub async fn lines(
+        &self,
+        tenant: &Tenant,
+        query: &str,
+        start: i64,
+        end: i64,
+        limit: usize,
+    ) -> Result<Vec<Stream>> {
+        match self
+            .query(tenant, query, start, end, 1, limit, true, false)
+            .await?
+        {
+            LokiAnswer::Streams(s) => Ok(s),
+            LokiAnswer::Value(_) => Err(Error::BadData(
+                "only log queries (a stream selector and its pipeline) are allowed here".into(),
+            )),
+        }
+    }
+
+    /// The streams of the selector `query` in `[start, end]`, unfiltered by any pipeline.
+    async fn selected(
+        &self,
+        tenant: &Tenant,
+        query: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Stream>> {
+        let log = logql::parse_log(query).map_err(|e| Error::BadData(e.to_string()))?;
+        let sel = Selection {
+            matchers: log.matchers,
+            start,
+            end,
+            line_filters: Vec::new(),
+        };
+        let limits = SqlLimits {
+            max_result_rows: self.limits.max_lines_read,
+            timeout: self.limits.timeout,
+        };
+        self.read(tenant, &sel, &limits).await
+    }
+
+    /// `/index/stats` of the selector `query` in `[start, end]`.
+    pub async fn index_stats(
+        &self,
+        tenant: &Tenant,
+        query: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<IndexStats> {
+        let streams = self.selected(tenant, query, start, end).await?;
+        let mut out = IndexStats::default();
+        for s in &streams {
+            out.streams += 1;
+            let mut hours = std::collections::BTreeSet::new();
+            for e in &s.entries {
+                out.entries += 1;
+                out.bytes += e.line.len() as u64;
+                hours.insert(e.ts.div_euclid(3_600_000_000_000));
+            }
+            out.chunks += hours.len() as u64;
+        }
+        Ok(out)
+    }
+
+    /// Bytes of the lines of the selector `query` per label set (`target` labels, else the
+    /// labels the selector names; every stream label with `by_series`), summed over each step
+    /// of `[start, end]` (one step covering all of it when `step` is 0), largest first, at most
+    /// `limit` label sets.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn volume(
+        &self,
+        tenant: &Tenant,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+        target: &[String],
+        by_series: bool,
+        limit: usize,
+    ) -> Result<Vec<(Labels, Vec<(i64, u64)>)>> {
+        let log = logql::parse_log(query).map_err(|e| Error::BadData(e.to_string()))?;
+        let names: Vec<String> = if !target.is_empty() {
+            target.to_vec()
+        } else {
+            log.matchers.iter().map(|m| m.name.clone()).collect()
+        };
+        let streams = self.selected(tenant, query, start, end).await?;
+        let mut by: std::collections::BTreeMap<Labels, std::collections::BTreeMap<i64, u64>> =
+            std::collections::BTreeMap::new();
+        for s in &streams {
+            let key: Labels = if by_series && target.is_empty() {
+                s.labels.clone()
+            } else {
+                s.labels
+                    .iter()
+                    .filter(|(k, _)| names.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            };
+            let points = by.entry(key).or_default();
+            for e in &s.entries {
+                let t = if step > 0 {
+                    // The step whose window `(t - step, t]` holds the line.
+                    start + (e.ts - start + step - 1).div_euclid(step) * step
+                } else {
+                    end
+                };
+                *points.entry(t).or_default() += e.line.len() as u64;
+            }
+        }
+        let mut out: Vec<(Labels, Vec<(i64, u64)>)> = by
+            .into_iter()
+            .map(|(l, p)| (l, p.into_iter().collect()))
+            .collect();
+        out.sort_by_key(|(l, p)| {
+            (
+                std::cmp::Reverse(p.iter().map(|x| x.1).sum::<u64>()),
+                l.clone(),
+            )
+        });
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// The stream labels of the selector `query` in `[start, end]` with their distinct values,
+    /// for Grafana's label browser in Logs Drilldown (`service_name` and labels of one value
+    /// per stream left out as Loki leaves them out).
+    pub async fn detected_labels(
+        &self,
+        tenant: &Tenant,
+        query: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<(String, u64)>> {
+        let streams = self.selected(tenant, query, start, end).await?;
+        let mut values: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            std::collections::BTreeMap::new();
+        for s in &streams {
+            for (k, v) in &s.labels {
+                values.entry(k.clone()).or_default().insert(v.clone());
+            }
+        }
+        Ok(values
+            .into_iter()
+            .filter(|(k, _)| k != "service_name")
+            .map(|(k, v)| (k, v.len() as u64))
+            .collect())
+    }
+
+    /// The fields of the lines of `query` (structured metadata, and what `json` and `logfmt`
+    /// find in the lines), with their types and distinct values, from at most `line_limit` of
+    /// the newest lines.
+    pub async fn detected_fields(
+        &self,
+        tenant: &Tenant,
+        query: &str,
+        start: i64,
+        end: i64,
+        line_limit: usize,
+    ) -> Result<Vec<(DetectedField, Vec<String>)>> {
+        let streams = self.lines(tenant, query, start, end, line_limit).await?;
+        let mut fields: std::collections::BTreeMap<
+            String,
+            (
+                std::collections::BTreeSet<String>,
+                std::collections::BTreeSet<&'static str>,
+            ),
+        > = std::collections::BTreeMap::new();
+        for s in &streams {
+            for e in &s.entries {
+                for (k, v) in &e.metadata {
+                    fields.entry(k.clone()).or_default().0.insert(v.clone());
+                }
+                let (parser, found) = parse_fields(&e.line);
+                for (k, v) in found {
+                    if s.labels.contains_key(&k) {
+                        continue;
+                    }
+                    let f = fields.entry(k).or_default();
+                    f.0.insert(v);
+                    if let Some(p) = parser {
+                        f.1.insert(p);
+                    }
+                }
+            }
+        }
+        Ok(fields
+            .into_iter()
+            .map(|(label, (values, parsers))| {
+                let kind = field_kind(&values);
+                (
+                    DetectedField {
+                        label,
+                        kind,
+                        cardinality: values.len() as u64,
+                        parsers: parsers.into_iter().collect(),
+                    },
+                    values.into_iter().collect(),
+                )
+            })
+            .collect())
+    }
+}
+
+/// The fields of a line: JSON's top-level leaves, or logfmt's pairs.
+fn parse_fields(line: &str) -> (Option<&'static str>, Vec<(String, String)>) {
+    let t = line.trim_start();
+    if t.starts_with('{') {
+        if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(t) {
+            let mut out = Vec::new();
+            flatten_json("", &m, &mut out);
+            return (Some("json"), out);
+        }
+    }
+    let pairs: Vec<(String, String)> = line
+        .split_whitespace()
+        .filter_map(|w| {
+            let (k, v) = w.split_once('=')?;
+            let ok = !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            ok.then(|| (k.to_string(), v.trim_matches('"').to_string()))
+        })
+        .collect();
+    if pairs.is_empty() {
+        (None, pairs)
+    } else {
+        (Some("logfmt"), pairs)
+    }
+}
+
+fn flatten_json(
+    prefix: &str,
+    m: &serde_json::Map<String, serde_json::Value>,
+    out: &mut Vec<(String, String)>,
+) {
+    for (k, v) in m {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}_{k}")
+        };
+        match v {
+            serde_json::Value::Object(inner) => flatten_json(&key, inner, out),
+            serde_json::Value::String(s) => out.push((key, s.clone())),
+            serde_json::Value::Number(n) => out.push((key, n.to_string())),
+            serde_json::Value::Bool(b) => out.push((key, b.to_string())),
+            _ => {}
+        }
+    }
+}
+
+/// The type Loki reports for a field from its values.
+fn field_kind(values: &std::collections::BTreeSet<String>) -> &'static str {
+    let all = |f: &dyn Fn(&str) -> bool| !values.is_empty() && values.iter().all(|v| f(v));
+    if all(&|v| v.parse::<i64>().is_ok()) {
+        "int"
+    } else if all(&|v| v.parse::<f64>().is_ok()) {
+        "float"
+    } else if all(&|v| v == "true" || v == "false") {
+        "boolean"
+    } else if all(&|v| logql::parse_duration(v).is_ok()) {
+        "duration"
+    } else if all(&|v| logql::parse_bytes(v).is_some()) {
+        "bytes"
+    } else {
+        "string"
+    }
+}
+
+/// A token of a line as a pattern sees it: kept when it reads as a word, `<_>` when it holds a
+/// value (digits, an id, a quoted string; `key=<_>` for a logfmt pair).
+fn pattern_token(w: &str) -> String {
+    if let Some((k, _)) = w.split_once('=') {
+        if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return format!("{k}=<_>");
+        }
+    }
+    if w.chars().any(|c| c.is_ascii_digit()) || w.starts_with('"') || w.len() > 32 {
+        "<_>".into()
+    } else {
+        w.to_string()
+    }
+}
+
+/// A line's pattern: its tokens with values as `<_>`, runs of `<_>` joined.
+pub(crate) fn line_pattern(line: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for w in line.split_whitespace() {
+        let t = pattern_token(w);
+        if t == "<_>" && out.last().is_some_and(|l| l == "<_>") {
+            continue;
+        }
+        out.push(t);
+    }
+    out.join(" ")
+}
+
+/// A pattern, the level of its lines, and how many lines it matched per step.
+pub type Pattern = (String, String, Vec<(i64, u64)>);
+
+impl LokiEngine {
+    /// The patterns of the lines of the selector `query` in `[start, end]`, with how many
+    /// lines each matched per `step` and the `detected_level` of its lines, the most frequent
+    /// first.
+    pub async fn patterns(
+        &self,
+        tenant: &Tenant,
+        query: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<Vec<Pattern>> {
+        let streams = self.selected(tenant, query, start, end).await?;
+        let mut by: std::collections::BTreeMap<
+            (String, String),
+            std::collections::BTreeMap<i64, u64>,
+        > = std::collections::BTreeMap::new();
+        for s in &streams {
+            for e in &s.entries {
+                let level = e
+                    .metadata
+                    .iter()
+                    .find(|(k, _)| k == "detected_level")
+                    .map_or("unknown", |(_, v)| v.as_str())
+                    .to_string();
+                let t = start + (e.ts - start).div_euclid(step.max(1)) * step.max(1);
+                *by.entry((line_pattern(&e.line), level))
+                    .or_default()
+                    .entry(t)
+                    .or_default() += 1;
+            }
+        }
+        let mut out: Vec<Pattern> = by
+            .into_iter()
+            .map(|((p, l), s)| (p, l, s.into_iter().collect()))
+            .collect();
+        out.sort_by_key(|(p, _, s)| {
+            (
+                std::cmp::Reverse(s.iter().map(|x| x.1).sum::<u64>()),
+                p.clone(),
+            )
+        });
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_reduce_to_their_patterns() {
+        assert_eq!(line_pattern("GET /api/users/42 200 12ms"), "GET <_>");
+        assert_eq!(
+            line_pattern("level=info msg=started worker=7 ok"),
+            "level=<_> msg=<_> worker=<_> ok"
+        );
+        assert_eq!(line_pattern("connection refused"), "connection refused");
+    }
+}
