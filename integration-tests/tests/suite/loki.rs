@@ -699,3 +699,104 @@ async fn logql_rules_alert_and_record() {
     .await;
     assert_eq!(value, "3");
 }
+
+/// `/loki/api/v1/tail` over a WebSocket: lines stored before the tail began and lines pushed
+/// while it runs arrive, each once, oldest first; a metric query is refused before the upgrade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_streams_new_lines_over_a_websocket() {
+    use futures::StreamExt;
+    let vigil = Vigil::start().await;
+    let push_line = |ts: i64, line: &str| {
+        json!({"streams": [{"stream": {"app": "tailed"}, "values": [[ts.to_string(), line]]}]})
+            .to_string()
+            .into_bytes()
+    };
+    let now = nanos(SystemTime::now());
+    let (status, _) = push(
+        &vigil,
+        None,
+        "application/json",
+        None,
+        push_line(now - 5_000_000_000, "before"),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let url = vigil
+        .api_url("/loki/api/v1/tail")
+        .replacen("http://", "ws://", 1);
+    let url = reqwest::Url::parse_with_params(
+        &url,
+        &[
+            ("query", r#"{app="tailed"}"#),
+            ("start", &(now - 60_000_000_000).to_string()),
+        ],
+    )
+    .expect("url");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .expect("websocket");
+    let mut seen: Vec<String> = Vec::new();
+    let mut pushed = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while seen.len() < 3 {
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("lines arrive in time")
+            .expect("open")
+            .expect("message");
+        let text = msg.into_text().expect("text");
+        let v: Value = serde_json::from_str(&text).expect("JSON");
+        for s in v["streams"].as_array().expect("streams") {
+            assert_eq!(
+                s["stream"],
+                json!({"app": "tailed", "service_name": "tailed"})
+            );
+            for e in s["values"].as_array().unwrap() {
+                seen.push(e[1].as_str().unwrap().to_string());
+            }
+        }
+        if !pushed {
+            pushed = true;
+            let t = nanos(SystemTime::now());
+            for (i, line) in ["live 1", "live 2"].iter().enumerate() {
+                let (status, _) = push(
+                    &vigil,
+                    None,
+                    "application/json",
+                    None,
+                    push_line(t + i as i64, line),
+                )
+                .await;
+                assert_eq!(status, 204);
+            }
+        }
+    }
+    assert_eq!(seen, vec!["before", "live 1", "live 2"]);
+    // A metric query cannot be tailed.
+    let (status, _, text) = loki(
+        &vigil,
+        None,
+        "/loki/api/v1/tail",
+        &[(
+            "query",
+            r#"count_over_time({app="tailed"}[1m])"#.to_string(),
+        )],
+        false,
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("tailing a metric query is not supported"),
+        "{text}"
+    );
+    let (status, _, text) = loki(
+        &vigil,
+        None,
+        "/loki/api/v1/tail",
+        &[("query", r#"{app="tailed"}"#.to_string())],
+        false,
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("the tail API is a WebSocket"), "{text}");
+}

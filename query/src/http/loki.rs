@@ -53,6 +53,7 @@ pub(crate) fn router(engine: Arc<LokiEngine>) -> Router {
             get(detected_field_values),
         )
         .route("/loki/api/v1/patterns", get(patterns))
+        .route("/loki/api/v1/tail", get(tail))
         .with_state(engine);
     instrument(API, routes)
 }
@@ -712,6 +713,112 @@ async fn patterns(
     match run.await {
         Ok(j) => ok(j),
         Err(e) => error(&e),
+    }
+}
+
+/// How often a tail looks for new lines.
+const TAIL_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `/loki/api/v1/tail`: a WebSocket on which the lines of a log query arrive as they are
+/// stored (each message `{"streams":[…],"dropped_entries":null}`), from `start` (an hour ago by
+/// default), at most `limit` lines per message. Lines are found by their timestamps, every
+/// second: a line stored later than its timestamp's second has passed is not sent.
+async fn tail(
+    State(engine): State<Arc<LokiEngine>>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    ws: std::result::Result<
+        axum::extract::ws::WebSocketUpgrade,
+        axum::extract::ws::rejection::WebSocketUpgradeRejection,
+    >,
+) -> Response {
+    let setup = (|| {
+        let params = Params::from(q.as_deref(), &headers, &[]);
+        let tenant = tenant(&headers)?;
+        let query = params.required("query")?.to_string();
+        match logql::parse(&query).map_err(|e| Error::BadData(e.to_string()))? {
+            logql::ast::Expr::Log(_) => {}
+            logql::ast::Expr::Metric(_) => {
+                return Err(Error::BadData(
+                    "tailing a metric query is not supported".into(),
+                ))
+            }
+        }
+        let start = time(&params, "start", now_ns() - 3_600_000_000_000)?;
+        Ok((tenant, query, start, limit(&params)?, categorize(&headers)))
+    })();
+    let (tenant, query, start, limit, categorized) = match setup {
+        Ok(s) => s,
+        Err(e) => return error(&e),
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            return error(&Error::BadData(format!(
+                "the tail API is a WebSocket: {rejection}"
+            )))
+        }
+    };
+    ws.on_upgrade(move |socket| tail_loop(engine, tenant, query, start, limit, categorized, socket))
+}
+
+async fn tail_loop(
+    engine: Arc<LokiEngine>,
+    tenant: common::Tenant,
+    query: String,
+    start: i64,
+    limit: usize,
+    categorized: bool,
+    mut socket: axum::extract::ws::WebSocket,
+) {
+    use axum::extract::ws::{CloseFrame, Message};
+    let mut from = start;
+    loop {
+        let now = now_ns();
+        match engine.lines(&tenant, &query, from, now + 1, limit).await {
+            Ok(mut streams) => {
+                // Oldest first, as a tail shows them.
+                for s in &mut streams {
+                    s.entries.sort_by_key(|e| e.ts);
+                }
+                if let Some(last) = streams
+                    .iter()
+                    .flat_map(|s| s.entries.iter().map(|e| e.ts))
+                    .max()
+                {
+                    from = last + 1;
+                    let msg = json!({"streams": streams_json(&streams, categorized), "dropped_entries": Json::Null});
+                    if socket
+                        .send(Message::Text(msg.to_string().into()))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = socket
+                    .send(Message::Close(Some(CloseFrame {
+                        code: 1011,
+                        reason: e
+                            .client_message()
+                            .chars()
+                            .take(120)
+                            .collect::<String>()
+                            .into(),
+                    })))
+                    .await;
+                return;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(TAIL_POLL) => {}
+            msg = socket.recv() => match msg {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            },
+        }
     }
 }
 
