@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use promql::value::{Labels, Sample, METRIC_NAME};
 
-use crate::template::{expand_alert, QueryFn};
+use common::template::{expand_alert, QueryFn};
 
 /// The label holding an alert's name.
 pub const ALERT_NAME: &str = "alertname";

@@ -14,7 +14,7 @@ use promql::value::{stale_nan, Labels, Sample, Value};
 
 use crate::alerts::{record, Alert, AlertState, AlertingRule, Restore, ALERT_NAME};
 use crate::rules::{Language, Rule, RuleGroup};
-use crate::template::QueryResult;
+use common::template::QueryResult;
 
 /// Where a group's rules read and write one tenant's data.
 pub trait Backend {

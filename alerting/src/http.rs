@@ -19,8 +19,8 @@ use serde_json::{json, Map, Value as Json};
 use crate::alerts::Alert;
 use crate::group::{Group, RuleState};
 use crate::manager::RuleManager;
-use crate::template::go_exp;
 use crate::timefmt::rfc3339;
+use common::template::go_exp;
 
 /// The API name in request metrics.
 const API: &str = "prometheus";

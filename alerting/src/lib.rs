@@ -20,7 +20,7 @@ mod http;
 pub mod manager;
 mod metrics;
 pub mod rules;
-pub mod template;
+pub use common::template;
 pub mod timefmt;
 pub mod unittest;
 mod yaml;

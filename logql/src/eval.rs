@@ -679,7 +679,8 @@ fn samples(
     let mut out: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
     for s in streams {
         for e in &s.entries {
-            let Some((mut labels, line)) = pipeline.run(&s.labels, &e.metadata, &e.line) else {
+            let Some((mut labels, line)) = pipeline.run(&s.labels, &e.metadata, &e.line, e.ts)
+            else {
                 continue;
             };
             let value = match &r.unwrap {
@@ -986,7 +987,7 @@ pub fn log_query(
             if e.ts < start || e.ts >= end {
                 continue;
             }
-            if let Some((labels, line)) = pipeline.run(&s.labels, &e.metadata, &e.line) {
+            if let Some((labels, line)) = pipeline.run(&s.labels, &e.metadata, &e.line, e.ts) {
                 let metadata_keys: std::collections::BTreeSet<&str> =
                     e.metadata.iter().map(|(k, _)| k.as_str()).collect();
                 // Structured metadata stays with its line, not in the stream's labels.

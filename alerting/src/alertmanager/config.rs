@@ -203,7 +203,7 @@ fn inhibit_rules(list_y: &[Yaml<'_>]) -> Result<Vec<InhibitRule>, String> {
 /// its notifiers' texts render against. A template that does not parse fails the load.
 pub fn load_in(text: &str, dir: Option<&std::path::Path>) -> Result<Config, String> {
     let mut config = load(text)?;
-    let set = std::sync::Arc::new(crate::template::TemplateSet::load(&config.templates, dir)?);
+    let set = std::sync::Arc::new(load_templates(&config.templates, dir)?);
     // Relative file paths (secrets, CA and client certificates) are taken from the file's
     // folder, as Alertmanager's `resolveFilepaths` takes them.
     let resolve = |p: &mut String| {
@@ -245,6 +245,38 @@ pub fn load_in(text: &str, dir: Option<&std::path::Path>) -> Result<Config, Stri
         }
     }
     Ok(config)
+}
+
+/// The templates of the files matching `globs` (relative ones taken from `dir`), in path order
+/// per glob; a glob matching nothing is no error, a file that does not parse is.
+pub fn load_templates(
+    globs: &[String],
+    dir: Option<&std::path::Path>,
+) -> Result<common::template::TemplateSet, String> {
+    use std::path::Path;
+    let mut set = common::template::TemplateSet::default();
+    for pattern in globs {
+        let full = match dir {
+            Some(d) if !Path::new(pattern).is_absolute() => {
+                d.join(pattern).to_string_lossy().into_owned()
+            }
+            _ => pattern.clone(),
+        };
+        let paths =
+            glob::glob(&full).map_err(|e| format!("invalid template glob {pattern:?}: {e}"))?;
+        let mut paths: Vec<_> = paths.filter_map(Result::ok).collect();
+        paths.sort();
+        for p in paths {
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| format!("failed to read template {}: {e}", p.display()))?;
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            set.add(&name, &text)?;
+        }
+    }
+    Ok(set)
 }
 
 /// Loads a configuration from its text, as Alertmanager's `config.Load`.
@@ -398,7 +430,7 @@ pub fn check_files(files: &[std::path::PathBuf]) -> CheckOutcome {
                 let _ = writeln!(out.stdout, " - {} templates", c.templates.len());
                 // The template files are checked after the summary, as amtool checks them.
                 if !c.templates.is_empty() {
-                    match crate::template::TemplateSet::load(&c.templates, path.parent()) {
+                    match load_templates(&c.templates, path.parent()) {
                         Ok(_) => {
                             let _ = writeln!(out.stdout, "  SUCCESS");
                         }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 
 use super::chat;
-use crate::template::{TemplateSet, Value};
+use common::template::{TemplateSet, Value};
 
 /// The settings that are templates (every notifier's text fields); secrets, URLs of services
 /// and switches are taken as they are.
@@ -70,7 +70,7 @@ pub fn data(n: &Json) -> Value {
             .ok()
             .filter(|t| t.timestamp() > -62_135_596_800)
             .and_then(|t| t.timestamp_nanos_opt())
-            .unwrap_or(crate::template::ZERO_TIME);
+            .unwrap_or(common::template::ZERO_TIME);
         Value::Time(ns, None)
     };
     let alerts = n["alerts"]

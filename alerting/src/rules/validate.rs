@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::model::{Language, NameValidation, Pos, Rule, RuleFile};
-use crate::template::Template;
+use common::template::Template;
 
 /// Every error of a decoded file.
 pub(super) fn validate(file: &RuleFile, names: NameValidation) -> Vec<String> {

@@ -9,6 +9,8 @@ use std::net::IpAddr;
 use regex::Regex;
 
 use super::error::EvalError;
+use common::template::{Dialect, Template, Value};
+
 use super::json::{self, Json};
 use crate::ast::*;
 use crate::duration::parse_duration;
@@ -47,11 +49,18 @@ enum Compiled {
     Pattern(Vec<PatternPart>),
     Unpack,
     Labels(Filter),
-    LineFormat(String),
-    LabelFormat(Vec<LabelFormat>),
+    LineFormat(Template),
+    LabelFormat(Vec<(String, Format)>),
     Decolorize,
     Drop(Vec<Selection>),
     Keep(Vec<Selection>),
+}
+
+/// What a `label_format` entry sets its label to.
+#[derive(Debug)]
+enum Format {
+    Rename(String),
+    Template(Template),
 }
 
 #[derive(Debug)]
@@ -528,8 +537,20 @@ impl Pipeline {
                 }
                 Stage::Unpack => Compiled::Unpack,
                 Stage::Labels(f) => Compiled::Labels(compile_filter(f)?),
-                Stage::LineFormat(t) => Compiled::LineFormat(t.clone()),
-                Stage::LabelFormat(l) => Compiled::LabelFormat(l.clone()),
+                Stage::LineFormat(t) => Compiled::LineFormat(template(t)?),
+                Stage::LabelFormat(list) => {
+                    let mut out = Vec::new();
+                    for l in list {
+                        out.push((
+                            l.name.clone(),
+                            match &l.value {
+                                LabelFormatValue::Rename(src) => Format::Rename(src.clone()),
+                                LabelFormatValue::Template(t) => Format::Template(template(t)?),
+                            },
+                        ));
+                    }
+                    Compiled::LabelFormat(out)
+                }
 Stage::Decolorize => Compiled::Decolorize,
                 Stage::Drop(list) | Stage::Keep(list) => {
                     let mut sel = Vec::new();
@@ -563,6 +584,7 @@ Stage::Decolorize => Compiled::Decolorize,
         labels: &Labels,
         metadata: &[(String, String)],
         line: &str,
+        ts: i64,
     ) -> Option<(Labels, String)> {
         // An empty label is no label (a stream `{app="s", name=""}` is `{app="s"}`).
         let mut labels: Labels = labels
@@ -717,20 +739,25 @@ Stage::Decolorize => Compiled::Decolorize,
                         return None;
                     }
                 }
-                Compiled::LineFormat(t) => line = render(t, &labels, &line),
+                Compiled::LineFormat(t) => match render(t, &labels, &line, ts) {
+                    Ok(l) => line = l,
+                    Err(e) => set_error(&mut labels, "TemplateFormatErr", e),
+                },
                 Compiled::LabelFormat(list) => {
                     let before = labels.clone();
-                    for l in list {
-                        match &l.value {
-                            LabelFormatValue::Rename(src) => {
+                    for (name, f) in list {
+                        match f {
+                            Format::Rename(src) => {
                                 let v = before.get(src).cloned().unwrap_or_default();
                                 labels.remove(src);
-                                labels.insert(l.name.clone(), v);
+                                labels.insert(name.clone(), v);
                             }
-                            LabelFormatValue::Template(t) => {
-                                let v = render(t, &before, &line);
-                                labels.insert(l.name.clone(), v);
-                            }
+                            Format::Template(t) => match render(t, &before, &line, ts) {
+                                Ok(v) => {
+                                    labels.insert(name.clone(), v);
+                                }
+                                Err(e) => set_error(&mut labels, "TemplateFormatErr", e),
+                            },
                         }
                     }
                 }
@@ -764,27 +791,22 @@ impl Selection {
     }
 }
 
-/// A template's `{{ .name }}` and `{{ __line__ }}` filled in (the rest of Go's template
-/// language in `line_format` and `label_format` is not supported yet).
-fn render(t: &str, labels: &Labels, line: &str) -> String {
-    let mut out = String::new();
-    let mut rest = t;
-    while let Some(open) = rest.find("{{") {
-        out.push_str(&rest[..open]);
-        let Some(close) = rest[open..].find("}}") else {
-            out.push_str(&rest[open..]);
-            return out;
-        };
-        let inner = rest[open + 2..open + close].trim().trim_matches('-').trim();
-        if inner == "__line__" {
-            out.push_str(line);
-        } else if let Some(name) = inner.strip_prefix('.') {
-            out.push_str(labels.get(name).map_or("", String::as_str));
-        }
-        rest = &rest[open + close + 2..];
-    }
-    out.push_str(rest);
-    out
+/// A `line_format` or `label_format` template, parsed with Loki's functions.
+fn template(text: &str) -> Result<Template, EvalError> {
+    Template::parse_as("", text, Dialect::Loki).map_err(EvalError::Invalid)
+}
+
+/// `t` rendered for a line: its labels as `.`, `__line__` and `__timestamp__` at hand.
+fn render(t: &Template, labels: &Labels, line: &str, ts: i64) -> Result<String, String> {
+    let data = Value::labels(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    t.render(
+        &data,
+        &[
+            ("$__line__", Value::Str(line.to_string())),
+            ("$__timestamp__", Value::Time(ts, None)),
+        ],
+        None,
+    )
 }
 
 /// Every leaf of a JSON object, keys joined with `_` (arrays are skipped), as Loki's `json`.
@@ -948,4 +970,45 @@ fn logfmt(line: &str, strict: bool) -> Result<Vec<(String, String)>, String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_log;
+
+    fn run(query: &str, line: &str) -> Option<(Labels, String)> {
+        let log = parse_log(query).expect("query");
+        let p = Pipeline::new(&log.pipeline).expect("pipeline");
+        let labels: Labels = [("app".to_string(), "api".to_string())].into();
+        p.run(&labels, &[], line, 1_700_000_000_123_000_000)
+    }
+
+    #[test]
+    fn line_and_label_format_render_lokis_templates() {
+        let (_, line) = run(
+            r#"{app="api"} | logfmt | line_format `{{.level | ToUpper}} {{ .path | trunc 4 }} {{ __line__ | len }} {{ regexReplaceAll "(\\d+)ms" .took "${1}" }}`"#,
+            "level=warn path=/api/users took=15ms",
+        )
+        .expect("kept");
+        assert_eq!(line, "WARN /api 36 15");
+        let (labels, _) = run(
+            r#"{app="api"} | logfmt | label_format dst=level, msg="{{ .app }}:{{ TrimSuffix .took \"ms\" }}", at="{{ __timestamp__ | unixEpochMillis }}""#,
+            "level=warn took=15ms",
+        )
+        .expect("kept");
+        assert_eq!(labels.get("dst").map(String::as_str), Some("warn"));
+        assert!(!labels.contains_key("level"), "renamed away");
+        assert_eq!(labels.get("msg").map(String::as_str), Some("api:15"));
+        assert_eq!(labels.get("at").map(String::as_str), Some("1700000000123"));
+        // A template that fails at run time marks the line, as Loki does.
+        let (labels, _) = run(r#"{app="api"} | line_format "{{ div 1 0 }}""#, "x").expect("kept");
+        assert_eq!(
+            labels.get(ERROR).map(String::as_str),
+            Some("TemplateFormatErr")
+        );
+        // A template naming no function Loki has is refused before any line is read.
+        let log = parse_log(r#"{app="api"} | line_format "{{ nosuch .x }}""#).expect("parses");
+        assert!(Pipeline::new(&log.pipeline).is_err());
+    }
 }

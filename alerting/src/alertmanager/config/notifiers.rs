@@ -28,7 +28,7 @@ pub struct Integration {
     /// defaults under them.
     pub headers: BTreeMap<String, String>,
     /// The configuration's templates, which its text settings render against.
-    pub templates: std::sync::Arc<crate::template::TemplateSet>,
+    pub templates: std::sync::Arc<common::template::TemplateSet>,
 }
 
 /// A `tls_config`, as Prometheus's common HTTP client reads it.

@@ -1,8 +1,7 @@
 //! Named templates, as Alertmanager loads them from its `templates` files: every `define` of
-//! every file, a later definition of a name replacing an earlier one; texts of a configuration
-//! (a Slack title, an email body) rendered against them.
-
-use std::path::Path;
+//! every file added, a later definition of a name replacing an earlier one; texts of a
+//! configuration (a Slack title, an email body) rendered against them. Reading the files is the
+//! caller's.
 
 use super::ast::Defs;
 use super::exec::{render_with, NativeFn};
@@ -24,34 +23,6 @@ impl PartialEq for TemplateSet {
 }
 
 impl TemplateSet {
-    /// The templates of the files matching `globs` (relative ones taken from `dir`), in path
-    /// order per glob; a glob matching nothing is no error, a file that does not parse is.
-    pub fn load(globs: &[String], dir: Option<&Path>) -> Result<Self, String> {
-        let mut set = TemplateSet::default();
-        for pattern in globs {
-            let full = match dir {
-                Some(d) if !Path::new(pattern).is_absolute() => {
-                    d.join(pattern).to_string_lossy().into_owned()
-                }
-                _ => pattern.clone(),
-            };
-            let paths =
-                glob::glob(&full).map_err(|e| format!("invalid template glob {pattern:?}: {e}"))?;
-            let mut paths: Vec<_> = paths.filter_map(Result::ok).collect();
-            paths.sort();
-            for p in paths {
-                let text = std::fs::read_to_string(&p)
-                    .map_err(|e| format!("failed to read template {}: {e}", p.display()))?;
-                let name = p
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                set.add(&name, &text)?;
-            }
-        }
-        Ok(set)
-    }
-
     /// Adds the templates `text` (file `name`) defines.
     pub fn add(&mut self, name: &str, text: &str) -> Result<(), String> {
         let (_, defs) = parse(name, text, Dialect::Alertmanager)

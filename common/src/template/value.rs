@@ -15,6 +15,8 @@ pub enum Value {
     Bool(bool),
     /// A number (Go's float64; integers print without a fraction).
     Num(f64),
+    /// An integer (Go's int64, what Loki's integer functions return; prints in full).
+    Int(i64),
     /// A string.
     Str(String),
     /// A map with string keys (labels, the data's fields).
@@ -42,6 +44,7 @@ impl Value {
             Value::Nil => false,
             Value::Bool(b) => *b,
             Value::Num(n) => *n != 0.0,
+            Value::Int(n) => *n != 0,
             Value::Str(s) => !s.is_empty(),
             Value::Map(m) => !m.is_empty(),
             Value::List(l) => !l.is_empty(),

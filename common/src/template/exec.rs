@@ -81,6 +81,89 @@ pub(crate) const AM_FUNCTIONS: &[&str] = &[
     "toJson",
 ];
 
+/// The functions Loki's `line_format` and `label_format` templates may call: Go's
+/// built-ins, Loki's own and the Sprig functions Loki registers.
+pub(crate) const LOKI_FUNCTIONS: &[&str] = &[
+    "and",
+    "or",
+    "not",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "len",
+    "index",
+    "print",
+    "printf",
+    "println",
+    "html",
+    "urlquery",
+    "slice",
+    "__line__",
+    "__timestamp__",
+    "ToLower",
+    "ToUpper",
+    "Replace",
+    "Trim",
+    "TrimLeft",
+    "TrimRight",
+    "TrimPrefix",
+    "TrimSuffix",
+    "TrimSpace",
+    "lower",
+    "upper",
+    "title",
+    "trunc",
+    "substr",
+    "contains",
+    "hasPrefix",
+    "hasSuffix",
+    "indent",
+    "nindent",
+    "repeat",
+    "replace",
+    "regexReplaceAll",
+    "regexReplaceAllLiteral",
+    "count",
+    "default",
+    "date",
+    "toDate",
+    "now",
+    "unixEpoch",
+    "unixEpochMillis",
+    "unixEpochNanos",
+    "unixToTime",
+    "alignLeft",
+    "alignRight",
+    "urlencode",
+    "urldecode",
+    "b64enc",
+    "b64dec",
+    "bytes",
+    "duration",
+    "duration_seconds",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "mod",
+    "addf",
+    "subf",
+    "mulf",
+    "divf",
+    "max",
+    "min",
+    "maxf",
+    "minf",
+    "ceil",
+    "floor",
+    "round",
+    "float64",
+    "int",
+];
+
 /// How deep `template` calls may nest before execution stops (Go stops at 100,000; a smaller
 /// bound keeps a template that calls itself from exhausting the stack).
 const MAX_DEPTH: usize = 256;
@@ -364,6 +447,7 @@ fn type_name(v: &Value) -> &'static str {
         Value::Nil => "nil",
         Value::Bool(_) => "bool",
         Value::Num(_) => "float64",
+        Value::Int(_) => "int64",
         Value::Str(_) => "string",
         Value::Map(_) => "map[string]interface {}",
         Value::List(_) => "[]interface {}",
@@ -458,6 +542,7 @@ fn command(
 fn num(v: &Value) -> Result<f64, String> {
     match v {
         Value::Num(n) => Ok(*n),
+        Value::Int(n) => Ok(*n as f64),
         Value::Str(s) => s
             .trim()
             .parse::<f64>()
@@ -483,8 +568,9 @@ fn arity(name: &str, args: &[Value], n: usize) -> Result<(), String> {
 
 fn compare(name: &str, a: &Value, b: &Value) -> Result<std::cmp::Ordering, String> {
     match (a, b) {
-        (Value::Num(x), Value::Num(y)) => x
-            .partial_cmp(y)
+        (Value::Int(x), Value::Int(y)) => Ok(x.cmp(y)),
+        (Value::Num(_) | Value::Int(_), Value::Num(_) | Value::Int(_)) => num(a)?
+            .partial_cmp(&num(b)?)
             .ok_or_else(|| format!("error calling {name}: incomparable NaN")),
         (Value::Str(x), Value::Str(y)) => Ok(x.cmp(y)),
         (Value::Bool(x), Value::Bool(y)) if name == "eq" || name == "ne" => Ok(x.cmp(y)),
@@ -665,6 +751,9 @@ fn call(name: &str, args: Vec<Value>, cx: &Cx<'_, '_>) -> Result<Value, String> 
             Value::Num(now.saturating_sub(*ns) as f64 / 1e9)
         }
         "toJson" => Value::Str(to_json(one(name, &args)?).to_string()),
+        // Loki's: the line and its time, which the caller puts in scope.
+        "__line__" => lookup(cx, "$__line__")?,
+        "__timestamp__" => lookup(cx, "$__timestamp__")?,
         "stripPort" => {
             let s = text(one(name, &args)?);
             Value::Str(strip_port(&s))
@@ -748,6 +837,330 @@ fn call(name: &str, args: Vec<Value>, cx: &Cx<'_, '_>) -> Result<Value, String> 
             });
             Value::List(l)
         }
+        other => return loki_call(other, args),
+    })
+}
+
+fn int(v: &Value) -> Result<i64, String> {
+    Ok(match v {
+        Value::Num(n) => *n as i64,
+        Value::Int(n) => *n,
+        Value::Str(s) => s
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| format!("strconv.ParseInt: parsing {s:?}: invalid syntax"))?
+            as i64,
+        Value::Bool(b) => i64::from(*b),
+        _ => 0,
+    })
+}
+
+fn base64(data: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                ABC[(n >> (18 - 6 * i)) as usize & 63] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}
+
+fn unbase64(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes().filter(|c| *c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+/// Loki's and Sprig's functions (the argument order is Sprig's: the string last).
+fn loki_call(name: &str, args: Vec<Value>) -> Result<Value, String> {
+    let s = |i: usize| args.get(i).map(text).unwrap_or_default();
+    let last = || args.last().map(text).unwrap_or_default();
+    let want = |n: usize| arity(name, &args, n);
+    Ok(match name {
+        "ToLower" | "lower" => Value::Str(last().to_lowercase()),
+        "ToUpper" | "upper" => Value::Str(last().to_uppercase()),
+        "TrimSpace" => Value::Str(last().trim().to_string()),
+        "Trim" => {
+            want(2)?;
+            let cut: Vec<char> = s(1).chars().collect();
+            Value::Str(s(0).trim_matches(|c| cut.contains(&c)).to_string())
+        }
+        "TrimLeft" => {
+            want(2)?;
+            let cut: Vec<char> = s(1).chars().collect();
+            Value::Str(s(0).trim_start_matches(|c| cut.contains(&c)).to_string())
+        }
+        "TrimRight" => {
+            want(2)?;
+            let cut: Vec<char> = s(1).chars().collect();
+            Value::Str(s(0).trim_end_matches(|c| cut.contains(&c)).to_string())
+        }
+        "TrimPrefix" => {
+            want(2)?;
+            let (v, p) = (s(0), s(1));
+            Value::Str(v.strip_prefix(p.as_str()).unwrap_or(&v).to_string())
+        }
+        "TrimSuffix" => {
+            want(2)?;
+            let (v, p) = (s(0), s(1));
+            Value::Str(v.strip_suffix(p.as_str()).unwrap_or(&v).to_string())
+        }
+        // Go's strings.Replace(s, old, new, n).
+        "Replace" => {
+            want(4)?;
+            let n = int(&args[3])?;
+            let (v, old, new) = (s(0), s(1), s(2));
+            Value::Str(if n < 0 {
+                v.replace(old.as_str(), &new)
+            } else {
+                v.replacen(old.as_str(), &new, n as usize)
+            })
+        }
+        // Sprig's replace old new s.
+        "replace" => {
+            want(3)?;
+            Value::Str(s(2).replace(s(0).as_str(), &s(1)))
+        }
+        "trunc" => {
+            want(2)?;
+            let n = int(&args[0])?;
+            let v: Vec<char> = s(1).chars().collect();
+            let out: String = if n >= 0 {
+                v.iter().take(n as usize).collect()
+            } else {
+                v[v.len().saturating_sub(n.unsigned_abs() as usize)..]
+                    .iter()
+                    .collect()
+            };
+            Value::Str(out)
+        }
+        "substr" => {
+            want(3)?;
+            let (start, end) = (int(&args[0])?, int(&args[1])?);
+            let v: Vec<char> = s(2).chars().collect();
+            let start = start.max(0) as usize;
+            let end = if end < 0 {
+                v.len()
+            } else {
+                (end as usize).min(v.len())
+            };
+            Value::Str(if start < end {
+                v[start..end].iter().collect()
+            } else {
+                String::new()
+            })
+        }
+        "contains" => {
+            want(2)?;
+            Value::Bool(s(1).contains(s(0).as_str()))
+        }
+        "hasPrefix" => {
+            want(2)?;
+            Value::Bool(s(1).starts_with(s(0).as_str()))
+        }
+        "hasSuffix" => {
+            want(2)?;
+            Value::Bool(s(1).ends_with(s(0).as_str()))
+        }
+        "indent" | "nindent" => {
+            want(2)?;
+            let pad = " ".repeat(int(&args[0])?.max(0) as usize);
+            let body: Vec<String> = s(1).split('\n').map(|l| format!("{pad}{l}")).collect();
+            let body = body.join("\n");
+            Value::Str(if name == "nindent" {
+                format!("\n{body}")
+            } else {
+                body
+            })
+        }
+        "repeat" => {
+            want(2)?;
+            Value::Str(s(1).repeat(int(&args[0])?.clamp(0, 10_000) as usize))
+        }
+        "regexReplaceAll" | "regexReplaceAllLiteral" => {
+            want(3)?;
+            let re = regex(&s(0))?;
+            let (src, repl) = (s(1), s(2));
+            Value::Str(if name == "regexReplaceAll" {
+                re.replace_all(&src, repl.as_str()).into_owned()
+            } else {
+                re.replace_all(&src, regex::NoExpand(&repl)).into_owned()
+            })
+        }
+        "count" => {
+            want(2)?;
+            Value::Int(regex(&s(0))?.find_iter(&s(1)).count() as i64)
+        }
+        "default" => {
+            want(2)?;
+            if args[1].truthy() {
+                args[1].clone()
+            } else {
+                args[0].clone()
+            }
+        }
+        "alignLeft" | "alignRight" => {
+            want(2)?;
+            let n = int(&args[0])?.max(0) as usize;
+            let v: Vec<char> = s(1).chars().collect();
+            let out: String = if v.len() >= n {
+                v[..n].iter().collect()
+            } else if name == "alignLeft" {
+                format!(
+                    "{}{}",
+                    v.iter().collect::<String>(),
+                    " ".repeat(n - v.len())
+                )
+            } else {
+                format!(
+                    "{}{}",
+                    " ".repeat(n - v.len()),
+                    v.iter().collect::<String>()
+                )
+            };
+            Value::Str(out)
+        }
+        "urlencode" => Value::Str(form_urlencoded::byte_serialize(last().as_bytes()).collect()),
+        "urldecode" => Value::Str(percent_decode(&last()).unwrap_or_default()),
+        "b64enc" => Value::Str(base64(last().as_bytes())),
+        "b64dec" => Value::Str(
+            unbase64(&last())
+                .and_then(|b| String::from_utf8(b).ok())
+                .unwrap_or_default(),
+        ),
+        "now" => Value::Time(
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+            None,
+        ),
+        "unixEpoch" | "unixEpochMillis" | "unixEpochNanos" => {
+            let Some(Value::Time(ns, _)) = args.first() else {
+                return Err(format!("error calling {name}: not a time"));
+            };
+            Value::Int(match name {
+                "unixEpoch" => ns.div_euclid(1_000_000_000),
+                "unixEpochMillis" => ns.div_euclid(1_000_000),
+                _ => *ns,
+            })
+        }
+        "unixToTime" => {
+            let v = last();
+            let n: i64 = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("error calling unixToTime: invalid number {v:?}"))?;
+            // Loki reads the unit from the digits: seconds, milliseconds, microseconds or
+            // nanoseconds.
+            let ns = match v.trim().len() {
+                0..=10 => n * 1_000_000_000,
+                11..=13 => n * 1_000_000,
+                14..=16 => n * 1_000,
+                _ => n,
+            };
+            Value::Time(ns, None)
+        }
+        "date" => {
+            want(2)?;
+            let Value::Time(ns, tz) = args[1] else {
+                return Err("error calling date: not a time".into());
+            };
+            Value::Str(go_time(ns, tz, &s(0)))
+        }
+        "toDate" => {
+            want(2)?;
+            let v = s(1);
+            let t = chrono::DateTime::parse_from_rfc3339(&v)
+                .map_err(|e| format!("error calling toDate: {e}"))?;
+            Value::Time(t.timestamp_nanos_opt().unwrap_or_default(), None)
+        }
+        "bytes" => Value::Num(last().trim().parse::<f64>().unwrap_or(f64::NAN)),
+        "duration" | "duration_seconds" => {
+            let v = last();
+            Value::Num(
+                crate::duration::parse_prometheus(v.trim())
+                    .map_or(f64::NAN, |ms| ms as f64 / 1000.0),
+            )
+        }
+        "add" | "sub" | "mul" | "div" | "mod" | "max" | "min" => {
+            if args.is_empty() {
+                return Err(format!("error calling {name}: missing arguments"));
+            }
+            let mut acc = int(&args[0])?;
+            for a in &args[1..] {
+                let b = int(a)?;
+                acc = match name {
+                    "add" => acc.saturating_add(b),
+                    "sub" => acc.saturating_sub(b),
+                    "mul" => acc.saturating_mul(b),
+                    "div" if b == 0 => {
+                        return Err("error calling div: integer divide by zero".into())
+                    }
+                    "div" => acc / b,
+                    "mod" if b == 0 => {
+                        return Err("error calling mod: integer divide by zero".into())
+                    }
+                    "mod" => acc % b,
+                    "max" => acc.max(b),
+                    _ => acc.min(b),
+                };
+            }
+            Value::Int(acc)
+        }
+        "addf" | "subf" | "mulf" | "divf" | "maxf" | "minf" => {
+            if args.is_empty() {
+                return Err(format!("error calling {name}: missing arguments"));
+            }
+            let mut acc = num(&args[0])?;
+            for a in &args[1..] {
+                let b = num(a)?;
+                acc = match name {
+                    "addf" => acc + b,
+                    "subf" => acc - b,
+                    "mulf" => acc * b,
+                    "divf" => acc / b,
+                    "maxf" => acc.max(b),
+                    _ => acc.min(b),
+                };
+            }
+            Value::Num(acc)
+        }
+        "ceil" => Value::Num(num(&args.first().cloned().unwrap_or(Value::Nil))?.ceil()),
+        "floor" => Value::Num(num(&args.first().cloned().unwrap_or(Value::Nil))?.floor()),
+        "round" => {
+            let v = num(&args.first().cloned().unwrap_or(Value::Nil))?;
+            let places = args.get(1).map(int).transpose()?.unwrap_or(0).clamp(0, 15) as i32;
+            let f = 10f64.powi(places);
+            Value::Num((v * f).round() / f)
+        }
+        "float64" => Value::Num(num(&args.first().cloned().unwrap_or(Value::Nil)).unwrap_or(0.0)),
+        "int" => Value::Int(int(&args.first().cloned().unwrap_or(Value::Nil)).unwrap_or(0)),
         other => return Err(format!("function {other:?} not defined")),
     })
 }
@@ -801,6 +1214,7 @@ fn to_json(v: &Value) -> serde_json::Value {
         Value::Nil => J::Null,
         Value::Bool(b) => J::Bool(*b),
         Value::Num(n) => serde_json::Number::from_f64(*n).map_or(J::Null, J::Number),
+        Value::Int(n) => J::Number((*n).into()),
         Value::Str(s) => J::String(s.clone()),
         Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
         Value::List(l) => J::Array(l.iter().map(to_json).collect()),

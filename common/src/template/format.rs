@@ -215,6 +215,7 @@ pub(crate) fn print(v: &Value) -> String {
         Value::Nil => "<no value>".into(),
         Value::Bool(b) => b.to_string(),
         Value::Num(n) => go_float(*n),
+        Value::Int(n) => n.to_string(),
         Value::Str(s) => s.clone(),
         Value::Map(m) => {
             let inner: Vec<String> = m.iter().map(|(k, v)| format!("{k}:{}", print(v))).collect();
@@ -377,9 +378,12 @@ pub(crate) fn printf(format: &str, args: &[Value]) -> String {
             ('v', v) => print(v),
             ('s', Value::Str(s)) => s.clone(),
             ('s', Value::Num(n)) => bad("float64", go_float(*n)),
+            ('s', Value::Int(n)) => bad("int64", n.to_string()),
             ('s', v) => print(v),
             ('q', Value::Str(s)) => format!("{s:?}"),
             ('d', Value::Num(n)) => bad("float64", go_float(*n)),
+            ('d', Value::Int(n)) => n.to_string(),
+            ('f' | 'F' | 'g' | 'e', Value::Int(n)) => bad("int64", n.to_string()),
             ('f' | 'F', Value::Num(n)) => match special(*n) {
                 Some(s) => s,
                 None => format!("{:.*}", precision.unwrap_or(6), n),

@@ -19,7 +19,12 @@ impl Template {
     /// Parses `text` as template `name`; the error is worded as Go's
     /// (`template: NAME:LINE: …`).
     pub fn parse(name: &str, text: &str) -> Result<Template, String> {
-        let (nodes, defs) = parse_nodes(name, text, Dialect::Prometheus)
+        Self::parse_as(name, text, Dialect::Prometheus)
+    }
+
+    /// Parses `text` as template `name` of `dialect`.
+    pub fn parse_as(name: &str, text: &str, dialect: Dialect) -> Result<Template, String> {
+        let (nodes, defs) = parse_nodes(name, text, dialect)
             .map_err(|(line, e)| format!("template: {name}:{line}: {e}"))?;
         Ok(Template {
             name: name.to_string(),

@@ -2,7 +2,7 @@
 //! the line they are on and Go's wording.
 
 use super::ast::{Arg, Defs, Node, Pipeline};
-use super::exec::{AM_FUNCTIONS, FUNCTIONS};
+use super::exec::{AM_FUNCTIONS, FUNCTIONS, LOKI_FUNCTIONS};
 
 /// An error: the line it is on, and what is wrong.
 type Error = (usize, String);
@@ -20,6 +20,9 @@ pub enum Dialect {
     Prometheus,
     /// Alertmanager's notification templates: only `$`, and Alertmanager's functions.
     Alertmanager,
+    /// Loki's `line_format` and `label_format` templates: the line's labels as `.`, Loki's
+    /// functions (`__line__`, `__timestamp__`, `ToUpper`, `regexReplaceAll`, `trunc` …).
+    Loki,
 }
 
 impl Dialect {
@@ -27,6 +30,7 @@ impl Dialect {
         match self {
             Dialect::Prometheus => FUNCTIONS,
             Dialect::Alertmanager => AM_FUNCTIONS,
+            Dialect::Loki => LOKI_FUNCTIONS,
         }
     }
 
@@ -35,7 +39,7 @@ impl Dialect {
             Dialect::Prometheus => ["$", "$labels", "$externalLabels", "$externalURL", "$value"]
                 .map(String::from)
                 .to_vec(),
-            Dialect::Alertmanager => vec!["$".into()],
+            Dialect::Alertmanager | Dialect::Loki => vec!["$".into()],
         }
     }
 }
@@ -48,7 +52,9 @@ pub(crate) fn parse(name: &str, text: &str, dialect: Dialect) -> Result<(Vec<Nod
         let message = match dialect {
             // Prometheus 2.42 is built with a Go that does not say where the action started.
             Dialect::Prometheus => "unclosed action".to_string(),
-            Dialect::Alertmanager => format!("unclosed action started at {name}:{start}"),
+            Dialect::Alertmanager | Dialect::Loki => {
+                format!("unclosed action started at {name}:{start}")
+            }
         };
         (last, message)
     })?;
