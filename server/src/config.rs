@@ -33,6 +33,33 @@ pub(crate) struct Config {
     pub(crate) compaction: CompactionSection,
     pub(crate) retention: RetentionSection,
     pub(crate) alerting: AlertingSection,
+    pub(crate) loki: LokiSection,
+}
+
+/// The Loki API (`[loki]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct LokiSection {
+    /// OTLP resource attributes that become stream labels (dots as underscores).
+    pub(crate) promoted_resource_attributes: Vec<String>,
+    /// Most log lines one query may read.
+    pub(crate) max_lines_read: usize,
+    /// Most lines a log query may return (its `limit` at most).
+    pub(crate) max_entries_limit: usize,
+}
+
+impl Default for LokiSection {
+    fn default() -> Self {
+        let limits = query::LokiLimits::default();
+        Self {
+            promoted_resource_attributes: query::DEFAULT_PROMOTED
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            max_lines_read: limits.max_lines_read,
+            max_entries_limit: limits.max_entries_limit,
+        }
+    }
 }
 
 /// Rule evaluation (`[alerting]`): rule files in Prometheus's format, evaluated for the tenant
@@ -313,6 +340,7 @@ impl Default for Config {
             compaction: CompactionSection::default(),
             retention: RetentionSection::default(),
             alerting: AlertingSection::default(),
+            loki: LokiSection::default(),
         }
     }
 }

@@ -328,12 +328,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::clone(&sql),
         query::LokiLimits {
             timeout: config.query.timeout,
-            ..Default::default()
+            max_lines_read: config.loki.max_lines_read,
+            max_entries_limit: config.loki.max_entries_limit,
         },
-        query::DEFAULT_PROMOTED
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        config.loki.promoted_resource_attributes.clone(),
     ));
     let sql_limits = query::SqlLimits {
         max_result_rows: config.query.max_rows,

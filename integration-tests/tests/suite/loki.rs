@@ -277,6 +277,15 @@ async fn pushed_and_exported_logs_answer_through_the_loki_api() {
                 r#"level=info status=200 msg="req 1""#
             ]
         );
+        // `interval`: lines at least that far apart (the api lines are a second apart).
+        let mut p = range(r#"{app="api"}"#);
+        p.push(("interval", "2s".into()));
+        let (_, body, _) = loki(&vigil, None, "/loki/api/v1/query_range", &p, false).await;
+        let times: Vec<i64> = lines(&body["data"]["result"])
+            .iter()
+            .map(|g| g.1.parse().unwrap())
+            .collect();
+        assert_eq!(times, vec![t0 + 4 * sec, t0 + 2 * sec, t0], "{body}");
         // The protobuf stream, its labels as sent (and Loki's service_name).
         let (_, body, _) = loki(
             &vigil,

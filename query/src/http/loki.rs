@@ -193,6 +193,24 @@ fn streams_json(streams: &[Stream], categorized: bool) -> Json {
     )
 }
 
+/// Each stream's lines at least `interval` (ns) apart, in the order they are listed (Loki's
+/// `interval` parameter).
+fn thin(streams: &mut [Stream], interval: i64) {
+    if interval <= 0 {
+        return;
+    }
+    for s in streams {
+        let mut last: Option<i64> = None;
+        s.entries.retain(|e| match last {
+            Some(l) if (e.ts - l).abs() < interval => false,
+            _ => {
+                last = Some(e.ts);
+                true
+            }
+        });
+    }
+}
+
 /// The zeroed `stats` object of Loki's query responses, in its shape.
 fn stats() -> Json {
     let store = json!({
@@ -360,7 +378,7 @@ async fn query_range(
                 "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
             ));
         }
-        let answer = engine
+        let mut answer = engine
             .query(
                 &tenant,
                 query,
@@ -372,6 +390,13 @@ async fn query_range(
                 false,
             )
             .await?;
+        if let (LokiAnswer::Streams(streams), Some(i)) = (
+            &mut answer,
+            params.get("interval").filter(|i| !i.is_empty()),
+        ) {
+            let interval = parse_duration("interval", i)? * 1_000_000;
+            thin(streams, interval);
+        }
         Ok(answer_json(&answer, categorize(&headers), end))
     };
     match run.await {
