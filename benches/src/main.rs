@@ -35,6 +35,8 @@ enum Signal {
 enum Protocol {
     Grpc,
     Http,
+    /// Loki's push API (logs only): snappy protobuf `PushRequest`s to `--api`.
+    Loki,
 }
 
 /// OTLP load generator for Vigil.
@@ -173,12 +175,70 @@ fn items_and_encoding(req: &Request) -> (u64, Vec<u8>) {
     }
 }
 
+/// A logs request as a Loki client pushes it: one stream per resource (`service_name` and
+/// `instance` labels), the records' lines and times.
+fn loki_encoding(req: &Request) -> (u64, Vec<u8>) {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    let Request::Logs(r) = req else {
+        panic!("the loki protocol carries logs only");
+    };
+    let attr = |rl: &opentelemetry_proto::tonic::logs::v1::ResourceLogs, key: &str| {
+        rl.resource
+            .as_ref()
+            .and_then(|res| res.attributes.iter().find(|kv| kv.key == key))
+            .and_then(|kv| kv.value.as_ref())
+            .and_then(|v| match &v.value {
+                Some(V::StringValue(s)) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+    let mut items = 0;
+    let streams = r
+        .resource_logs
+        .iter()
+        .map(|rl| {
+            let entries: Vec<ingest::EntryAdapter> = rl
+                .scope_logs
+                .iter()
+                .flat_map(|sl| &sl.log_records)
+                .map(|rec| {
+                    items += 1;
+                    let line = match rec.body.as_ref().and_then(|b| b.value.as_ref()) {
+                        Some(V::StringValue(s)) => s.clone(),
+                        _ => String::new(),
+                    };
+                    ingest::EntryAdapter {
+                        timestamp: Some(ingest::Timestamp {
+                            seconds: (rec.time_unix_nano / 1_000_000_000) as i64,
+                            nanos: (rec.time_unix_nano % 1_000_000_000) as i32,
+                        }),
+                        line,
+                        ..Default::default()
+                    }
+                })
+                .collect();
+            ingest::StreamAdapter {
+                labels: format!(
+                    "{{service_name={:?}, instance={:?}}}",
+                    attr(rl, "service.name"),
+                    attr(rl, "service.instance.id")
+                ),
+                entries,
+                ..Default::default()
+            }
+        })
+        .collect();
+    (items, ingest::PushRequest { streams }.encode_to_vec())
+}
+
 /// Builds the pool on every core: each thread its own seeded stream (for metrics, its own
 /// series), the threads' requests interleaved so that each stream stays in time order.
 fn build_pool(args: &Args, count: usize) -> Pool {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let per_thread = count.div_ceil(threads);
     let grpc = args.protocol == Protocol::Grpc;
+    let loki = args.protocol == Protocol::Loki;
     let compress = !args.no_gzip;
     let chunks: Vec<Vec<Body>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
@@ -196,9 +256,21 @@ fn build_pool(args: &Args, count: usize) -> Pool {
                                 Signal::Metrics => fleet.next_request(args.batch),
                             };
                             let raw_text_bytes = source.raw_text_bytes - raw_before;
-                            let (items, encoded) = items_and_encoding(&req);
+                            let (items, encoded) = if loki {
+                                loki_encoding(&req)
+                            } else {
+                                items_and_encoding(&req)
+                            };
                             let encoded_len = encoded.len() as u64;
-                            let payload = if compress { gzip(&encoded) } else { encoded };
+                            let payload = if loki {
+                                snap::raw::Encoder::new()
+                                    .compress_vec(&encoded)
+                                    .expect("snappy")
+                            } else if compress {
+                                gzip(&encoded)
+                            } else {
+                                encoded
+                            };
                             let bytes = if grpc {
                                 let mut framed = BytesMut::with_capacity(payload.len() + 5);
                                 framed.put_u8(u8::from(compress));
@@ -309,6 +381,17 @@ impl Client {
 
 async fn connect(args: &Args) -> anyhow::Result<Client> {
     let gzipped = !args.no_gzip;
+    if args.protocol == Protocol::Loki {
+        if args.signal != Signal::Logs {
+            bail!("--protocol loki carries logs only");
+        }
+        // Snappy, as Loki's clients compress protobuf pushes (no Content-Encoding).
+        return Ok(Client::Http(
+            reqwest::Client::new(),
+            format!("{}/loki/api/v1/push", args.api),
+            false,
+        ));
+    }
     if args.protocol == Protocol::Http {
         let path = match args.signal {
             Signal::Logs => "/v1/logs",

@@ -19,6 +19,9 @@ mod service;
 pub use error::{Error, Result};
 pub use grpc::{grpc_routes, serve_grpc};
 pub use http::http_router;
-pub use loki_push::{loki_push_router, LOKI_PUSH_PATH};
+pub use loki_push::{
+    loki_push_router, EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapter, Timestamp,
+    LOKI_PUSH_PATH,
+};
 pub use remote_write::{remote_write_router, write_request};
 pub use service::{IngestLimits, IngestState};

@@ -254,49 +254,66 @@ fn check_labels(labels: &BTreeMap<String, String>) -> Result<()> {
     Ok(())
 }
 
-/// `logproto.PushRequest` (Loki's `pkg/push/push.proto`).
+/// `logproto.PushRequest` (Loki's `pkg/push/push.proto`), the protobuf body of a push (sent
+/// snappy-compressed).
 #[derive(Clone, PartialEq, Message)]
-struct PushRequest {
+pub struct PushRequest {
+    /// The streams.
     #[prost(message, repeated, tag = "1")]
-    streams: Vec<StreamAdapter>,
+    pub streams: Vec<StreamAdapter>,
 }
 
+/// One stream of a push.
 #[derive(Clone, PartialEq, Message)]
-struct StreamAdapter {
+pub struct StreamAdapter {
+    /// Its labels, written as Prometheus writes a label set: `{a="b", c="d"}`.
     #[prost(string, tag = "1")]
-    labels: String,
+    pub labels: String,
+    /// Its lines.
     #[prost(message, repeated, tag = "2")]
-    entries: Vec<EntryAdapter>,
+    pub entries: Vec<EntryAdapter>,
+    /// Unused here.
     #[prost(uint64, tag = "3")]
-    hash: u64,
+    pub hash: u64,
 }
 
+/// One line of a stream.
 #[derive(Clone, PartialEq, Message)]
-struct EntryAdapter {
+pub struct EntryAdapter {
+    /// When.
     #[prost(message, optional, tag = "1")]
-    timestamp: Option<Timestamp>,
+    pub timestamp: Option<Timestamp>,
+    /// The line.
     #[prost(string, tag = "2")]
-    line: String,
+    pub line: String,
+    /// Structured metadata.
     #[prost(message, repeated, tag = "3")]
-    structured_metadata: Vec<LabelPairAdapter>,
+    pub structured_metadata: Vec<LabelPairAdapter>,
+    /// Labels a parser found (ignored on push).
     #[prost(message, repeated, tag = "4")]
-    parsed: Vec<LabelPairAdapter>,
+    pub parsed: Vec<LabelPairAdapter>,
 }
 
+/// A name and a value.
 #[derive(Clone, PartialEq, Message)]
-struct LabelPairAdapter {
+pub struct LabelPairAdapter {
+    /// The name.
     #[prost(string, tag = "1")]
-    name: String,
+    pub name: String,
+    /// The value.
     #[prost(string, tag = "2")]
-    value: String,
+    pub value: String,
 }
 
+/// `google.protobuf.Timestamp`.
 #[derive(Clone, PartialEq, Message)]
-struct Timestamp {
+pub struct Timestamp {
+    /// Unix seconds.
     #[prost(int64, tag = "1")]
-    seconds: i64,
+    pub seconds: i64,
+    /// Nanoseconds within the second.
     #[prost(int32, tag = "2")]
-    nanos: i32,
+    pub nanos: i32,
 }
 
 fn from_protobuf(body: &[u8]) -> Result<Vec<PushedStream>> {

@@ -8,42 +8,13 @@
 use std::io::Write as _;
 use std::time::{Duration, SystemTime};
 
+use ingest::{EntryAdapter, PushRequest, StreamAdapter, Timestamp};
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, Severity};
 use prost::Message;
 use serde_json::{json, Value};
 
 use crate::harness::{nanos, poll, Vigil};
 use crate::otlp::{self, Transport};
-
-#[derive(Clone, PartialEq, Message)]
-struct PushRequest {
-    #[prost(message, repeated, tag = "1")]
-    streams: Vec<StreamAdapter>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct StreamAdapter {
-    #[prost(string, tag = "1")]
-    labels: String,
-    #[prost(message, repeated, tag = "2")]
-    entries: Vec<EntryAdapter>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct EntryAdapter {
-    #[prost(message, optional, tag = "1")]
-    timestamp: Option<Timestamp>,
-    #[prost(string, tag = "2")]
-    line: String,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct Timestamp {
-    #[prost(int64, tag = "1")]
-    seconds: i64,
-    #[prost(int32, tag = "2")]
-    nanos: i32,
-}
 
 async fn push(
     vigil: &Vigil,
@@ -161,8 +132,10 @@ async fn pushed_and_exported_logs_answer_through_the_loki_api() {
                         nanos: ((t0 + (20 + i) * sec) % sec) as i32,
                     }),
                     line: format!("GET /page/{i} 200"),
+                    ..Default::default()
                 })
                 .collect(),
+            ..Default::default()
         }],
     };
     let body = snap::raw::Encoder::new()
