@@ -36,6 +36,7 @@ echo "# $(date -u +%FT%TZ) $(uname -m) $(nproc) cores; server on core 1, loadgen
 run logs grpc --batch 1000
 run logs http --batch 1000
 run logs grpc --batch 1000 --trace-context
+run logs loki --batch 1000
 run traces grpc --batch 1000
 run traces http --batch 1000
 # Metrics: 100,000 series (50 requests a round); 6,000 requests (120 points a series) before the
