@@ -7,7 +7,7 @@ use common::Tenant;
 use logql::ast::{Expr, FilterOp, FilterValue, MatchOp, Matcher};
 use logql::eval::{Labels, Selection, Source, Stream, Value};
 
-use super::rows::{streams, COLUMNS};
+use super::rows::{label_sets, streams, COLUMNS, LABEL_COLUMNS};
 use crate::sql::{SqlEngine, SqlLimits};
 use crate::{Error, Result};
 
@@ -260,26 +260,22 @@ impl LokiEngine {
             let log = logql::parse_log(s).map_err(|e| Error::BadData(e.to_string()))?;
             matcher_sets.push(log.matchers);
         }
-        let all = Selection {
-            matchers: Vec::new(),
-            start,
-            end,
-            line_filters: Vec::new(),
-        };
+        // Each service and resource once, grouped by the scan, rather than every line.
+        let sql = format!(
+            "SELECT {LABEL_COLUMNS} FROM logs WHERE time_unix_nano >= {start} AND \
+             time_unix_nano <= {end} GROUP BY service_name, map_keys(resource_attributes), \
+             map_values(resource_attributes)"
+        );
         let limits = SqlLimits {
             max_result_rows: self.limits.max_lines_read,
             timeout: self.limits.timeout,
         };
-        let streams = self.read(tenant, &all, &limits).await?;
-        let mut out: Vec<Labels> = streams
+        let result = self.sql.execute(tenant.clone(), &sql, &limits).await?;
+        let mut out: Vec<Labels> = label_sets(&result.batches, &self.promoted)?
             .into_iter()
-            .filter(|s| {
-                matcher_sets.is_empty()
-                    || matcher_sets
-                        .iter()
-                        .any(|m| logql::eval::matches(m, &s.labels))
+            .filter(|l| {
+                matcher_sets.is_empty() || matcher_sets.iter().any(|m| logql::eval::matches(m, l))
             })
-            .map(|s| s.labels)
             .collect();
         out.sort();
         out.dedup();

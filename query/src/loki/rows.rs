@@ -81,6 +81,62 @@ fn label_name(k: &str) -> bool {
             .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()))
 }
 
+/// The stream labels of a record of `service` with the resource attributes `resource`, and the
+/// resource attributes that are structured metadata instead.
+fn stream_labels(
+    service: &str,
+    resource: Vec<(String, String)>,
+    promoted: &[String],
+) -> (Labels, Vec<(String, String)>) {
+    let mut labels = Labels::new();
+    let mut metadata = Vec::new();
+    labels.insert("service_name".into(), service.to_string());
+    for (k, v) in resource {
+        if promoted.contains(&k) {
+            labels.insert(k.replace('.', "_"), v);
+        } else if k == "service.name" {
+        } else if label_name(&k) {
+            labels.insert(k, v);
+        } else {
+            metadata.push((k.replace(['.', '-', '/'], "_"), v));
+        }
+    }
+    (labels, metadata)
+}
+
+/// The SQL select list of [`label_sets`]: each distinct service and resource once.
+pub(crate) const LABEL_COLUMNS: &str = "service_name, map_keys(resource_attributes) AS k, \
+     map_values(resource_attributes) AS v";
+
+/// The stream label sets of `batches` (rows of [`LABEL_COLUMNS`]).
+pub(crate) fn label_sets(batches: &[RecordBatch], promoted: &[String]) -> Result<Vec<Labels>> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let service = strings(batch.column(0))?;
+        let service = service.as_string::<i32>();
+        let keys = batch.column(1).as_list::<i32>().clone();
+        let values = batch.column(2).as_list::<i32>().clone();
+        let (kv, vv) = (strings(keys.values())?, strings(values.values())?);
+        let (kv, vv) = (kv.as_string::<i32>(), vv.as_string::<i32>());
+        for row in 0..batch.num_rows() {
+            let (ks, ke) = (
+                keys.value_offsets()[row] as usize,
+                keys.value_offsets()[row + 1] as usize,
+            );
+            let vs = values.value_offsets()[row] as usize;
+            let pairs = (ks..ke)
+                .map(|i| {
+                    let j = vs + (i - ks);
+                    let v = if vv.is_null(j) { "" } else { vv.value(j) };
+                    (kv.value(i).to_string(), v.to_string())
+                })
+                .collect();
+            out.push(stream_labels(service.value(row), pairs, promoted).0);
+        }
+    }
+    Ok(out)
+}
+
 /// The streams of `batches`, their lines in time order.
 pub(crate) fn streams(batches: &[RecordBatch], promoted: &[String]) -> Result<Vec<Stream>> {
     let mut by_labels: BTreeMap<Labels, Vec<Entry>> = BTreeMap::new();
@@ -110,19 +166,11 @@ pub(crate) fn streams(batches: &[RecordBatch], promoted: &[String]) -> Result<Ve
         let attrs = column(batch, "attributes")?.as_map().clone();
         let (ak, av) = (strings(attrs.keys())?, strings(attrs.values())?);
         for row in 0..batch.num_rows() {
-            let mut labels = Labels::new();
-            let mut metadata: Vec<(String, String)> = Vec::new();
-            labels.insert("service_name".into(), service.value(row).to_string());
-            for (k, v) in map_pairs(&resource, &rk, &rv, row) {
-                if promoted.contains(&k) {
-                    labels.insert(k.replace('.', "_"), v);
-                } else if k == "service.name" {
-                } else if label_name(&k) {
-                    labels.insert(k, v);
-                } else {
-                    metadata.push((k.replace(['.', '-', '/'], "_"), v));
-                }
-            }
+            let (labels, mut metadata) = stream_labels(
+                service.value(row),
+                map_pairs(&resource, &rk, &rv, row),
+                promoted,
+            );
             for (k, v) in map_pairs(&attrs, &ak, &av, row) {
                 metadata.push((k.replace(['.', '-', '/'], "_"), v));
             }
