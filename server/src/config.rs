@@ -46,6 +46,8 @@ pub(crate) struct LokiSection {
     pub(crate) max_lines_read: usize,
     /// Most lines a log query may return (its `limit` at most).
     pub(crate) max_entries_limit: usize,
+    /// Most series a metric query may answer with.
+    pub(crate) max_query_series: usize,
 }
 
 impl Default for LokiSection {
@@ -58,6 +60,7 @@ impl Default for LokiSection {
                 .collect(),
             max_lines_read: limits.max_lines_read,
             max_entries_limit: limits.max_entries_limit,
+            max_query_series: limits.max_series,
         }
     }
 }

@@ -330,6 +330,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             timeout: config.query.timeout,
             max_lines_read: config.loki.max_lines_read,
             max_entries_limit: config.loki.max_entries_limit,
+            max_series: config.loki.max_query_series,
         },
         config.loki.promoted_resource_attributes.clone(),
     ));

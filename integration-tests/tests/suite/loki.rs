@@ -565,6 +565,55 @@ async fn pushed_and_exported_logs_answer_through_the_loki_api() {
         .sum();
     assert_eq!(count, 3);
 
+    // Loki's series limit: more series than `max_query_series` (500) is an error.
+    let values: Vec<Value> = (0..501)
+        .map(|i| json!([(t0 + i).to_string(), format!("n={i}")]))
+        .collect();
+    let body = json!({"streams": [{"stream": {"app": "wide"}, "values": values}]});
+    let (status, _) = push(
+        &vigil,
+        None,
+        "application/json",
+        None,
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _, text) = loki(
+        &vigil,
+        None,
+        "/loki/api/v1/query",
+        &[
+            (
+                "query",
+                r#"count_over_time({app="wide"} | logfmt [10m])"#.to_string(),
+            ),
+            ("time", end.clone()),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("maximum of series (500) reached for a single query"),
+        "{text}"
+    );
+    let (status, _, text) = loki(
+        &vigil,
+        None,
+        "/loki/api/v1/query",
+        &[
+            (
+                "query",
+                r#"sum(count_over_time({app="wide"} | logfmt [10m]))"#.to_string(),
+            ),
+            ("time", end.clone()),
+        ],
+        false,
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+
     // Errors as Loki gives them.
     let (status, _, text) = loki(
         &vigil,

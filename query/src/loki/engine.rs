@@ -43,6 +43,8 @@ pub struct LokiLimits {
     pub max_entries_limit: usize,
     /// Longest a query may take.
     pub timeout: Duration,
+    /// Most series a metric query may answer with (Loki's `max_query_series`).
+    pub max_series: usize,
 }
 
 impl Default for LokiLimits {
@@ -51,6 +53,7 @@ impl Default for LokiLimits {
             max_lines_read: 5_000_000,
             max_entries_limit: 5_000,
             timeout: Duration::from_secs(60),
+            max_series: 500,
         }
     }
 }
@@ -232,7 +235,7 @@ impl LokiEngine {
             logql::eval::EvalError::Source(s) => Error::Executor(s),
             other => Error::BadData(other.to_string()),
         };
-        Ok(match &expr {
+        let answer = match &expr {
             Expr::Log(log) => LokiAnswer::Streams(
                 logql::eval::log_query(log, &source, start, end.max(start + 1), limit, backward)
                     .map_err(eval_err)?,
@@ -243,7 +246,19 @@ impl LokiEngine {
             Expr::Metric(_) => LokiAnswer::Value(
                 logql::eval::range(&expr, &source, start, end, step).map_err(eval_err)?,
             ),
-        })
+        };
+        let series = match &answer {
+            LokiAnswer::Value(Value::Vector(v)) => v.len(),
+            LokiAnswer::Value(Value::Matrix(m)) => m.len(),
+            _ => 0,
+        };
+        if series > self.limits.max_series {
+            return Err(Error::BadData(format!(
+                "maximum of series ({}) reached for a single query; consider reducing query cardinality by adding more specific stream selectors, reducing the time range, or aggregating results with a sum by (...)",
+                self.limits.max_series
+            )));
+        }
+        Ok(answer)
     }
 
     /// The label sets of the streams holding lines in `[start, end]`, of those matching
