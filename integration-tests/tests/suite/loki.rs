@@ -64,6 +64,18 @@ async fn loki(
     )
 }
 
+/// An instant LogQL query of the default tenant at `time`.
+async fn instant(vigil: &Vigil, query: &str, time: &str) -> (u16, Value, String) {
+    loki(
+        vigil,
+        None,
+        "/loki/api/v1/query",
+        &[("query", query.to_string()), ("time", time.to_string())],
+        false,
+    )
+    .await
+}
+
 fn lines(result: &Value) -> Vec<(Value, String, String)> {
     let mut out = Vec::new();
     for s in result.as_array().expect("streams") {
@@ -293,18 +305,10 @@ async fn pushed_and_exported_logs_answer_through_the_loki_api() {
             "0af7651916cd43dd8448eb211c80319c"
         );
         // A metric query at an instant.
-        let (status, body, text) = loki(
+        let (status, body, text) = instant(
             &vigil,
-            None,
-            "/loki/api/v1/query",
-            &[
-                (
-                    "query",
-                    r#"sum by (level) (count_over_time({app="api"} | logfmt [10m]))"#.to_string(),
-                ),
-                ("time", end.clone()),
-            ],
-            false,
+            r#"sum by (level) (count_over_time({app="api"} | logfmt [10m]))"#,
+            &end,
         )
         .await;
         assert_eq!(status, 200, "{text}");
@@ -579,18 +583,10 @@ async fn pushed_and_exported_logs_answer_through_the_loki_api() {
     )
     .await;
     assert_eq!(status, 204);
-    let (status, _, text) = loki(
+    let (status, _, text) = instant(
         &vigil,
-        None,
-        "/loki/api/v1/query",
-        &[
-            (
-                "query",
-                r#"count_over_time({app="wide"} | logfmt [10m])"#.to_string(),
-            ),
-            ("time", end.clone()),
-        ],
-        false,
+        r#"count_over_time({app="wide"} | logfmt [10m])"#,
+        &end,
     )
     .await;
     assert_eq!(status, 400, "{text}");
@@ -598,18 +594,10 @@ async fn pushed_and_exported_logs_answer_through_the_loki_api() {
         text.contains("maximum of series (500) reached for a single query"),
         "{text}"
     );
-    let (status, _, text) = loki(
+    let (status, _, text) = instant(
         &vigil,
-        None,
-        "/loki/api/v1/query",
-        &[
-            (
-                "query",
-                r#"sum(count_over_time({app="wide"} | logfmt [10m]))"#.to_string(),
-            ),
-            ("time", end.clone()),
-        ],
-        false,
+        r#"sum(count_over_time({app="wide"} | logfmt [10m]))"#,
+        &end,
     )
     .await;
     assert_eq!(status, 200, "{text}");
