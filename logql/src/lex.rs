@@ -78,8 +78,8 @@ const KEYWORDS: &[&str] = &[
     "keep",
 ];
 
-/// Names that are functions when `(` follows (vector aggregations also before `by`/`without`).
-pub(crate) const FUNCTIONS: &[&str] = &[
+/// Range aggregations.
+pub(crate) const RANGE_OPS: &[&str] = &[
     "rate",
     "rate_counter",
     "count_over_time",
@@ -95,18 +95,11 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "first_over_time",
     "last_over_time",
     "absent_over_time",
-    "sum",
-    "avg",
-    "count",
-    "max",
-    "min",
-    "stddev",
-    "stdvar",
-    "bottomk",
-    "topk",
-    "sort",
-    "sort_desc",
-    "approx_topk",
+];
+
+/// Names that are functions when `(` follows (vector aggregations also before `by`/`without`):
+/// the aggregations and these.
+const OTHER_FUNCTIONS: &[&str] = &[
     "bytes",
     "duration",
     "duration_seconds",
@@ -115,7 +108,8 @@ pub(crate) const FUNCTIONS: &[&str] = &[
     "ip",
 ];
 
-const VECTOR_OPS: &[&str] = &[
+/// Vector aggregations.
+pub(crate) const VECTOR_OPS: &[&str] = &[
     "sum",
     "avg",
     "count",
@@ -244,7 +238,11 @@ pub(crate) fn lex(q: &str) -> Result<Vec<Token>, LexError> {
                 let next = q[i..].trim_start();
                 let tok = if let Some(k) = KEYWORDS.iter().find(|k| **k == word) {
                     Tok::Sym(k)
-                } else if let Some(f) = FUNCTIONS.iter().find(|f| **f == word) {
+                } else if let Some(f) = [RANGE_OPS, VECTOR_OPS, OTHER_FUNCTIONS]
+                    .iter()
+                    .flat_map(|l| l.iter())
+                    .find(|f| **f == word)
+                {
                     let vector_op = VECTOR_OPS.contains(f)
                         && (next.starts_with("by") || next.starts_with("without"));
                     if next.starts_with('(') || vector_op {
