@@ -5,9 +5,12 @@
 //! it. Range queries evaluate every step ([`range`]); an instant query is one step
 //! ([`instant`]).
 
+mod aggregate;
+mod binary;
 mod error;
 mod json;
 mod pipeline;
+mod range;
 
 use std::collections::BTreeMap;
 
@@ -15,7 +18,10 @@ pub use error::EvalError;
 pub use pipeline::{Labels, ERROR, ERROR_DETAILS};
 
 use crate::ast::*;
-use pipeline::{compile_filter, Pipeline};
+use aggregate::vector_aggregation;
+use binary::{arith, binary, to_vectors};
+use pipeline::Pipeline;
+use range::range_aggregation;
 
 /// One log line of a stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,28 +56,47 @@ pub struct MemSource {
     pub streams: Vec<Stream>,
 }
 
-/// Whether `labels` match every matcher (a missing label reads as empty).
-pub fn matches(matchers: &[Matcher], labels: &Labels) -> bool {
-    matchers.iter().all(|m| {
-        let v = labels.get(&m.name).map_or("", String::as_str);
-        match m.op {
-            MatchOp::Eq => v == m.value,
-            MatchOp::Neq => v != m.value,
-            MatchOp::Re | MatchOp::Nre => {
-                let hit =
-                    regex::Regex::new(&format!("^(?:{})$", m.value)).is_ok_and(|r| r.is_match(v));
-                hit == (m.op == MatchOp::Re)
+/// A stream selector made ready to test label sets: its regular expressions compiled once.
+#[derive(Debug, Clone)]
+pub struct Selector(Vec<(Matcher, Option<regex::Regex>)>);
+
+impl Selector {
+    /// The selector of `matchers`; a regular expression that does not compile matches nothing.
+    pub fn new(matchers: &[Matcher]) -> Self {
+        Selector(
+            matchers
+                .iter()
+                .map(|m| {
+                    let re = matches!(m.op, MatchOp::Re | MatchOp::Nre)
+                        .then(|| regex::Regex::new(&format!("^(?:{})$", m.value)).ok())
+                        .flatten();
+                    (m.clone(), re)
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether `labels` match every matcher (a missing label reads as empty).
+    pub fn matches(&self, labels: &Labels) -> bool {
+        self.0.iter().all(|(m, re)| {
+            let v = labels.get(&m.name).map_or("", String::as_str);
+            match m.op {
+                MatchOp::Eq => v == m.value,
+                MatchOp::Neq => v != m.value,
+                MatchOp::Re => re.as_ref().is_some_and(|r| r.is_match(v)),
+                MatchOp::Nre => !re.as_ref().is_some_and(|r| r.is_match(v)),
             }
-        }
-    })
+        })
+    }
 }
 
 impl Source for MemSource {
     fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Result<Vec<Stream>, String> {
+        let selector = Selector::new(matchers);
         Ok(self
             .streams
             .iter()
-            .filter(|s| matches(matchers, &s.labels))
+            .filter(|s| selector.matches(&s.labels))
             .map(|s| Stream {
                 labels: s.labels.clone(),
                 entries: s
@@ -286,7 +311,6 @@ fn eval(e: &MetricExpr, source: &dyn Source, steps: &[i64]) -> Result<Steps, Eva
                     ))
                 }
             };
-            let go_replacement = go_template(replacement);
             Steps::Vectors(
                 inner
                     .into_iter()
@@ -296,7 +320,8 @@ fn eval(e: &MetricExpr, source: &dyn Source, steps: &[i64]) -> Result<Steps, Eva
                                 let value = s.labels.get(src).cloned().unwrap_or_default();
                                 if let Some(c) = re.captures(&value) {
                                     let mut out = String::new();
-                                    c.expand(&go_replacement, &mut out);
+                                    // Go's `$1`/`${name}` replacement syntax is the regex crate's.
+                                    c.expand(replacement, &mut out);
                                     if out.is_empty() {
                                         s.labels.remove(dst);
                                     } else {
@@ -311,598 +336,6 @@ fn eval(e: &MetricExpr, source: &dyn Source, steps: &[i64]) -> Result<Steps, Eva
             )
         }
     })
-}
-
-/// Go's `$1`/`${1}` replacement, as the regex crate's.
-fn go_template(s: &str) -> String {
-    s.to_string()
-}
-
-/// Scalar steps as single unlabelled... no: a scalar paired with vectors stays a scalar
-/// per step, carried as an empty-labelled marker.
-fn to_vectors(s: Steps, n: usize) -> Vec<Operand> {
-    match s {
-        Steps::Scalar(v) => (0..n).map(|_| Operand::Scalar(v)).collect(),
-        Steps::Vectors(v) => v.into_iter().map(Operand::Vector).collect(),
-    }
-}
-
-enum Operand {
-    Scalar(f64),
-    Vector(Vec<Sample>),
-}
-
-fn is_comparison(op: &str) -> bool {
-    matches!(op, "==" | "!=" | ">" | ">=" | "<" | "<=")
-}
-
-fn arith(op: &str, a: f64, b: f64) -> Option<f64> {
-    let bool_of = |x: bool| if x { 1.0 } else { 0.0 };
-    Some(match op {
-        "+" => a + b,
-        "-" => a - b,
-        "*" => a * b,
-        // Loki divides by zero to NaN, not to an infinity.
-        "/" => {
-            if b == 0.0 {
-                f64::NAN
-            } else {
-                a / b
-            }
-        }
-        "%" => {
-            if b == 0.0 {
-                f64::NAN
-            } else {
-                a % b
-            }
-        }
-        "^" => a.powf(b),
-        "==" => bool_of(a == b),
-        "!=" => bool_of(a != b),
-        ">" => bool_of(a > b),
-        ">=" => bool_of(a >= b),
-        "<" => bool_of(a < b),
-        "<=" => bool_of(a <= b),
-        _ => return None,
-    })
-}
-
-/// The labels a vector match compares.
-fn match_key(labels: &Labels, m: &BinModifier) -> Labels {
-    match &m.matching {
-        Some((false, on)) => labels
-            .iter()
-            .filter(|(k, _)| on.contains(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        Some((true, ignoring)) => labels
-            .iter()
-            .filter(|(k, _)| !ignoring.contains(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        None => labels.clone(),
-    }
-}
-
-fn binary(op: &str, m: &BinModifier, a: Operand, b: Operand) -> Result<Vec<Sample>, EvalError> {
-    let comparison = is_comparison(op);
-    match (a, b) {
-        (Operand::Vector(v), Operand::Scalar(x)) | (Operand::Scalar(x), Operand::Vector(v))
-            if matches!(op, "and" | "or" | "unless") =>
-        {
-            let _ = x;
-            Ok(v)
-        }
-        (Operand::Vector(v), Operand::Scalar(x)) => Ok(v
-            .into_iter()
-            .filter_map(|s| {
-                let r = arith(op, s.value, x)?;
-                scalar_result(comparison, m.return_bool, s, r, true)
-            })
-            .collect()),
-        (Operand::Scalar(x), Operand::Vector(v)) => Ok(v
-            .into_iter()
-            .filter_map(|s| {
-                let r = arith(op, x, s.value)?;
-                scalar_result(comparison, m.return_bool, s, r, false)
-            })
-            .collect()),
-        (Operand::Scalar(x), Operand::Scalar(y)) => Ok(vec![Sample {
-            labels: Labels::new(),
-            value: arith(op, x, y).unwrap_or(f64::NAN),
-        }]),
-        (Operand::Vector(l), Operand::Vector(r)) => vector_binary(op, m, l, r),
-    }
-}
-
-/// A vector-scalar result: comparisons without `bool` filter (keeping the vector's value).
-fn scalar_result(
-    comparison: bool,
-    return_bool: bool,
-    mut s: Sample,
-    r: f64,
-    vector_left: bool,
-) -> Option<Sample> {
-    if comparison && !return_bool {
-        if r == 0.0 {
-            return None;
-        }
-        let _ = vector_left;
-        return Some(s);
-    }
-    s.value = r;
-    Some(s)
-}
-
-fn vector_binary(
-    op: &str,
-    m: &BinModifier,
-    l: Vec<Sample>,
-    r: Vec<Sample>,
-) -> Result<Vec<Sample>, EvalError> {
-    match op {
-        "and" => {
-            let keys: std::collections::BTreeSet<Labels> =
-                r.iter().map(|s| match_key(&s.labels, m)).collect();
-            return Ok(l
-                .into_iter()
-                .filter(|s| keys.contains(&match_key(&s.labels, m)))
-                .collect());
-        }
-        "unless" => {
-            let keys: std::collections::BTreeSet<Labels> =
-                r.iter().map(|s| match_key(&s.labels, m)).collect();
-            return Ok(l
-                .into_iter()
-                .filter(|s| !keys.contains(&match_key(&s.labels, m)))
-                .collect());
-        }
-        "or" => {
-            let keys: std::collections::BTreeSet<Labels> =
-                l.iter().map(|s| match_key(&s.labels, m)).collect();
-            let mut out = l;
-            out.extend(
-                r.into_iter()
-                    .filter(|s| !keys.contains(&match_key(&s.labels, m))),
-            );
-            return Ok(out);
-        }
-        _ => {}
-    }
-    let comparison = is_comparison(op);
-    // group_right: the right side is the "many" side; swap and swap back.
-    let (many, one, swapped) = match &m.group {
-        Some((true, _)) => (r, l, true),
-        _ => (l, r, false),
-    };
-    let mut one_by_key: BTreeMap<Labels, Sample> = BTreeMap::new();
-    for s in one {
-        let k = match_key(&s.labels, m);
-        if one_by_key.insert(k, s).is_some() {
-            let side = if swapped { "left" } else { "right" };
-            return Err(EvalError::Matching(format!(
-                "found duplicate series on the {side} hand-side of the operation: many-to-many matching not allowed: matching labels must be unique on one side"
-            )));
-        }
-    }
-    let mut out = Vec::new();
-    let mut seen: BTreeMap<Labels, ()> = BTreeMap::new();
-    for s in many {
-        let k = match_key(&s.labels, m);
-        let Some(o) = one_by_key.get(&k) else {
-            continue;
-        };
-        let (a, b) = if swapped {
-            (o.value, s.value)
-        } else {
-            (s.value, o.value)
-        };
-        let Some(v) = arith(op, a, b) else { continue };
-        if comparison && !m.return_bool && v == 0.0 {
-            continue;
-        }
-        let value = if comparison && !m.return_bool { a } else { v };
-        let mut labels = s.labels.clone();
-        match &m.group {
-            None => {
-                // One-to-one: `on` keeps its labels only, `ignoring` drops its labels.
-                labels = match &m.matching {
-                    Some((false, on)) => {
-                        labels.into_iter().filter(|(k, _)| on.contains(k)).collect()
-                    }
-                    Some((true, ign)) => labels
-                        .into_iter()
-                        .filter(|(k, _)| !ign.contains(k))
-                        .collect(),
-                    None => labels,
-                };
-                if !swapped && seen.insert(k.clone(), ()).is_some() {
-                    return Err(EvalError::Matching(
-                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
-                    ));
-                }
-            }
-            Some((_, include)) => {
-                for name in include {
-                    match o.labels.get(name) {
-                        Some(v) => {
-                            labels.insert(name.clone(), v.clone());
-                        }
-                        None => {
-                            labels.remove(name);
-                        }
-                    }
-                }
-                if seen.insert(labels.clone(), ()).is_some() {
-                    return Err(EvalError::Matching(
-                        "multiple matches for labels: grouping labels must ensure unique matches"
-                            .into(),
-                    ));
-                }
-            }
-        }
-        out.push(Sample { labels, value });
-    }
-    Ok(out)
-}
-
-/// The labels of a sample's group.
-fn group_labels(labels: &Labels, g: Option<&Grouping>) -> Labels {
-    match g {
-        None => Labels::new(),
-        Some(g) if g.without => labels
-            .iter()
-            .filter(|(k, _)| !g.labels.contains(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        Some(g) => labels
-            .iter()
-            .filter(|(k, _)| g.labels.contains(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    }
-}
-
-fn vector_aggregation(
-    op: &str,
-    param: Option<f64>,
-    g: Option<&Grouping>,
-    v: Vec<Sample>,
-) -> Vec<Sample> {
-    match op {
-        "sort" | "sort_desc" => {
-            let mut v = v;
-            v.sort_by(|a, b| {
-                let o = a
-                    .value
-                    .partial_cmp(&b.value)
-                    .unwrap_or(std::cmp::Ordering::Equal);
-                if op == "sort" {
-                    o
-                } else {
-                    o.reverse()
-                }
-            });
-            return v;
-        }
-        "topk" | "bottomk" | "approx_topk" => {
-            let k = param.unwrap_or(1.0) as usize;
-            let mut groups: BTreeMap<Labels, Vec<Sample>> = BTreeMap::new();
-            for s in v {
-                groups
-                    .entry(group_labels(&s.labels, g))
-                    .or_default()
-                    .push(s);
-            }
-            let mut out = Vec::new();
-            for (_, mut members) in groups {
-                members.sort_by(|a, b| {
-                    let o = a
-                        .value
-                        .partial_cmp(&b.value)
-                        .unwrap_or(std::cmp::Ordering::Equal);
-                    if op == "bottomk" {
-                        o
-                    } else {
-                        o.reverse()
-                    }
-                });
-                out.extend(members.into_iter().take(k));
-            }
-            return out;
-        }
-        _ => {}
-    }
-    let mut groups: BTreeMap<Labels, Vec<f64>> = BTreeMap::new();
-    for s in v {
-        groups
-            .entry(group_labels(&s.labels, g))
-            .or_default()
-            .push(s.value);
-    }
-    groups
-        .into_iter()
-        .map(|(labels, values)| {
-            let n = values.len() as f64;
-            let value = match op {
-                "sum" => values.iter().sum(),
-                "avg" => values.iter().sum::<f64>() / n,
-                "count" => n,
-                "max" => {
-                    values
-                        .iter()
-                        .copied()
-                        .fold(f64::NAN, |a, b| if a.is_nan() || b > a { b } else { a })
-                }
-                "min" => {
-                    values
-                        .iter()
-                        .copied()
-                        .fold(f64::NAN, |a, b| if a.is_nan() || b < a { b } else { a })
-                }
-                "stddev" => variance(&values).sqrt(),
-                "stdvar" => variance(&values),
-                _ => f64::NAN,
-            };
-            Sample { labels, value }
-        })
-        .collect()
-}
-
-fn variance(values: &[f64]) -> f64 {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n
-}
-
-/// The samples of a log range: per label set, (time, value) in time order.
-fn samples(
-    op: &str,
-    r: &LogRange,
-    source: &dyn Source,
-    from: i64,
-    to: i64,
-) -> Result<BTreeMap<Labels, Vec<(i64, f64)>>, EvalError> {
-    let pipeline = Pipeline::new(&r.log.pipeline)?;
-    let post: Vec<_> = match &r.unwrap {
-        Some(u) => u
-            .filters
-            .iter()
-            .map(compile_filter)
-            .collect::<Result<_, _>>()?,
-        None => Vec::new(),
-    };
-    let streams = source
-        .select(&r.log.matchers, from, to)
-        .map_err(EvalError::Source)?;
-    let mut out: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
-    for s in streams {
-        for e in &s.entries {
-            let Some((mut labels, line)) = pipeline.run(&s.labels, &e.metadata, &e.line, e.ts)
-            else {
-                continue;
-            };
-            let value = match &r.unwrap {
-                None if op.starts_with("bytes") => line.len() as f64,
-                None => 1.0,
-                Some(u) => {
-                    let raw = labels.get(&u.label).cloned();
-                    // A line without the label (or with it empty) gives no sample, as in Loki.
-                    if raw.as_deref().is_none_or(str::is_empty) && !labels.contains_key(ERROR) {
-                        continue;
-                    }
-                    let v = if labels.contains_key(ERROR) {
-                        Ok(0.0)
-                    } else {
-                        unwrap_value(raw.as_deref().unwrap_or(""), u.conversion)
-                    };
-                    let v = match v {
-                        Ok(v) => v,
-                        Err(e) => {
-                            labels.insert(ERROR.into(), "SampleExtractionErr".into());
-                            labels.insert(ERROR_DETAILS.into(), e);
-                            0.0
-                        }
-                    };
-                    if !post.iter().all(|f| f.test(&mut labels)) {
-                        continue;
-                    }
-                    labels.remove(&u.label);
-                    v
-                }
-            };
-            out.entry(labels).or_default().push((e.ts, value));
-        }
-    }
-    for points in out.values_mut() {
-        points.sort_by_key(|p| p.0);
-    }
-    if let Some(labels) = out.keys().find(|l| l.contains_key(ERROR)) {
-        let err = labels.get(ERROR).cloned().unwrap_or_default();
-        return Err(EvalError::Pipeline(format!(
-            "pipeline error: '{err}' for series: '{}'.\nUse a label filter to intentionally skip this error. (e.g | __error__!=\"{err}\").\nTo skip all potential errors you can match empty errors.(e.g __error__=\"\")\nThe label filter can also be specified after unwrap. (e.g | unwrap latency | __error__=\"\" )",
-            print_labels(labels)
-        )));
-    }
-    Ok(out)
-}
-
-/// `{a="b", c="d"}`.
-pub fn print_labels(l: &Labels) -> String {
-    let inner: Vec<String> = l
-        .iter()
-        .map(|(k, v)| format!("{k}={}", crate::print::go_quote(v)))
-        .collect();
-    format!("{{{}}}", inner.join(", "))
-}
-
-fn unwrap_value(raw: &str, c: Conversion) -> Result<f64, String> {
-    let raw = raw.trim();
-    match c {
-        Conversion::None => raw
-            .parse::<f64>()
-            .map_err(|_| format!("strconv.ParseFloat: parsing {raw:?}: invalid syntax")),
-        Conversion::Bytes => pipeline::bytes_value(raw),
-        Conversion::Duration | Conversion::DurationSeconds => {
-            pipeline::go_duration_value(raw).map_err(|e| format!("time: {e}"))
-        }
-    }
-}
-
-fn range_aggregation(
-    op: &str,
-    param: Option<f64>,
-    r: &LogRange,
-    g: Option<&Grouping>,
-    source: &dyn Source,
-    steps: &[i64],
-) -> Result<Vec<Vec<Sample>>, EvalError> {
-    let first = steps.first().copied().unwrap_or(0);
-    let last = steps.last().copied().unwrap_or(0);
-    let from = first - r.offset - r.range;
-    let to = last - r.offset;
-    let mut series = samples(op, r, source, from + 1, to)?;
-    if let Some(g) = g {
-        let mut grouped: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
-        for (labels, points) in series {
-            grouped
-                .entry(group_labels(&labels, Some(g)))
-                .or_default()
-                .extend(points);
-        }
-        for p in grouped.values_mut() {
-            p.sort_by_key(|x| x.0);
-        }
-        series = grouped;
-    }
-    let range_s = r.range as f64 / 1e9;
-    let mut out = Vec::with_capacity(steps.len());
-    for &t in steps {
-        let hi = t - r.offset;
-        let lo = hi - r.range;
-        let mut vector = Vec::new();
-        for (labels, points) in &series {
-            let start = points.partition_point(|p| p.0 <= lo);
-            let end = points.partition_point(|p| p.0 <= hi);
-            let window = &points[start..end];
-            if window.is_empty() {
-                continue;
-            }
-            let values: Vec<f64> = window.iter().map(|p| p.1).collect();
-            let value = match op {
-                "count_over_time" => values.len() as f64,
-                "rate" if r.unwrap.is_none() => values.len() as f64 / range_s,
-                "rate" | "bytes_rate" => values.iter().sum::<f64>() / range_s,
-                "bytes_over_time" | "sum_over_time" => values.iter().sum(),
-                "avg_over_time" => values.iter().sum::<f64>() / values.len() as f64,
-                "min_over_time" => {
-                    values
-                        .iter()
-                        .copied()
-                        .fold(f64::NAN, |a, b| if a.is_nan() || b < a { b } else { a })
-                }
-                "max_over_time" => {
-                    values
-                        .iter()
-                        .copied()
-                        .fold(f64::NAN, |a, b| if a.is_nan() || b > a { b } else { a })
-                }
-                "stddev_over_time" => variance(&values).sqrt(),
-                "stdvar_over_time" => variance(&values),
-                "quantile_over_time" => quantile(param.unwrap_or(f64::NAN), &values),
-                "first_over_time" => values[0],
-                "last_over_time" => values[values.len() - 1],
-                "rate_counter" => counter_rate(window, lo, hi),
-                "absent_over_time" => continue,
-                _ => {
-                    return Err(EvalError::Invalid(format!(
-                        "unknown range aggregation {op}"
-                    )))
-                }
-            };
-            vector.push(Sample {
-                labels: labels.clone(),
-                value,
-            });
-        }
-        if op == "absent_over_time" {
-            let any = series
-                .values()
-                .any(|points| points.iter().any(|p| p.0 > lo && p.0 <= hi));
-            vector.clear();
-            if !any {
-                let labels: Labels = r
-                    .log
-                    .matchers
-                    .iter()
-                    .filter(|m| m.op == MatchOp::Eq)
-                    .map(|m| (m.name.clone(), m.value.clone()))
-                    .collect();
-                vector.push(Sample { labels, value: 1.0 });
-            }
-        }
-        out.push(vector);
-    }
-    Ok(out)
-}
-
-/// Prometheus's `quantile` (φ-quantile of the values, interpolated).
-fn quantile(q: f64, values: &[f64]) -> f64 {
-    if values.is_empty() || q.is_nan() {
-        return f64::NAN;
-    }
-    if q < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if q > 1.0 {
-        return f64::INFINITY;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let n = v.len() as f64;
-    let rank = q * (n - 1.0);
-    let lower = rank.floor().max(0.0) as usize;
-    let upper = (lower + 1).min(v.len() - 1);
-    let weight = rank - rank.floor();
-    v[lower] * (1.0 - weight) + v[upper] * weight
-}
-
-/// `rate_counter`: Prometheus's extrapolated rate of a counter over `(lo, hi]`.
-fn counter_rate(points: &[(i64, f64)], lo: i64, hi: i64) -> f64 {
-    if points.len() < 2 {
-        return 0.0;
-    }
-    let mut increase = points[points.len() - 1].1 - points[0].1;
-    for w in points.windows(2) {
-        if w[1].1 < w[0].1 {
-            increase += w[0].1;
-        }
-    }
-    let range_start = lo as f64 / 1e9;
-    let range_end = hi as f64 / 1e9;
-    let first_t = points[0].0 as f64 / 1e9;
-    let last_t = points[points.len() - 1].0 as f64 / 1e9;
-    let sampled = last_t - first_t;
-    let avg_interval = sampled / (points.len() - 1) as f64;
-    let threshold = avg_interval * 1.1;
-    let mut to_start = first_t - range_start;
-    if to_start >= threshold {
-        to_start = avg_interval / 2.0;
-    }
-    // A counter is not extrapolated below zero (Prometheus's order: the threshold first).
-    if increase > 0.0 && points[0].1 >= 0.0 {
-        let to_zero = sampled * (points[0].1 / increase);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
-    }
-    let mut to_end = range_end - last_t;
-    if to_end >= threshold {
-        to_end = avg_interval / 2.0;
-    }
-    let extrapolate = sampled + to_start + to_end;
-    increase * (extrapolate / sampled) / (range_end - range_start)
 }
 
 /// What a query reads: a selector's streams over `[start, end]` (nanoseconds), with the line

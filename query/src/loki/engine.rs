@@ -201,9 +201,10 @@ impl LokiEngine {
             Err(e) => return Err(e),
         };
         let all = streams(&result.batches, &self.promoted)?;
+        let selector = logql::eval::Selector::new(&sel.matchers);
         Ok(all
             .into_iter()
-            .filter(|s| logql::eval::matches(&sel.matchers, &s.labels))
+            .filter(|s| selector.matches(&s.labels))
             .collect())
     }
 
@@ -270,10 +271,10 @@ impl LokiEngine {
         start: i64,
         end: i64,
     ) -> Result<Vec<Labels>> {
-        let mut matcher_sets = Vec::new();
+        let mut selectors = Vec::new();
         for s in selectors {
             let log = logql::parse_log(s).map_err(|e| Error::BadData(e.to_string()))?;
-            matcher_sets.push(log.matchers);
+            selectors.push(logql::eval::Selector::new(&log.matchers));
         }
         // Each service and resource once, grouped by the scan, rather than every line.
         let sql = format!(
@@ -288,9 +289,7 @@ impl LokiEngine {
         let result = self.sql.execute(tenant.clone(), &sql, &limits).await?;
         let mut out: Vec<Labels> = label_sets(&result.batches, &self.promoted)?
             .into_iter()
-            .filter(|l| {
-                matcher_sets.is_empty() || matcher_sets.iter().any(|m| logql::eval::matches(m, l))
-            })
+            .filter(|l| selectors.is_empty() || selectors.iter().any(|s| s.matches(l)))
             .collect();
         out.sort();
         out.dedup();
