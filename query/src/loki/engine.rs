@@ -271,10 +271,10 @@ impl LokiEngine {
         start: i64,
         end: i64,
     ) -> Result<Vec<Labels>> {
-        let mut selectors = Vec::new();
+        let mut wanted = Vec::new();
         for s in selectors {
             let log = logql::parse_log(s).map_err(|e| Error::BadData(e.to_string()))?;
-            selectors.push(logql::eval::Selector::new(&log.matchers));
+            wanted.push(logql::eval::Selector::new(&log.matchers));
         }
         // Each service and resource once, grouped by the scan, rather than every line.
         let sql = format!(
@@ -289,7 +289,7 @@ impl LokiEngine {
         let result = self.sql.execute(tenant.clone(), &sql, &limits).await?;
         let mut out: Vec<Labels> = label_sets(&result.batches, &self.promoted)?
             .into_iter()
-            .filter(|l| selectors.is_empty() || selectors.iter().any(|s| s.matches(l)))
+            .filter(|l| wanted.is_empty() || wanted.iter().any(|s| s.matches(l)))
             .collect();
         out.sort();
         out.dedup();
