@@ -8,7 +8,9 @@
 mod aggregate;
 mod binary;
 mod error;
+mod filter;
 mod json;
+mod parsers;
 mod pipeline;
 mod range;
 

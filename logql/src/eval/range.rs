@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 
 use super::aggregate::{group_labels, variance};
-use super::pipeline::{compile_filter, Pipeline};
-use super::{pipeline, EvalError, Labels, Sample, Source, ERROR, ERROR_DETAILS};
+use super::filter::{bytes_value, compile_filter, go_duration_value};
+use super::pipeline::Pipeline;
+use super::{EvalError, Labels, Sample, Source, ERROR, ERROR_DETAILS};
 use crate::ast::*;
 
 /// The samples of a log range: per label set, (time, value) in time order.
@@ -96,9 +97,9 @@ fn unwrap_value(raw: &str, c: Conversion) -> Result<f64, String> {
         Conversion::None => raw
             .parse::<f64>()
             .map_err(|_| format!("strconv.ParseFloat: parsing {raw:?}: invalid syntax")),
-        Conversion::Bytes => pipeline::bytes_value(raw),
+        Conversion::Bytes => bytes_value(raw),
         Conversion::Duration | Conversion::DurationSeconds => {
-            pipeline::go_duration_value(raw).map_err(|e| format!("time: {e}"))
+            go_duration_value(raw).map_err(|e| format!("time: {e}"))
         }
     }
 }
