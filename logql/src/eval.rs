@@ -10,6 +10,7 @@ mod binary;
 mod error;
 mod filter;
 mod json;
+mod model;
 mod parsers;
 mod pipeline;
 mod range;
@@ -17,129 +18,16 @@ mod range;
 use std::collections::BTreeMap;
 
 pub use error::EvalError;
-pub use pipeline::{Labels, ERROR, ERROR_DETAILS};
+use model::Steps;
+pub use model::{
+    Entry, Labels, MemSource, Sample, Selector, Series, Source, Stream, Value, ERROR, ERROR_DETAILS,
+};
 
 use crate::ast::*;
 use aggregate::vector_aggregation;
 use binary::{arith, binary, to_vectors};
 use pipeline::Pipeline;
 use range::range_aggregation;
-
-/// One log line of a stream.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    /// Unix nanoseconds.
-    pub ts: i64,
-    /// The line.
-    pub line: String,
-    /// Structured metadata.
-    pub metadata: Vec<(String, String)>,
-}
-
-/// A stream: its labels and its lines in time order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Stream {
-    /// The stream labels.
-    pub labels: Labels,
-    /// The lines, oldest first.
-    pub entries: Vec<Entry>,
-}
-
-/// Where a query reads its streams.
-pub trait Source {
-    /// The streams matching `matchers` with their lines in `[start, end]` (nanoseconds).
-    fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Result<Vec<Stream>, String>;
-}
-
-/// Streams held in memory (tests, small data sets).
-#[derive(Debug, Clone, Default)]
-pub struct MemSource {
-    /// The streams.
-    pub streams: Vec<Stream>,
-}
-
-/// A stream selector made ready to test label sets: its regular expressions compiled once.
-#[derive(Debug, Clone)]
-pub struct Selector(Vec<(Matcher, Option<regex::Regex>)>);
-
-impl Selector {
-    /// The selector of `matchers`; a regular expression that does not compile matches nothing.
-    pub fn new(matchers: &[Matcher]) -> Self {
-        Selector(
-            matchers
-                .iter()
-                .map(|m| {
-                    let re = matches!(m.op, MatchOp::Re | MatchOp::Nre)
-                        .then(|| regex::Regex::new(&format!("^(?:{})$", m.value)).ok())
-                        .flatten();
-                    (m.clone(), re)
-                })
-                .collect(),
-        )
-    }
-
-    /// Whether `labels` match every matcher (a missing label reads as empty).
-    pub fn matches(&self, labels: &Labels) -> bool {
-        self.0.iter().all(|(m, re)| {
-            let v = labels.get(&m.name).map_or("", String::as_str);
-            match m.op {
-                MatchOp::Eq => v == m.value,
-                MatchOp::Neq => v != m.value,
-                MatchOp::Re => re.as_ref().is_some_and(|r| r.is_match(v)),
-                MatchOp::Nre => !re.as_ref().is_some_and(|r| r.is_match(v)),
-            }
-        })
-    }
-}
-
-impl Source for MemSource {
-    fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Result<Vec<Stream>, String> {
-        let selector = Selector::new(matchers);
-        Ok(self
-            .streams
-            .iter()
-            .filter(|s| selector.matches(&s.labels))
-            .map(|s| Stream {
-                labels: s.labels.clone(),
-                entries: s
-                    .entries
-                    .iter()
-                    .filter(|e| e.ts >= start && e.ts <= end)
-                    .cloned()
-                    .collect(),
-            })
-            .collect())
-    }
-}
-
-/// A sample of a vector.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    /// Its labels.
-    pub labels: Labels,
-    /// Its value.
-    pub value: f64,
-}
-
-/// A series of a matrix.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series {
-    /// Its labels.
-    pub labels: Labels,
-    /// (Unix nanoseconds, value), oldest first.
-    pub points: Vec<(i64, f64)>,
-}
-
-/// A query's result.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// A number.
-    Scalar(f64),
-    /// An instant vector.
-    Vector(Vec<Sample>),
-    /// A range result.
-    Matrix(Vec<Series>),
-}
 
 /// Evaluates `expr` at `t` (Unix nanoseconds).
 pub fn instant(expr: &Expr, source: &dyn Source, t: i64) -> Result<Value, EvalError> {
@@ -216,12 +104,6 @@ fn metric(expr: &Expr) -> Result<&MetricExpr, EvalError> {
             "log queries are not evaluated here: only metric queries".into(),
         )),
     }
-}
-
-/// An expression's value at every step.
-enum Steps {
-    Scalar(f64),
-    Vectors(Vec<Vec<Sample>>),
 }
 
 fn eval(e: &MetricExpr, source: &dyn Source, steps: &[i64]) -> Result<Steps, EvalError> {

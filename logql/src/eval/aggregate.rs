@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Labels, Sample};
+use super::model::{Labels, Sample};
 use crate::ast::Grouping;
 
 /// The labels of a sample's group.

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{EvalError, Labels, Sample, Steps};
+use super::error::EvalError;
+use super::model::{Labels, Sample, Steps};
 use crate::ast::BinModifier;
 
 /// A side of a binary operation, step by step: a scalar stays a scalar at every step.

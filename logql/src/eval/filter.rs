@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use regex::Regex;
 
 use super::error::EvalError;
-use super::pipeline::{Labels, ERROR, ERROR_DETAILS};
+use super::model::{Labels, ERROR, ERROR_DETAILS};
 use crate::ast::*;
 use crate::duration::parse_duration;
 

@@ -3,26 +3,17 @@
 //! a stage adds that a stream label or structured metadata already holds go to
 //! `<name>_extracted`; a stage that fails sets `__error__` (and `__error_details__`).
 
-use std::collections::BTreeMap;
-
 use common::template::{Dialect, Template, Value};
 use regex::Regex;
 
 use super::error::EvalError;
 use super::filter::{anchored, compile_filter, ip_pattern, set_error, Filter, IpPattern};
 use super::json::{self, Json};
+use super::model::{Labels, ERROR};
 use super::parsers::{
     decolorize, flatten, json_path, logfmt, pattern, pattern_match, sanitize, PatternPart,
 };
 use crate::ast::*;
-
-/// A label set.
-pub type Labels = BTreeMap<String, String>;
-
-/// `__error__`: the label a failing stage sets.
-pub const ERROR: &str = "__error__";
-/// `__error_details__`.
-pub const ERROR_DETAILS: &str = "__error_details__";
 
 /// A pipeline made ready to run: regular expressions compiled, patterns split.
 #[derive(Debug)]

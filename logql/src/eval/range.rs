@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 
 use super::aggregate::{group_labels, variance};
+use super::error::EvalError;
 use super::filter::{bytes_value, compile_filter, go_duration_value};
+use super::model::{Labels, Sample, Source, ERROR, ERROR_DETAILS};
 use super::pipeline::Pipeline;
-use super::{EvalError, Labels, Sample, Source, ERROR, ERROR_DETAILS};
 use crate::ast::*;
 
 /// The samples of a log range: per label set, (time, value) in time order.
