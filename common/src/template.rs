@@ -17,15 +17,18 @@ mod alert;
 mod ast;
 mod exec;
 mod format;
+mod functions;
+mod methods;
 mod parse;
 mod set;
 mod value;
 
 pub use alert::{expand_alert, Template};
-pub use exec::{NativeFn, QueryFn, QueryResult};
+pub use exec::NativeFn;
 pub use format::{
     go_exp, go_float, humanize, humanize_1024, humanize_duration, humanize_percentage,
 };
+pub use functions::{QueryFn, QueryResult};
 pub use parse::Dialect;
 pub use set::TemplateSet;
 pub use value::{Value, ZERO_TIME};

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::ast::{Defs, Node};
-use super::exec::{render_with, QueryFn};
+use super::exec::render_with;
+use super::functions::QueryFn;
 use super::parse::{parse as parse_nodes, Dialect};
 use super::value::Value;
 

@@ -2,7 +2,7 @@
 //! the line they are on and Go's wording.
 
 use super::ast::{Arg, Defs, Node, Pipeline};
-use super::exec::{AM_FUNCTIONS, FUNCTIONS, LOKI_FUNCTIONS};
+use super::functions::{AM_FUNCTIONS, FUNCTIONS, GO_BUILTINS, LOKI_FUNCTIONS};
 
 /// An error: the line it is on, and what is wrong.
 type Error = (usize, String);
@@ -484,7 +484,7 @@ impl Parser {
                 "true" => (Arg::Bool(true), 1),
                 "false" => (Arg::Bool(false), 1),
                 "nil" => (Arg::Nil, 1),
-                name if self.dialect.functions().contains(&name) => {
+                name if GO_BUILTINS.contains(&name) || self.dialect.functions().contains(&name) => {
                     (Arg::Func(name.to_string()), 1)
                 }
                 name => return Err((line, format!("function {name:?} not defined"))),
