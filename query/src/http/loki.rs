@@ -76,6 +76,14 @@ fn ok(body: Json) -> Response {
     super::kit::json(StatusCode::OK, body.to_string())
 }
 
+/// A handler's answer: its JSON, or its error as Loki writes one.
+fn respond(answer: Result<Json>) -> Response {
+    match answer {
+        Ok(j) => ok(j),
+        Err(e) => error(&e),
+    }
+}
+
 fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -347,10 +355,7 @@ async fn query(
             .await?;
         Ok(answer_json(&answer, categorize(&headers), at))
     };
-    match run.await {
-        Ok(j) => ok(j),
-        Err(e) => error(&e),
-    }
+    respond(run.await)
 }
 
 async fn query_range(
@@ -399,10 +404,7 @@ async fn query_range(
         }
         Ok(answer_json(&answer, categorize(&headers), end))
     };
-    match run.await {
-        Ok(j) => ok(j),
-        Err(e) => error(&e),
-    }
+    respond(run.await)
 }
 
 async fn labels(
@@ -425,10 +427,7 @@ async fn labels(
             .await?;
         Ok(json!({"status": "success", "data": names}))
     };
-    match run.await {
-        Ok(j) => ok(j),
-        Err(e) => error(&e),
-    }
+    respond(run.await)
 }
 
 async fn label_values(
@@ -452,10 +451,7 @@ async fn label_values(
             .await?;
         Ok(json!({"status": "success", "data": values}))
     };
-    match run.await {
-        Ok(j) => ok(j),
-        Err(e) => error(&e),
-    }
+    respond(run.await)
 }
 
 async fn series(
@@ -477,10 +473,7 @@ async fn series(
         let sets = engine.series(&tenant, &selectors, start, end).await?;
         Ok(json!({"status": "success", "data": sets.iter().map(labels_json).collect::<Vec<_>>()}))
     };
-    match run.await {
-        Ok(j) => ok(j),
-        Err(e) => error(&e),
-    }
+    respond(run.await)
 }
 
 /// The selector of a request (`query`, `{}`-less queries refused by the parser).
@@ -505,10 +498,7 @@ async fn index_stats(
             json!({"streams": s.streams, "chunks": s.chunks, "bytes": s.bytes, "entries": s.entries}),
         )
     };
-    match run.await {
-        Ok(j) => ok(j),
-        Err(e) => error(&e),
-    }
+    respond(run.await)
 }
 
 async fn volume_answer(
@@ -584,10 +574,7 @@ async fn volume(
     body: Bytes,
 ) -> Response {
     let params = Params::from(q.as_deref(), &headers, &body);
-    match volume_answer(&engine, &params, &headers, false).await {
-        Ok(j) => ok(j),
-        Err(e) => error(&e),
-    }
+    respond(volume_answer(&engine, &params, &headers, false).await)
 }
 
 async fn volume_range(
@@ -597,10 +584,7 @@ async fn volume_range(
     body: Bytes,
 ) -> Response {
     let params = Params::from(q.as_deref(), &headers, &body);
-    match volume_answer(&engine, &params, &headers, true).await {
-        Ok(j) => ok(j),
-        Err(e) => error(&e),
-    }
+    respond(volume_answer(&engine, &params, &headers, true).await)
 }
 
 async fn detected_labels(
@@ -623,10 +607,7 @@ async fn detected_labels(
             .collect();
         Ok(json!({"detectedLabels": list}))
     };
-    match run.await {
-        Ok(j) => ok(j),
-        Err(e) => error(&e),
-    }
+    respond(run.await)
 }
 
 fn line_limit(params: &Params) -> Result<usize> {
@@ -669,10 +650,7 @@ async fn detected_fields(
             .collect();
         Ok(json!({"fields": list, "limit": line_limit(&params)?}))
     };
-    match run.await {
-        Ok(j) => ok(j),
-        Err(e) => error(&e),
-    }
+    respond(run.await)
 }
 
 async fn detected_field_values(
@@ -701,10 +679,7 @@ async fn detected_field_values(
             .unwrap_or_default();
         Ok(json!({"values": values, "limit": line_limit(&params)?}))
     };
-    match run.await {
-        Ok(j) => ok(j),
-        Err(e) => error(&e),
-    }
+    respond(run.await)
 }
 
 async fn patterns(
@@ -735,10 +710,7 @@ async fn patterns(
             .collect();
         Ok(json!({"status": "success", "data": data}))
     };
-    match run.await {
-        Ok(j) => ok(j),
-        Err(e) => error(&e),
-    }
+    respond(run.await)
 }
 
 /// How often a tail looks for new lines.
