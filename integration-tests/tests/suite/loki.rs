@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use crate::harness::{nanos, poll, Vigil};
 use crate::otlp::{self, Transport};
 
-async fn push(
+pub(crate) async fn push(
     vigil: &Vigil,
     tenant: Option<&str>,
     content_type: &str,
@@ -39,7 +39,7 @@ async fn push(
     (status, resp.text().await.unwrap_or_default())
 }
 
-async fn loki(
+pub(crate) async fn loki(
     vigil: &Vigil,
     tenant: Option<&str>,
     path: &str,
@@ -65,7 +65,7 @@ async fn loki(
 }
 
 /// An instant LogQL query of the default tenant at `time`.
-async fn instant(vigil: &Vigil, query: &str, time: &str) -> (u16, Value, String) {
+pub(crate) async fn instant(vigil: &Vigil, query: &str, time: &str) -> (u16, Value, String) {
     loki(
         vigil,
         None,
@@ -76,7 +76,7 @@ async fn instant(vigil: &Vigil, query: &str, time: &str) -> (u16, Value, String)
     .await
 }
 
-fn lines(result: &Value) -> Vec<(Value, String, String)> {
+pub(crate) fn lines(result: &Value) -> Vec<(Value, String, String)> {
     let mut out = Vec::new();
     for s in result.as_array().expect("streams") {
         for v in s["values"].as_array().expect("values") {
@@ -818,329 +818,4 @@ async fn tail_streams_new_lines_over_a_websocket() {
     .await;
     assert_eq!(status, 400, "{text}");
     assert!(text.contains("the tail API is a WebSocket"), "{text}");
-}
-
-/// A generated line (app, time, line, level, code) and whether a filter keeps it.
-type Line = (String, i64, String, String, i64);
-type Keep = Box<dyn Fn(&Line) -> bool>;
-
-/// A property test: random logfmt lines pushed to random streams, then random LogQL line and
-/// label filters answered by the server (the scan with the index pre-filter on `|=`), before
-/// and after the lines are flushed to indexed segments, against a brute-force filter of the
-/// same lines in the test. The seed is printed; `VIGIL_E2E_LOKI_SEED` replays it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn line_and_label_filters_agree_with_brute_force() {
-    let seed = std::env::var("VIGIL_E2E_LOKI_SEED").map_or_else(
-        |_| nanos(SystemTime::now()) as u64,
-        |s| s.parse().expect("VIGIL_E2E_LOKI_SEED is a u64"),
-    );
-    eprintln!("loki filter test seed: VIGIL_E2E_LOKI_SEED={seed}");
-    let mut rng = crate::crash::SplitMix64(seed);
-    let vigil = Vigil::start().await;
-    const WORDS: &[&str] = &[
-        "alpha", "beta", "gamma", "delta", "timeout", "refused", "user", "order", "cache", "miss",
-    ];
-    const LEVELS: &[&str] = &["debug", "info", "warn", "error"];
-    const APPS: &[&str] = &["a", "b", "c", "d"];
-    let t0 = nanos(SystemTime::now()) - 300_000_000_000;
-    let mut all: Vec<Line> = Vec::new();
-    for i in 0..600i64 {
-        let app = APPS[rng.between(0, 4) as usize];
-        let level = LEVELS[rng.between(0, 4) as usize];
-        let code = 100 * rng.between(1, 6) as i64 + rng.between(0, 5) as i64;
-        let n = rng.between(1, 5);
-        let mut words: Vec<String> = (0..n)
-            .map(|_| WORDS[rng.between(0, 10) as usize].to_string())
-            .collect();
-        if rng.between(0, 50) == 0 {
-            words.push(format!("needle{}", rng.between(0, 3)));
-        }
-        let line = format!("level={level} code={code} msg=\"{}\"", words.join(" "));
-        all.push((
-            app.to_string(),
-            t0 + i * 100_000_000,
-            line,
-            level.to_string(),
-            code,
-        ));
-    }
-    for app in APPS {
-        let values: Vec<Value> = all
-            .iter()
-            .filter(|e| e.0 == *app)
-            .map(|e| json!([e.1.to_string(), e.2]))
-            .collect();
-        let body = json!({"streams": [{"stream": {"app": app}, "values": values}]});
-        let (status, text) = push(
-            &vigil,
-            None,
-            "application/json",
-            None,
-            body.to_string().into_bytes(),
-        )
-        .await;
-        assert_eq!(status, 204, "{text}");
-    }
-    let start = (t0 - 1).to_string();
-    let end = (t0 + 600 * 100_000_000 + 1).to_string();
-    for flushed in [false, true] {
-        if flushed {
-            vigil.flush().await;
-        }
-        for _ in 0..40 {
-            let apps: Vec<&str> = APPS
-                .iter()
-                .copied()
-                .filter(|_| rng.between(0, 2) == 0)
-                .collect();
-            let apps = if apps.is_empty() { vec!["a"] } else { apps };
-            let word = if rng.between(0, 4) == 0 {
-                format!("needle{}", rng.between(0, 3))
-            } else {
-                WORDS[rng.between(0, 10) as usize].to_string()
-            };
-            let other = WORDS[rng.between(0, 10) as usize];
-            let level = LEVELS[rng.between(0, 4) as usize];
-            let code = 100 * rng.between(1, 6) as i64;
-            let kind = rng.between(0, 6);
-            let (filter, keep): (String, Keep) = match kind {
-                0 => (
-                    format!(r#"|= "{word}""#),
-                    Box::new({
-                        let w = word.clone();
-                        move |e| e.2.contains(&w)
-                    }),
-                ),
-                1 => (
-                    format!(r#"!= "{word}""#),
-                    Box::new({
-                        let w = word.clone();
-                        move |e| !e.2.contains(&w)
-                    }),
-                ),
-                2 => (
-                    format!(r#"|~ "{word}|{other}""#),
-                    Box::new({
-                        let w = word.clone();
-                        move |e| e.2.contains(&w) || e.2.contains(other)
-                    }),
-                ),
-                3 => (
-                    format!(r#"|= "{word}" or "{other}""#),
-                    Box::new({
-                        let w = word.clone();
-                        move |e| e.2.contains(&w) || e.2.contains(other)
-                    }),
-                ),
-                4 => (
-                    format!(r#"| logfmt | level="{level}" or code >= {code}"#),
-                    Box::new(move |e| e.3 == level || e.4 >= code),
-                ),
-                _ => (
-                    format!(r#"|= "{word}" | logfmt | code < {code}"#),
-                    Box::new({
-                        let w = word.clone();
-                        move |e| e.2.contains(&w) && e.4 < code
-                    }),
-                ),
-            };
-            let query = format!(r#"{{app=~"{}"}} {filter}"#, apps.join("|"));
-            let (status, body, text) = loki(
-                &vigil,
-                None,
-                "/loki/api/v1/query_range",
-                &[
-                    ("query", query.clone()),
-                    ("start", start.clone()),
-                    ("end", end.clone()),
-                    ("limit", "5000".into()),
-                    ("direction", "forward".into()),
-                ],
-                false,
-            )
-            .await;
-            assert_eq!(status, 200, "{query}: {text}");
-            let mut got: Vec<(String, i64)> = Vec::new();
-            for s in body["data"]["result"].as_array().expect("streams") {
-                let app = s["stream"]["app"].as_str().expect("app").to_string();
-                for v in s["values"].as_array().unwrap() {
-                    got.push((app.clone(), v[0].as_str().unwrap().parse().unwrap()));
-                }
-            }
-            got.sort();
-            let mut want: Vec<(String, i64)> = all
-                .iter()
-                .filter(|e| apps.contains(&e.0.as_str()) && keep(e))
-                .map(|e| (e.0.clone(), e.1))
-                .collect();
-            want.sort();
-            assert_eq!(got, want, "seed {seed}, flushed {flushed}: {query}");
-        }
-    }
-}
-
-/// The requests Grafana's Loki data source makes, in order, with its parameters and headers:
-/// "Save & test", the label browser, a logs panel (categorized, backward, with its log volume
-/// query) and a metric panel; each answers 200 in the shape Grafana decodes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn grafanas_loki_data_source_requests_are_answered() {
-    let vigil = Vigil::start().await;
-    let now = nanos(SystemTime::now());
-    let values: Vec<Value> = (0..20)
-        .map(|i| {
-            json!([
-                (now - 60_000_000_000 + i * 1_000_000_000).to_string(),
-                format!(
-                    "level={} path=/p/{i}",
-                    if i % 4 == 0 { "error" } else { "info" }
-                )
-            ])
-        })
-        .collect();
-    let body =
-        json!({"streams": [{"stream": {"app": "shop", "namespace": "prod"}, "values": values}]});
-    let (status, text) = push(
-        &vigil,
-        None,
-        "application/json",
-        None,
-        body.to_string().into_bytes(),
-    )
-    .await;
-    assert_eq!(status, 204, "{text}");
-    let start = (now - 3_600_000_000_000).to_string();
-    let end = (now + 1_000_000_000).to_string();
-    let get = |path: &str, params: Vec<(&'static str, String)>, categorize: bool| {
-        let vigil = &vigil;
-        let path = path.to_string();
-        async move {
-            let url = reqwest::Url::parse_with_params(&vigil.api_url(&path), &params).expect("url");
-            let mut req = vigil
-                .http()
-                .get(url)
-                .header("X-Query-Tags", "Source=grafana");
-            if categorize {
-                req = req.header("X-Loki-Response-Encoding-Flags", "categorize-labels");
-            }
-            let resp = req.send().await.expect("request");
-            let status = resp.status().as_u16();
-            let text = resp.text().await.unwrap_or_default();
-            assert_eq!(status, 200, "{path}: {text}");
-            serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
-        }
-    };
-    // "Save & test": the health check's query, then the labels it lists.
-    let health = get(
-        "/loki/api/v1/query",
-        vec![
-            ("query", "vector(1)+vector(1)".into()),
-            ("time", end.clone()),
-        ],
-        false,
-    )
-    .await;
-    assert_eq!(health["data"]["result"][0]["value"][1], "2");
-    let labels = get(
-        "/loki/api/v1/labels",
-        vec![("start", start.clone()), ("end", end.clone())],
-        false,
-    )
-    .await;
-    assert!(labels["data"]
-        .as_array()
-        .unwrap()
-        .contains(&json!("namespace")));
-    // The label browser.
-    let values = get(
-        "/loki/api/v1/label/app/values",
-        vec![
-            ("start", start.clone()),
-            ("end", end.clone()),
-            ("query", r#"{namespace="prod"}"#.into()),
-        ],
-        false,
-    )
-    .await;
-    assert_eq!(values["data"], json!(["shop"]));
-    let series = get(
-        "/loki/api/v1/series",
-        vec![
-            ("match[]", r#"{namespace="prod"}"#.into()),
-            ("start", start.clone()),
-            ("end", end.clone()),
-        ],
-        false,
-    )
-    .await;
-    assert_eq!(series["data"][0]["app"], "shop");
-    let stats = get(
-        "/loki/api/v1/index/stats",
-        vec![
-            ("query", r#"{namespace="prod"}"#.into()),
-            ("start", start.clone()),
-            ("end", end.clone()),
-        ],
-        false,
-    )
-    .await;
-    assert_eq!(stats["entries"], 20);
-    // A logs panel: backward, limit 1000, categorized labels, Grafana's step.
-    let logs = get(
-        "/loki/api/v1/query_range",
-        vec![
-            ("direction", "backward".into()),
-            ("end", end.clone()),
-            ("limit", "1000".into()),
-            ("query", r#"{app="shop"} |= `error`"#.into()),
-            ("start", start.clone()),
-            ("step", "2000ms".into()),
-        ],
-        true,
-    )
-    .await;
-    assert_eq!(logs["data"]["encodingFlags"], json!(["categorize-labels"]));
-    let v = &logs["data"]["result"][0]["values"];
-    assert_eq!(v.as_array().map(Vec::len), Some(5));
-    assert_eq!(
-        v[0][2],
-        json!({}),
-        "no structured metadata: an empty object"
-    );
-    // Its log volume query.
-    let volume = get("/loki/api/v1/query_range", vec![
-        ("direction", "backward".into()), ("end", end.clone()), ("limit", "1000".into()),
-        ("query", r#"sum by (level, detected_level) (count_over_time({app="shop"} |= `error` | drop __error__[1m]))"#.into()),
-        ("start", start.clone()), ("step", "60000ms".into()),
-    ], false).await;
-    assert_eq!(volume["data"]["resultType"], "matrix");
-    let total: f64 = volume["data"]["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| s["values"].as_array().unwrap().iter())
-        .map(|p| p[1].as_str().unwrap().parse::<f64>().unwrap())
-        .sum();
-    assert_eq!(total, 5.0);
-    // A metric panel.
-    let metric = get(
-        "/loki/api/v1/query_range",
-        vec![
-            (
-                "query",
-                r#"sum by (level) (rate({app="shop"} | logfmt [5m]))"#.into(),
-            ),
-            ("start", start.clone()),
-            ("end", end.clone()),
-            ("step", "60".into()),
-        ],
-        false,
-    )
-    .await;
-    let levels: Vec<&str> = metric["data"]["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["metric"]["level"].as_str().unwrap())
-        .collect();
-    assert_eq!(levels, vec!["error", "info"]);
 }

@@ -27,6 +27,8 @@ mod exemplars;
 mod limits;
 mod logs;
 mod loki;
+mod loki_filters;
+mod loki_grafana;
 mod metrics;
 mod ops;
 mod prometheus_api;

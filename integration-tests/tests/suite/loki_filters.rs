@@ -1,0 +1,167 @@
+//! LogQL line and label filters through the Loki API against a brute-force filter.
+
+use std::time::SystemTime;
+
+use serde_json::{json, Value};
+
+use crate::harness::{nanos, Vigil};
+use crate::loki::{loki, push};
+
+/// A generated line (app, time, line, level, code) and whether a filter keeps it.
+type Line = (String, i64, String, String, i64);
+type Keep = Box<dyn Fn(&Line) -> bool>;
+
+/// A property test: random logfmt lines pushed to random streams, then random LogQL line and
+/// label filters answered by the server (the scan with the index pre-filter on `|=`), before
+/// and after the lines are flushed to indexed segments, against a brute-force filter of the
+/// same lines in the test. The seed is printed; `VIGIL_E2E_LOKI_SEED` replays it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn line_and_label_filters_agree_with_brute_force() {
+    let seed = std::env::var("VIGIL_E2E_LOKI_SEED").map_or_else(
+        |_| nanos(SystemTime::now()) as u64,
+        |s| s.parse().expect("VIGIL_E2E_LOKI_SEED is a u64"),
+    );
+    eprintln!("loki filter test seed: VIGIL_E2E_LOKI_SEED={seed}");
+    let mut rng = crate::crash::SplitMix64(seed);
+    let vigil = Vigil::start().await;
+    const WORDS: &[&str] = &[
+        "alpha", "beta", "gamma", "delta", "timeout", "refused", "user", "order", "cache", "miss",
+    ];
+    const LEVELS: &[&str] = &["debug", "info", "warn", "error"];
+    const APPS: &[&str] = &["a", "b", "c", "d"];
+    let t0 = nanos(SystemTime::now()) - 300_000_000_000;
+    let mut all: Vec<Line> = Vec::new();
+    for i in 0..600i64 {
+        let app = APPS[rng.between(0, 4) as usize];
+        let level = LEVELS[rng.between(0, 4) as usize];
+        let code = 100 * rng.between(1, 6) as i64 + rng.between(0, 5) as i64;
+        let n = rng.between(1, 5);
+        let mut words: Vec<String> = (0..n)
+            .map(|_| WORDS[rng.between(0, 10) as usize].to_string())
+            .collect();
+        if rng.between(0, 50) == 0 {
+            words.push(format!("needle{}", rng.between(0, 3)));
+        }
+        let line = format!("level={level} code={code} msg=\"{}\"", words.join(" "));
+        all.push((
+            app.to_string(),
+            t0 + i * 100_000_000,
+            line,
+            level.to_string(),
+            code,
+        ));
+    }
+    for app in APPS {
+        let values: Vec<Value> = all
+            .iter()
+            .filter(|e| e.0 == *app)
+            .map(|e| json!([e.1.to_string(), e.2]))
+            .collect();
+        let body = json!({"streams": [{"stream": {"app": app}, "values": values}]});
+        let (status, text) = push(
+            &vigil,
+            None,
+            "application/json",
+            None,
+            body.to_string().into_bytes(),
+        )
+        .await;
+        assert_eq!(status, 204, "{text}");
+    }
+    let start = (t0 - 1).to_string();
+    let end = (t0 + 600 * 100_000_000 + 1).to_string();
+    for flushed in [false, true] {
+        if flushed {
+            vigil.flush().await;
+        }
+        for _ in 0..40 {
+            let apps: Vec<&str> = APPS
+                .iter()
+                .copied()
+                .filter(|_| rng.between(0, 2) == 0)
+                .collect();
+            let apps = if apps.is_empty() { vec!["a"] } else { apps };
+            let word = if rng.between(0, 4) == 0 {
+                format!("needle{}", rng.between(0, 3))
+            } else {
+                WORDS[rng.between(0, 10) as usize].to_string()
+            };
+            let other = WORDS[rng.between(0, 10) as usize];
+            let level = LEVELS[rng.between(0, 4) as usize];
+            let code = 100 * rng.between(1, 6) as i64;
+            let kind = rng.between(0, 6);
+            let (filter, keep): (String, Keep) = match kind {
+                0 => (
+                    format!(r#"|= "{word}""#),
+                    Box::new({
+                        let w = word.clone();
+                        move |e| e.2.contains(&w)
+                    }),
+                ),
+                1 => (
+                    format!(r#"!= "{word}""#),
+                    Box::new({
+                        let w = word.clone();
+                        move |e| !e.2.contains(&w)
+                    }),
+                ),
+                2 => (
+                    format!(r#"|~ "{word}|{other}""#),
+                    Box::new({
+                        let w = word.clone();
+                        move |e| e.2.contains(&w) || e.2.contains(other)
+                    }),
+                ),
+                3 => (
+                    format!(r#"|= "{word}" or "{other}""#),
+                    Box::new({
+                        let w = word.clone();
+                        move |e| e.2.contains(&w) || e.2.contains(other)
+                    }),
+                ),
+                4 => (
+                    format!(r#"| logfmt | level="{level}" or code >= {code}"#),
+                    Box::new(move |e| e.3 == level || e.4 >= code),
+                ),
+                _ => (
+                    format!(r#"|= "{word}" | logfmt | code < {code}"#),
+                    Box::new({
+                        let w = word.clone();
+                        move |e| e.2.contains(&w) && e.4 < code
+                    }),
+                ),
+            };
+            let query = format!(r#"{{app=~"{}"}} {filter}"#, apps.join("|"));
+            let (status, body, text) = loki(
+                &vigil,
+                None,
+                "/loki/api/v1/query_range",
+                &[
+                    ("query", query.clone()),
+                    ("start", start.clone()),
+                    ("end", end.clone()),
+                    ("limit", "5000".into()),
+                    ("direction", "forward".into()),
+                ],
+                false,
+            )
+            .await;
+            assert_eq!(status, 200, "{query}: {text}");
+            let mut got: Vec<(String, i64)> = Vec::new();
+            for s in body["data"]["result"].as_array().expect("streams") {
+                let app = s["stream"]["app"].as_str().expect("app").to_string();
+                for v in s["values"].as_array().unwrap() {
+                    got.push((app.clone(), v[0].as_str().unwrap().parse().unwrap()));
+                }
+            }
+            got.sort();
+            let mut want: Vec<(String, i64)> = all
+                .iter()
+                .filter(|e| apps.contains(&e.0.as_str()) && keep(e))
+                .map(|e| (e.0.clone(), e.1))
+                .collect();
+            want.sort();
+            assert_eq!(got, want, "seed {seed}, flushed {flushed}: {query}");
+        }
+    }
+}
