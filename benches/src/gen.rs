@@ -143,13 +143,12 @@ impl AccessLog {
         }
     }
 
-    /// One combined-format line at second `secs`.
-    fn line(&self, rng: &mut StdRng, secs: u64) -> String {
-        let ip = &self.clients[self.client_rank.sample(rng)];
+    /// One request at second `secs`.
+    fn hit(&self, rng: &mut StdRng, secs: u64) -> Hit {
+        let ip = self.clients[self.client_rank.sample(rng)].clone();
         let r = self.route_rank.sample(rng);
         let id = (self.user_rank.sample(rng) + 1).to_string();
         let route = ROUTES[r].replace("{id}", &id);
-        let (h, m, sec) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
         let status = STATUSES[rng.random_range(0..STATUSES.len())];
         // Static files always have the same size; API answers vary a little.
         let size = if route.starts_with("/static") {
@@ -157,11 +156,68 @@ impl AccessLog {
         } else {
             self.sizes[r] + rng.random_range(0..64)
         };
+        let method = METHODS[rng.random_range(0..METHODS.len())];
+        let agent = AGENTS[rng.random_range(0..AGENTS.len())];
+        Hit {
+            ip,
+            route,
+            status,
+            size,
+            method,
+            agent,
+            secs,
+        }
+    }
+
+    /// One combined-format line at second `secs`.
+    fn line(&self, rng: &mut StdRng, secs: u64) -> String {
+        self.hit(rng, secs).combined()
+    }
+}
+
+/// One request of the access log.
+#[derive(Debug)]
+struct Hit {
+    ip: String,
+    route: String,
+    status: u32,
+    size: u32,
+    method: &'static str,
+    agent: &'static str,
+    secs: u64,
+}
+
+impl Hit {
+    fn clock(&self) -> (u64, u64, u64) {
+        let s = self.secs;
+        ((s / 3600) % 24, (s / 60) % 60, s % 60)
+    }
+
+    /// The combined log format (Apache, nginx).
+    fn combined(&self) -> String {
+        let (h, m, sec) = self.clock();
         format!(
-            "{ip} - - [25/Nov/2026:{h:02}:{m:02}:{sec:02} +0000] \"{} {route} HTTP/1.1\" {status} {size} \"-\" \"{}\"",
-            METHODS[rng.random_range(0..METHODS.len())],
-            AGENTS[rng.random_range(0..AGENTS.len())],
+            "{} - - [25/Nov/2026:{h:02}:{m:02}:{sec:02} +0000] \"{} {} HTTP/1.1\" {} {} \"-\" \"{}\"",
+            self.ip, self.method, self.route, self.status, self.size, self.agent,
         )
+    }
+
+    /// A JSON access log line, as nginx's `escape=json` log formats write them.
+    fn json(&self) -> String {
+        let (h, m, sec) = self.clock();
+        format!(
+            "{{\"time\":\"2026-11-25T{h:02}:{m:02}:{sec:02}Z\",\"remote_addr\":\"{}\",\"method\":\"{}\",\"path\":\"{}\",\"protocol\":\"HTTP/1.1\",\"status\":{},\"bytes\":{},\"user_agent\":\"{}\"}}",
+            self.ip, self.method, self.route, self.status, self.size, self.agent,
+        )
+    }
+
+    /// The severity an access logger gives the request: error for 5xx, warn for 4xx.
+    fn severity(&self) -> (i32, &'static str) {
+        match self.status {
+            500.. => (17, "ERROR"),
+            400.. => (13, "WARN"),
+            _ => (9, "INFO"),
+        }
     }
 }
 
@@ -205,6 +261,52 @@ fn logs(
                 rec.span_id = sid;
             }
             rec
+        })
+        .collect();
+    Request::Logs(ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(resource(service, rng.random_range(0..4))),
+            scope_logs: vec![ScopeLogs {
+                scope: Some(scope()),
+                log_records: records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    })
+}
+
+/// Access-log records of one service as a log pipeline ships them for LogQL: `gap_ns` apart
+/// on average, the severity from the status (error for 5xx, warn for 4xx), JSON lines from the
+/// services in `json` and combined-format lines from the others.
+fn access_logs(
+    rng: &mut StdRng,
+    access: &AccessLog,
+    batch: usize,
+    gap_ns: u64,
+    json: &[&str],
+    t: &mut u64,
+    raw: &mut u64,
+) -> Request {
+    let service = SERVICES[rng.random_range(0..SERVICES.len())];
+    let as_json = json.contains(&service);
+    let records = (0..batch)
+        .map(|_| {
+            *t += rng.random_range(0..2 * gap_ns.max(1));
+            let hit = access.hit(rng, *t / 1_000_000_000);
+            let line = if as_json { hit.json() } else { hit.combined() };
+            *raw += line.len() as u64;
+            let (number, text) = hit.severity();
+            LogRecord {
+                time_unix_nano: *t,
+                observed_time_unix_nano: *t + rng.random_range(1_000_000..50_000_000u64),
+                severity_number: number,
+                severity_text: text.into(),
+                body: Some(AnyValue {
+                    value: Some(s(&line)),
+                }),
+                ..Default::default()
+            }
         })
         .collect();
     Request::Logs(ExportLogsServiceRequest {
@@ -504,6 +606,23 @@ impl Source {
             &mut self.raw_text_bytes,
         )
     }
+
+    /// The next request of `batch` access-log records of one service for LogQL: `gap_ns`
+    /// apart on average, severities from the status, JSON lines from the services in `json`.
+    pub fn access_logs(&mut self, batch: usize, gap_ns: u64, json: &[&str]) -> Request {
+        access_logs(
+            &mut self.rng,
+            &self.access,
+            batch,
+            gap_ns,
+            json,
+            &mut self.t,
+            &mut self.raw_text_bytes,
+        )
+    }
+
+    /// The first record time of every stream (Unix nanoseconds).
+    pub const START_NANOS: u64 = START_NANOS;
 
     /// The next traces request of `batch` spans (traces of eight spans).
     pub fn traces(&mut self, batch: usize) -> Request {

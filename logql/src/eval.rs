@@ -20,14 +20,16 @@ use std::collections::BTreeMap;
 pub use error::EvalError;
 use model::Steps;
 pub use model::{
-    Entry, Labels, MemSource, Sample, Selector, Series, Source, Stream, Value, ERROR, ERROR_DETAILS,
+    line_labels, Counted, Counting, Entry, Labels, MemSource, Sample, Selector, Series, Source,
+    Stream, Value, ERROR, ERROR_DETAILS,
 };
 
 use crate::ast::*;
 use aggregate::vector_aggregation;
 use binary::{arith, binary, to_vectors};
 use pipeline::Pipeline;
-use range::range_aggregation;
+pub use range::count_lines;
+use range::{counting, range_aggregation};
 
 /// Evaluates `expr` at `t` (Unix nanoseconds).
 pub fn instant(expr: &Expr, source: &dyn Source, t: i64) -> Result<Value, EvalError> {
@@ -235,6 +237,9 @@ pub struct Selection {
     pub end: i64,
     /// Leading line filters.
     pub line_filters: Vec<LineFilter>,
+    /// Set when only counts of the lines are needed, in these buckets (see
+    /// [`Source::counts`]); the lines are read only when the source cannot count them.
+    pub counting: Option<Counting>,
 }
 
 fn leading_filters(log: &LogExpr) -> Vec<LineFilter> {
@@ -247,23 +252,34 @@ fn leading_filters(log: &LogExpr) -> Vec<LineFilter> {
         .collect()
 }
 
-/// The selections of `expr` evaluated at steps from `start` to `end` (an instant query has
-/// `start == end`); a log query reads `[start, end]` itself.
-pub fn selections(expr: &Expr, start: i64, end: i64) -> Vec<Selection> {
-    fn walk(e: &MetricExpr, start: i64, end: i64, out: &mut Vec<Selection>) {
+/// The last step of a range query from `start` to `end` every `step` (an instant query has
+/// `start == end`).
+fn last_step(start: i64, end: i64, step: i64) -> i64 {
+    if step <= 0 || end <= start {
+        start
+    } else {
+        start + (end - start) / step * step
+    }
+}
+
+/// The selections of `expr` evaluated at steps from `start` to `end` every `step` (an instant
+/// query has `start == end`); a log query reads `[start, end]` itself.
+pub fn selections(expr: &Expr, start: i64, end: i64, step: i64) -> Vec<Selection> {
+    fn walk(e: &MetricExpr, start: i64, end: i64, step: i64, out: &mut Vec<Selection>) {
         match e {
-            MetricExpr::Range { range, .. } => out.push(Selection {
+            MetricExpr::Range { op, range, .. } => out.push(Selection {
                 matchers: range.log.matchers.clone(),
                 start: start - range.offset - range.range + 1,
                 end: end - range.offset,
                 line_filters: leading_filters(&range.log),
+                counting: counting(op, range, start, last_step(start, end, step), step),
             }),
             MetricExpr::Vector { expr, .. } | MetricExpr::LabelReplace { expr, .. } => {
-                walk(expr, start, end, out);
+                walk(expr, start, end, step, out);
             }
             MetricExpr::Binary { lhs, rhs, .. } => {
-                walk(lhs, start, end, out);
-                walk(rhs, start, end, out);
+                walk(lhs, start, end, step, out);
+                walk(rhs, start, end, step, out);
             }
             MetricExpr::Literal(_) | MetricExpr::VectorLiteral(_) => {}
         }
@@ -275,8 +291,9 @@ pub fn selections(expr: &Expr, start: i64, end: i64) -> Vec<Selection> {
             start,
             end,
             line_filters: leading_filters(l),
+            counting: None,
         }),
-        Expr::Metric(m) => walk(m, start, end, &mut out),
+        Expr::Metric(m) => walk(m, start, end, step, &mut out),
     }
     out
 }

@@ -6,26 +6,20 @@
 //! `cargo run --release -p benches --bin indexbench -- --dir /tmp/vigil-indexbench`
 //! (`--reuse` queries a store generated before; sizes are flags).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use arrow::array::{AsArray, RecordBatch};
+use arrow::array::AsArray;
 use arrow::datatypes::{Int64Type, UInt64Type};
 use benches::gen::{Request, Source};
-use bytes::Bytes;
+use benches::store::{append, compact, open, quantiles, table_size, NoIndex};
 use clap::Parser;
 use common::{Signal, Tenant};
 use datafusion::prelude::SessionContext;
-use futures::future::BoxFuture;
-use object_store::ObjectStore;
 use opentelemetry_proto::tonic::common::v1::any_value;
-use storage::index::SegmentIndex;
-use storage::{
-    CompactionConfig, Engine, EngineConfig, FsyncPolicy, ReadView, SegmentMeta, Sink,
-    TableSnapshot, WalConfig,
-};
+use storage::{Engine, ReadView};
 
 #[derive(Parser, Debug, Clone)]
 struct Args {
@@ -66,40 +60,6 @@ const RARE: &str = "xyzzy";
 /// A common token: the Firefox user agent, about one line in six.
 const COMMON: &str = "firefox";
 const REQUEST_ITEMS: usize = 10_000;
-
-fn engine_config(dir: &Path) -> EngineConfig {
-    EngineConfig {
-        data_dir: dir.to_path_buf(),
-        wal: WalConfig {
-            fsync: FsyncPolicy::Never,
-            ..WalConfig::default()
-        },
-        compaction: CompactionConfig {
-            min_age: Duration::ZERO,
-            grace: Duration::ZERO,
-            ..CompactionConfig::default()
-        },
-        ..EngineConfig::default()
-    }
-}
-
-async fn append(engine: &Engine, signal: Signal, req: &Request) -> anyhow::Result<u64> {
-    let converted = match req {
-        Request::Logs(r) => ingest::convert::logs(r),
-        Request::Traces(r) => ingest::convert::traces(r),
-        Request::Metrics(r) => ingest::convert::metrics(r),
-    };
-    let Some(rows) = converted.rows else {
-        bail!("conversion kept nothing: {:?}", converted.error);
-    };
-    engine
-        .append(Tenant::default_tenant(), signal, Bytes::new(), rows)
-        .await?;
-    if engine.head_bytes() >= EngineConfig::default().flush_bytes {
-        engine.flush_all().await?;
-    }
-    Ok(converted.accepted)
-}
 
 /// Generates and stores the data set; returns sampled trace ids (hex).
 async fn generate(args: &Args, engine: &Engine) -> anyhow::Result<Vec<String>> {
@@ -160,19 +120,8 @@ async fn generate(args: &Args, engine: &Engine) -> anyhow::Result<Vec<String>> {
         args.series,
         t.elapsed()
     );
-    engine.flush_all().await?;
-
     let t = Instant::now();
-    let mut merged = 0;
-    loop {
-        let report = engine.maintain().await?;
-        merged += report.segments_merged;
-        if report.compactions == 0 {
-            break;
-        }
-    }
-    // A second pass deletes what the last one replaced (zero grace).
-    engine.maintain().await?;
+    let merged = compact(engine).await?;
     println!("compacted {merged} segments in {:.1?}", t.elapsed());
     if !ids.is_empty() {
         std::fs::write(args.dir.join("trace_ids.txt"), ids.join("\n"))?;
@@ -180,39 +129,10 @@ async fn generate(args: &Args, engine: &Engine) -> anyhow::Result<Vec<String>> {
     Ok(ids)
 }
 
-/// The engine seen without its indexes: every look-up answers "not indexed".
-#[derive(Debug)]
-struct NoIndex(Arc<Engine>);
-
-impl ReadView for NoIndex {
-    fn snapshot(&self, tenant: &Tenant, table: &str) -> TableSnapshot {
-        self.0.snapshot(tenant, table)
-    }
-    fn series(&self, tenant: &Tenant) -> Vec<RecordBatch> {
-        self.0.series(tenant)
-    }
-    fn object_store(&self) -> Arc<dyn ObjectStore> {
-        self.0.object_store()
-    }
-    fn segment_index(&self, _: &SegmentMeta) -> BoxFuture<'static, Option<Arc<SegmentIndex>>> {
-        Box::pin(async { None })
-    }
-}
-
 async fn run(ctx: &SessionContext, sql: &str) -> anyhow::Result<(Duration, usize)> {
     let t = Instant::now();
     let batches = ctx.sql(sql).await?.collect().await?;
     Ok((t.elapsed(), batches.iter().map(|b| b.num_rows()).sum()))
-}
-
-/// p50 and p99 of `times` in milliseconds.
-fn quantiles(times: &mut [Duration]) -> (f64, f64) {
-    times.sort();
-    let at = |q: f64| {
-        let i = ((times.len() as f64 - 1.0) * q).round() as usize;
-        times[i].as_secs_f64() * 1000.0
-    };
-    (at(0.5), at(0.99))
 }
 
 /// Times `sqls` (each run once to warm up first) and returns p50/p99 and the rows of the last.
@@ -289,14 +209,10 @@ fn store_sizes(engine: &Engine) {
         ("traces", "spans"),
         ("metrics", "samples"),
     ] {
-        let snap = engine.snapshot(&Tenant::default_tenant(), table);
-        let rows: u64 = snap.segments.iter().map(|s| s.rows).sum();
-        let data: u64 = snap.segments.iter().map(|s| s.bytes + s.series_bytes).sum();
-        let index: u64 = snap.segments.iter().map(|s| s.index_bytes).sum();
+        let (segments, rows, data, index) = table_size(engine, table);
         println!(
-            "store signal={signal} segments={} rows={rows} data_bytes={data} bytes_per_row={:.2} \
-             index_bytes={index} index_share_of_data={:.3}",
-            snap.segments.len(),
+            "store signal={signal} segments={segments} rows={rows} data_bytes={data} \
+             bytes_per_row={:.2} index_bytes={index} index_share_of_data={:.3}",
             data as f64 / rows.max(1) as f64,
             index as f64 / data.max(1) as f64
         );
@@ -319,12 +235,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
-    let engine = Engine::open(
-        engine_config(&args.dir),
-        Arc::new(common::SystemClock),
-        Arc::new(ingest::convert::OtlpDecoder),
-    )
-    .await?;
+    let engine = open(&args.dir).await?;
     let ids = if args.reuse {
         if args.new_metrics {
             let metrics_only = Args {

@@ -347,8 +347,8 @@ async fn pushed_and_exported_logs_answer_through_the_loki_api() {
             total, 5.0,
             "every line counted once over non-overlapping windows: {body}"
         );
-        // OTLP records: service_name and promoted resource attributes are stream labels,
-        // the level and attributes structured metadata.
+        // OTLP records: service_name, promoted resource attributes and the level are stream
+        // labels, the attributes structured metadata.
         let (_, body, _) = loki(
             &vigil,
             None,
@@ -362,6 +362,54 @@ async fn pushed_and_exported_logs_answer_through_the_loki_api() {
         assert_eq!(got[0].2, "payment failed");
         assert_eq!(got[0].0["deployment_environment"], "e2e");
         assert_eq!(got[0].0["service_instance_id"], otlp::INSTANCE);
+        assert_eq!(got[0].0["level"], "error");
+        assert_eq!(got[0].0["detected_level"], "error");
+        // The level as a stream selector, and the lines counted by it.
+        let (_, body, _) = loki(
+            &vigil,
+            None,
+            "/loki/api/v1/query_range",
+            &range(r#"{service_name="checkout", level="info"}"#),
+            false,
+        )
+        .await;
+        let got = lines(&body["data"]["result"]);
+        assert_eq!(got.len(), 1, "{body}");
+        assert_eq!(got[0].2, "payment ok");
+        let (_, body, _) = loki(
+            &vigil,
+            None,
+            "/loki/api/v1/query",
+            &[
+                (
+                    "query",
+                    r#"sum by (level) (count_over_time({service_name="checkout"}[1h]))"#.into(),
+                ),
+                ("time", end.clone()),
+            ],
+            false,
+        )
+        .await;
+        let mut levels: Vec<(String, String)> = body["data"]["result"]
+            .as_array()
+            .expect("vector")
+            .iter()
+            .map(|s| {
+                (
+                    s["metric"]["level"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    s["value"][1].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        levels.sort();
+        assert_eq!(
+            levels,
+            [("error".into(), "1".into()), ("info".into(), "1".into())],
+            "{body}"
+        );
         // Labels, label values, series.
         let (_, body, _) = loki(
             &vigil,
@@ -372,7 +420,14 @@ async fn pushed_and_exported_logs_answer_through_the_loki_api() {
         )
         .await;
         let names = body["data"].as_array().unwrap().clone();
-        for n in ["app", "env", "service_name", "deployment_environment"] {
+        for n in [
+            "app",
+            "env",
+            "service_name",
+            "deployment_environment",
+            "level",
+            "detected_level",
+        ] {
             assert!(names.contains(&json!(n)), "{n} in {names:?}");
         }
         let (_, body, _) = loki(

@@ -37,6 +37,62 @@ pub struct Stream {
 pub trait Source {
     /// The streams matching `matchers` with their lines in `[start, end]` (nanoseconds).
     fn select(&self, matchers: &[Matcher], start: i64, end: i64) -> Result<Vec<Stream>, String>;
+
+    /// The lines of the streams matching `matchers` that pass every line filter of `filters`,
+    /// counted per series and bucket of `counting`, or `None` when this source cannot count
+    /// them (the lines are then read through [`Source::select`]).
+    fn counts(
+        &self,
+        _matchers: &[Matcher],
+        _filters: &[LineFilter],
+        _counting: Counting,
+    ) -> Option<Result<Vec<Counted>, String>> {
+        None
+    }
+}
+
+/// Buckets of `width` nanoseconds back from `end`: bucket `k` holds the lines of
+/// `(end - (k+1)·width, end - k·width]`, for `k < buckets`. A range aggregation that only
+/// counts lines or their bytes (`count_over_time`, `rate`, `bytes_over_time`, `bytes_rate`
+/// over lines that only line filters select) is answered from such buckets when the width
+/// divides both its range and its step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counting {
+    /// The end of bucket 0 (nanoseconds, included).
+    pub end: i64,
+    /// The width of a bucket (nanoseconds).
+    pub width: i64,
+    /// How many buckets.
+    pub buckets: usize,
+}
+
+/// One series' lines counted per bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counted {
+    /// The series' labels: its stream labels and structured metadata, as a line of it enters
+    /// the pipeline (see [`line_labels`]).
+    pub labels: Labels,
+    /// (bucket, lines, bytes of the lines) of the buckets holding lines.
+    pub buckets: Vec<(usize, u64, u64)>,
+}
+
+/// The labels a line of a stream with `labels` and structured `metadata` enters the pipeline
+/// with: the stream labels that are not empty, then the metadata (a name the stream already
+/// has gets `_extracted`).
+pub fn line_labels(labels: &Labels, metadata: &[(String, String)]) -> Labels {
+    let mut out: Labels = labels
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (k, v) in metadata {
+        if out.contains_key(k) {
+            out.insert(format!("{k}_extracted"), v.clone());
+        } else {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 /// Streams held in memory (tests, small data sets).

@@ -9,7 +9,7 @@ use regex::Regex;
 use super::error::EvalError;
 use super::filter::{anchored, compile_filter, ip_pattern, set_error, Filter, IpPattern};
 use super::json::{self, Json};
-use super::model::{Labels, ERROR};
+use super::model::{line_labels, Labels, ERROR};
 use super::parsers::{
     decolorize, flatten, json_path, logfmt, pattern, pattern_match, sanitize, PatternPart,
 };
@@ -208,14 +208,7 @@ Stage::Decolorize => Compiled::Decolorize,
         ts: i64,
     ) -> Option<(Labels, String)> {
         // An empty label is no label (a stream `{app="s", name=""}` is `{app="s"}`).
-        let mut labels: Labels = labels
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for (k, v) in metadata {
-            add(&mut labels, k.clone(), v.clone());
-        }
+        let mut labels = line_labels(labels, metadata);
         let mut line = line.to_string();
         for s in &self.stages {
             match s {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::aggregate::{group_labels, variance};
 use super::error::EvalError;
 use super::filter::{bytes_value, compile_filter, go_duration_value};
-use super::model::{Labels, Sample, Source, ERROR, ERROR_DETAILS};
+use super::model::{Counted, Counting, Labels, Sample, Source, Stream, ERROR, ERROR_DETAILS};
 use super::pipeline::Pipeline;
 use crate::ast::*;
 
@@ -105,6 +105,143 @@ fn unwrap_value(raw: &str, c: Conversion) -> Result<f64, String> {
     }
 }
 
+/// Most buckets one counted selection may have; past it the lines are read.
+const MAX_BUCKETS: i64 = 1_000_000;
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// The buckets a range aggregation `op` over `r` at steps `first..=last` every `step` is
+/// answered from, when it only counts lines (or their bytes) that only line filters select.
+pub(super) fn counting(
+    op: &str,
+    r: &LogRange,
+    first: i64,
+    last: i64,
+    step: i64,
+) -> Option<Counting> {
+    let counts = matches!(
+        op,
+        "count_over_time" | "rate" | "bytes_over_time" | "bytes_rate"
+    );
+    let only_filters = r.log.pipeline.iter().all(|s| matches!(s, Stage::Line(_)));
+    if !counts || !only_filters || r.unwrap.is_some() || r.range <= 0 {
+        return None;
+    }
+    let width = if last > first {
+        gcd(r.range, step.max(1))
+    } else {
+        r.range
+    };
+    let buckets = (last - first + r.range) / width;
+    (buckets <= MAX_BUCKETS).then(|| Counting {
+        end: last - r.offset,
+        width,
+        buckets: buckets as usize,
+    })
+}
+
+/// The lines of `streams` that pass every line filter of `filters`, counted per series and
+/// bucket of `c`: what [`Source::counts`] answers, computed from the lines (a source holding
+/// them in memory, and the reference the stores' counts are tested against).
+pub fn count_lines(
+    streams: &[Stream],
+    filters: &[LineFilter],
+    c: Counting,
+) -> Result<Vec<Counted>, EvalError> {
+    let stages: Vec<Stage> = filters.iter().cloned().map(Stage::Line).collect();
+    let pipeline = Pipeline::new(&stages)?;
+    let mut out: BTreeMap<Labels, BTreeMap<usize, (u64, u64)>> = BTreeMap::new();
+    let oldest = c.end - c.width * c.buckets as i64;
+    for s in streams {
+        for e in &s.entries {
+            if e.ts <= oldest || e.ts > c.end {
+                continue;
+            }
+            let Some((labels, line)) = pipeline.run(&s.labels, &e.metadata, &e.line, e.ts) else {
+                continue;
+            };
+            let k = ((c.end - e.ts) / c.width) as usize;
+            let b = out.entry(labels).or_default().entry(k).or_default();
+            b.0 += 1;
+            b.1 += line.len() as u64;
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|(labels, b)| Counted {
+            labels,
+            buckets: b.into_iter().map(|(k, (l, n))| (k, l, n)).collect(),
+        })
+        .collect())
+}
+
+/// A counting range aggregation answered from `counted` lines in the buckets of `c`.
+fn from_counts(
+    op: &str,
+    r: &LogRange,
+    g: Option<&Grouping>,
+    counted: Vec<Counted>,
+    c: Counting,
+    steps: &[i64],
+) -> Vec<Vec<Sample>> {
+    // Per series: prefix sums of lines and bytes over the buckets, newest bucket first.
+    let mut series: BTreeMap<Labels, (Vec<u64>, Vec<u64>)> = BTreeMap::new();
+    for s in counted {
+        let labels = match g {
+            Some(g) => group_labels(&s.labels, Some(g)),
+            None => s.labels,
+        };
+        let (lines, bytes) = series
+            .entry(labels)
+            .or_insert_with(|| (vec![0; c.buckets + 1], vec![0; c.buckets + 1]));
+        for (k, l, b) in s.buckets {
+            if k < c.buckets {
+                lines[k + 1] += l;
+                bytes[k + 1] += b;
+            }
+        }
+    }
+    for (lines, bytes) in series.values_mut() {
+        for k in 1..lines.len() {
+            lines[k] += lines[k - 1];
+            bytes[k] += bytes[k - 1];
+        }
+    }
+    let per = (r.range / c.width) as usize;
+    let range_s = r.range as f64 / 1e9;
+    steps
+        .iter()
+        .map(|&t| {
+            let first = ((c.end - (t - r.offset)) / c.width).clamp(0, c.buckets as i64) as usize;
+            let last = (first + per).min(c.buckets);
+            series
+                .iter()
+                .filter_map(|(labels, (lines, bytes))| {
+                    let n = lines[last] - lines[first];
+                    let b = (bytes[last] - bytes[first]) as f64;
+                    let value = match op {
+                        _ if n == 0 => return None,
+                        "count_over_time" => n as f64,
+                        "rate" => n as f64 / range_s,
+                        "bytes_over_time" => b,
+                        _ => b / range_s,
+                    };
+                    Some(Sample {
+                        labels: labels.clone(),
+                        value,
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
 pub(super) fn range_aggregation(
     op: &str,
     param: Option<f64>,
@@ -115,6 +252,26 @@ pub(super) fn range_aggregation(
 ) -> Result<Vec<Vec<Sample>>, EvalError> {
     let first = steps.first().copied().unwrap_or(0);
     let last = steps.last().copied().unwrap_or(0);
+    let step = if steps.len() > 1 {
+        steps[1] - steps[0]
+    } else {
+        0
+    };
+    if let Some(c) = counting(op, r, first, last, step) {
+        let filters: Vec<LineFilter> = r
+            .log
+            .pipeline
+            .iter()
+            .filter_map(|s| match s {
+                Stage::Line(l) => Some(l.clone()),
+                _ => None,
+            })
+            .collect();
+        if let Some(counted) = source.counts(&r.log.matchers, &filters, c) {
+            let counted = counted.map_err(EvalError::Source)?;
+            return Ok(from_counts(op, r, g, counted, c, steps));
+        }
+    }
     let from = first - r.offset - r.range;
     let to = last - r.offset;
     let mut series = samples(op, r, source, from + 1, to)?;

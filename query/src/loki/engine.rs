@@ -4,10 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::Tenant;
-use logql::ast::{Expr, FilterOp, FilterValue, MatchOp, Matcher};
-use logql::eval::{Labels, Selection, Source, Stream, Value};
+use logql::ast::{Expr, FilterOp, FilterValue, LineFilter, MatchOp, Matcher};
+use logql::eval::{Counted, Counting, Labels, Selection, Selector, Source, Stream, Value};
 
-use super::rows::{label_sets, streams, COLUMNS, LABEL_COLUMNS};
+use super::rows::{
+    count_columns, counted, label_sets, streams, COLUMNS, LABEL_COLUMNS, LINE_LABEL_COLUMNS,
+};
 use crate::sql::{SqlEngine, SqlLimits};
 use crate::{Error, Result};
 
@@ -80,9 +82,12 @@ fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// Streams loaded for a query's selections; a selection is answered from the load of the
-/// same selector.
-struct Loaded(Vec<(Selection, Vec<Stream>)>);
+/// Streams loaded for a query's selections (a selection is answered from the load of the
+/// same selector), and the counts of those only counted.
+struct Loaded {
+    lines: Vec<(Selection, Vec<Stream>)>,
+    counted: Vec<(Selection, Vec<Counted>)>,
+}
 
 impl Source for Loaded {
     fn select(
@@ -92,7 +97,7 @@ impl Source for Loaded {
         end: i64,
     ) -> std::result::Result<Vec<Stream>, String> {
         let Some((_, streams)) = self
-            .0
+            .lines
             .iter()
             .find(|(s, _)| s.matchers == matchers && s.start <= start && s.end >= end)
         else {
@@ -112,6 +117,42 @@ impl Source for Loaded {
             .filter(|s| !s.entries.is_empty())
             .collect())
     }
+
+    fn counts(
+        &self,
+        matchers: &[Matcher],
+        filters: &[LineFilter],
+        counting: Counting,
+    ) -> Option<std::result::Result<Vec<Counted>, String>> {
+        self.counted
+            .iter()
+            .find(|(s, _)| {
+                s.matchers == matchers && s.line_filters == filters && s.counting == Some(counting)
+            })
+            .map(|(_, c)| Ok(c.clone()))
+    }
+}
+
+/// The SQL condition of the line filter `f`, when SQL can test it exactly as the pipeline does
+/// (text filters: `|=` and `!=` with their `or` alternatives).
+fn filter_sql(f: &LineFilter) -> Option<String> {
+    let likes = f
+        .values
+        .iter()
+        .map(|v| match v {
+            // Texts LIKE would read as patterns are left to the pipeline.
+            FilterValue::Text(t) if !t.contains(['%', '_', '\\']) => {
+                Some(format!("body LIKE {}", lit(&format!("%{t}%"))))
+            }
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    match f.op {
+        FilterOp::Contains => Some(format!("({})", likes.join(" OR "))),
+        // A line without a body is empty, and holds no text.
+        FilterOp::NotContains => Some(format!("(body IS NULL OR NOT ({}))", likes.join(" OR "))),
+        _ => None,
+    }
 }
 
 impl LokiEngine {
@@ -130,37 +171,48 @@ impl LokiEngine {
         &self.limits
     }
 
-    /// The SQL reading `sel`: its time range, its `service_name` equality and its leading
-    /// substring filters pushed down (the rest is checked on the rows).
-    fn sql_for(sel: &Selection) -> String {
-        let mut sql = format!(
-            "SELECT {COLUMNS} FROM logs WHERE time_unix_nano >= {} AND time_unix_nano <= {}",
-            sel.start, sel.end
-        );
+    /// The SQL condition of `sel`'s rows: its time range, its `service_name` equality and
+    /// the leading line filters SQL tests exactly (every one, or `None`, when `all`; the rest
+    /// are checked on the rows).
+    fn condition(sel: &Selection, start: i64, end: i64, all: bool) -> Option<String> {
+        let mut sql = format!("time_unix_nano >= {start} AND time_unix_nano <= {end}");
         for m in &sel.matchers {
             if m.name == "service_name" && m.op == MatchOp::Eq {
                 sql.push_str(&format!(" AND service_name = {}", lit(&m.value)));
             }
         }
         for f in &sel.line_filters {
-            // `|= "text"` with one alternative: a LIKE the body index answers. Texts LIKE
-            // would read as patterns are left to the pipeline.
-            if let (FilterOp::Contains, [FilterValue::Text(t)]) = (f.op, f.values.as_slice()) {
-                if !t.is_empty() && !t.contains(['%', '_', '\\']) {
-                    sql.push_str(&format!(" AND body LIKE {}", lit(&format!("%{t}%"))));
+            match filter_sql(f) {
+                // A `|=` narrows the read through the body index; `!=` reads as much.
+                Some(c) if all || f.op == FilterOp::Contains => {
+                    sql.push_str(" AND ");
+                    sql.push_str(&c);
                 }
+                None if all => return None,
+                _ => {}
             }
         }
-        sql
+        Some(sql)
+    }
+
+    fn sql_limits(&self) -> SqlLimits {
+        SqlLimits {
+            max_result_rows: self.limits.max_lines_read,
+            timeout: self.limits.timeout,
+        }
     }
 
     async fn load(&self, tenant: &Tenant, selections: Vec<Selection>) -> Result<Loaded> {
-        let mut out: Vec<(Selection, Vec<Stream>)> = Vec::new();
-        let limits = SqlLimits {
-            max_result_rows: self.limits.max_lines_read,
-            timeout: self.limits.timeout,
+        let mut loaded = Loaded {
+            lines: Vec::new(),
+            counted: Vec::new(),
         };
         for sel in selections {
+            if let Some(counted) = self.count(tenant, &sel).await? {
+                loaded.counted.push((sel, counted));
+                continue;
+            }
+            let out = &mut loaded.lines;
             if let Some(i) = out.iter().position(|(s, _)| s.matchers == sel.matchers) {
                 // The same selector again: widen the load to cover both.
                 let prev = &out[i].0;
@@ -172,40 +224,58 @@ impl LokiEngine {
                     end: prev.end.max(sel.end),
                     line_filters: Vec::new(),
                     matchers: sel.matchers.clone(),
+                    counting: None,
                 };
                 out.remove(i);
-                let streams = self.read(tenant, &merged, &limits).await?;
+                let streams = self.read(tenant, &merged).await?;
                 out.push((merged, streams));
                 continue;
             }
-            let streams = self.read(tenant, &sel, &limits).await?;
+            let streams = self.read(tenant, &sel).await?;
             out.push((sel, streams));
         }
-        Ok(Loaded(out))
+        Ok(loaded)
     }
 
-    async fn read(
-        &self,
-        tenant: &Tenant,
-        sel: &Selection,
-        limits: &SqlLimits,
-    ) -> Result<Vec<Stream>> {
-        let sql = Self::sql_for(sel);
-        let result = match self.sql.execute(tenant.clone(), &sql, limits).await {
-            Ok(r) => r,
-            Err(Error::TooManyRows { limit }) => {
-                return Err(Error::BadData(format!(
-                    "the query reads more than {limit} log lines (max_lines_read): narrow the time range or the stream selector"
-                )))
-            }
-            Err(e) => return Err(e),
+    /// Runs `sql`, reporting a result past the read limit as the query's fault.
+    async fn execute(&self, tenant: &Tenant, sql: &str) -> Result<crate::sql::SqlResult> {
+        match self
+            .sql
+            .execute(tenant.clone(), sql, &self.sql_limits())
+            .await
+        {
+            Err(Error::TooManyRows { limit }) => Err(Error::BadData(format!(
+                "the query reads more than {limit} log lines (max_lines_read): narrow the time range or the stream selector"
+            ))),
+            other => other,
+        }
+    }
+
+    /// The lines of `sel` counted per series and bucket in one SQL aggregation, when `sel` is
+    /// only counted and SQL tests all its line filters.
+    async fn count(&self, tenant: &Tenant, sel: &Selection) -> Result<Option<Vec<Counted>>> {
+        let Some(c) = sel.counting else {
+            return Ok(None);
         };
-        let all = streams(&result.batches, &self.promoted)?;
-        let selector = logql::eval::Selector::new(&sel.matchers);
-        Ok(all
-            .into_iter()
-            .filter(|s| selector.matches(&s.labels))
-            .collect())
+        let from = c.end - c.width * c.buckets as i64 + 1;
+        let Some(condition) = Self::condition(sel, from, c.end, true) else {
+            return Ok(None);
+        };
+        let sql = format!(
+            "SELECT {} FROM logs WHERE {condition} GROUP BY {LINE_LABEL_COLUMNS}, k",
+            count_columns(c.end, c.width)
+        );
+        let result = self.execute(tenant, &sql).await?;
+        let selector = Selector::new(&sel.matchers);
+        Ok(Some(counted(&result.batches, &self.promoted, &selector)?))
+    }
+
+    async fn read(&self, tenant: &Tenant, sel: &Selection) -> Result<Vec<Stream>> {
+        let condition = Self::condition(sel, sel.start, sel.end, false).unwrap_or_default();
+        let sql = format!("SELECT {COLUMNS} FROM logs WHERE {condition}");
+        let result = self.execute(tenant, &sql).await?;
+        let selector = Selector::new(&sel.matchers);
+        streams(&result.batches, &self.promoted, &selector)
     }
 
     /// Runs `query` from `start` to `end` (ns) at `step` (an instant query when `instant`):
@@ -229,9 +299,13 @@ impl LokiEngine {
                 self.limits.max_entries_limit
             )));
         }
-        let source = self
-            .load(tenant, logql::eval::selections(&expr, start, end))
-            .await?;
+        // An instant query's selections are those of its one step, `end`.
+        let selections = if instant {
+            logql::eval::selections(&expr, end, end, step)
+        } else {
+            logql::eval::selections(&expr, start, end, step)
+        };
+        let source = self.load(tenant, selections).await?;
         let eval_err = |e: logql::eval::EvalError| match e {
             logql::eval::EvalError::Source(s) => Error::Executor(s),
             other => Error::BadData(other.to_string()),
@@ -274,19 +348,18 @@ impl LokiEngine {
         let mut wanted = Vec::new();
         for s in selectors {
             let log = logql::parse_log(s).map_err(|e| Error::BadData(e.to_string()))?;
-            wanted.push(logql::eval::Selector::new(&log.matchers));
+            wanted.push(Selector::new(&log.matchers));
         }
         // Each service and resource once, grouped by the scan, rather than every line.
         let sql = format!(
             "SELECT {LABEL_COLUMNS} FROM logs WHERE time_unix_nano >= {start} AND \
              time_unix_nano <= {end} GROUP BY service_name, map_keys(resource_attributes), \
-             map_values(resource_attributes)"
+             map_values(resource_attributes), severity_number, severity_text"
         );
-        let limits = SqlLimits {
-            max_result_rows: self.limits.max_lines_read,
-            timeout: self.limits.timeout,
-        };
-        let result = self.sql.execute(tenant.clone(), &sql, &limits).await?;
+        let result = self
+            .sql
+            .execute(tenant.clone(), &sql, &self.sql_limits())
+            .await?;
         let mut out: Vec<Labels> = label_sets(&result.batches, &self.promoted)?
             .into_iter()
             .filter(|l| wanted.is_empty() || wanted.iter().any(|s| s.matches(l)))
@@ -402,12 +475,9 @@ impl LokiEngine {
             start,
             end,
             line_filters: Vec::new(),
+            counting: None,
         };
-        let limits = SqlLimits {
-            max_result_rows: self.limits.max_lines_read,
-            timeout: self.limits.timeout,
-        };
-        self.read(tenant, &sel, &limits).await
+        self.read(tenant, &sel).await
     }
 
     /// `/index/stats` of the selector `query` in `[start, end]`.
