@@ -89,6 +89,14 @@ pub fn range(
     ))
 }
 
+/// The labels `sum by (...)` keeps, when the aggregation `op` with `grouping` is one.
+fn summed_by<'a>(op: &str, grouping: Option<&'a Grouping>) -> Option<&'a [String]> {
+    match grouping {
+        Some(g) if op == "sum" && !g.without => Some(&g.labels),
+        _ => None,
+    }
+}
+
 /// Whether `e` holds the vector aggregation `op`.
 fn uses(e: &MetricExpr, op: &str) -> bool {
     match e {
@@ -134,6 +142,7 @@ fn eval(e: &MetricExpr, source: &dyn Source, steps: &[i64]) -> Result<Steps, Eva
             grouping.as_ref(),
             source,
             steps,
+            None,
         )?),
         MetricExpr::Vector {
             op,
@@ -141,7 +150,28 @@ fn eval(e: &MetricExpr, source: &dyn Source, steps: &[i64]) -> Result<Steps, Eva
             expr,
             grouping,
         } => {
-            let inner = match eval(expr, source, steps)? {
+            let inner = match (&**expr, summed_by(op, grouping.as_ref())) {
+                // Only the labels a sum keeps matter to it (see `Counting::labels`).
+                (
+                    MetricExpr::Range {
+                        op,
+                        param,
+                        range,
+                        grouping,
+                    },
+                    Some(kept),
+                ) => Steps::Vectors(range_aggregation(
+                    op,
+                    *param,
+                    range,
+                    grouping.as_ref(),
+                    source,
+                    steps,
+                    Some(kept),
+                )?),
+                _ => eval(expr, source, steps)?,
+            };
+            let inner = match inner {
                 Steps::Vectors(v) => v,
                 Steps::Scalar(_) => {
                     return Err(EvalError::Invalid(format!(
@@ -265,21 +295,32 @@ fn last_step(start: i64, end: i64, step: i64) -> i64 {
 /// The selections of `expr` evaluated at steps from `start` to `end` every `step` (an instant
 /// query has `start == end`); a log query reads `[start, end]` itself.
 pub fn selections(expr: &Expr, start: i64, end: i64, step: i64) -> Vec<Selection> {
-    fn walk(e: &MetricExpr, start: i64, end: i64, step: i64, out: &mut Vec<Selection>) {
+    fn walk(
+        e: &MetricExpr,
+        kept: Option<&[String]>,
+        (start, end, step): (i64, i64, i64),
+        out: &mut Vec<Selection>,
+    ) {
         match e {
             MetricExpr::Range { op, range, .. } => out.push(Selection {
                 matchers: range.log.matchers.clone(),
                 start: start - range.offset - range.range + 1,
                 end: end - range.offset,
                 line_filters: leading_filters(&range.log),
-                counting: counting(op, range, start, last_step(start, end, step), step),
+                counting: counting(op, range, start, last_step(start, end, step), step, kept),
             }),
-            MetricExpr::Vector { expr, .. } | MetricExpr::LabelReplace { expr, .. } => {
-                walk(expr, start, end, step, out);
-            }
+            MetricExpr::Vector {
+                op, expr, grouping, ..
+            } => walk(
+                expr,
+                summed_by(op, grouping.as_ref()),
+                (start, end, step),
+                out,
+            ),
+            MetricExpr::LabelReplace { expr, .. } => walk(expr, None, (start, end, step), out),
             MetricExpr::Binary { lhs, rhs, .. } => {
-                walk(lhs, start, end, step, out);
-                walk(rhs, start, end, step, out);
+                walk(lhs, None, (start, end, step), out);
+                walk(rhs, None, (start, end, step), out);
             }
             MetricExpr::Literal(_) | MetricExpr::VectorLiteral(_) => {}
         }
@@ -293,7 +334,7 @@ pub fn selections(expr: &Expr, start: i64, end: i64, step: i64) -> Vec<Selection
             line_filters: leading_filters(l),
             counting: None,
         }),
-        Expr::Metric(m) => walk(m, start, end, step, &mut out),
+        Expr::Metric(m) => walk(m, None, (start, end, step), &mut out),
     }
     out
 }

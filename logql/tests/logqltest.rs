@@ -26,7 +26,7 @@ impl Source for Counter<'_> {
         &self,
         matchers: &[Matcher],
         filters: &[LineFilter],
-        c: Counting,
+        c: &Counting,
     ) -> Option<Result<Vec<Counted>, String>> {
         let from = c.end - c.width * c.buckets as i64 + 1;
         self.1.set(self.1.get() + 1);

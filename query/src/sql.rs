@@ -9,6 +9,7 @@ mod derived;
 mod engine;
 mod id_literal;
 mod index_filter;
+pub(crate) mod labels_udf;
 mod match_udf;
 mod scan_exec;
 mod session;

@@ -34,6 +34,7 @@
 mod build;
 mod cache;
 mod chunks;
+mod flat;
 mod format;
 mod lookup;
 mod matcher;
@@ -43,6 +44,7 @@ mod tokenize;
 
 pub use build::{index_batches, IndexKind, IndexOptions, SegmentIndexer, DEFAULT_BLOCK_ROWS};
 pub use cache::{load_uncached, IndexCache};
+pub use flat::TermPart;
 pub use format::{
     ColumnIndex, IdColumn, IdRuns, IndexBuilder, IndexError, SegmentIndex, MAGIC, VERSION,
 };

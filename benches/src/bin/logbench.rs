@@ -15,6 +15,7 @@ use benches::gen::{Request, Source};
 use benches::store::{append, compact, open, quantiles, table_size, NoIndex};
 use clap::Parser;
 use common::{Signal, Tenant};
+use datafusion::arrow::util::pretty::pretty_format_batches;
 use logql::eval::Value;
 use opentelemetry_proto::tonic::common::v1::any_value;
 use query::{LokiAnswer, LokiEngine, LokiLimits, QueryExecutor, SqlEngine};
@@ -43,6 +44,12 @@ struct Args {
     /// The DuckDB side (a Python script); skipped when Python or duckdb is missing.
     #[arg(long, default_value = "benches/duckdb_logql.py")]
     duckdb_script: PathBuf,
+    /// Time only the queries of these names (all when none is given).
+    #[arg(long)]
+    only: Vec<String>,
+    /// Print the plan and metrics of this SQL (`EXPLAIN ANALYZE`) over the store and stop.
+    #[arg(long)]
+    explain: Option<String>,
 }
 
 /// The rare token: appended to ten records of [`SERVICE`] spread over the day.
@@ -192,6 +199,47 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let executor = Arc::new(QueryExecutor::new(args.threads)?);
+    if let Some(sql) = &args.explain {
+        let engine_store = Arc::clone(&engine);
+        let engine = SqlEngine::new(Arc::clone(&engine) as Arc<dyn ReadView>, executor);
+        let limits = query::SqlLimits {
+            max_result_rows: 1_000_000,
+            timeout: Duration::from_secs(600),
+        };
+        for seg in &engine_store
+            .snapshot(&Tenant::default_tenant(), "logs")
+            .segments
+        {
+            let Some(idx) = engine_store.segment_index(seg).await else {
+                continue;
+            };
+            if let Some(body) = idx.column("body") {
+                let t = Instant::now();
+                let (_, matched) = body
+                    .matching(|t| t.windows(5).any(|w| w == b"xyzzy"))
+                    .unwrap_or_default();
+                println!(
+                    "segment rows={} body terms={} sizes={:?} unit_rows={} substring scan {:.1?} matched {matched}",
+                    seg.rows,
+                    body.len(),
+                    body.sizes(),
+                    body.unit_rows(),
+                    t.elapsed()
+                );
+            }
+        }
+        let t = Instant::now();
+        let out = engine
+            .execute(
+                Tenant::default_tenant(),
+                &format!("EXPLAIN ANALYZE {sql}"),
+                &limits,
+            )
+            .await?;
+        let text = pretty_format_batches(&out.batches)?;
+        println!("{text}\n{:.1?}", t.elapsed());
+        return Ok(());
+    }
     let indexed = loki(Arc::clone(&engine) as Arc<dyn ReadView>, &executor);
     let plain = loki(Arc::new(NoIndex(Arc::clone(&engine))), &executor);
     // The day as Grafana asks for it: the last record's minute, one step a minute.
@@ -230,6 +278,9 @@ async fn main() -> anyhow::Result<()> {
         "query | index p50 / p99 ms | no index p50 / p99 ms | series or streams | points or lines"
     );
     for q in &queries {
+        if !args.only.is_empty() && !args.only.iter().any(|n| n == q.name) {
+            continue;
+        }
         let (ip50, ip99, isize) = time_query(&indexed, q, args.runs).await?;
         let (pp50, pp99, psize) = time_query(&plain, q, args.runs).await?;
         if isize != psize {
@@ -241,6 +292,9 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
+    if !args.only.is_empty() {
+        return Ok(());
+    }
     let status = std::process::Command::new("python3")
         .arg(&args.duckdb_script)
         .arg(&args.dir)

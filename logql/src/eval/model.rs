@@ -45,7 +45,7 @@ pub trait Source {
         &self,
         _matchers: &[Matcher],
         _filters: &[LineFilter],
-        _counting: Counting,
+        _counting: &Counting,
     ) -> Option<Result<Vec<Counted>, String>> {
         None
     }
@@ -56,7 +56,7 @@ pub trait Source {
 /// counts lines or their bytes (`count_over_time`, `rate`, `bytes_over_time`, `bytes_rate`
 /// over lines that only line filters select) is answered from such buckets when the width
 /// divides both its range and its step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counting {
     /// The end of bucket 0 (nanoseconds, included).
     pub end: i64,
@@ -64,6 +64,13 @@ pub struct Counting {
     pub width: i64,
     /// How many buckets.
     pub buckets: usize,
+    /// Whether the bytes of the lines are needed (`bytes_over_time`, `bytes_rate`); a source
+    /// may count them as 0 otherwise.
+    pub bytes: bool,
+    /// The only labels the query keeps of each series (a `sum by (...)` around the range
+    /// aggregation adds up the series over the rest): a source may count series labelled with
+    /// only these. `None` keeps every label.
+    pub labels: Option<Vec<String>>,
 }
 
 /// One series' lines counted per bucket.

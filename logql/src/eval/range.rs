@@ -124,6 +124,7 @@ pub(super) fn counting(
     first: i64,
     last: i64,
     step: i64,
+    kept: Option<&[String]>,
 ) -> Option<Counting> {
     let counts = matches!(
         op,
@@ -143,6 +144,8 @@ pub(super) fn counting(
         end: last - r.offset,
         width,
         buckets: buckets as usize,
+        bytes: op.starts_with("bytes"),
+        labels: kept.map(<[String]>::to_vec),
     })
 }
 
@@ -152,7 +155,7 @@ pub(super) fn counting(
 pub fn count_lines(
     streams: &[Stream],
     filters: &[LineFilter],
-    c: Counting,
+    c: &Counting,
 ) -> Result<Vec<Counted>, EvalError> {
     let stages: Vec<Stage> = filters.iter().cloned().map(Stage::Line).collect();
     let pipeline = Pipeline::new(&stages)?;
@@ -163,9 +166,13 @@ pub fn count_lines(
             if e.ts <= oldest || e.ts > c.end {
                 continue;
             }
-            let Some((labels, line)) = pipeline.run(&s.labels, &e.metadata, &e.line, e.ts) else {
+            let Some((mut labels, line)) = pipeline.run(&s.labels, &e.metadata, &e.line, e.ts)
+            else {
                 continue;
             };
+            if let Some(kept) = &c.labels {
+                labels.retain(|k, _| kept.contains(k));
+            }
             let k = ((c.end - e.ts) / c.width) as usize;
             let b = out.entry(labels).or_default().entry(k).or_default();
             b.0 += 1;
@@ -187,7 +194,7 @@ fn from_counts(
     r: &LogRange,
     g: Option<&Grouping>,
     counted: Vec<Counted>,
-    c: Counting,
+    c: &Counting,
     steps: &[i64],
 ) -> Vec<Vec<Sample>> {
     // Per series: prefix sums of lines and bytes over the buckets, newest bucket first.
@@ -249,6 +256,7 @@ pub(super) fn range_aggregation(
     g: Option<&Grouping>,
     source: &dyn Source,
     steps: &[i64],
+    kept: Option<&[String]>,
 ) -> Result<Vec<Vec<Sample>>, EvalError> {
     let first = steps.first().copied().unwrap_or(0);
     let last = steps.last().copied().unwrap_or(0);
@@ -257,7 +265,7 @@ pub(super) fn range_aggregation(
     } else {
         0
     };
-    if let Some(c) = counting(op, r, first, last, step) {
+    if let Some(c) = counting(op, r, first, last, step, kept) {
         let filters: Vec<LineFilter> = r
             .log
             .pipeline
@@ -267,9 +275,9 @@ pub(super) fn range_aggregation(
                 _ => None,
             })
             .collect();
-        if let Some(counted) = source.counts(&r.log.matchers, &filters, c) {
+        if let Some(counted) = source.counts(&r.log.matchers, &filters, &c) {
             let counted = counted.map_err(EvalError::Source)?;
-            return Ok(from_counts(op, r, g, counted, c, steps));
+            return Ok(from_counts(op, r, g, counted, &c, steps));
         }
     }
     let from = first - r.offset - r.range;

@@ -7,9 +7,7 @@ use common::Tenant;
 use logql::ast::{Expr, FilterOp, FilterValue, LineFilter, MatchOp, Matcher};
 use logql::eval::{Counted, Counting, Labels, Selection, Selector, Source, Stream, Value};
 
-use super::rows::{
-    count_columns, counted, label_sets, streams, COLUMNS, LABEL_COLUMNS, LINE_LABEL_COLUMNS,
-};
+use super::rows::{count_query, counted, label_sets, lit, streams, COLUMNS, LABEL_COLUMNS};
 use crate::sql::{SqlEngine, SqlLimits};
 use crate::{Error, Result};
 
@@ -77,11 +75,6 @@ pub struct LokiEngine {
     promoted: Vec<String>,
 }
 
-/// SQL text of `s` as a string literal.
-fn lit(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// Streams loaded for a query's selections (a selection is answered from the load of the
 /// same selector), and the counts of those only counted.
 struct Loaded {
@@ -122,12 +115,14 @@ impl Source for Loaded {
         &self,
         matchers: &[Matcher],
         filters: &[LineFilter],
-        counting: Counting,
+        counting: &Counting,
     ) -> Option<std::result::Result<Vec<Counted>, String>> {
         self.counted
             .iter()
             .find(|(s, _)| {
-                s.matchers == matchers && s.line_filters == filters && s.counting == Some(counting)
+                s.matchers == matchers
+                    && s.line_filters == filters
+                    && s.counting.as_ref() == Some(counting)
             })
             .map(|(_, c)| Ok(c.clone()))
     }
@@ -254,20 +249,41 @@ impl LokiEngine {
     /// The lines of `sel` counted per series and bucket in one SQL aggregation, when `sel` is
     /// only counted and SQL tests all its line filters.
     async fn count(&self, tenant: &Tenant, sel: &Selection) -> Result<Option<Vec<Counted>>> {
-        let Some(c) = sel.counting else {
+        let Some(c) = &sel.counting else {
             return Ok(None);
         };
         let from = c.end - c.width * c.buckets as i64 + 1;
         let Some(condition) = Self::condition(sel, from, c.end, true) else {
             return Ok(None);
         };
-        let sql = format!(
-            "SELECT {} FROM logs WHERE {condition} GROUP BY {LINE_LABEL_COLUMNS}, k",
-            count_columns(c.end, c.width)
-        );
+        // The labels the grouped rows must tell apart: those kept and those the selector tests
+        // (a metadata name may come back with `_extracted`); more only cost time.
+        let names: Option<Vec<String>> = c.labels.as_ref().map(|kept| {
+            let mut names: Vec<String> = kept
+                .iter()
+                .chain(sel.matchers.iter().map(|m| &m.name))
+                .flat_map(|n| {
+                    [
+                        n.clone(),
+                        n.strip_suffix("_extracted").unwrap_or(n).to_string(),
+                    ]
+                })
+                .chain(["service_name".to_string()])
+                .collect();
+            names.sort();
+            names.dedup();
+            names
+        });
+        let (select, group) = count_query(names.as_deref(), c.end, c.width, c.bytes);
+        let sql = format!("SELECT {select} FROM logs WHERE {condition} GROUP BY {group}");
         let result = self.execute(tenant, &sql).await?;
         let selector = Selector::new(&sel.matchers);
-        Ok(Some(counted(&result.batches, &self.promoted, &selector)?))
+        Ok(Some(counted(
+            &result.batches,
+            &self.promoted,
+            &selector,
+            c.labels.as_deref(),
+        )?))
     }
 
     async fn read(&self, tenant: &Tenant, sel: &Selection) -> Result<Vec<Stream>> {
@@ -353,8 +369,7 @@ impl LokiEngine {
         // Each service and resource once, grouped by the scan, rather than every line.
         let sql = format!(
             "SELECT {LABEL_COLUMNS} FROM logs WHERE time_unix_nano >= {start} AND \
-             time_unix_nano <= {end} GROUP BY service_name, map_keys(resource_attributes), \
-             map_values(resource_attributes), severity_number, severity_text"
+             time_unix_nano <= {end} GROUP BY service_name, rl, severity_number, severity_text"
         );
         let result = self
             .sql

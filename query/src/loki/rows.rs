@@ -11,6 +11,7 @@ use arrow::array::{Int32Array, Int64Array, StringArray};
 use arrow::datatypes::{DataType, Int32Type, Int64Type};
 use logql::eval::{line_labels, Counted, Entry, Labels, Selector, Stream};
 
+use crate::sql::labels_udf::{self, LABELS_TEXT};
 use crate::{Error, Result};
 
 /// The columns [`streams`] reads, as a SQL select list.
@@ -19,20 +20,44 @@ pub(crate) const COLUMNS: &str = "time_unix_nano, body, service_name, \
      map_keys(attributes) AS ak, map_values(attributes) AS av, severity_number, severity_text, \
      trace_id, span_id";
 
-/// The columns that make a line's labels and metadata (the grouping of [`counted`]).
-pub(crate) const LINE_LABEL_COLUMNS: &str = "service_name, map_keys(resource_attributes), \
-     map_values(resource_attributes), map_keys(attributes), map_values(attributes), \
-     severity_number, severity_text, trace_id, span_id";
+/// SQL text of `s` as a string literal.
+pub(crate) fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
 
-/// The select list of [`counted`]: the line label columns, then the bucket `k` of a line in
-/// buckets of `width` back from `end`, and the lines and their bytes.
-pub(crate) fn count_columns(end: i64, width: i64) -> String {
-    format!(
-        "service_name, map_keys(resource_attributes) AS rk, map_values(resource_attributes) AS rv, \
-         map_keys(attributes) AS ak, map_values(attributes) AS av, severity_number, \
-         severity_text, trace_id, span_id, ({end} - time_unix_nano) / {width} AS k, \
-         count(*) AS lines, sum(octet_length(body)) AS bytes"
-    )
+/// The select list and the grouping of the rows of [`counted`]: the columns that make a line's
+/// labels (of its attributes only those that can be one of `names`, when given), the bucket `k`
+/// of a line in buckets of `width` back from `end`, the lines, and their bytes when `bytes`.
+pub(crate) fn count_query(
+    names: Option<&[String]>,
+    end: i64,
+    width: i64,
+    bytes: bool,
+) -> (String, String) {
+    let args: String = names
+        .unwrap_or_default()
+        .iter()
+        .map(|n| format!(", {}", lit(n)))
+        .collect();
+    let mut select = format!(
+        "service_name, severity_number, severity_text, \
+         {LABELS_TEXT}(resource_attributes{args}) AS rl, {LABELS_TEXT}(attributes{args}) AS al"
+    );
+    let mut group = String::from("service_name, severity_number, severity_text, rl, al");
+    for id in ["trace_id", "span_id"] {
+        if names.is_none_or(|n| n.iter().any(|n| n == id)) {
+            select.push_str(&format!(", {id}"));
+            group.push_str(&format!(", {id}"));
+        }
+    }
+    select.push_str(&format!(
+        ", ({end} - time_unix_nano) / {width} AS k, count(*) AS lines"
+    ));
+    if bytes {
+        select.push_str(", sum(octet_length(body)) AS bytes");
+    }
+    group.push_str(", k");
+    (select, group)
 }
 
 fn strings(col: &ArrayRef) -> Result<ArrayRef> {
@@ -112,19 +137,62 @@ fn stream_labels(
 }
 
 /// The SQL select list of [`label_sets`]: each distinct service, resource and severity once.
-pub(crate) const LABEL_COLUMNS: &str = "service_name, map_keys(resource_attributes) AS rk, \
-     map_values(resource_attributes) AS rv, severity_number, severity_text";
+pub(crate) const LABEL_COLUMNS: &str =
+    "service_name, labels_text(resource_attributes) AS rl, severity_number, severity_text";
 
 /// The columns of a scan that make a line's labels: the string lists of its maps, its
 /// severity, trace and span ids; those a scan lacks are absent (`None`).
 struct LabelColumns {
     service: StringArray,
-    resource: (ListArray, StringArray, StringArray),
-    attributes: Option<(ListArray, StringArray, StringArray)>,
+    resource: Pairs,
+    attributes: Option<Pairs>,
     severity_number: Int32Array,
     severity_text: StringArray,
     trace: Option<FixedSizeBinaryArray>,
     span: Option<FixedSizeBinaryArray>,
+}
+
+/// The (key, value) pairs of a map: as its key and value lists, or as `labels_text` strings.
+enum Pairs {
+    Lists(ListArray, StringArray, StringArray),
+    Text(StringArray),
+}
+
+impl Pairs {
+    /// The pairs of columns `{prefix}k` and `{prefix}v`, or of `{prefix}l`; `None` when the
+    /// batch has neither.
+    fn new(batch: &RecordBatch, prefix: &str) -> Result<Option<Self>> {
+        if let Some(text) = batch.column_by_name(&format!("{prefix}l")) {
+            return Ok(Some(Pairs::Text(strings(text)?.as_string::<i32>().clone())));
+        }
+        if batch.column_by_name(&format!("{prefix}k")).is_none() {
+            return Ok(None);
+        }
+        let (list, keys) = string_list(batch, &format!("{prefix}k"))?;
+        let (_, values) = string_list(batch, &format!("{prefix}v"))?;
+        Ok(Some(Pairs::Lists(list, keys, values)))
+    }
+
+    /// The pairs of row `row`.
+    fn row(&self, row: usize) -> Result<Vec<(String, String)>> {
+        match self {
+            Pairs::Text(text) => labels_udf::decode(text.value(row))
+                .ok_or_else(|| Error::Executor("malformed labels_text".into())),
+            Pairs::Lists(list, keys, values) => {
+                let offsets = list.value_offsets();
+                Ok((offsets[row] as usize..offsets[row + 1] as usize)
+                    .map(|i| {
+                        let v = if values.is_null(i) {
+                            ""
+                        } else {
+                            values.value(i)
+                        };
+                        (keys.value(i).to_string(), v.to_string())
+                    })
+                    .collect())
+            }
+        }
+    }
 }
 
 /// A list column of strings, its values as strings.
@@ -138,16 +206,10 @@ fn string_list(batch: &RecordBatch, name: &str) -> Result<(ListArray, StringArra
 }
 
 impl LabelColumns {
-    fn new(batch: &RecordBatch, with_attributes: bool) -> Result<Self> {
-        let (rk, rkv) = string_list(batch, "rk")?;
-        let (_, rvv) = string_list(batch, "rv")?;
-        let attributes = if with_attributes {
-            let (ak, akv) = string_list(batch, "ak")?;
-            let (_, avv) = string_list(batch, "av")?;
-            Some((ak, akv, avv))
-        } else {
-            None
-        };
+    fn new(batch: &RecordBatch) -> Result<Self> {
+        let resource = Pairs::new(batch, "r")?
+            .ok_or_else(|| Error::Executor("logs scan lacks the resource attributes".into()))?;
+        let attributes = Pairs::new(batch, "a")?;
         let binary = |name: &str| {
             batch
                 .column_by_name(name)
@@ -157,7 +219,7 @@ impl LabelColumns {
             service: strings(column(batch, "service_name")?)?
                 .as_string::<i32>()
                 .clone(),
-            resource: (rk, rkv, rvv),
+            resource,
             attributes,
             severity_number: column(batch, "severity_number")?
                 .as_primitive_opt::<Int32Type>()
@@ -171,27 +233,8 @@ impl LabelColumns {
         })
     }
 
-    /// The (key, value) pairs of row `row` of a map's key and value lists.
-    fn pairs(lists: &(ListArray, StringArray, StringArray), row: usize) -> Vec<(String, String)> {
-        let (list, keys, values) = lists;
-        let (start, end) = (
-            list.value_offsets()[row] as usize,
-            list.value_offsets()[row + 1] as usize,
-        );
-        (start..end)
-            .map(|i| {
-                let v = if values.is_null(i) {
-                    ""
-                } else {
-                    values.value(i)
-                };
-                (keys.value(i).to_string(), v.to_string())
-            })
-            .collect()
-    }
-
     /// The stream labels and structured metadata of row `row`.
-    fn labels(&self, row: usize, promoted: &[String]) -> (Labels, Vec<(String, String)>) {
+    fn labels(&self, row: usize, promoted: &[String]) -> Result<(Labels, Vec<(String, String)>)> {
         let text = if self.severity_text.is_null(row) {
             ""
         } else {
@@ -200,12 +243,12 @@ impl LabelColumns {
         let level = detected_level(self.severity_number.value(row), text);
         let (labels, mut metadata) = stream_labels(
             self.service.value(row),
-            Self::pairs(&self.resource, row),
+            self.resource.row(row)?,
             (level != "unknown").then_some(level),
             promoted,
         );
         if let Some(attributes) = &self.attributes {
-            for (k, v) in Self::pairs(attributes, row) {
+            for (k, v) in attributes.row(row)? {
                 metadata.push((k.replace(['.', '-', '/'], "_"), v));
             }
         }
@@ -219,7 +262,7 @@ impl LabelColumns {
         if !text.is_empty() {
             metadata.push(("severity_text".into(), text.to_string()));
         }
-        (labels, metadata)
+        Ok((labels, metadata))
     }
 }
 
@@ -227,9 +270,9 @@ impl LabelColumns {
 pub(crate) fn label_sets(batches: &[RecordBatch], promoted: &[String]) -> Result<Vec<Labels>> {
     let mut out = Vec::new();
     for batch in batches {
-        let cols = LabelColumns::new(batch, false)?;
+        let cols = LabelColumns::new(batch)?;
         for row in 0..batch.num_rows() {
-            out.push(cols.labels(row, promoted).0);
+            out.push(cols.labels(row, promoted)?.0);
         }
     }
     Ok(out)
@@ -244,7 +287,7 @@ pub(crate) fn streams(
 ) -> Result<Vec<Stream>> {
     let mut by_labels: BTreeMap<Labels, Vec<Entry>> = BTreeMap::new();
     for batch in batches {
-        let cols = LabelColumns::new(batch, true)?;
+        let cols = LabelColumns::new(batch)?;
         let time = column(batch, "time_unix_nano")?
             .as_primitive_opt::<Int64Type>()
             .ok_or_else(|| Error::Executor("time_unix_nano is not Int64".into()))?
@@ -252,7 +295,7 @@ pub(crate) fn streams(
         let body = strings(column(batch, "body")?)?;
         let body = body.as_string::<i32>();
         for row in 0..batch.num_rows() {
-            let (labels, metadata) = cols.labels(row, promoted);
+            let (labels, metadata) = cols.labels(row, promoted)?;
             if !selector.matches(&labels) {
                 continue;
             }
@@ -277,35 +320,47 @@ pub(crate) fn streams(
         .collect())
 }
 
-/// The series of `batches` (rows of [`count_columns`]) of the streams `selector` selects, their
-/// lines counted per bucket.
+/// The series of `batches` (rows of [`count_query`]) of the streams `selector` selects, their
+/// lines counted per bucket, labelled with only the `kept` labels when given.
 pub(crate) fn counted(
     batches: &[RecordBatch],
     promoted: &[String],
     selector: &Selector,
+    kept: Option<&[String]>,
 ) -> Result<Vec<Counted>> {
     let mut out: HashMap<Labels, Vec<(usize, u64, u64)>> = HashMap::new();
     for batch in batches {
-        let cols = LabelColumns::new(batch, true)?;
-        let int = |name: &str| -> Result<Int64Array> {
-            let c = arrow::compute::cast(column(batch, name)?, &DataType::Int64)
+        let cols = LabelColumns::new(batch)?;
+        let int = |name: &str| -> Result<Option<Int64Array>> {
+            let Some(c) = batch.column_by_name(name) else {
+                return Ok(None);
+            };
+            let c = arrow::compute::cast(c, &DataType::Int64)
                 .map_err(|e| Error::Executor(e.to_string()))?;
-            Ok(c.as_primitive::<Int64Type>().clone())
+            Ok(Some(c.as_primitive::<Int64Type>().clone()))
         };
-        let (k, lines, bytes) = (int("k")?, int("lines")?, int("bytes")?);
+        let missing = |name: &str| Error::Executor(format!("logs counts lack column {name}"));
+        let k = int("k")?.ok_or_else(|| missing("k"))?;
+        let lines = int("lines")?.ok_or_else(|| missing("lines"))?;
+        let bytes = int("bytes")?;
         for row in 0..batch.num_rows() {
-            let (labels, metadata) = cols.labels(row, promoted);
+            let (labels, metadata) = cols.labels(row, promoted)?;
             if !selector.matches(&labels) {
                 continue;
             }
-            let b = if bytes.is_null(row) {
-                0
-            } else {
-                bytes.value(row)
+            let b = match &bytes {
+                Some(b) if !b.is_null(row) => b.value(row),
+                _ => 0,
             };
-            out.entry(line_labels(&labels, &metadata))
-                .or_default()
-                .push((k.value(row) as usize, lines.value(row) as u64, b as u64));
+            let mut labels = line_labels(&labels, &metadata);
+            if let Some(kept) = kept {
+                labels.retain(|k, _| kept.contains(k));
+            }
+            out.entry(labels).or_default().push((
+                k.value(row) as usize,
+                lines.value(row) as u64,
+                b as u64,
+            ));
         }
     }
     Ok(out

@@ -10,7 +10,7 @@
 //! | `col != 'v'`, `col NOT IN (...)` | the rows of every other term |
 //! | `col ~ 're'`, `regexp_like(col, 're')`, `col LIKE 'p'` on a term column | the terms matching |
 //! | `match(body, 'text')`, `body = 'text'` | rows holding every token of the text |
-//! | `body LIKE '%...%'` | rows holding every word the pattern encloses with separators |
+//! | `body LIKE '%...%'` | rows holding every word the pattern encloses with separators, and a token holding each word it cuts off (`%refus%`: a token with `refus` in it) |
 //! | `attributes['k'] = 'v'` (and `resource_attributes`) | as `=` on the attribute's column |
 //! | `a AND b`, `a OR b` | intersection, union |
 
@@ -21,7 +21,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::expr::{Cast, InList, Like, ScalarFunction, TryCast};
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
-use storage::index::{tokens, Lookup};
+use storage::index::{tokens, Lookup, TermPart};
 
 use super::match_udf::MATCH;
 
@@ -305,25 +305,46 @@ fn like_lookup(table: &str, like: &Like) -> Option<Lookup> {
     let items = like_items(&pattern, *escape_char)?;
     match target(table, expr)? {
         Target::Body => {
-            let words = enclosed_words(&items);
-            let mut terms: Vec<Vec<u8>> = words
-                .into_iter()
-                .map(|w| {
-                    w.chars()
-                        .flat_map(char::to_lowercase)
-                        .collect::<String>()
-                        .into_bytes()
-                })
-                .collect();
-            if terms.is_empty() {
-                return None;
+            let ascii = items
+                .iter()
+                .all(|i| !matches!(i, LikeItem::Char(c) if !c.is_ascii()));
+            let (mut terms, mut parts) = (Vec::new(), Vec::new());
+            for (word, before, after) in literal_runs(&items) {
+                let term = word.to_lowercase().into_bytes();
+                let at = match (before, after) {
+                    (true, true) => {
+                        terms.push(term);
+                        continue;
+                    }
+                    // A run cut off by `%` or `_` is part of a longer token (in ASCII text:
+                    // elsewhere the tokens are not plain alphanumeric runs).
+                    _ if !ascii => continue,
+                    (true, false) => TermPart::Prefix,
+                    (false, true) => TermPart::Suffix,
+                    (false, false) => TermPart::Inside,
+                };
+                parts.push(Lookup::Part {
+                    column: "body".into(),
+                    part: term,
+                    at,
+                });
             }
-            terms.sort_unstable();
-            terms.dedup();
-            Some(Lookup::AllOf {
-                column: "body".into(),
-                terms,
-            })
+            if !terms.is_empty() {
+                terms.sort_unstable();
+                terms.dedup();
+                parts.insert(
+                    0,
+                    Lookup::AllOf {
+                        column: "body".into(),
+                        terms,
+                    },
+                );
+            }
+            match parts.len() {
+                0 => None,
+                1 => parts.pop(),
+                _ => Some(Lookup::And(parts)),
+            }
         }
         Target::Terms(column) => {
             let mut re = String::from("^");
@@ -365,10 +386,11 @@ fn like_items(pattern: &str, escape: Option<char>) -> Option<Vec<LikeItem>> {
     Some(out)
 }
 
-/// The words of a LIKE pattern that every matching text has as whole alphanumeric runs: a run
-/// of literal alphanumeric characters with a literal separator (or the start / end of the
-/// pattern) on both sides. Anything else next to a run — `%`, `_` — could extend it.
-fn enclosed_words(items: &[LikeItem]) -> Vec<String> {
+/// The runs of literal alphanumeric characters of a LIKE pattern, each with whether a literal
+/// separator (or the start / end of the pattern) bounds it before and after. Every matching text
+/// holds each run inside one token (an alphanumeric run of the text); a bounded side is that
+/// token's start or end. Anything else next to a run — `%`, `_` — could extend it.
+fn literal_runs(items: &[LikeItem]) -> Vec<(String, bool, bool)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < items.len() {
@@ -399,9 +421,7 @@ fn enclosed_words(items: &[LikeItem]) -> Vec<String> {
         } else {
             items.get(start - 1)
         };
-        if bounded(before) && bounded(items.get(i)) {
-            out.push(word);
-        }
+        out.push((word, bounded(before), bounded(items.get(i))));
     }
     out
 }
@@ -412,18 +432,31 @@ mod tests {
 
     use super::*;
 
-    fn words(pattern: &str) -> Vec<String> {
-        enclosed_words(&like_items(pattern, None).unwrap())
+    /// The runs of `pattern`, `=` marking a bounded side.
+    fn runs(pattern: &str) -> Vec<String> {
+        literal_runs(&like_items(pattern, None).unwrap())
+            .into_iter()
+            .map(|(w, b, a)| {
+                format!(
+                    "{}{w}{}",
+                    if b { "=" } else { "" },
+                    if a { "=" } else { "" }
+                )
+            })
+            .collect()
     }
 
     #[test]
-    fn only_words_with_separators_on_both_sides_are_whole_tokens() {
-        assert_eq!(words("%connection refused%"), Vec::<String>::new());
-        assert_eq!(words("% connection refused %"), ["connection", "refused"]);
-        assert_eq!(words("%error: disk full"), ["disk", "full"]);
-        assert_eq!(words("GET /api/v1%"), ["GET", "api"]);
-        assert_eq!(words("%a_b c%"), Vec::<String>::new());
-        assert_eq!(words(r"%x\%y z%"), ["y"]);
+    fn runs_know_which_side_a_separator_bounds() {
+        assert_eq!(runs("%connection refused%"), ["connection=", "=refused"]);
+        assert_eq!(
+            runs("% connection refused %"),
+            ["=connection=", "=refused="]
+        );
+        assert_eq!(runs("%error: disk full"), ["error=", "=disk=", "=full="]);
+        assert_eq!(runs("GET /api/v1%"), ["=GET=", "=api=", "=v1"]);
+        assert_eq!(runs("%a_b c%"), ["a", "b=", "=c"]);
+        assert_eq!(runs(r"%x\%y z%"), ["x=", "=y=", "=z"]);
     }
 
     #[test]
@@ -448,7 +481,15 @@ mod tests {
         );
         // Not indexed, or not understood: no look-up.
         assert!(lookup(LOGS, &[col("trace_id").eq(lit("x"))]).is_none());
-        assert!(lookup(LOGS, &[col("body").like(lit("%refused%"))]).is_none());
+        let l = lookup(LOGS, &[col("body").like(lit("%refused%"))]).unwrap();
+        assert_eq!(format!("{l:?}"), r#"body has Inside "refused""#);
+        let l = lookup(LOGS, &[col("body").like(lit("%Conn refused: x%"))]).unwrap();
+        assert_eq!(
+            format!("{l:?}"),
+            r#"And([body has all ["refused"], body has Suffix "conn", body has Prefix "x"])"#
+        );
+        // Outside ASCII only whole words narrow the read.
+        assert!(lookup(LOGS, &[col("body").like(lit("%café%"))]).is_none());
         assert!(lookup(
             SPANS,
             &[col("kind")

@@ -18,8 +18,8 @@ use storage::ReadView;
 use tracing::error;
 
 use super::id_literal::analyzer_rules;
-use super::match_udf;
 use super::table::{SeriesTable, SignalTable, STORE_URL};
+use super::{labels_udf, match_udf};
 
 /// Name of the default catalog of a Vigil session.
 pub(crate) const CATALOG: &str = "vigil";
@@ -75,6 +75,7 @@ pub(crate) fn build_session(
         .build();
     let ctx = SessionContext::new_with_state(state);
     ctx.register_udf(match_udf::udf());
+    ctx.register_udf(labels_udf::udf());
     ctx
 }
 

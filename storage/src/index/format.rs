@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use roaring::RoaringBitmap;
 
+use super::flat::{FlatTerms, TermPart};
 use super::terms::Terms;
 
 /// First bytes of every index file.
@@ -359,6 +360,8 @@ pub struct ColumnIndex {
     pub(super) unit_rows: u32,
     pub(super) terms: fst::Map<Bytes>,
     pub(super) postings: Bytes,
+    /// The terms end to end, once a search inside terms needed them.
+    pub(super) flat: std::sync::OnceLock<FlatTerms>,
 }
 
 impl std::fmt::Debug for ColumnIndex {
@@ -469,6 +472,7 @@ impl SegmentIndex {
                     unit_rows,
                     terms,
                     postings,
+                    flat: std::sync::OnceLock::new(),
                 },
             );
         }
@@ -600,19 +604,35 @@ impl ColumnIndex {
     /// dictionary), and how many terms matched.
     pub fn matching(
         &self,
-        mut keep: impl FnMut(&[u8]) -> bool,
+        keep: impl FnMut(&[u8]) -> bool,
     ) -> Result<(RoaringBitmap, usize), IndexError> {
-        use fst::Streamer;
+        let mut offsets = Vec::new();
+        self.flat().each(keep, |o| offsets.push(o));
+        self.union(&offsets)
+    }
+
+    /// Union of the rows of every term holding `part` where `at` says, and how many terms
+    /// matched.
+    pub fn containing(
+        &self,
+        part: &[u8],
+        at: TermPart,
+    ) -> Result<(RoaringBitmap, usize), IndexError> {
+        let mut offsets = Vec::new();
+        self.flat().find(part, at, |o| offsets.push(o));
+        self.union(&offsets)
+    }
+
+    fn flat(&self) -> &FlatTerms {
+        self.flat.get_or_init(|| FlatTerms::new(&self.terms))
+    }
+
+    fn union(&self, offsets: &[u64]) -> Result<(RoaringBitmap, usize), IndexError> {
         let mut out = RoaringBitmap::new();
-        let mut matched = 0;
-        let mut stream = self.terms.stream();
-        while let Some((term, offset)) = stream.next() {
-            if keep(term) {
-                matched += 1;
-                out |= self.bitmap_at(offset)?;
-            }
+        for &o in offsets {
+            out |= self.bitmap_at(o)?;
         }
-        Ok((out, matched))
+        Ok((out, offsets.len()))
     }
 }
 

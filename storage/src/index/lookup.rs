@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
+use super::flat::TermPart;
 use super::format::{ColumnIndex, SegmentIndex};
 
 /// A predicate over the terms of a dictionary (e.g. a regular expression).
@@ -41,6 +42,16 @@ pub enum Lookup {
         /// The test, e.g. a regular expression.
         predicate: TermPredicate,
     },
+    /// Rows whose `column` holds a term with `part` in it where `at` says (a token of a body
+    /// that a text search cuts off: `refus` of `refused`).
+    Part {
+        /// Index column.
+        column: String,
+        /// The bytes a term must hold.
+        part: Vec<u8>,
+        /// Where.
+        at: TermPart,
+    },
     /// Rows whose `column` holds every one of `terms` (tokens of a body).
     AllOf {
         /// Index column.
@@ -65,6 +76,9 @@ impl fmt::Debug for Lookup {
             Lookup::AnyOf { column, terms } => write!(f, "{column} in {:?}", show(terms)),
             Lookup::NoneOf { column, terms } => write!(f, "{column} not in {:?}", show(terms)),
             Lookup::Matching { column, .. } => write!(f, "{column} matches <predicate>"),
+            Lookup::Part { column, part, at } => {
+                write!(f, "{column} has {at:?} {:?}", String::from_utf8_lossy(part))
+            }
             Lookup::AllOf { column, terms } => write!(f, "{column} has all {:?}", show(terms)),
             Lookup::And(l) => f.debug_tuple("And").field(l).finish(),
             Lookup::Or(l) => f.debug_tuple("Or").field(l).finish(),
@@ -175,6 +189,10 @@ impl SegmentIndex {
                     return None;
                 }
                 let (units, _) = c.matching(|t| !terms.iter().any(|x| x == t)).ok()?;
+                Some(units)
+            }),
+            Lookup::Part { column, part, at } => self.on_column(column, |c| {
+                let (units, _) = c.containing(part, *at).ok()?;
                 Some(units)
             }),
             Lookup::Matching { column, predicate } => self.on_column(column, |c| {
@@ -306,6 +324,17 @@ mod tests {
             terms: vec![b"api".to_vec()],
         };
         assert_eq!(rows(idx.select(&not_api)), (50..100).collect::<Vec<_>>());
+        let part = |part: &[u8], at| Lookup::Part {
+            column: "body".into(),
+            part: part.to_vec(),
+            at,
+        };
+        assert_eq!(
+            rows(idx.select(&part(b"ar", TermPart::Inside))),
+            (90..100).collect::<Vec<_>>()
+        );
+        assert_eq!(rows(idx.select(&part(b"sev", TermPart::Prefix))).len(), 100);
+        assert!(idx.select(&part(b"sev", TermPart::Suffix)).is_empty());
         let starts_w = Lookup::Matching {
             column: "service_name".into(),
             predicate: Arc::new(|t: &[u8]| t.starts_with(b"w")),

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use arrow::array::{AsArray, RecordBatch};
 use roaring::RoaringBitmap;
 
+use super::flat::TermPart;
 use super::lookup::{select_with, Lookup, Selected};
 
 /// Series postings in memory: for `metric_name`, `label_keys` and each `label:{name}`, the
@@ -90,6 +91,11 @@ impl SeriesPostings {
                 self.union_where(column, |t| !terms.iter().any(|x| x == t))
             }
             Lookup::Matching { column, predicate } => self.union_where(column, |t| predicate(t)),
+            Lookup::Part { column, part, at } => self.union_where(column, |t| match at {
+                TermPart::Prefix => t.starts_with(part),
+                TermPart::Suffix => t.ends_with(part),
+                TermPart::Inside => memchr::memmem::find(t, part).is_some(),
+            }),
             Lookup::And(_) | Lookup::Or(_) => self.select(lookup),
         }
     }
