@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use serde_json::{json, Value};
 
 use crate::harness::{nanos, Vigil};
-use crate::loki::{loki, push};
+use crate::loki::{instant, loki, push};
 
 /// A generated line (app, time, line, level, code) and whether a filter keeps it.
 type Line = (String, i64, String, String, i64);
@@ -208,6 +208,80 @@ async fn line_and_label_filters_agree_with_brute_force() {
             }
             want.sort();
             assert_eq!(got, want, "seed {seed}, flushed {flushed}: {metric}");
+        }
+    }
+}
+
+/// `sum by (level)` of counted lines reads only the labels it keeps, and the attribute maps only
+/// when an index (or the unflushed rows) holds a key that can make `level`: a stream pushed with
+/// a `level` label, lines with `level` as structured metadata and lines with neither must still
+/// be told apart, before and after a flush.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summed_counts_find_the_level_wherever_it_comes_from() {
+    let vigil = Vigil::start().await;
+    let t0 = nanos(SystemTime::now()) - 60_000_000_000;
+    let entries = |n: i64, metadata: Option<Value>| -> Vec<Value> {
+        (0..n)
+            .map(|i| {
+                let (ts, line) = ((t0 + i * 1_000_000).to_string(), format!("line {i}"));
+                match &metadata {
+                    Some(m) => json!([ts, line, m]),
+                    None => json!([ts, line]),
+                }
+            })
+            .collect()
+    };
+    let body = json!({"streams": [
+        {"stream": {"app": "p", "level": "warn"}, "values": entries(3, None)},
+        {"stream": {"app": "p"}, "values": entries(5, Some(json!({"level": "debug"})))},
+        {"stream": {"app": "p", "zone": "z1"}, "values": entries(7, None)},
+        {"stream": {"app": "q"}, "values": entries(11, None)},
+    ]});
+    let (status, text) = push(
+        &vigil,
+        None,
+        "application/json",
+        None,
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 204, "{text}");
+    let time = (t0 / 1_000_000_000 + 30).to_string();
+    for flushed in [false, true] {
+        if flushed {
+            vigil.flush().await;
+        }
+        for (query, want) in [
+            (
+                r#"sum by (level) (count_over_time({app="p"} [5m]))"#,
+                vec![("", 7.0), ("debug", 5.0), ("warn", 3.0)],
+            ),
+            (
+                r#"sum by (zone) (count_over_time({app=~"p|q"} [5m]))"#,
+                vec![("", 19.0), ("z1", 7.0)],
+            ),
+            (
+                r#"sum by (app) (count_over_time({app=~"p|q", level=""} [5m]))"#,
+                vec![("p", 12.0), ("q", 11.0)],
+            ),
+        ] {
+            let label = query[8..query.find(')').unwrap()].to_string();
+            let (status, body, text) = instant(&vigil, query, &time).await;
+            assert_eq!(status, 200, "{query}: {text}");
+            let mut got: Vec<(String, f64)> = body["data"]["result"]
+                .as_array()
+                .expect("vector")
+                .iter()
+                .map(|s| {
+                    (
+                        s["metric"][&label].as_str().unwrap_or("").to_string(),
+                        s["value"][1].as_str().unwrap().parse().unwrap(),
+                    )
+                })
+                .collect();
+            got.sort_by(|a, b| a.0.cmp(&b.0));
+            let want: Vec<(String, f64)> = want.iter().map(|(l, n)| (l.to_string(), *n)).collect();
+            assert_eq!(got, want, "{query} (flushed: {flushed})");
         }
     }
 }

@@ -8,6 +8,7 @@ use logql::ast::{Expr, FilterOp, FilterValue, LineFilter, MatchOp, Matcher};
 use logql::eval::{Counted, Counting, Labels, Selection, Selector, Source, Stream, Value};
 
 use super::rows::{count_query, counted, label_sets, lit, streams, COLUMNS, LABEL_COLUMNS};
+use crate::sql::labels_udf::is_named;
 use crate::sql::{SqlEngine, SqlLimits};
 use crate::{Error, Result};
 
@@ -274,7 +275,26 @@ impl LokiEngine {
             names.dedup();
             names
         });
-        let (select, group) = count_query(names.as_deref(), c.end, c.width, c.bytes);
+        // A map none of whose keys (in the indexes) makes one of the names is left unread.
+        let mut maps = (true, true);
+        if let Some(names) = &names {
+            let relevant = |keys: Option<std::collections::BTreeSet<String>>, resource: bool| {
+                keys.is_none_or(|keys| {
+                    keys.iter().any(|k| {
+                        !(resource && k == "service.name") && names.iter().any(|n| is_named(k, n))
+                    })
+                })
+            };
+            let keys = |column| {
+                self.sql
+                    .attribute_keys(tenant, "logs", column, (from, c.end))
+            };
+            maps = (
+                relevant(keys("resource_attributes").await, true),
+                relevant(keys("attributes").await, false),
+            );
+        }
+        let (select, group) = count_query(names.as_deref(), maps, c.end, c.width, c.bytes);
         let sql = format!("SELECT {select} FROM logs WHERE {condition} GROUP BY {group}");
         let result = self.execute(tenant, &sql).await?;
         let selector = Selector::new(&sel.matchers);

@@ -26,10 +26,12 @@ pub(crate) fn lit(s: &str) -> String {
 }
 
 /// The select list and the grouping of the rows of [`counted`]: the columns that make a line's
-/// labels (of its attributes only those that can be one of `names`, when given), the bucket `k`
-/// of a line in buckets of `width` back from `end`, the lines, and their bytes when `bytes`.
+/// labels (of its attributes only those that can be one of `names`, when given; of the resource
+/// and record attribute maps only those `maps` says may hold one), the bucket `k` of a line in
+/// buckets of `width` back from `end`, the lines, and their bytes when `bytes`.
 pub(crate) fn count_query(
     names: Option<&[String]>,
+    maps: (bool, bool),
     end: i64,
     width: i64,
     bytes: bool,
@@ -39,9 +41,17 @@ pub(crate) fn count_query(
         .iter()
         .map(|n| format!(", {}", lit(n)))
         .collect();
+    let map = |name: &str, read: bool| {
+        if read {
+            format!("{LABELS_TEXT}({name}{args})")
+        } else {
+            "''".to_string()
+        }
+    };
     let mut select = format!(
-        "service_name, severity_number, severity_text, \
-         {LABELS_TEXT}(resource_attributes{args}) AS rl, {LABELS_TEXT}(attributes{args}) AS al"
+        "service_name, severity_number, severity_text, {} AS rl, {} AS al",
+        map("resource_attributes", maps.0),
+        map("attributes", maps.1)
     );
     let mut group = String::from("service_name, severity_number, severity_text, rl, al");
     for id in ["trace_id", "span_id"] {

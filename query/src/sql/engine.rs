@@ -1,11 +1,11 @@
 //! [`SqlEngine`]: one read-only SQL statement of one tenant, planned and run on the query
 //! runtime under a row limit and a timeout.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, AsArray, MapArray, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use common::Tenant;
 use datafusion::execution::runtime_env::RuntimeEnv;
@@ -104,6 +104,56 @@ impl SqlEngine {
         }
         sessions.insert(tenant, ctx.clone());
         ctx
+    }
+
+    /// The keys of the attribute map `column` (`resource_attributes` or `attributes`) in the
+    /// rows of `table` of `tenant` that may lie in `[start, end]` (ns): a superset, from the
+    /// indexes of the segments meeting the range and the unflushed rows; `None` when a segment
+    /// has no index to tell.
+    pub async fn attribute_keys(
+        &self,
+        tenant: &Tenant,
+        table: &str,
+        column: &str,
+        (start, end): (i64, i64),
+    ) -> Option<BTreeSet<String>> {
+        let index_column = match column {
+            "resource_attributes" => "resource_keys",
+            "attributes" => "attr_keys",
+            _ => return None,
+        };
+        let snapshot = self.view.snapshot(tenant, table);
+        let mut keys = BTreeSet::new();
+        for batch in &snapshot.head {
+            let map = batch.column_by_name(column)?;
+            let map = map.as_any().downcast_ref::<MapArray>()?;
+            let names = arrow::compute::cast(map.keys(), &arrow::datatypes::DataType::Utf8).ok()?;
+            let names = names.as_string::<i32>();
+            // Only the entries of this batch's rows (the map may be a slice).
+            let offsets = map.value_offsets();
+            let (from, to) = (offsets[0] as usize, offsets[map.len()] as usize);
+            keys.extend((from..to).map(|i| names.value(i).to_string()));
+        }
+        for segment in snapshot
+            .segments
+            .iter()
+            .filter(|s| s.min_time <= end && s.max_time >= start)
+        {
+            let index = self
+                .view
+                .segment_index(segment)
+                .await
+                .filter(|i| u64::from(i.rows()) == segment.rows)?;
+            // No column: no row of the segment has a key.
+            if let Some(c) = index.column(index_column) {
+                keys.extend(
+                    c.all_terms()
+                        .into_iter()
+                        .map(|t| String::from_utf8_lossy(&t).into_owned()),
+                );
+            }
+        }
+        Some(keys)
     }
 
     /// The executor queries run on (shared with the other engines).

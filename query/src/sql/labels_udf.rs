@@ -29,7 +29,7 @@ struct LabelsText {
 }
 
 /// Whether attribute `key` has the label name `name` (the key with `.`, `-` and `/` as `_`).
-fn is_named(key: &str, name: &str) -> bool {
+pub(crate) fn is_named(key: &str, name: &str) -> bool {
     key.len() == name.len()
         && key.bytes().zip(name.bytes()).all(|(k, n)| {
             let k = if matches!(k, b'.' | b'-' | b'/') {
@@ -42,9 +42,46 @@ fn is_named(key: &str, name: &str) -> bool {
 }
 
 fn push_part(out: &mut String, s: &str) {
-    out.push_str(&s.len().to_string());
+    let mut digits = [0u8; 20];
+    let (mut n, mut at) = (s.len(), digits.len());
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
     out.push(':');
     out.push_str(s);
+}
+
+/// A string column as it comes: plain or as views.
+enum Strings<'a> {
+    Plain(&'a arrow::array::StringArray),
+    View(&'a arrow::array::StringViewArray),
+}
+
+impl<'a> Strings<'a> {
+    fn new(a: &'a ArrayRef) -> Option<Self> {
+        match a.data_type() {
+            DataType::Utf8 => Some(Strings::Plain(a.as_string::<i32>())),
+            DataType::Utf8View => Some(Strings::View(a.as_string_view())),
+            _ => None,
+        }
+    }
+
+    /// Value `i`, empty when null.
+    fn get(&self, i: usize) -> &'a str {
+        match self {
+            Strings::Plain(a) if a.is_valid(i) => a.value(i),
+            Strings::View(a) if a.is_valid(i) => a.value(i),
+            _ => "",
+        }
+    }
 }
 
 /// The (key, value) pairs of a `labels_text` string; `None` when it is not one.
@@ -64,10 +101,6 @@ pub(crate) fn decode(mut text: &str) -> Option<Vec<(String, String)>> {
         out.push((k, part()?));
     }
     text.is_empty().then_some(out)
-}
-
-fn strings(a: &ArrayRef) -> Result<ArrayRef> {
-    Ok(arrow::compute::cast(a, &DataType::Utf8)?)
 }
 
 impl ScalarUDFImpl for LabelsText {
@@ -105,9 +138,11 @@ impl ScalarUDFImpl for LabelsText {
         let Some(map) = map.as_any().downcast_ref::<MapArray>() else {
             return exec_err!("labels_text reads a map, not {}", map.data_type());
         };
-        let keys = strings(map.keys())?;
-        let values = strings(map.values())?;
-        let (keys, values) = (keys.as_string::<i32>(), values.as_string::<i32>());
+        let (keys, values) = (map.keys(), map.values());
+        let (keys, values) = match (Strings::new(keys), Strings::new(values)) {
+            (Some(k), Some(v)) => (k, v),
+            _ => return exec_err!("labels_text reads a map of strings"),
+        };
         let offsets = map.value_offsets();
         let mut out = StringBuilder::with_capacity(map.len(), 0);
         let mut text = String::new();
@@ -115,17 +150,12 @@ impl ScalarUDFImpl for LabelsText {
             text.clear();
             if map.is_valid(row) {
                 for i in offsets[row] as usize..offsets[row + 1] as usize {
-                    let key = keys.value(i);
+                    let key = keys.get(i);
                     if !wanted.is_empty() && !wanted.iter().any(|w| is_named(key, w)) {
                         continue;
                     }
-                    let value = if values.is_null(i) {
-                        ""
-                    } else {
-                        values.value(i)
-                    };
                     push_part(&mut text, key);
-                    push_part(&mut text, value);
+                    push_part(&mut text, values.get(i));
                 }
             }
             out.append_value(&text);

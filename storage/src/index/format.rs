@@ -595,6 +595,17 @@ impl ColumnIndex {
         }
     }
 
+    /// Every term, in order.
+    pub fn all_terms(&self) -> Vec<Vec<u8>> {
+        use fst::Streamer;
+        let mut out = Vec::with_capacity(self.terms.len());
+        let mut stream = self.terms.stream();
+        while let Some((term, _)) = stream.next() {
+            out.push(term.to_vec());
+        }
+        out
+    }
+
     /// Whether `term` occurs.
     pub fn contains(&self, term: &[u8]) -> bool {
         self.terms.contains_key(term)
