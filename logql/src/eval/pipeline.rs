@@ -19,6 +19,24 @@ use crate::ast::*;
 #[derive(Debug)]
 pub(crate) struct Pipeline {
     stages: Vec<Compiled>,
+    /// When set, the only labels `json` and `logfmt` (without extractions) need to add: those
+    /// the query keeps and the later stages read (Loki's parser hints).
+    wanted: Option<std::collections::BTreeSet<String>>,
+}
+
+/// The label names `f` reads.
+pub(crate) fn label_filter_names(f: &LabelFilter, out: &mut Vec<String>) {
+    match f {
+        LabelFilter::Matcher(m) => out.push(m.name.clone()),
+        LabelFilter::Ip { name, .. }
+        | LabelFilter::Duration { name, .. }
+        | LabelFilter::Bytes { name, .. }
+        | LabelFilter::Number { name, .. } => out.push(name.clone()),
+        LabelFilter::And(a, b) | LabelFilter::Or(a, b) => {
+            label_filter_names(a, out);
+            label_filter_names(b, out);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -195,7 +213,45 @@ Stage::Decolorize => Compiled::Decolorize,
                 }
             });
         }
-        Ok(Pipeline { stages: out })
+        Ok(Pipeline {
+            stages: out,
+            wanted: None,
+        })
+    }
+
+    /// [`Pipeline::new`], with parsers adding only the labels in `needed` and those the stages
+    /// read, when every stage's reads are known (filters and parsers only: templates, `drop`,
+    /// `keep` and `unpack` may read or keep any label, and leave every label parsed).
+    pub(crate) fn with_hints(stages: &[Stage], needed: &[String]) -> Result<Self, EvalError> {
+        let mut pipeline = Self::new(stages)?;
+        let mut names: Vec<String> = needed.to_vec();
+        for s in stages {
+            match s {
+                Stage::Labels(f) => label_filter_names(f, &mut names),
+                Stage::Line(_)
+                | Stage::Json(_)
+                | Stage::Logfmt { .. }
+                | Stage::Regexp(_)
+                | Stage::Pattern(_)
+                | Stage::Decolorize => {}
+                Stage::Unpack
+                | Stage::LineFormat(_)
+                | Stage::LabelFormat(_)
+                | Stage::Drop(_)
+                | Stage::Keep(_) => return Ok(pipeline),
+            }
+        }
+        // A parsed name that collides comes back with `_extracted`.
+        let stripped: Vec<String> = names
+            .iter()
+            .filter_map(|n| n.strip_suffix("_extracted").map(str::to_string))
+            .collect();
+        pipeline.wanted = Some(names.into_iter().chain(stripped).collect());
+        Ok(pipeline)
+    }
+
+    fn wants(&self, name: &str) -> bool {
+        self.wanted.as_ref().is_none_or(|w| w.contains(name))
     }
 
     /// Runs the pipeline on `line` of a stream with `labels` and `metadata`: the labels and
@@ -243,7 +299,7 @@ Stage::Decolorize => Compiled::Decolorize,
                                 // A key given twice keeps its first value.
                                 let mut seen = std::collections::BTreeSet::new();
                                 for (k, v) in found {
-                                    if seen.insert(k.clone()) {
+                                    if seen.insert(k.clone()) && self.wants(&k) {
                                         add(&mut labels, k, v);
                                     }
                                 }
@@ -281,7 +337,9 @@ Stage::Decolorize => Compiled::Decolorize,
                                     if (v.is_empty() && !keep_empty) || !seen.insert(k.clone()) {
                                         continue;
                                     }
-                                    add(&mut labels, k, v);
+                                    if self.wants(&k) {
+                                        add(&mut labels, k, v);
+                                    }
                                 }
                             } else {
                                 for e in extractions {

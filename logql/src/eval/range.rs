@@ -12,14 +12,31 @@ use super::pipeline::Pipeline;
 use crate::ast::*;
 
 /// The samples of a log range: per label set, (time, value) in time order.
+/// Only the labels in `kept` (and the error labels) are left on the samples when given: the
+/// caller adds up the series over the others.
 fn samples(
     op: &str,
     r: &LogRange,
     source: &dyn Source,
-    from: i64,
-    to: i64,
+    (from, to): (i64, i64),
+    kept: Option<&[String]>,
 ) -> Result<BTreeMap<Labels, Vec<(i64, f64)>>, EvalError> {
-    let pipeline = Pipeline::new(&r.log.pipeline)?;
+    let pipeline = match kept {
+        Some(kept) => {
+            let mut needed = kept.to_vec();
+            if let Some(u) = &r.unwrap {
+                needed.push(u.label.clone());
+                // Filters after `unwrap` read labels too.
+                let mut names = Vec::new();
+                for f in &u.filters {
+                    super::pipeline::label_filter_names(f, &mut names);
+                }
+                needed.extend(names);
+            }
+            Pipeline::with_hints(&r.log.pipeline, &needed)?
+        }
+        None => Pipeline::new(&r.log.pipeline)?,
+    };
     let post: Vec<_> = match &r.unwrap {
         Some(u) => u
             .filters
@@ -67,6 +84,9 @@ fn samples(
                     v
                 }
             };
+            if let Some(kept) = kept {
+                labels.retain(|k, _| kept.contains(k) || k == ERROR || k == ERROR_DETAILS);
+            }
             out.entry(labels).or_default().push((e.ts, value));
         }
     }
@@ -282,7 +302,19 @@ pub(super) fn range_aggregation(
     }
     let from = first - r.offset - r.range;
     let to = last - r.offset;
-    let mut series = samples(op, r, source, from + 1, to)?;
+    // A sum over the series of an aggregation that adds up its samples only needs the labels
+    // the sum keeps.
+    let additive = matches!(
+        op,
+        "count_over_time" | "rate" | "bytes_over_time" | "bytes_rate" | "sum_over_time"
+    );
+    let mut series = samples(
+        op,
+        r,
+        source,
+        (from + 1, to),
+        kept.filter(|_| additive && g.is_none()),
+    )?;
     if let Some(g) = g {
         let mut grouped: BTreeMap<Labels, Vec<(i64, f64)>> = BTreeMap::new();
         for (labels, points) in series {
