@@ -253,8 +253,10 @@ pub(crate) struct StorageSection {
     #[serde(with = "humantime_serde")]
     pub(crate) head_full_wait: Duration,
     pub(crate) zstd_level: i32,
-    /// zstd level of free-text columns (log bodies).
+    /// zstd level of free-text columns (log bodies) at flush.
     pub(crate) text_zstd_level: i32,
+    /// zstd level of free-text columns when compaction rewrites them.
+    pub(crate) compact_text_zstd_level: i32,
     pub(crate) row_group_rows: usize,
     /// Testing aid: stop forever at `written` (segment files durable, manifest not committed)
     /// or `committed` (manifest committed, head and WAL not released) of the first flush.
@@ -367,7 +369,8 @@ impl Default for StorageSection {
             max_head_bytes: 2 * 1024 * 1024 * 1024,
             head_full_wait: Duration::from_secs(5),
             zstd_level: 6,
-            text_zstd_level: 10,
+            text_zstd_level: 6,
+            compact_text_zstd_level: 10,
             row_group_rows: 1_048_576,
             flush_pause_at: None,
         }
@@ -624,11 +627,14 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        if !(1..=22).contains(&self.storage.zstd_level) {
-            bail!(
-                "storage.zstd_level must be 1 to 22, got {}",
-                self.storage.zstd_level
-            );
+        for (name, level) in [
+            ("zstd_level", self.storage.zstd_level),
+            ("text_zstd_level", self.storage.text_zstd_level),
+            ("compact_text_zstd_level", self.storage.compact_text_zstd_level),
+        ] {
+            if !(1..=22).contains(&level) {
+                bail!("storage.{name} must be 1 to 22, got {level}");
+            }
         }
         if self.compaction.interval.is_zero() {
             bail!("compaction.interval must be positive");
@@ -700,6 +706,20 @@ mod tests {
         };
         let err = format!("{:#}", Config::load(&o).unwrap_err());
         assert!(err.contains("bogus_key"), "{err}");
+    }
+
+    #[test]
+    fn compression_levels_out_of_range_are_named() {
+        let (_d, path) = write("[storage]\ncompact_text_zstd_level = 23\n");
+        let o = Overrides {
+            config: Some(path),
+            ..Default::default()
+        };
+        let err = format!("{:#}", Config::load(&o).unwrap_err());
+        assert!(
+            err.contains("storage.compact_text_zstd_level must be 1 to 22, got 23"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -96,6 +96,7 @@ fn engine_config(config: &Config) -> EngineConfig {
         head_full_wait: config.storage.head_full_wait,
         zstd_level: config.storage.zstd_level,
         text_zstd_level: config.storage.text_zstd_level,
+        compact_text_zstd_level: config.storage.compact_text_zstd_level,
         row_group_rows: config.storage.row_group_rows,
         flush_pause_at: config.storage.flush_pause_at.clone(),
         index: config.index.enabled.then_some(IndexOptions {

@@ -208,7 +208,7 @@ impl Engine {
             }
         }
         self.pause("read").await;
-        let opts = self.config.segment_options();
+        let opts = self.config.compaction_segment_options();
         let index_opts: Option<IndexOptions> = self.config.index.clone();
         let (encoded, exemplars) = tokio::task::spawn_blocking(move || {
             super::flush::encode_files(

@@ -32,8 +32,11 @@ pub struct EngineConfig {
     pub head_full_wait: Duration,
     /// zstd level of Parquet segments.
     pub zstd_level: i32,
-    /// zstd level of free-text columns (log bodies).
+    /// zstd level of free-text columns (log bodies) in flushed segments: lower than
+    /// [`EngineConfig::compact_text_zstd_level`], since flushes keep pace with ingest.
     pub text_zstd_level: i32,
+    /// zstd level of free-text columns in compacted segments, written in the background.
+    pub compact_text_zstd_level: i32,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
     /// How segments are indexed; `None` writes no `.idx` sidecars.
@@ -56,12 +59,20 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// How flushes and compactions encode segment files.
+    /// How flushes encode segment files.
     pub(crate) fn segment_options(&self) -> SegmentOptions {
         SegmentOptions {
             zstd_level: self.zstd_level,
             text_zstd_level: self.text_zstd_level,
             row_group_rows: self.row_group_rows,
+        }
+    }
+
+    /// How compactions encode segment files.
+    pub(crate) fn compaction_segment_options(&self) -> SegmentOptions {
+        SegmentOptions {
+            text_zstd_level: self.compact_text_zstd_level,
+            ..self.segment_options()
         }
     }
 }
@@ -76,7 +87,8 @@ impl Default for EngineConfig {
             max_head_bytes: 2 * 1024 * 1024 * 1024,
             head_full_wait: Duration::from_secs(5),
             zstd_level: 6,
-            text_zstd_level: 10,
+            text_zstd_level: 6,
+            compact_text_zstd_level: 10,
             row_group_rows: 1_048_576,
             index: Some(IndexOptions::default()),
             index_body_at_flush: true,
