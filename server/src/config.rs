@@ -630,7 +630,10 @@ impl Config {
         for (name, level) in [
             ("zstd_level", self.storage.zstd_level),
             ("text_zstd_level", self.storage.text_zstd_level),
-            ("compact_text_zstd_level", self.storage.compact_text_zstd_level),
+            (
+                "compact_text_zstd_level",
+                self.storage.compact_text_zstd_level,
+            ),
         ] {
             if !(1..=22).contains(&level) {
                 bail!("storage.{name} must be 1 to 22, got {level}");
