@@ -164,7 +164,7 @@ struct LabelColumns {
 
 /// The (key, value) pairs of a map: as its key and value lists, or as `labels_text` strings.
 enum Pairs {
-    Lists(ListArray, StringArray, StringArray),
+    Lists(Box<(ListArray, StringArray, StringArray)>),
     Text(StringArray),
 }
 
@@ -180,7 +180,7 @@ impl Pairs {
         }
         let (list, keys) = string_list(batch, &format!("{prefix}k"))?;
         let (_, values) = string_list(batch, &format!("{prefix}v"))?;
-        Ok(Some(Pairs::Lists(list, keys, values)))
+        Ok(Some(Pairs::Lists(Box::new((list, keys, values)))))
     }
 
     /// The pairs of row `row`.
@@ -188,7 +188,8 @@ impl Pairs {
         match self {
             Pairs::Text(text) => labels_udf::decode(text.value(row))
                 .ok_or_else(|| Error::Executor("malformed labels_text".into())),
-            Pairs::Lists(list, keys, values) => {
+            Pairs::Lists(lists) => {
+                let (list, keys, values) = &**lists;
                 let offsets = list.value_offsets();
                 Ok((offsets[row] as usize..offsets[row + 1] as usize)
                     .map(|i| {

@@ -94,10 +94,7 @@ pub(crate) fn decode(mut text: &str) -> Option<Vec<(String, String)>> {
         Some(s)
     };
     let mut out = Vec::new();
-    loop {
-        let Some(k) = part() else {
-            break;
-        };
+    while let Some(k) = part() {
         out.push((k, part()?));
     }
     text.is_empty().then_some(out)
@@ -139,9 +136,8 @@ impl ScalarUDFImpl for LabelsText {
             return exec_err!("labels_text reads a map, not {}", map.data_type());
         };
         let (keys, values) = (map.keys(), map.values());
-        let (keys, values) = match (Strings::new(keys), Strings::new(values)) {
-            (Some(k), Some(v)) => (k, v),
-            _ => return exec_err!("labels_text reads a map of strings"),
+        let (Some(keys), Some(values)) = (Strings::new(keys), Strings::new(values)) else {
+            return exec_err!("labels_text reads a map of strings");
         };
         let offsets = map.value_offsets();
         let mut out = StringBuilder::with_capacity(map.len(), 0);
