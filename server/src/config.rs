@@ -369,7 +369,7 @@ impl Default for StorageSection {
             max_head_bytes: 2 * 1024 * 1024 * 1024,
             head_full_wait: Duration::from_secs(5),
             zstd_level: 6,
-            text_zstd_level: 6,
+            text_zstd_level: 3,
             compact_text_zstd_level: 10,
             row_group_rows: 1_048_576,
             flush_pause_at: None,

@@ -42,6 +42,10 @@ pub struct SegmentMeta {
     /// Whether the index covers log bodies (flushes leave them to compaction).
     #[serde(default)]
     pub index_body: bool,
+    /// zstd level of its free-text columns (log bodies); `None` in segments written before it
+    /// was recorded.
+    #[serde(default)]
+    pub text_zstd_level: Option<i32>,
     /// Clock time the segment was written, nanoseconds since the epoch (0: unknown, old).
     #[serde(default)]
     pub created_nanos: i64,

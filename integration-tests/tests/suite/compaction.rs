@@ -161,3 +161,51 @@ async fn flushed_log_segments_answer_body_searches_from_their_own_index() {
         vigil.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_lone_flushed_log_segment_is_recompressed_once_at_compactions_level() {
+    // Flushes compress log bodies at `storage.text_zstd_level` (3), compaction at
+    // `storage.compact_text_zstd_level` (10): a flushed segment with nothing to merge with is
+    // rewritten alone, once.
+    let vigil = Vigil::start_with(&[
+        ("VIGIL_COMPACTION_MIN_AGE", "0s"),
+        ("VIGIL_COMPACTION_INTERVAL", "100ms"),
+        ("VIGIL_COMPACTION_GRACE", "0s"),
+    ])
+    .await;
+    post_segment(&vigil, 0).await;
+    let manifests = || -> Vec<String> {
+        let mut files: Vec<String> = list_files(&vigil.data_dir().join("store"))
+            .into_iter()
+            .filter(|f| f.contains("/logs/_manifest/"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|f| std::fs::read_to_string(vigil.data_dir().join("store").join(f)).unwrap())
+            .collect()
+    };
+    poll(
+        "the flushed segment to be rewritten",
+        Duration::from_secs(30),
+        || async {
+            let m = manifests();
+            match m.last() {
+                Some(last) if last.contains("\"text_zstd_level\": 10") => Ok(()),
+                _ => Err(format!("manifest entries: {m:?}")),
+            }
+        },
+    )
+    .await;
+    let m = manifests();
+    assert!(
+        m.iter().any(|e| e.contains("\"text_zstd_level\": 3")),
+        "the flush wrote level 3: {m:?}"
+    );
+    // Written at compaction's level, the segment stays as it is.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(manifests().len(), m.len(), "{:?}", manifests());
+    assert_eq!(live_segments(&vigil).await, 1.0);
+    let rows = vigil.sql("SELECT count(*) AS n FROM logs").await;
+    assert_eq!(rows[0]["n"], json!(PER_SEGMENT as u64));
+}

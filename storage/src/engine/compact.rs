@@ -4,7 +4,8 @@
 //!   their tenant and signal, through a manifest entry that removes them.
 //! - **Compaction** merges small segments of one tenant, signal and day (segments older than
 //!   `min_age`, up to `target_bytes` / `target_rows` per output) into one, re-sorted, with a
-//!   rebuilt full index; a single log segment whose index lacks body tokens is rewritten alone.
+//!   rebuilt full index; a single log segment whose index lacks body tokens, or whose bodies a
+//!   flush compressed at a lower zstd level than compaction's (docs/0024), is rewritten alone.
 //!   The output is written first, then one manifest entry adds it and removes its inputs, so a
 //!   crash at any moment leaves either the inputs or the output live, never both or neither.
 //! - **Deletion**: files that left the manifest are deleted `grace` later (a query that took its
@@ -138,7 +139,7 @@ impl Engine {
 
     /// The next segments of `table` to merge: within one day, oldest first, small segments
     /// (below half the target) that together stay within the target; or a lone log segment
-    /// whose index lacks body tokens.
+    /// whose index lacks body tokens or whose bodies are compressed below compaction's level.
     fn next_group(&self, table: &TableState) -> Option<Vec<SegmentMeta>> {
         let c = &self.config.compaction;
         let now = self.clock.now_nanos();
@@ -151,8 +152,13 @@ impl Engine {
                 days.entry(day).or_default().push(s.clone());
             }
         }
-        let reindex = |s: &SegmentMeta| {
-            table.signal == Signal::Logs && self.config.index.is_some() && !s.index_body
+        // A log segment whose index lacks body tokens, or whose bodies a flush compressed at a
+        // lower level than compaction's, is rewritten even alone.
+        let rewrite = |s: &SegmentMeta| {
+            table.signal == Signal::Logs
+                && ((self.config.index.is_some() && !s.index_body)
+                    || s.text_zstd_level
+                        .is_some_and(|l| l < self.config.compact_text_zstd_level))
         };
         for (_, mut segs) in days {
             segs.sort_by_key(|s| (s.min_time, s.max_time));
@@ -180,7 +186,7 @@ impl Engine {
             if group.len() > 1 {
                 return Some(group);
             }
-            if let Some(lone) = segs.into_iter().find(|s| reindex(s)) {
+            if let Some(lone) = segs.into_iter().find(|s| rewrite(s)) {
                 return Some(vec![lone]);
             }
         }
@@ -233,7 +239,13 @@ impl Engine {
         let max_lsn = inputs.iter().map(|s| s.max_lsn).max().unwrap_or(0);
         let index_body = self.config.index.as_ref().is_some_and(|o| o.body);
         let output = self
-            .store_segment(table, encoded, exemplars, max_lsn, index_body)
+            .store_segment(
+                table,
+                encoded,
+                exemplars,
+                (max_lsn, self.config.compact_text_zstd_level),
+                index_body,
+            )
             .await?;
         self.pause("written").await;
         let removed = inputs.iter().map(|s| s.id.clone()).collect();

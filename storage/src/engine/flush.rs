@@ -99,7 +99,13 @@ impl Engine {
         .await
         .map_err(|e| Error::Replay(format!("flush task failed: {e}")))??;
         let meta = self
-            .store_segment(table, encoded, exemplars, max_lsn, index_body)
+            .store_segment(
+                table,
+                encoded,
+                exemplars,
+                (max_lsn, self.config.text_zstd_level),
+                index_body,
+            )
             .await?;
         self.flush_pause("written").await;
         self.commit(table, vec![meta.clone()], vec![]).await?;
@@ -114,7 +120,7 @@ impl Engine {
         table: &TableState,
         (main, series_file, range): (segment::Encoded, Option<segment::Encoded>, (i64, i64)),
         exemplars: Option<crate::exemplars::EncodedExemplars>,
-        max_lsn: u64,
+        (max_lsn, text_zstd_level): (u64, i32),
         index_body: bool,
     ) -> Result<SegmentMeta> {
         let signal = table.signal;
@@ -193,6 +199,7 @@ impl Engine {
             index_bytes,
             series_bytes,
             index_body: index_body && index_bytes > 0,
+            text_zstd_level: Some(text_zstd_level),
             created_nanos: now,
         })
     }
