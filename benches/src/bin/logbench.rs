@@ -21,6 +21,17 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use query::{LokiAnswer, LokiEngine, LokiLimits, QueryExecutor, SqlEngine};
 use storage::ReadView;
 
+/// The server's allocator and its tuning (`server/src/main.rs`), so the queries allocate as
+/// they do in `vigil serve`.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+// SAFETY: jemalloc reads this symbol as `const char *` (a thin pointer, as `Option<&u8>` is) to
+// a NUL-terminated option string, once, before the first allocation.
+#[allow(non_upper_case_globals, unsafe_code)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: Option<&u8> = Some(&b"dirty_decay_ms:60000,muzzy_decay_ms:60000,tcache_max:1048576,tcache_nslots_small_max:2048,lg_tcache_nslots_mul:3\0"[0]);
+
 #[derive(Parser, Debug, Clone)]
 struct Args {
     /// Data directory of the generated store.
