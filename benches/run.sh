@@ -3,7 +3,8 @@
 # For each signal and protocol: a fresh data directory; the load generator builds its pool of
 # distinct, gzipped requests on every core (the server idle), then pins itself to core 0, sends
 # the first 200 requests (6,000 for metrics; flushed, to measure bytes per item on disk), then the timed run, never
-# sending a request twice. Prints one line per figure.
+# sending a request twice. Prints one line per figure. A last logs run measures the bytes once
+# compaction has rewritten 2M records (no timed run).
 #
 # usage: benches/run.sh [duration, default 100s: long enough that several head flushes fall inside]
 set -euo pipefail
@@ -20,8 +21,8 @@ run() { # signal protocol extra-loadgen-args...
   local signal=$1 protocol=$2; shift 2
   local dir="$work/$signal-$protocol"
   mkdir -p "$dir"
-  VIGIL_DATA_DIR="$dir" VIGIL_OTLP_GRPC_ADDR=127.0.0.1:14317 VIGIL_OTLP_HTTP_ADDR=127.0.0.1:14318 \
-    VIGIL_HTTP_ADDR=127.0.0.1:19700 VIGIL_FLUSH_AGE=1h VIGIL_LOG_LEVEL=warn \
+  env VIGIL_DATA_DIR="$dir" VIGIL_OTLP_GRPC_ADDR=127.0.0.1:14317 VIGIL_OTLP_HTTP_ADDR=127.0.0.1:14318 \
+    VIGIL_HTTP_ADDR=127.0.0.1:19700 VIGIL_FLUSH_AGE=1h VIGIL_LOG_LEVEL=warn ${server_env:-} \
     taskset -c 1 "$vigil" serve >"$dir.out" 2>"$dir.err" &
   local pid=$!
   for _ in $(seq 100); do curl -sf 127.0.0.1:19700/ready >/dev/null && break; sleep 0.1; done
@@ -37,6 +38,10 @@ run logs grpc --batch 1000
 run logs http --batch 1000
 run logs grpc --batch 1000 --trace-context
 run logs loki --batch 1000
+# Logs as compaction leaves them: 2,000 requests (2M records) flushed, then compacted into one
+# segment with the bodies at compaction's zstd level; no timed run.
+server_env="VIGIL_COMPACTION_MIN_AGE=0s VIGIL_COMPACTION_INTERVAL=5s" \
+  run logs grpc --batch 1000 --disk-requests 2000 --requests 2000 --compacted
 run traces grpc --batch 1000
 run traces http --batch 1000
 # Metrics: 100,000 series (50 requests a round); 6,000 requests (120 points a series) before the

@@ -90,6 +90,11 @@ struct Args {
     /// Requests of the on-disk measurement.
     #[arg(long, default_value_t = 200)]
     disk_requests: usize,
+    /// After the flush, wait until the server's compaction has settled (no manifest written
+    /// for 10 s) and report the bytes of the live segments too (start the server with
+    /// `VIGIL_COMPACTION_MIN_AGE=0s`).
+    #[arg(long)]
+    compacted: bool,
     /// The core the sender runs on once the pool is built (none: any core).
     #[arg(long)]
     pin_core: Option<usize>,
@@ -513,6 +518,62 @@ fn pin_to_core(core: usize) -> anyhow::Result<()> {
 }
 
 /// Bytes of all files under `path`, and of the `.idx` index files among them.
+/// The bytes of the segments the manifests under `store` hold live (Parquet files and index
+/// sidecars; files compaction replaced are left out even before they are deleted), once no
+/// manifest has been written for 10 s (at most 10 minutes): `(bytes, index bytes, segments)`.
+async fn compacted_bytes(store: &std::path::Path) -> anyhow::Result<(u64, u64, usize)> {
+    let mut last = (0usize, std::time::Instant::now());
+    for _ in 0..600 {
+        let count = manifests(store).len();
+        if count != last.0 {
+            last = (count, std::time::Instant::now());
+        } else if last.1.elapsed() >= Duration::from_secs(10) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let mut live: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    let mut files = manifests(store);
+    // Per table, entries apply in version order (the file names are zero-padded versions).
+    files.sort();
+    for f in files {
+        let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(&f)?)?;
+        let table = f.parent().map(|p| p.display().to_string()).unwrap_or_default();
+        for id in entry["removed"].as_array().into_iter().flatten() {
+            live.remove(&format!("{table}/{}", id.as_str().unwrap_or("")));
+        }
+        for seg in entry["added"].as_array().into_iter().flatten() {
+            let size = |k: &str| seg[k].as_u64().unwrap_or(0);
+            live.insert(
+                format!("{table}/{}", seg["id"].as_str().unwrap_or("")),
+                (
+                    size("bytes") + size("series_bytes") + size("index_bytes"),
+                    size("index_bytes"),
+                ),
+            );
+        }
+    }
+    let bytes = live.values().map(|v| v.0).sum();
+    let index = live.values().map(|v| v.1).sum();
+    Ok((bytes, index, live.len()))
+}
+
+/// The manifest entries under `store` (`{tenant}/{signal}/_manifest/*.json`).
+fn manifests(store: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for tenant in std::fs::read_dir(store).into_iter().flatten().flatten() {
+        for table in std::fs::read_dir(tenant.path()).into_iter().flatten().flatten() {
+            let dir = table.path().join("_manifest");
+            for f in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if f.path().extension().is_some_and(|x| x == "json") {
+                    out.push(f.path());
+                }
+            }
+        }
+    }
+    out
+}
+
 fn dir_bytes(path: &std::path::Path) -> (u64, u64) {
     let (mut total, mut index) = (0, 0);
     if let Ok(entries) = std::fs::read_dir(path) {
@@ -599,6 +660,17 @@ async fn run(args: &Args, pool: &Arc<Pool>, disk_requests: usize) -> anyhow::Res
             index_bytes as f64 / bytes.saturating_sub(index_bytes).max(1) as f64,
             if raw_text_bytes > 0 { bytes as f64 / raw_text_bytes as f64 } else { 0.0 }
         );
+        if args.compacted {
+            let (bytes, index_bytes, segments) = compacted_bytes(&store).await?;
+            println!(
+                "compacted signal={signal_name} items={items} segments={segments} store_bytes={bytes} bytes_per_item={:.2} index_bytes={index_bytes} raw_text_bytes={raw_text_bytes} ratio_to_raw={:.4}",
+                bytes as f64 / items.max(1) as f64,
+                if raw_text_bytes > 0 { bytes as f64 / raw_text_bytes as f64 } else { 0.0 }
+            );
+        }
+    }
+    if disk_requests == pool.bodies.len() {
+        return Ok(());
     }
 
     let run = drive(args, pool, disk_requests..pool.bodies.len(), true).await?;
