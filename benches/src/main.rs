@@ -522,11 +522,11 @@ fn pin_to_core(core: usize) -> anyhow::Result<()> {
 /// sidecars; files compaction replaced are left out even before they are deleted), once no
 /// manifest has been written for 10 s (at most 10 minutes): `(bytes, index bytes, segments)`.
 async fn compacted_bytes(store: &std::path::Path) -> anyhow::Result<(u64, u64, usize)> {
-    let mut last = (0usize, std::time::Instant::now());
+    let mut last = (0usize, Instant::now());
     for _ in 0..600 {
         let count = manifests(store).len();
         if count != last.0 {
-            last = (count, std::time::Instant::now());
+            last = (count, Instant::now());
         } else if last.1.elapsed() >= Duration::from_secs(10) {
             break;
         }
@@ -538,7 +538,10 @@ async fn compacted_bytes(store: &std::path::Path) -> anyhow::Result<(u64, u64, u
     files.sort();
     for f in files {
         let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(&f)?)?;
-        let table = f.parent().map(|p| p.display().to_string()).unwrap_or_default();
+        let table = f
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         for id in entry["removed"].as_array().into_iter().flatten() {
             live.remove(&format!("{table}/{}", id.as_str().unwrap_or("")));
         }
@@ -562,7 +565,11 @@ async fn compacted_bytes(store: &std::path::Path) -> anyhow::Result<(u64, u64, u
 fn manifests(store: &std::path::Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for tenant in std::fs::read_dir(store).into_iter().flatten().flatten() {
-        for table in std::fs::read_dir(tenant.path()).into_iter().flatten().flatten() {
+        for table in std::fs::read_dir(tenant.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let dir = table.path().join("_manifest");
             for f in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 if f.path().extension().is_some_and(|x| x == "json") {
