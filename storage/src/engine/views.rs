@@ -89,6 +89,10 @@ impl ReadView for Engine {
         Arc::clone(&self.store)
     }
 
+    fn local_root(&self) -> Option<std::path::PathBuf> {
+        Some(self.store_root.clone())
+    }
+
     fn segment_index(
         &self,
         segment: &SegmentMeta,

@@ -80,6 +80,12 @@ pub trait ReadView: Send + Sync + std::fmt::Debug + 'static {
     }
     /// The store that segment paths are relative to.
     fn object_store(&self) -> Arc<dyn ObjectStore>;
+    /// The local directory segment paths are relative to, when the store is the local file
+    /// system: readers of a few small ranges may then read the files directly, without the
+    /// object store's hand-off to a blocking thread per read.
+    fn local_root(&self) -> Option<std::path::PathBuf> {
+        None
+    }
     /// The decoded index sidecar of `segment`; `None` when it has none or it cannot be used
     /// (the segment is then read in full). The default reads it from the store each time.
     fn segment_index(
