@@ -517,7 +517,6 @@ fn pin_to_core(core: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Bytes of all files under `path`, and of the `.idx` index files among them.
 /// The bytes of the segments the manifests under `store` hold live (Parquet files and index
 /// sidecars; files compaction replaced are left out even before they are deleted), once no
 /// manifest has been written for 10 s (at most 10 minutes): `(bytes, index bytes, segments)`.
@@ -532,32 +531,25 @@ async fn compacted_bytes(store: &std::path::Path) -> anyhow::Result<(u64, u64, u
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let mut live: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    let mut live: std::collections::BTreeMap<(PathBuf, String), storage::SegmentMeta> =
+        Default::default();
     let mut files = manifests(store);
     // Per table, entries apply in version order (the file names are zero-padded versions).
     files.sort();
     for f in files {
-        let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(&f)?)?;
-        let table = f
-            .parent()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        for id in entry["removed"].as_array().into_iter().flatten() {
-            live.remove(&format!("{table}/{}", id.as_str().unwrap_or("")));
+        let mut entry: serde_json::Value = serde_json::from_slice(&std::fs::read(&f)?)?;
+        let removed: Vec<String> = serde_json::from_value(entry["removed"].take())?;
+        let added: Vec<storage::SegmentMeta> = serde_json::from_value(entry["added"].take())?;
+        let table = f.parent().map(PathBuf::from).unwrap_or_default();
+        for id in removed {
+            live.remove(&(table.clone(), id));
         }
-        for seg in entry["added"].as_array().into_iter().flatten() {
-            let size = |k: &str| seg[k].as_u64().unwrap_or(0);
-            live.insert(
-                format!("{table}/{}", seg["id"].as_str().unwrap_or("")),
-                (
-                    size("bytes") + size("series_bytes") + size("index_bytes"),
-                    size("index_bytes"),
-                ),
-            );
+        for seg in added {
+            live.insert((table.clone(), seg.id.clone()), seg);
         }
     }
-    let bytes = live.values().map(|v| v.0).sum();
-    let index = live.values().map(|v| v.1).sum();
+    let bytes = live.values().map(storage::SegmentMeta::total_bytes).sum();
+    let index = live.values().map(|s| s.index_bytes).sum();
     Ok((bytes, index, live.len()))
 }
 
@@ -581,6 +573,7 @@ fn manifests(store: &std::path::Path) -> Vec<PathBuf> {
     out
 }
 
+/// Bytes of all files under `path`, and of the `.idx` index files among them.
 fn dir_bytes(path: &std::path::Path) -> (u64, u64) {
     let (mut total, mut index) = (0, 0);
     if let Ok(entries) = std::fs::read_dir(path) {

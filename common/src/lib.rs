@@ -12,6 +12,11 @@ pub mod hash;
 pub mod schema;
 mod signal;
 pub mod template;
+
+/// jemalloc's options for Vigil's binaries (`_rjem_malloc_conf`, NUL-terminated): long page
+/// decay and large thread caches (docs/0005). The server and the benchmarks that run its code
+/// (`logbench`) export the same string.
+pub const JEMALLOC_CONF: &[u8] = b"dirty_decay_ms:60000,muzzy_decay_ms:60000,tcache_max:1048576,tcache_nslots_small_max:2048,lg_tcache_nslots_mul:3\0";
 mod tenant;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -14,7 +14,7 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 // a NUL-terminated option string, once, before the first allocation.
 #[allow(non_upper_case_globals, unsafe_code)]
 #[export_name = "_rjem_malloc_conf"]
-pub static malloc_conf: Option<&u8> = Some(&b"dirty_decay_ms:60000,muzzy_decay_ms:60000,tcache_max:1048576,tcache_nslots_small_max:2048,lg_tcache_nslots_mul:3\0"[0]);
+pub static malloc_conf: Option<&u8> = Some(&common::JEMALLOC_CONF[0]);
 
 fn main() -> anyhow::Result<()> {
     server::cli_main()
