@@ -211,12 +211,36 @@ impl Preloaded {
 
     /// Adds the series of a selection. Series with the same labels are merged (a timestamp
     /// both hold keeps the first one's value).
-    pub fn add(&mut self, matchers: Vec<Matcher>, mut series: Vec<StoredSeries>) {
-        series.sort_by(|a, b| a.labels.compare(&b.labels));
+    pub fn add(&mut self, matchers: Vec<Matcher>, series: Vec<StoredSeries>) {
+        let mut keyed: Vec<(Box<[u8]>, StoredSeries)> = series
+            .into_iter()
+            .map(|s| (s.labels.sort_key(), s))
+            .collect();
+        // Stable: of series with the same labels, the first one's samples win.
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        self.add_sorted(matchers, keyed);
+    }
+
+    /// [`Preloaded::add`] for series the caller has already sorted by their labels'
+    /// [`Labels::sort_key`] (a store that keeps each series' key sorts by it without building
+    /// it again); a comparison is then one `memcmp` instead of a walk through the label strings.
+    pub fn add_sorted<K: AsRef<[u8]>>(
+        &mut self,
+        matchers: Vec<Matcher>,
+        series: Vec<(K, StoredSeries)>,
+    ) {
+        debug_assert!(series
+            .windows(2)
+            .all(|w| w[0].0.as_ref() <= w[1].0.as_ref()));
         let mut merged: Vec<StoredSeries> = Vec::with_capacity(series.len());
-        for s in series {
+        let mut last_key: Option<K> = None;
+        for (key, s) in series {
             match merged.last_mut() {
-                Some(last) if last.labels == s.labels => {
+                Some(last)
+                    if last_key
+                        .as_ref()
+                        .is_some_and(|k| k.as_ref() == key.as_ref()) =>
+                {
                     let mut samples = last.samples.to_vec();
                     samples.extend_from_slice(&s.samples);
                     samples.sort_by_key(|p| p.0);
@@ -226,6 +250,7 @@ impl Preloaded {
                 }
                 _ => merged.push(s),
             }
+            last_key = Some(key);
         }
         self.sets.push((matchers, merged));
     }

@@ -80,7 +80,7 @@ impl HeadSeries {
 
     fn any_in(&self, lo: i64, hi: i64) -> bool {
         if self.ordered {
-            let a = self.ts.partition_point(|&t| t < lo);
+            let a = crate::hot::partition_from_end(&self.ts, self.ts.len(), |t| t < lo);
             self.ts.get(a).is_some_and(|&t| t <= hi)
         } else {
             self.ts.iter().any(|&t| t >= lo && t <= hi)

@@ -186,11 +186,26 @@ impl HotSamples {
         if self.config.window_ms <= 0 || lo < self.covered_from {
             return false;
         }
-        for (id, list) in ids.iter().zip(out.iter_mut()) {
-            let Some(buf) = self.series.get(id) else {
-                continue;
-            };
-            extend_window(&buf.ts, &buf.vals, lo, hi, list);
+        // In chunks: first every buffer's newest sample is loaded (independent loads that miss
+        // the cache together), then the windows are searched in what is by then cached; one
+        // buffer at a time, each search would wait for its own misses in turn.
+        const CHUNK: usize = 32;
+        for (ids, out) in ids.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
+            let mut bufs = [None; CHUNK];
+            for (b, id) in bufs.iter_mut().zip(ids) {
+                *b = self.series.get(id);
+            }
+            let mut touched = 0.0;
+            for buf in bufs.iter().flatten() {
+                touched += buf.vals.last().copied().unwrap_or_default();
+                touched += buf.ts.last().copied().unwrap_or_default() as f64;
+            }
+            std::hint::black_box(touched);
+            for (buf, list) in bufs.iter().zip(out.iter_mut()) {
+                if let Some(buf) = buf {
+                    extend_window(&buf.ts, &buf.vals, lo, hi, list);
+                }
+            }
         }
         true
     }
@@ -203,9 +218,29 @@ impl HotSamples {
 
 /// Appends the samples of time-ordered `ts`/`vals` in `[lo, hi]` to `out`.
 pub(crate) fn extend_window(ts: &[i64], vals: &[f64], lo: i64, hi: i64, out: &mut Vec<(i64, f64)>) {
-    let a = ts.partition_point(|&t| t < lo);
-    let b = ts.partition_point(|&t| t <= hi);
+    let b = partition_from_end(ts, ts.len(), |t| t <= hi);
+    let a = partition_from_end(ts, b, |t| t < lo);
     out.extend(ts[a..b].iter().copied().zip(vals[a..b].iter().copied()));
+}
+
+/// The partition point of `pred` (true for a prefix of `ts[..end]`) in `ts[..end]`, searched
+/// from the end: steps of 1, 2, 4, ... back, then a binary search within the last step. Recent
+/// windows (dashboards, rules) end at or near the newest sample, so this touches the last cache
+/// lines only, where a binary search over the whole buffer would miss the cache once a probe.
+pub(crate) fn partition_from_end(ts: &[i64], end: usize, pred: impl Fn(i64) -> bool) -> usize {
+    let mut hi = end;
+    let mut step = 1;
+    loop {
+        if hi == 0 {
+            return 0;
+        }
+        let probe = hi.saturating_sub(step);
+        if pred(ts[probe]) {
+            return probe + 1 + ts[probe + 1..hi].partition_point(|&t| pred(t));
+        }
+        hi = probe;
+        step *= 2;
+    }
 }
 
 /// Merges sorted `ts`/`vals` into `buf`. For a timestamp both hold, the sample flushed first
@@ -315,6 +350,33 @@ mod tests {
         window_ms: 1_000,
         max_bytes: 1 << 20,
     };
+
+    proptest::proptest! {
+        #[test]
+        fn searching_from_the_end_finds_the_partition_points(
+            mut ts in proptest::collection::vec(-50i64..50, 0..80),
+            lo in -60i64..60,
+            len in 0i64..40,
+        ) {
+            ts.sort_unstable();
+            let vals: Vec<f64> = ts.iter().map(|&t| t as f64).collect();
+            let hi = lo + len;
+            let mut got = Vec::new();
+            extend_window(&ts, &vals, lo, hi, &mut got);
+            let want: Vec<(i64, f64)> = ts
+                .iter()
+                .filter(|&&t| t >= lo && t <= hi)
+                .map(|&t| (t, t as f64))
+                .collect();
+            proptest::prop_assert_eq!(got, want);
+            for end in [0, ts.len() / 2, ts.len()] {
+                proptest::prop_assert_eq!(
+                    partition_from_end(&ts, end, |t| t < lo),
+                    ts[..end].partition_point(|&t| t < lo)
+                );
+            }
+        }
+    }
 
     #[test]
     fn reads_answer_only_inside_what_is_covered_and_keep_the_first_sample_of_a_timestamp() {

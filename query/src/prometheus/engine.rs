@@ -149,7 +149,7 @@ impl PromEngine {
     ) -> Result<Vec<SeriesRow>> {
         let engine = Arc::clone(self);
         self.run(self.limits.options.timeout, Cancel::default(), async move {
-            let mut by_id: BTreeMap<u64, SeriesRow> = BTreeMap::new();
+            let mut by_id: BTreeMap<u64, Arc<SeriesRow>> = BTreeMap::new();
             if selectors.is_empty() {
                 by_id.extend(engine.select(&tenant, &[])?);
             }
@@ -158,14 +158,14 @@ impl PromEngine {
                     by_id.entry(id).or_insert(row);
                 }
             }
-            let mut rows: Vec<(u64, SeriesRow)> = by_id.into_iter().collect();
+            let mut rows: Vec<(u64, Arc<SeriesRow>)> = by_id.into_iter().collect();
             if let Some((lo, hi)) = window {
                 let ids: Vec<u64> = rows.iter().map(|r| r.0).collect();
                 let present = engine.reader.present(&tenant, &ids, lo, hi).await?;
                 let mut keep = present.into_iter();
                 rows.retain(|_| keep.next().unwrap_or(false));
             }
-            let mut rows: Vec<SeriesRow> = rows.into_iter().map(|r| r.1).collect();
+            let mut rows: Vec<SeriesRow> = rows.into_iter().map(|r| (*r.1).clone()).collect();
             rows.sort_by(|a, b| a.labels.compare(&b.labels));
             Ok(rows)
         })
@@ -233,7 +233,7 @@ impl PromEngine {
             let mut series: BTreeMap<u64, Labels> = BTreeMap::new();
             for m in &selectors {
                 for (id, row) in engine.select(&tenant, m)? {
-                    series.entry(id).or_insert(row.labels);
+                    series.entry(id).or_insert_with(|| row.labels.clone());
                 }
             }
             let mut found: HashMap<u64, Vec<Exemplar>> = if series.is_empty() {
@@ -273,7 +273,7 @@ impl PromEngine {
     }
 
     /// The series of `tenant` matching all `matchers`, in no particular order.
-    fn select(&self, tenant: &Tenant, matchers: &[Matcher]) -> Result<Vec<(u64, SeriesRow)>> {
+    fn select(&self, tenant: &Tenant, matchers: &[Matcher]) -> Result<Vec<(u64, Arc<SeriesRow>)>> {
         select(self.view.as_ref(), &self.series, tenant, matchers)
     }
 
@@ -298,13 +298,17 @@ impl PromEngine {
                 if samples.is_empty() {
                     continue;
                 }
-                stored.push(StoredSeries {
-                    delta: row.metric_type.starts_with("delta_"),
-                    labels: row.labels,
+                let series = StoredSeries {
+                    delta: row.delta,
+                    labels: row.labels.clone(),
                     samples: samples.into(),
-                });
+                };
+                stored.push((Arc::clone(&row.key), series));
             }
-            source.add(matchers, stored);
+            // Stable: of two series with the same labels (ids that differed by an empty
+            // label value), the first read keeps its samples, as `Preloaded::add` does.
+            stored.sort_by(|a, b| a.0.cmp(&b.0));
+            source.add_sorted(matchers, stored);
         }
         Ok(source)
     }

@@ -21,6 +21,8 @@ use crate::Result;
 /// A series: labels (metric name included) and metadata; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SeriesRow {
+    /// Whether its samples are per-interval increments (a `delta_` type).
+    pub delta: bool,
     /// The series' labels, `__name__` included.
     pub labels: Labels,
     /// Its stored metric type (`counter`, `gauge`, `histogram`, `summary`, the `delta_`
@@ -30,13 +32,15 @@ pub struct SeriesRow {
     pub unit: Arc<str>,
     /// Its description (Prometheus's `HELP`), empty when none is known.
     pub help: Arc<str>,
+    /// [`Labels::sort_key`] of `labels`: queries sort the series they read by it.
+    pub key: Arc<[u8]>,
 }
 
 /// Decoded series rows by tenant and id, shared by queries: decoding a row's labels into
 /// strings cost more than the rest of selecting it. A series id is a fingerprint of the labels,
 /// so its row never changes.
 #[derive(Debug, Default)]
-pub(crate) struct SeriesCache(Mutex<HashMap<Tenant, IdMap<SeriesRow>>>);
+pub(crate) struct SeriesCache(Mutex<HashMap<Tenant, IdMap<Arc<SeriesRow>>>>);
 
 /// Series rows cached per tenant at most (past it the tenant's cache starts over).
 const MAX_CACHED_SERIES: usize = 1 << 20;
@@ -69,9 +73,8 @@ pub(crate) fn select(
     cache: &SeriesCache,
     tenant: &Tenant,
     matchers: &[Matcher],
-) -> Result<Vec<(u64, SeriesRow)>> {
-    let batches = select_series(view, tenant, lookup_of(matchers).as_ref());
-    let mut seen = IdMap::default();
+) -> Result<Vec<(u64, Arc<SeriesRow>)>> {
+    let lookup = lookup_of(matchers);
     let mut out = Vec::new();
     let mut cache = cache.0.lock();
     let cached = match cache.get_mut(tenant) {
@@ -81,10 +84,34 @@ pub(crate) fn select(
     if cached.len() > MAX_CACHED_SERIES {
         cached.clear();
     }
+    let mut keep = |id: u64, row: &Arc<SeriesRow>| {
+        if matchers.iter().all(|m| matches(m, &row.labels)) {
+            out.push((id, Arc::clone(row)));
+        }
+    };
+    if let Some(ids) = view.select_series_ids(tenant, lookup.as_ref()) {
+        // The registry lists each series once; only rows not decoded before are read.
+        let mut missing = Vec::new();
+        for id in ids {
+            match cached.get(&id) {
+                Some(row) => keep(id, row),
+                None => missing.push(id),
+            }
+        }
+        if let Some(rows) = (!missing.is_empty())
+            .then(|| view.series_rows(tenant, &missing))
+            .flatten()
+        {
+            read_series_batch(&rows, cached, &mut keep)?;
+        }
+        return Ok(out);
+    }
+    let batches = select_series(view, tenant, lookup.as_ref());
+    let mut seen = IdMap::default();
     for b in &batches {
         read_series_batch(b, cached, |id, row| {
-            if matchers.iter().all(|m| matches(m, &row.labels)) && seen.insert(id, ()).is_none() {
-                out.push((id, row.clone()));
+            if seen.insert(id, ()).is_none() {
+                keep(id, row);
             }
         })?;
     }
@@ -94,8 +121,8 @@ pub(crate) fn select(
 /// Calls `f` with each row of a `series` batch, decoded once and kept in `cache`.
 fn read_series_batch(
     b: &RecordBatch,
-    cache: &mut IdMap<SeriesRow>,
-    mut f: impl FnMut(u64, &SeriesRow),
+    cache: &mut IdMap<Arc<SeriesRow>>,
+    mut f: impl FnMut(u64, &Arc<SeriesRow>),
 ) -> Result<()> {
     let bad = || storage::Error::Read("unexpected series table layout".into());
     let ids = b
@@ -146,11 +173,17 @@ fn read_series_batch(
                     .map_or("", |a| a.value(row)),
             )
         };
-        let decoded = cache.entry(id).or_insert(SeriesRow {
-            labels: Labels::new(pairs),
-            metric_type: get(&types),
-            unit: get(&units),
-            help: get(&helps),
+        let labels = Labels::new(pairs);
+        let metric_type = get(&types);
+        let decoded = cache.entry(id).or_insert_with(|| {
+            Arc::new(SeriesRow {
+                delta: metric_type.starts_with("delta_"),
+                key: labels.sort_key().into(),
+                labels,
+                metric_type,
+                unit: get(&units),
+                help: get(&helps),
+            })
         });
         f(id, decoded);
     }

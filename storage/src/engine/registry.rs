@@ -23,6 +23,8 @@ struct RegistryInner {
     postings: crate::index::SeriesPostings,
     /// The ordinal of the first row of each batch.
     batch_starts: Vec<u32>,
+    /// The series id of each ordinal.
+    ids: Vec<u64>,
 }
 
 impl SeriesRegistry {
@@ -34,6 +36,7 @@ impl SeriesRegistry {
             batches,
             postings,
             batch_starts,
+            ids: ordinal_ids,
         } = &mut *inner;
         let Some(kept) = crate::series::retain(batch, |id| !rows.contains_key(&id)) else {
             return;
@@ -46,6 +49,8 @@ impl SeriesRegistry {
             if let Some(id) = id {
                 rows.entry(id).or_insert((at, row as u32));
             }
+            // A row without an id (never written) selects nothing: 0 is no fingerprint kept.
+            ordinal_ids.push(id.unwrap_or_default());
         }
         batch_starts.push(postings.len());
         postings.add(&kept);
@@ -72,6 +77,16 @@ impl SeriesRegistry {
         Ok(vec![arrow::compute::interleave_record_batch(
             &batches, &at,
         )?])
+    }
+
+    /// The ids of the series `lookup` may select (a superset: the caller filters), without
+    /// their rows: callers that keep decoded rows fetch only those they lack ([`Self::rows_of`]).
+    pub(super) fn select_ids(&self, lookup: Option<&Lookup>) -> Vec<u64> {
+        let inner = self.inner.lock();
+        match lookup.map(|l| inner.postings.select(l)) {
+            None | Some(Selected::All) => inner.ids.clone(),
+            Some(Selected::Rows(o)) => o.iter().map(|o| inner.ids[o as usize]).collect(),
+        }
     }
 
     pub(super) fn contains(&self, id: u64) -> bool {

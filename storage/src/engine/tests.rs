@@ -331,6 +331,25 @@ fn selected_ids(engine: &Engine, t: &Tenant, lookup: &Lookup) -> Vec<u64> {
         })
         .collect();
     ids.sort_unstable();
+    // The ids alone, and the rows read back by id, say the same.
+    let mut by_id = engine
+        .select_series_ids(t, Some(lookup))
+        .expect("the engine lists ids");
+    by_id.sort_unstable();
+    assert_eq!(by_id, ids);
+    let rows = engine.series_rows(t, &ids);
+    let mut read: Vec<u64> = rows
+        .iter()
+        .flat_map(|b| {
+            crate::series::ids(b)
+                .unwrap()
+                .iter()
+                .flatten()
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    read.sort_unstable();
+    assert_eq!(read, ids);
     ids
 }
 

@@ -61,6 +61,22 @@ impl ReadView for Engine {
         }
     }
 
+    fn select_series_ids(&self, tenant: &Tenant, lookup: Option<&Lookup>) -> Option<Vec<u64>> {
+        let registry = self.series.read().get(tenant).cloned();
+        Some(registry.map(|r| r.select_ids(lookup)).unwrap_or_default())
+    }
+
+    fn series_rows(&self, tenant: &Tenant, ids: &[u64]) -> Option<RecordBatch> {
+        let registry = self.series.read().get(tenant).cloned()?;
+        match registry.rows_of(ids.iter().copied()) {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading series rows failed");
+                None
+            }
+        }
+    }
+
     fn exemplars(&self, tenant: &Tenant) -> (Vec<RecordBatch>, Vec<SegmentMeta>) {
         self.metrics_table(tenant)
             .map(|s| s.exemplars())

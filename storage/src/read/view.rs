@@ -49,6 +49,18 @@ pub trait ReadView: Send + Sync + std::fmt::Debug + 'static {
     fn select_series(&self, _tenant: &Tenant, _lookup: &Lookup) -> Option<Vec<RecordBatch>> {
         None
     }
+    /// The ids of the series of `tenant` that `lookup` may select (every series without one),
+    /// through series postings, a superset: the caller still filters; `None` when the view
+    /// cannot list them so (the caller then uses [`ReadView::select_series`]). With
+    /// [`ReadView::series_rows`], a caller that keeps decoded rows reads only the rows it lacks.
+    fn select_series_ids(&self, _tenant: &Tenant, _lookup: Option<&Lookup>) -> Option<Vec<u64>> {
+        None
+    }
+    /// The rows of the `series` table of `tenant` for `ids` (those it knows), as one batch;
+    /// `None` when there are none or the view cannot read rows by id.
+    fn series_rows(&self, _tenant: &Tenant, _ids: &[u64]) -> Option<RecordBatch> {
+        None
+    }
     /// The exemplars of `tenant` not yet in a segment, and the metrics segments (whose
     /// [`SegmentMeta::exemplars`] name their exemplars files), seen at one instant. The
     /// default: none.
