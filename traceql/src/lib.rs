@@ -1,0 +1,15 @@
+//! TraceQL for Vigil: Grafana Tempo's trace query language. Query text flows in; out comes an
+//! [`ast::Expr`] ([`parse`]), checked as Tempo checks it ([`ast::Expr::validate`]), and printed
+//! back ([`std::fmt::Display`]) as text that parses to the same tree. Pure: no I/O. The
+//! evaluator over spans follows.
+
+pub mod ast;
+mod duration;
+mod error;
+mod lex;
+mod parse;
+mod print;
+mod validate;
+
+pub use error::{Error, Result};
+pub use parse::{parse, parse_and_validate, MAX_NESTING};
