@@ -125,8 +125,34 @@ pub fn spans_schema() -> SchemaRef {
                 false,
             ),
             Field::new("dropped_links_count", DataType::UInt32, false),
+            Field::new(ATTRIBUTE_TYPES, DataType::Utf8, true),
         ]))
     }))
+}
+
+/// Column of `spans` that keeps the OTLP types of the row's attribute values, which the maps
+/// hold as text: one letter per map entry ([`attr_type`]), in the order resource attributes,
+/// scope attributes, span attributes, then each event's and each link's attributes; null when
+/// every value is a string (most rows). TraceQL compares typed values, and Tempo's API gives
+/// them back typed.
+pub const ATTRIBUTE_TYPES: &str = "attribute_types";
+
+/// The letters of [`ATTRIBUTE_TYPES`].
+pub mod attr_type {
+    /// A string, or no value.
+    pub const STRING: u8 = b's';
+    /// A boolean (`true` / `false`).
+    pub const BOOL: u8 = b'b';
+    /// A 64-bit integer, in decimal.
+    pub const INT: u8 = b'i';
+    /// A double, in shortest round-trip form (`NaN`, `+Inf`, `-Inf`).
+    pub const DOUBLE: u8 = b'd';
+    /// Bytes, in standard base64.
+    pub const BYTES: u8 = b'y';
+    /// An array, as JSON.
+    pub const ARRAY: u8 = b'a';
+    /// A key-value list, as a JSON object.
+    pub const KVLIST: u8 = b'k';
 }
 
 /// The `logs` table: one row per log record; segments sorted by `service_name`, then time.

@@ -7,6 +7,7 @@ pub mod kit;
 mod loki;
 mod prometheus;
 mod sql;
+mod tempo;
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ pub use self::sql::{ARROW_STREAM, SQL_PATH};
 use crate::loki::LokiEngine;
 use crate::prometheus::PromEngine;
 use crate::sql::{SqlEngine, SqlLimits};
+use crate::tempo::TempoEngine;
 
 /// The Prometheus HTTP API over `engine`.
 pub fn prometheus_router(engine: Arc<PromEngine>) -> Router {
@@ -30,4 +32,9 @@ pub fn loki_router(engine: Arc<LokiEngine>) -> Router {
 /// The SQL API over `engine`, every query under `limits`.
 pub fn sql_router(engine: Arc<SqlEngine>, limits: SqlLimits) -> Router {
     sql::router(engine, limits)
+}
+
+/// The Tempo HTTP API over `engine`.
+pub fn tempo_router(engine: Arc<TempoEngine>) -> Router {
+    tempo::router(engine)
 }

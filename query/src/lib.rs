@@ -18,12 +18,16 @@ mod loki;
 mod metrics;
 mod prometheus;
 mod sql;
+mod tempo;
 
 pub use error::{Error, Result};
 pub use executor::QueryExecutor;
-pub use http::{kit, loki_router, prometheus_router, sql_router, ARROW_STREAM, SQL_PATH};
+pub use http::{
+    kit, loki_router, prometheus_router, sql_router, tempo_router, ARROW_STREAM, SQL_PATH,
+};
 pub use loki::{
     DetectedField, IndexStats, LokiAnswer, LokiEngine, LokiLimits, Pattern, DEFAULT_PROMOTED,
 };
 pub use prometheus::{FamilyMetadata, PromEngine, PromLimits, SeriesExemplars, SeriesRow, Steps};
 pub use sql::{session_for_tenant, SqlEngine, SqlLimits, SqlResult};
+pub use tempo::{parse_trace_id, TempoEngine};

@@ -339,6 +339,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         max_result_rows: config.query.max_rows,
         timeout: config.query.timeout,
     };
+    let tempo = Arc::new(query::TempoEngine::new(
+        Arc::clone(&sql),
+        sql_limits.clone(),
+    ));
     let (stop_alerts_tx, stop_alerts) = watch::channel(false);
     let alertmanager_text = match &config.alerting.alertmanager_config {
         Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
@@ -417,6 +421,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         )
         .merge(ingest::remote_write_router(Arc::clone(&ingest_state)))
         .merge(query::loki_router(Arc::clone(&loki)))
+        .merge(query::tempo_router(tempo))
         .merge(ingest::loki_push_router(Arc::clone(&ingest_state)))
         .route(
             "/api/v1/admin/flush",

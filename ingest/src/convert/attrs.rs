@@ -45,6 +45,25 @@ pub(super) fn find<'a>(kvs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
         .and_then(|kv| kv.value.as_ref())
 }
 
+/// The letter of `value`'s type in the `attribute_types` column (`common::schema::attr_type`).
+pub(super) fn type_letter(value: Option<&AnyValue>) -> u8 {
+    use common::schema::attr_type;
+    match value.and_then(|v| v.value.as_ref()) {
+        None | Some(Value::StringValue(_) | Value::StringValueStrindex(_)) => attr_type::STRING,
+        Some(Value::BoolValue(_)) => attr_type::BOOL,
+        Some(Value::IntValue(_)) => attr_type::INT,
+        Some(Value::DoubleValue(_)) => attr_type::DOUBLE,
+        Some(Value::BytesValue(_)) => attr_type::BYTES,
+        Some(Value::ArrayValue(_)) => attr_type::ARRAY,
+        Some(Value::KvlistValue(_)) => attr_type::KVLIST,
+    }
+}
+
+/// Appends the type letters of `kvs` (the last of duplicate keys, as the maps keep them).
+pub(super) fn push_type_letters(kvs: &[KeyValue], out: &mut Vec<u8>) {
+    for_each_last(kvs, |kv| out.push(type_letter(kv.value.as_ref())));
+}
+
 /// Writes the text of `value` to `out`; returns `false`, writing nothing, for an empty value
 /// (no value, or the profiling-only string-table reference, which other signals must ignore).
 pub(super) fn write_value(value: Option<&AnyValue>, out: &mut impl Write) -> bool {

@@ -141,17 +141,22 @@ fn map_entries_field() -> Result<FieldRef, ArrowError> {
 }
 
 /// Attributes rendered once (resource and scope attributes repeat on every row of their
-/// items), duplicates removed.
+/// items), duplicates removed, with their type letters (`attrs::type_letter`).
 #[derive(Debug, Default)]
-pub(super) struct RenderedAttrs<'a>(pub(super) Vec<(&'a str, Option<Cow<'a, str>>)>);
+pub(super) struct RenderedAttrs<'a>(
+    pub(super) Vec<(&'a str, Option<Cow<'a, str>>)>,
+    pub(super) Vec<u8>,
+);
 
 impl<'a> RenderedAttrs<'a> {
     pub(super) fn new(kvs: &'a [KeyValue]) -> Self {
         let mut out = Vec::with_capacity(kvs.len());
+        let mut types = Vec::with_capacity(kvs.len());
         for_each_last(kvs, |kv| {
             out.push((kv.key.as_str(), render(kv.value.as_ref())));
+            types.push(super::attrs::type_letter(kv.value.as_ref()));
         });
-        Self(out)
+        Self(out, types)
     }
 }
 

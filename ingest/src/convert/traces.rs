@@ -12,7 +12,7 @@ use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use storage::Rows;
 
-use super::attrs::find;
+use super::attrs::{find, push_type_letters};
 use super::columns::{
     primitive, push_nonempty, render, strings, struct_array, IdColumn, MapColumn, Offsets,
     RenderedAttrs,
@@ -183,6 +183,9 @@ struct Columns {
     link_dropped: Vec<u32>,
     link_flags: Vec<u32>,
     dropped_links_count: Vec<u32>,
+    attribute_types: StringBuilder,
+    /// The current row's type letters.
+    types: Vec<u8>,
 }
 
 impl Columns {
@@ -225,6 +228,30 @@ impl Columns {
             link_dropped: Vec::with_capacity(s.links),
             link_flags: Vec::with_capacity(s.links),
             dropped_links_count: Vec::with_capacity(n),
+            attribute_types: strings(n, 0),
+            types: Vec::new(),
+        }
+    }
+
+    /// Appends the row's `attribute_types`: null when every value is a string.
+    fn push_types(&mut self, span: &Span, ctx: &Context<'_>) {
+        let t = &mut self.types;
+        t.clear();
+        t.extend_from_slice(&ctx.resource.1);
+        t.extend_from_slice(&ctx.scope_attrs.1);
+        push_type_letters(&span.attributes, t);
+        for e in &span.events {
+            push_type_letters(&e.attributes, t);
+        }
+        for l in &span.links {
+            push_type_letters(&l.attributes, t);
+        }
+        if t.iter().all(|&c| c == common::schema::attr_type::STRING) {
+            self.attribute_types.append_null();
+        } else {
+            // Letters are ASCII.
+            self.attribute_types
+                .append_value(std::str::from_utf8(t).unwrap_or_default());
         }
     }
 
@@ -279,6 +306,7 @@ impl Columns {
         }
         self.links.end_row(self.link_flags.len());
         self.dropped_links_count.push(span.dropped_links_count);
+        self.push_types(span, ctx);
     }
 
     fn finish(mut self) -> Result<RecordBatch, ArrowError> {
@@ -329,6 +357,7 @@ impl Columns {
             primitive::<UInt32Type>(self.dropped_events_count),
             list(&schema, "links", self.links, links)?,
             primitive::<UInt32Type>(self.dropped_links_count),
+            Arc::new(self.attribute_types.finish()),
         ];
         RecordBatch::try_new(schema, columns)
     }

@@ -13,6 +13,7 @@
 //! - `alerting`: the server evaluates rule files, lists alerts as Prometheus does, restores them
 //!   after a crash and reloads.
 //! - `alertmanager`: alerts routed to a webhook as Alertmanager sends them; the v2 API.
+//! - `tempo`: a trace comes back from Tempo's trace-by-id API with every field it was sent with.
 
 mod harness;
 mod otlp;
@@ -34,5 +35,6 @@ mod ops;
 mod prometheus_api;
 mod promql_reads;
 mod rules;
+mod tempo;
 mod tenancy;
 mod traces;

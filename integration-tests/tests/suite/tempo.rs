@@ -1,0 +1,371 @@
+//! The Tempo API: a trace sent over OTLP comes back from `/api/traces/<id>` and
+//! `/api/v2/traces/<id>` (protobuf and JSON) with every field it was sent with, before and after
+//! a flush; not found, bad ids and other tenants answer as Tempo does.
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status, TracesData};
+use prost::Message;
+use serde_json::{json, Value};
+
+use crate::harness::{base_time, nanos, Vigil};
+
+const TRACE: [u8; 16] = [
+    0x5b, 0x8e, 0xff, 0xf7, 0x98, 0x03, 0x81, 0x03, 0xd2, 0x69, 0xb6, 0x33, 0x81, 0x3f, 0xc6, 0x0c,
+];
+
+/// Tempo's `TraceByIDResponse`, as Grafana decodes it.
+#[derive(Clone, PartialEq, prost::Message)]
+struct TraceByIdResponse {
+    #[prost(message, optional, tag = "1")]
+    trace: Option<TracesData>,
+    #[prost(bytes = "vec", tag = "2")]
+    metrics: Vec<u8>,
+}
+
+fn kv(key: &str, value: V) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+fn s(text: &str) -> V {
+    V::StringValue(text.into())
+}
+
+/// Attributes of every OTLP type.
+fn every_type() -> Vec<KeyValue> {
+    vec![
+        kv("http.request.method", s("POST")),
+        kv("http.response.status_code", V::IntValue(502)),
+        kv("cache.hit", V::BoolValue(false)),
+        kv("sample.ratio", V::DoubleValue(0.25)),
+        kv("retry.delay", V::DoubleValue(2.0)),
+        kv("huge", V::IntValue(i64::MIN)),
+        kv("payload", V::BytesValue(vec![0, 1, 2, 0xff])),
+        kv("numeric.text", s("200")),
+        kv(
+            "tags",
+            V::ArrayValue(ArrayValue {
+                values: vec![
+                    AnyValue {
+                        value: Some(s("a")),
+                    },
+                    AnyValue {
+                        value: Some(V::IntValue(443)),
+                    },
+                    AnyValue {
+                        value: Some(V::BoolValue(true)),
+                    },
+                ],
+            }),
+        ),
+        kv(
+            "nested",
+            V::KvlistValue(KeyValueList {
+                values: vec![kv("inner", s("x")), kv("n", V::IntValue(7))],
+            }),
+        ),
+    ]
+}
+
+fn span(id: u8, parent: Option<u8>, name: &str, start: u64, attrs: Vec<KeyValue>) -> Span {
+    Span {
+        trace_id: TRACE.to_vec(),
+        span_id: vec![0, 0, 0, 0, 0, 0, 0, id],
+        trace_state: if parent.is_none() {
+            "vendor=v1".into()
+        } else {
+            String::new()
+        },
+        parent_span_id: parent.map_or_else(Vec::new, |p| vec![0, 0, 0, 0, 0, 0, 0, p]),
+        flags: 0x101,
+        name: name.into(),
+        kind: i32::from(id % 5) + 1,
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + 1_000_000 * u64::from(id),
+        attributes: attrs,
+        dropped_attributes_count: u32::from(id),
+        events: vec![Event {
+            time_unix_nano: start + 10,
+            name: format!("event of {name}"),
+            attributes: vec![kv("attempt", V::IntValue(2)), kv("why", s("retry"))],
+            dropped_attributes_count: 1,
+        }],
+        dropped_events_count: 3,
+        links: vec![Link {
+            trace_id: vec![9; 16],
+            span_id: vec![8; 8],
+            trace_state: "k=v".into(),
+            attributes: vec![kv("link.weight", V::DoubleValue(-0.5))],
+            dropped_attributes_count: 0,
+            flags: 0x301,
+        }],
+        dropped_links_count: 4,
+        status: Some(Status {
+            message: if id == 1 {
+                "payment declined".into()
+            } else {
+                String::new()
+            },
+            code: if id == 1 { 2 } else { 1 },
+        }),
+    }
+}
+
+/// Two resources, the first with two scopes; every field set.
+fn request(t0: u64) -> ExportTraceServiceRequest {
+    let resource = |service: &str| Resource {
+        attributes: vec![
+            kv("service.name", s(service)),
+            kv("host.cpus", V::IntValue(8)),
+        ],
+        dropped_attributes_count: 0,
+        entity_refs: Vec::new(),
+    };
+    let scope = |name: &str| InstrumentationScope {
+        name: name.into(),
+        version: "1.2.3".into(),
+        attributes: vec![kv("scope.flag", V::BoolValue(true))],
+        dropped_attributes_count: 0,
+    };
+    ExportTraceServiceRequest {
+        resource_spans: vec![
+            ResourceSpans {
+                resource: Some(resource("checkout")),
+                scope_spans: vec![
+                    ScopeSpans {
+                        scope: Some(scope("http")),
+                        spans: vec![span(1, None, "POST /checkout", t0, every_type())],
+                        schema_url: "https://opentelemetry.io/schemas/1.21.0".into(),
+                    },
+                    ScopeSpans {
+                        scope: Some(scope("db")),
+                        spans: vec![span(2, Some(1), "SELECT cart", t0 + 100, Vec::new())],
+                        schema_url: String::new(),
+                    },
+                ],
+                schema_url: "https://opentelemetry.io/schemas/1.24.0".into(),
+            },
+            ResourceSpans {
+                resource: Some(resource("payments")),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(scope("grpc")),
+                    spans: vec![
+                        span(
+                            3,
+                            Some(1),
+                            "charge",
+                            t0 + 200,
+                            vec![kv("amount", V::DoubleValue(9.99))],
+                        ),
+                        span(4, Some(3), "fraud check", t0 + 300, Vec::new()),
+                    ],
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            },
+        ],
+    }
+}
+
+/// The resource spans in a canonical order: by service, scope name and span start.
+fn canonical(mut rs: Vec<ResourceSpans>) -> Vec<ResourceSpans> {
+    let service = |r: &ResourceSpans| format!("{:?}", r.resource);
+    rs.sort_by_key(service);
+    for r in &mut rs {
+        r.scope_spans
+            .sort_by(|a, b| format!("{:?}", a.scope).cmp(&format!("{:?}", b.scope)));
+        for s in &mut r.scope_spans {
+            s.spans.sort_by_key(|s| s.start_time_unix_nano);
+        }
+    }
+    rs
+}
+
+async fn get(vigil: &Vigil, path: &str, accept: &str, tenant: Option<&str>) -> (u16, Vec<u8>) {
+    let mut req = vigil
+        .http()
+        .get(vigil.api_url(path))
+        .header("Accept", accept);
+    if let Some(t) = tenant {
+        req = req.header("X-Scope-OrgID", t);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.bytes().await.expect("body").to_vec())
+}
+
+async fn check_round_trip(vigil: &Vigil, sent: &ExportTraceServiceRequest, hex: &str) {
+    let want = canonical(sent.resource_spans.clone());
+    let (status, body) = get(
+        vigil,
+        &format!("/api/traces/{hex}"),
+        "application/protobuf",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let v1 = TracesData::decode(&body[..]).expect("tempopb.Trace");
+    assert_eq!(canonical(v1.resource_spans), want);
+
+    let (status, body) = get(
+        vigil,
+        &format!("/api/v2/traces/{hex}"),
+        "application/protobuf",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let v2 = TraceByIdResponse::decode(&body[..]).expect("tempopb.TraceByIDResponse");
+    assert_eq!(canonical(v2.trace.expect("trace").resource_spans), want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_comes_back_from_the_tempo_api_with_every_field() {
+    let vigil = Vigil::start().await;
+    let t0 = u64::try_from(nanos(base_time())).expect("positive");
+    let sent = request(t0);
+    let resp = vigil
+        .http()
+        .post(vigil.otlp_http_url("/v1/traces"))
+        .header("Content-Type", "application/x-protobuf")
+        .body(sent.encode_to_vec())
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(resp.status().as_u16(), 200);
+    let hex: String = TRACE.iter().map(|b| format!("{b:02x}")).collect();
+
+    check_round_trip(&vigil, &sent, &hex).await;
+    // Leading zeros may be left out, as Tempo allows; a time range narrows nothing away.
+    let start = t0 / 1_000_000_000;
+    let (status, _) = get(
+        &vigil,
+        &format!("/api/traces/{hex}?start={}&end={}", start - 60, start + 60),
+        "application/protobuf",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // JSON as Tempo writes it: v1 under `batches`, v2 under `trace.resourceSpans`; ids in
+    // base64, 64-bit integers as strings, enums by name.
+    let (status, body) = get(
+        &vigil,
+        &format!("/api/traces/{hex}"),
+        "application/json",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let v1: Value = serde_json::from_slice(&body).expect("json");
+    let batches = v1["batches"].as_array().expect("batches");
+    assert_eq!(batches.len(), 2, "{v1}");
+    let all_spans: Vec<&Value> = batches
+        .iter()
+        .flat_map(|b| b["scopeSpans"].as_array().into_iter().flatten())
+        .flat_map(|s| s["spans"].as_array().into_iter().flatten())
+        .collect();
+    assert_eq!(all_spans.len(), 4);
+    let root = all_spans
+        .iter()
+        .find(|s| s["name"] == "POST /checkout")
+        .expect("root span");
+    assert_eq!(root["traceId"], json!("W47/95gDgQPSabYzgT/GDA=="));
+    assert_eq!(root["kind"], json!("SPAN_KIND_SERVER"));
+    assert_eq!(root["startTimeUnixNano"], json!(t0.to_string()));
+    assert_eq!(
+        root["status"],
+        json!({"message": "payment declined", "code": "STATUS_CODE_ERROR"})
+    );
+    let attr = |k: &str| {
+        root["attributes"]
+            .as_array()
+            .and_then(|a| a.iter().find(|kv| kv["key"] == k))
+            .map(|kv| kv["value"].clone())
+    };
+    assert_eq!(
+        attr("http.response.status_code"),
+        Some(json!({"intValue": "502"}))
+    );
+    assert_eq!(attr("numeric.text"), Some(json!({"stringValue": "200"})));
+    assert_eq!(attr("cache.hit"), Some(json!({"boolValue": false})));
+    assert_eq!(attr("payload"), Some(json!({"bytesValue": "AAEC/w=="})));
+    let (status, body) = get(
+        &vigil,
+        &format!("/api/v2/traces/{hex}"),
+        "application/json",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let v2: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(v2["trace"]["resourceSpans"], v1["batches"]);
+
+    // Not found: 404 on v1, no trace on v2; another tenant sees nothing.
+    let other = "00000000000000000000000000000abc";
+    let (status, body) = get(
+        &vigil,
+        &format!("/api/traces/{other}"),
+        "application/protobuf",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, String::from_utf8_lossy(&body).trim()),
+        (404, "trace not found")
+    );
+    let (status, body) = get(&vigil, "/api/v2/traces/abc", "application/protobuf", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        TraceByIdResponse::decode(&body[..]).expect("decode").trace,
+        None
+    );
+    let (status, body) = get(
+        &vigil,
+        &format!("/api/v2/traces/{hex}"),
+        "application/json",
+        Some("other"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body)
+            .expect("json")
+            .get("trace"),
+        None
+    );
+    let (status, _) = get(
+        &vigil,
+        &format!("/api/traces/{hex}"),
+        "application/json",
+        Some("other"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // A bad id is the client's error.
+    for bad in ["xyz", "0123456789abcdef0123456789abcdef0"] {
+        let (status, body) = get(
+            &vigil,
+            &format!("/api/traces/{bad}"),
+            "application/json",
+            None,
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}: {}", String::from_utf8_lossy(&body));
+    }
+    let (status, body) = get(&vigil, "/api/echo", "*/*", None).await;
+    assert_eq!((status, &body[..]), (200, &b"echo"[..]));
+
+    // The same from segments.
+    vigil.flush().await;
+    check_round_trip(&vigil, &sent, &hex).await;
+}

@@ -1,0 +1,58 @@
+//! Traces as Tempo serves them ([`TempoEngine`]): a trace by id read through SQL (span segments
+//! are sorted by `trace_id` with a bloom filter on it, so no time range is needed), turned back
+//! into OTLP (`otlp.rs`) and written in Tempo's protobuf or JSON (`json.rs`). TraceQL search,
+//! tags and metrics follow (issue 18).
+
+pub(crate) mod json;
+pub(crate) mod otlp;
+
+use std::sync::Arc;
+
+use common::Tenant;
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+
+use crate::{Result, SqlEngine, SqlLimits};
+
+/// Tempo's queries over the stored spans.
+#[derive(Debug)]
+pub struct TempoEngine {
+    sql: Arc<SqlEngine>,
+    limits: SqlLimits,
+}
+
+impl TempoEngine {
+    /// An engine reading through `sql` under `limits` (the most spans a trace may have is
+    /// `max_result_rows`).
+    pub fn new(sql: Arc<SqlEngine>, limits: SqlLimits) -> Self {
+        Self { sql, limits }
+    }
+
+    /// The spans of trace `id` of `tenant` grouped as OTLP, started within `window` (ns,
+    /// inclusive) when one is given; empty when there are none.
+    pub async fn trace_by_id(
+        &self,
+        tenant: Tenant,
+        id: [u8; 16],
+        window: Option<(i64, i64)>,
+    ) -> Result<Vec<ResourceSpans>> {
+        let mut sql = format!("SELECT * FROM spans WHERE trace_id = '{}'", hex::encode(id));
+        if let Some((start, end)) = window {
+            sql.push_str(&format!(
+                " AND start_time_unix_nano >= {start} AND start_time_unix_nano <= {end}"
+            ));
+        }
+        let result = self.sql.execute(tenant, &sql, &self.limits).await?;
+        otlp::resource_spans(&result.batches)
+    }
+}
+
+/// A trace id as Tempo reads one from a URL: up to 32 hex digits, left-padded with zeros.
+pub fn parse_trace_id(text: &str) -> Option<[u8; 16]> {
+    if text.is_empty() || text.len() > 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let padded = format!("{text:0>32}");
+    let mut id = [0u8; 16];
+    hex::decode_to_slice(padded, &mut id).ok()?;
+    Some(id)
+}
