@@ -1,11 +1,12 @@
 //! TraceQL for Vigil: Grafana Tempo's trace query language. Query text flows in; out comes an
 //! [`ast::Expr`] ([`parse`]), checked as Tempo checks it ([`ast::Expr::validate`]), and printed
-//! back ([`std::fmt::Display`]) as text that parses to the same tree. Pure: no I/O. The
-//! evaluator over spans follows.
+//! back ([`std::fmt::Display`]) as text that parses to the same tree; search queries are
+//! evaluated over traces in memory ([`eval::search`]). Pure: no I/O.
 
 pub mod ast;
 mod duration;
 mod error;
+pub mod eval;
 mod lex;
 mod parse;
 mod print;

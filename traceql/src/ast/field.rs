@@ -337,21 +337,23 @@ impl Static {
     }
 }
 
-/// A span's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A span's status (`unset` by default, as in OTLP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Status {
     /// `error`
     Error,
     /// `ok`
     Ok,
     /// `unset`
+    #[default]
     Unset,
 }
 
-/// A span's kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A span's kind (`unspecified` by default, as in OTLP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Kind {
     /// `unspecified`
+    #[default]
     Unspecified,
     /// `internal`
     Internal,

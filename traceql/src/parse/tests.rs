@@ -237,6 +237,7 @@ fn validation_tells_invalid_from_unsupported() {
         Err(Error::Validate(_)) => "invalid",
         Err(Error::Unsupported(_)) => "unsupported",
         Err(Error::Parse { .. }) => "parse",
+        Err(Error::Eval(_)) => "eval",
     };
     for (q, want) in [
         ("{ .a = nil }", "ok"),
