@@ -5,13 +5,14 @@
 
 pub(crate) mod json;
 pub(crate) mod otlp;
+pub(crate) mod search;
 
 use std::sync::Arc;
 
 use common::Tenant;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 
-use crate::{Result, SqlEngine, SqlLimits};
+use crate::{Error, Result, SqlEngine, SqlLimits};
 
 /// Tempo's queries over the stored spans.
 #[derive(Debug)]
@@ -43,6 +44,31 @@ impl TempoEngine {
         }
         let result = self.sql.execute(tenant, &sql, &self.limits).await?;
         otlp::resource_spans(&result.batches)
+    }
+}
+
+impl TempoEngine {
+    /// The traces of `tenant` with a span starting in `[start, end]` (ns) that TraceQL
+    /// search `q` matches, newest first, at most `limit`. The window is read whole, at most
+    /// `max_result_rows` spans (a larger one is refused: narrow it). Also how many traces
+    /// were inspected.
+    pub async fn search(
+        &self,
+        tenant: Tenant,
+        q: &str,
+        (start, end): (i64, i64),
+        limit: usize,
+    ) -> Result<(Vec<search::FoundTrace>, usize)> {
+        let expr = traceql::parse_and_validate(q).map_err(|e| Error::BadData(e.to_string()))?;
+        let search =
+            traceql::eval::Search::new(&expr).map_err(|e| Error::BadData(e.to_string()))?;
+        let sql = format!(
+            "SELECT * FROM spans WHERE trace_id IN (SELECT DISTINCT trace_id FROM spans \
+             WHERE start_time_unix_nano >= {start} AND start_time_unix_nano <= {end})"
+        );
+        let result = self.sql.execute(tenant, &sql, &self.limits).await?;
+        let traces = search::traces(&otlp::resource_spans(&result.batches)?);
+        search::run(&search, traces, limit).map_err(|e| Error::BadData(e.to_string()))
     }
 }
 

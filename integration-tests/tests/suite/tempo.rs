@@ -1,6 +1,7 @@
 //! The Tempo API: a trace sent over OTLP comes back from `/api/traces/<id>` and
 //! `/api/v2/traces/<id>` (protobuf and JSON) with every field it was sent with, before and after
-//! a flush; not found, bad ids and other tenants answer as Tempo does.
+//! a flush; not found, bad ids and other tenants answer as Tempo does. TraceQL search over
+//! `/api/search` finds it by typed attributes, structure and aggregates.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
@@ -368,4 +369,107 @@ async fn a_trace_comes_back_from_the_tempo_api_with_every_field() {
     // The same from segments.
     vigil.flush().await;
     check_round_trip(&vigil, &sent, &hex).await;
+}
+
+async fn search(vigil: &Vigil, q: &str, window: (u64, u64)) -> (u16, Value) {
+    let q: String = q
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let path = format!("/api/search?q={q}&start={}&end={}", window.0, window.1);
+    let resp = vigil
+        .http()
+        .get(vigil.api_url(&path))
+        .send()
+        .await
+        .expect("search");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// The names of the spans of the first spanset of the only trace found, and how many matched.
+fn matched(body: &Value) -> (Vec<String>, u64) {
+    let traces = body["traces"].as_array().expect("traces");
+    assert_eq!(traces.len(), 1, "{body}");
+    let set = &traces[0]["spanSet"];
+    let names = set["spans"]
+        .as_array()
+        .expect("spans")
+        .iter()
+        .map(|s| s["name"].as_str().expect("name").to_string())
+        .collect();
+    (names, set["matched"].as_u64().expect("matched"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traceql_search_finds_traces_by_typed_attributes_structure_and_aggregates() {
+    let vigil = Vigil::start().await;
+    let t0 = u64::try_from(nanos(base_time())).expect("positive");
+    let resp = vigil
+        .http()
+        .post(vigil.otlp_http_url("/v1/traces"))
+        .header("Content-Type", "application/x-protobuf")
+        .body(request(t0).encode_to_vec())
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(resp.status().as_u16(), 200);
+    let secs = t0 / 1_000_000_000;
+    let window = (secs - 60, secs + 60);
+
+    let (status, body) = search(
+        &vigil,
+        r#"{ resource.service.name = "payments" && status = ok }"#,
+        window,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let trace = &body["traces"][0];
+    assert_eq!(trace["traceID"], json!("5b8efff798038103d269b633813fc60c"));
+    assert_eq!(trace["rootServiceName"], json!("checkout"));
+    assert_eq!(trace["rootTraceName"], json!("POST /checkout"));
+    assert_eq!(trace["startTimeUnixNano"], json!(t0.to_string()));
+    assert_eq!(
+        matched(&body),
+        (vec!["charge".into(), "fraud check".into()], 2)
+    );
+
+    // Attribute types count: 502 is an int, "200" a string.
+    let (_, body) = search(&vigil, "{ span.http.response.status_code = 502 }", window).await;
+    assert_eq!(matched(&body), (vec!["POST /checkout".into()], 1));
+    for q in [
+        r#"{ span.http.response.status_code = "502" }"#,
+        "{ .numeric.text = 200 }",
+    ] {
+        let (status, body) = search(&vigil, q, window).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["traces"], json!([]), "{q}: {body}");
+    }
+    // Structure: descendants of the root named "fraud check".
+    let (_, body) = search(
+        &vigil,
+        r#"{ name = "POST /checkout" } >> { name = "fraud check" }"#,
+        window,
+    )
+    .await;
+    assert_eq!(matched(&body), (vec!["fraud check".into()], 1));
+    // Aggregates: four spans, three shown (spss).
+    let (_, body) = search(&vigil, "{ } | count() > 3", window).await;
+    let (names, n) = matched(&body);
+    assert_eq!((names.len(), n), (3, 4), "{body}");
+    let (_, body) = search(&vigil, "{ } | count() > 4", window).await;
+    assert_eq!(body["traces"], json!([]));
+    // Outside the window: nothing.
+    let (_, body) = search(&vigil, "{ }", (secs - 7200, secs - 3600)).await;
+    assert_eq!(body["traces"], json!([]));
+    // A query that does not parse is the client's error, with TraceQL's message.
+    let (status, body) = search(&vigil, "{ .a = }", window).await;
+    assert_eq!(status, 400, "{body}");
 }

@@ -1,7 +1,9 @@
 //! The Tempo HTTP API over the [`TempoEngine`], in Tempo's shapes: `/api/traces/<id>` (v1:
 //! `tempopb.Trace` in protobuf, or `{"batches": [...]}` in JSON) and `/api/v2/traces/<id>`
 //! (`tempopb.TraceByIDResponse`, or `{"trace": {"resourceSpans": [...]}, ...}`), chosen by
-//! `Accept: application/protobuf`; `/api/echo` and `/api/status/buildinfo`. Not found as Tempo
+//! `Accept: application/protobuf`; `/api/search` (TraceQL `q` over `start`..`end`, `limit`
+//! traces, `spss` spans per spanset, in Tempo's `SearchResponse` JSON); `/api/echo` and
+//! `/api/status/buildinfo`. Not found as Tempo
 //! answers it: 404 `trace not found` on v1, a response without a trace on v2. Errors in plain
 //! text, as Tempo writes them.
 
@@ -30,6 +32,7 @@ pub(crate) fn router(engine: Arc<TempoEngine>) -> Router {
     let routes = Router::new()
         .route("/api/traces/{id}", get(trace_v1))
         .route("/api/v2/traces/{id}", get(trace_v2))
+        .route("/api/search", get(search))
         .route("/api/echo", get(|| async { "echo" }))
         .route("/api/status/buildinfo", get(buildinfo))
         .with_state(engine);
@@ -167,4 +170,150 @@ async fn buildinfo() -> Response {
         })
         .to_string(),
     )
+}
+
+/// A trace id as Tempo's search prints one: hex without leading zeros.
+fn trace_id_hex(id: &[u8; 16]) -> String {
+    let hex = hex::encode(id);
+    let trimmed = hex.trim_start_matches('0');
+    if trimmed.is_empty() {
+        "0".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// An evaluator value as a Tempo attribute value (`{"stringValue": …}`, …).
+fn attr_value(v: &traceql::eval::Value) -> serde_json::Value {
+    use traceql::eval::Value as V;
+    match v {
+        V::Nil => json!({}),
+        V::Bool(b) => json!({ "boolValue": b }),
+        V::Int(i) => json!({ "intValue": i.to_string() }),
+        V::Float(f) => json!({ "doubleValue": f }),
+        V::String(s) => json!({ "stringValue": s }),
+        V::Duration(d) => json!({ "stringValue": format!("{}ns", d) }),
+        V::Status(st) => json!({ "stringValue": format!("{st:?}").to_lowercase() }),
+        V::Kind(k) => json!({ "stringValue": format!("{k:?}").to_lowercase() }),
+    }
+}
+
+async fn search(
+    State(engine): State<Arc<TempoEngine>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    match run_search(&engine, &headers, query).await {
+        Ok(body) => super::kit::json(StatusCode::OK, body.to_string()),
+        Err(e) => error(&e),
+    }
+}
+
+async fn run_search(
+    engine: &TempoEngine,
+    headers: &HeaderMap,
+    query: Option<String>,
+) -> Result<serde_json::Value> {
+    let tenant = tenant(headers)?;
+    let params = Params::from(query.as_deref(), headers, &[]);
+    let number = |name: &str, default: i64| -> Result<i64> {
+        match params.get(name).filter(|v| !v.is_empty()) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<i64>()
+                .map_err(|_| Error::BadData(format!("invalid {name} {v:?}: want an integer"))),
+        }
+    };
+    let now = super::kit::now_ms() / 1000;
+    let end = number("end", now)?;
+    // Without a window, the last hour (Tempo searches its ingesters' recent data then).
+    let start = number("start", end - 3600)?;
+    if start > end {
+        return Err(Error::BadData(format!(
+            "invalid start {start} after end {end}"
+        )));
+    }
+    let limit = usize::try_from(number("limit", 20)?.max(1)).unwrap_or(20);
+    let spss = usize::try_from(number("spss", 3)?.max(1)).unwrap_or(3);
+    let q = params
+        .get("q")
+        .filter(|q| !q.trim().is_empty())
+        .unwrap_or("{}");
+    let window = (
+        start.saturating_mul(1_000_000_000),
+        end.saturating_mul(1_000_000_000)
+            .saturating_add(999_999_999),
+    );
+    let (found, inspected) = engine.search(tenant, q, window, limit).await?;
+    let traces: Vec<serde_json::Value> = found
+        .iter()
+        .map(|f| {
+            let spans = &f.trace.spans;
+            let start = spans.iter().map(|s| s.start_unix_nano).min().unwrap_or(0);
+            let end = spans
+                .iter()
+                .map(|s| s.start_unix_nano.saturating_add(s.duration_nano))
+                .max()
+                .unwrap_or(start);
+            let root = spans
+                .iter()
+                .find(|s| s.parent_span_id.is_none_or(|p| p == [0; 8]));
+            let sets: Vec<serde_json::Value> = f
+                .spansets
+                .iter()
+                .map(|set| {
+                    let shown: Vec<serde_json::Value> = set
+                        .spans
+                        .iter()
+                        .take(spss)
+                        .map(|m| {
+                            let s = &spans[m.index];
+                            let attrs: Vec<serde_json::Value> = m
+                                .selected
+                                .iter()
+                                .map(|(field, v)| json!({ "key": field.to_string(), "value": attr_value(v) }))
+                                .collect();
+                            let mut o = json!({
+                                "spanID": hex::encode(s.span_id),
+                                "name": s.name,
+                                "startTimeUnixNano": s.start_unix_nano.to_string(),
+                                "durationNanos": s.duration_nano.to_string(),
+                            });
+                            if !attrs.is_empty() {
+                                o["attributes"] = json!(attrs);
+                            }
+                            o
+                        })
+                        .collect();
+                    let mut o = json!({ "spans": shown, "matched": set.spans.len() });
+                    if !set.attributes.is_empty() {
+                        o["attributes"] = json!(set
+                            .attributes
+                            .iter()
+                            .map(|(k, v)| json!({ "key": k, "value": attr_value(v) }))
+                            .collect::<Vec<_>>());
+                    }
+                    o
+                })
+                .collect();
+            let mut t = json!({
+                "traceID": trace_id_hex(&spans[0].trace_id),
+                "rootServiceName": root.map_or("<root span not yet received>", |r| r.service_name.as_str()),
+                "startTimeUnixNano": start.to_string(),
+                "durationMs": (end - start) / 1_000_000,
+                "spanSets": sets,
+            });
+            if let Some(r) = root {
+                t["rootTraceName"] = json!(r.name);
+            }
+            if let Some(first) = sets.first() {
+                t["spanSet"] = first.clone();
+            }
+            t
+        })
+        .collect();
+    Ok(json!({
+        "traces": traces,
+        "metrics": { "inspectedTraces": inspected, "completedJobs": 1, "totalJobs": 1 },
+    }))
 }

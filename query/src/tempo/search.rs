@@ -1,0 +1,175 @@
+//! TraceQL search over a time window: the traces with a span starting in the window, read
+//! through SQL (at most `max_result_rows` spans, else the query is refused and asks for a
+//! narrower window), turned into the evaluator's traces (typed attributes, from the OTLP the
+//! rows give back) and searched with `traceql::eval`.
+
+use std::collections::HashMap;
+
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use traceql::ast::{Kind, Status};
+use traceql::eval::{Attr, EventData, LinkData, Search, SpanData, Spanset, TraceData, Value};
+
+/// One trace of a search answer, with the spansets that matched in it.
+#[derive(Debug, Clone)]
+pub struct FoundTrace {
+    /// The trace.
+    pub trace: TraceData,
+    /// What matched.
+    pub spansets: Vec<Spanset>,
+}
+
+/// The traces of `resource_spans` (any number, any order), spans in storage order.
+pub(crate) fn traces(resource_spans: &[ResourceSpans]) -> Vec<TraceData> {
+    let mut by_id: HashMap<[u8; 16], usize> = HashMap::new();
+    let mut out: Vec<TraceData> = Vec::new();
+    for rs in resource_spans {
+        let resource = rs
+            .resource
+            .as_ref()
+            .map(|r| attrs(&r.attributes))
+            .unwrap_or_default();
+        let service = resource
+            .iter()
+            .find(|(k, _)| k == "service.name")
+            .and_then(|(_, v)| match v {
+                Value::String(s) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        for ss in &rs.scope_spans {
+            let (scope_name, scope_version, scope_attrs) =
+                ss.scope.as_ref().map_or_else(Default::default, |s| {
+                    (s.name.clone(), s.version.clone(), attrs(&s.attributes))
+                });
+            for s in &ss.spans {
+                let Ok(trace_id) = <[u8; 16]>::try_from(&s.trace_id[..]) else {
+                    continue;
+                };
+                let span = SpanData {
+                    trace_id,
+                    span_id: <[u8; 8]>::try_from(&s.span_id[..]).unwrap_or_default(),
+                    parent_span_id: <[u8; 8]>::try_from(&s.parent_span_id[..]).ok(),
+                    name: s.name.clone(),
+                    kind: kind(s.kind),
+                    status: status(s.status.as_ref().map_or(0, |st| st.code)),
+                    status_message: s
+                        .status
+                        .as_ref()
+                        .map(|st| st.message.clone())
+                        .unwrap_or_default(),
+                    start_unix_nano: i64::try_from(s.start_time_unix_nano).unwrap_or(i64::MAX),
+                    duration_nano: i64::try_from(
+                        s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano),
+                    )
+                    .unwrap_or(i64::MAX),
+                    service_name: service.clone(),
+                    scope_name: scope_name.clone(),
+                    scope_version: scope_version.clone(),
+                    span_attrs: attrs(&s.attributes),
+                    resource_attrs: resource.clone(),
+                    scope_attrs: scope_attrs.clone(),
+                    events: s
+                        .events
+                        .iter()
+                        .map(|e| EventData {
+                            name: e.name.clone(),
+                            time_unix_nano: i64::try_from(e.time_unix_nano).unwrap_or(i64::MAX),
+                            attrs: attrs(&e.attributes),
+                        })
+                        .collect(),
+                    links: s
+                        .links
+                        .iter()
+                        .map(|l| LinkData {
+                            trace_id: <[u8; 16]>::try_from(&l.trace_id[..]).unwrap_or_default(),
+                            span_id: <[u8; 8]>::try_from(&l.span_id[..]).unwrap_or_default(),
+                            attrs: attrs(&l.attributes),
+                        })
+                        .collect(),
+                };
+                let at = *by_id.entry(trace_id).or_insert_with(|| {
+                    out.push(TraceData::default());
+                    out.len() - 1
+                });
+                out[at].spans.push(span);
+            }
+        }
+    }
+    for t in &mut out {
+        t.spans.sort_by_key(|s| (s.start_unix_nano, s.span_id));
+    }
+    out
+}
+
+/// Runs `search` over `traces`; the traces with at least one spanset, newest first, at most
+/// `limit`, and how many traces were inspected.
+pub(crate) fn run(
+    search: &Search,
+    traces: Vec<TraceData>,
+    limit: usize,
+) -> traceql::Result<(Vec<FoundTrace>, usize)> {
+    let inspected = traces.len();
+    let mut found = Vec::new();
+    for trace in traces {
+        let spansets = search.eval_trace(&trace)?;
+        if !spansets.is_empty() {
+            found.push(FoundTrace { trace, spansets });
+        }
+    }
+    found.sort_by_key(|f| {
+        std::cmp::Reverse(
+            f.trace
+                .spans
+                .iter()
+                .map(|s| s.start_unix_nano)
+                .min()
+                .unwrap_or_default(),
+        )
+    });
+    found.truncate(limit);
+    Ok((found, inspected))
+}
+
+fn kind(k: i32) -> Kind {
+    match k {
+        1 => Kind::Internal,
+        2 => Kind::Server,
+        3 => Kind::Client,
+        4 => Kind::Producer,
+        5 => Kind::Consumer,
+        _ => Kind::Unspecified,
+    }
+}
+
+fn status(code: i32) -> Status {
+    match code {
+        1 => Status::Ok,
+        2 => Status::Error,
+        _ => Status::Unset,
+    }
+}
+
+/// Typed OTLP attributes as the evaluator's; arrays, key-value lists and bytes (which TraceQL
+/// does not compare) as their text.
+fn attrs(kvs: &[KeyValue]) -> Vec<Attr> {
+    kvs.iter()
+        .map(|kv| {
+            let v = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                None | Some(Any::StringValueStrindex(_)) => Value::Nil,
+                Some(Any::StringValue(s)) => Value::String(s.clone()),
+                Some(Any::BoolValue(b)) => Value::Bool(*b),
+                Some(Any::IntValue(i)) => Value::Int(*i),
+                Some(Any::DoubleValue(d)) => Value::Float(*d),
+                Some(other) => Value::String(
+                    super::json::any_value(&opentelemetry_proto::tonic::common::v1::AnyValue {
+                        value: Some(other.clone()),
+                    })
+                    .to_string(),
+                ),
+            };
+            (kv.key.clone(), v)
+        })
+        .collect()
+}
