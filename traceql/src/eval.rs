@@ -25,6 +25,7 @@ mod aggregate;
 mod field;
 mod model;
 mod pipeline;
+mod runner;
 mod structural;
 mod tree;
 mod value;
@@ -36,7 +37,8 @@ pub use model::{
 use crate::ast::{Expr, Field, Pipeline, Query, SpansetExpr, Stage};
 use crate::error::{Error, Result};
 use field::{selected, Ctx};
-use pipeline::{PipelinePlan, Runner, Set};
+use pipeline::PipelinePlan;
+use runner::{Runner, Set};
 use tree::Tree;
 
 /// A search query compiled once, to run over any number of traces.

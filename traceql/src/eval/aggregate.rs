@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::field::{Ctx, Program};
 use super::model::Value;
-use super::pipeline::{Runner, Set};
+use super::runner::{Runner, Set};
 use super::value::{binary, operable, GroupKey, Val};
 use crate::ast::{Aggregate, AggregateOp, ArithOp, BinaryOp, CmpOp, ScalarExpr, Static};
 

@@ -9,22 +9,13 @@
 
 use super::aggregate::{fold, ScalarPlan};
 use super::field::Program;
-use super::model::{Attr, TraceData};
+use super::runner::{Runner, Set};
 use super::structural::relate;
-use super::tree::Tree;
-use super::value::Val;
 use crate::ast::{Pipeline, ScalarExpr, SpansetExpr, SpansetOp, Stage};
 use crate::error::Error;
 
 /// Tempo's error for a structural operator whose side holds several spansets.
 const MULTIPLE_SPANSETS: &str = "spanset operators are not supported for multiple spansets per trace. consider using coalesce()";
-
-/// Spans of a trace (ascending indexes, never empty) and what was attached to them.
-#[derive(Debug, Clone)]
-pub(crate) struct Set {
-    pub(crate) spans: Vec<usize>,
-    pub(crate) attrs: Vec<Attr>,
-}
 
 #[derive(Debug)]
 pub(crate) struct PipelinePlan {
@@ -100,16 +91,6 @@ fn compile_spanset(e: &SpansetExpr, code: &mut Vec<Inst>) {
             code.push(Inst::Op(*op));
         }
     }
-}
-
-/// Runs plans over one trace.
-pub(crate) struct Runner<'a> {
-    pub(crate) trace: &'a TraceData,
-    pub(crate) tree: &'a Tree,
-    /// Scratch space of field programs.
-    pub(crate) stack: Vec<Val<'a>>,
-    /// The run-time error that ended the run, if one did.
-    pub(crate) error: Option<Error>,
 }
 
 impl<'a> Runner<'a> {

@@ -6,8 +6,6 @@
 //! `by()`, `select()` and `coalesce()` (never first); as the whole query, a spanset expression
 //! may join parenthesized pipelines. What fits none of these is a syntax error, as in Tempo.
 
-mod metrics;
-
 use super::top::{Node, NodeKind, TopOp};
 use crate::ast::{
     ArithOp, CmpOp, Pipeline, PipelineFilter, PipelineScalar, Query, ScalarExpr, ScalarFilter,
@@ -19,11 +17,9 @@ use crate::lex::Pos;
 // The tree is borrowed, not consumed: functions that recurse keep small frames that way (a
 // debug build moves whole nodes around otherwise), and leaves are cloned out.
 
-/// The query `node` is.
+/// The query `node` is, when it holds no metrics function (see [`contains_metrics`]; those
+/// are read by `metrics`).
 pub(super) fn query(node: &Node) -> Result<Query> {
-    if contains_metrics(node) {
-        return metrics::metrics(node).map(Query::Metrics);
-    }
     if let NodeKind::Binary(op, _, lhs, rhs) = &node.kind {
         if let Some(cmp) = cmp_op(*op) {
             if contains_scalar_pipeline(lhs) {
@@ -46,7 +42,7 @@ pub(super) fn query(node: &Node) -> Result<Query> {
 }
 
 /// The stages of a pipeline, or `node` alone.
-fn items(node: &Node) -> Vec<&Node> {
+pub(super) fn items(node: &Node) -> Vec<&Node> {
     match &node.kind {
         NodeKind::Pipe(items) => items.iter().collect(),
         _ => vec![node],
@@ -55,7 +51,7 @@ fn items(node: &Node) -> Vec<&Node> {
 
 /// `syntax error: unexpected …` at `node`.
 #[cold]
-fn unexpected(node: &Node) -> Error {
+pub(super) fn unexpected(node: &Node) -> Error {
     let what = match &node.kind {
         NodeKind::Binary(op, op_pos, _, _) => {
             return op_pos.error(format!("syntax error: unexpected {}", op_text(*op)));
@@ -80,11 +76,11 @@ fn unexpected(node: &Node) -> Error {
 }
 
 #[cold]
-fn unexpected_op(op: TopOp, op_pos: Pos) -> Error {
+pub(super) fn unexpected_op(op: TopOp, op_pos: Pos) -> Error {
     op_pos.error(format!("syntax error: unexpected {}", op_text(op)))
 }
 
-fn op_text(op: TopOp) -> &'static str {
+pub(super) fn op_text(op: TopOp) -> &'static str {
     match op {
         TopOp::And => "&&",
         TopOp::Or => "||",
@@ -117,7 +113,7 @@ fn op_text(op: TopOp) -> &'static str {
     }
 }
 
-fn cmp_op(op: TopOp) -> Option<CmpOp> {
+pub(super) fn cmp_op(op: TopOp) -> Option<CmpOp> {
     Some(match op {
         TopOp::Eq => CmpOp::Eq,
         TopOp::Neq => CmpOp::Neq,
@@ -142,7 +138,7 @@ fn arith_op(op: TopOp) -> Option<ArithOp> {
 }
 
 /// The arithmetic operators between metrics queries and numbers.
-fn math_op(op: TopOp) -> Option<ArithOp> {
+pub(super) fn math_op(op: TopOp) -> Option<ArithOp> {
     arith_op(op).filter(|o| !matches!(o, ArithOp::Mod | ArithOp::Pow))
 }
 
@@ -169,7 +165,7 @@ fn spanset_op(op: TopOp) -> Option<SpansetOp> {
     })
 }
 
-fn contains_metrics(node: &Node) -> bool {
+pub(super) fn contains_metrics(node: &Node) -> bool {
     match &node.kind {
         NodeKind::Metrics(_) => true,
         NodeKind::Paren(inner) => contains_metrics(inner),
@@ -228,7 +224,7 @@ fn is_stage_like(node: &Node) -> bool {
 }
 
 /// What `node` holds inside the parentheses around it, while that passes `strip`.
-fn strip_parens(node: &Node, strip: fn(&Node) -> bool) -> &Node {
+pub(super) fn strip_parens(node: &Node, strip: fn(&Node) -> bool) -> &Node {
     let mut node = node;
     while let NodeKind::Paren(inner) = &node.kind {
         if !strip(inner) {
@@ -305,7 +301,7 @@ fn wrapped_pipeline(node: &Node, pipelines: bool) -> Result<SpansetExpr> {
     Ok(SpansetExpr::Pipeline(p))
 }
 
-fn spans_pipeline(items: &[&Node]) -> Result<Pipeline> {
+pub(super) fn spans_pipeline(items: &[&Node]) -> Result<Pipeline> {
     let stages = items
         .iter()
         .enumerate()

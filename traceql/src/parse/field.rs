@@ -1,7 +1,7 @@
 //! Field expressions, the body of `{ … }`: statics, intrinsics, attributes, prefix `-` and `!`,
 //! and binary operators at Tempo's precedence levels.
 
-use super::{Parser, MAX_NESTING};
+use super::cursor::{Parser, MAX_NESTING};
 use crate::ast::{BinaryOp, Field, FieldExpr, Intrinsic, Static, UnaryOp};
 use crate::error::Result;
 use crate::lex::{Pos, Tok};

@@ -1,5 +1,6 @@
 use super::*;
 use crate::ast::*;
+use crate::error::Error;
 
 fn attr(name: &str) -> FieldExpr {
     FieldExpr::Field(Field::Attribute(Attribute {

@@ -2,8 +2,8 @@
 //! operators, pipes, scalar filters and metrics arithmetic alike, since all share Tempo's
 //! precedence levels. [`super::convert`] decides what each part is.
 
+use super::cursor::{Parser, MAX_NESTING};
 use super::field::{LEVEL_ADD, LEVEL_COMPARE, LEVEL_LOGICAL, LEVEL_MUL, LEVEL_POW};
-use super::{Parser, MAX_NESTING};
 use crate::ast::{
     Aggregate, AggregateOp, Field, FieldExpr, Hint, MetricsAggregate, MetricsFunction, Static,
 };

@@ -1,14 +1,14 @@
 //! Metrics queries: a spanset pipeline, a metrics function and second stages; or arithmetic
 //! (`+ - * /`) on parenthesized metrics queries and numbers, then second stages.
 
-use super::{
+use super::convert::{
     cmp_op, contains_metrics, items, math_op, op_text, spans_pipeline, strip_parens, unexpected,
     unexpected_op,
 };
+use super::top::{Node, NodeKind, TopOp};
 use crate::ast::{Metrics, MetricsExpr, MetricsQuery, SecondStage, Static};
 use crate::error::{Error, Result};
 use crate::lex::Pos;
-use crate::parse::top::{Node, NodeKind, TopOp};
 
 /// The metrics query `node` (which holds a metrics function) is.
 pub(super) fn metrics(node: &Node) -> Result<Metrics> {
