@@ -7,6 +7,7 @@ pub(crate) mod json;
 pub(crate) mod otlp;
 pub(crate) mod search;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use common::Tenant;
@@ -69,6 +70,65 @@ impl TempoEngine {
         let result = self.sql.execute(tenant, &sql, &self.limits).await?;
         let traces = search::traces(&otlp::resource_spans(&result.batches)?);
         search::run(&search, traces, limit).map_err(|e| Error::BadData(e.to_string()))
+    }
+}
+
+impl TempoEngine {
+    /// The attribute keys of `tenant`'s spans that may lie in `[start, end]` (ns): span
+    /// attributes and resource attributes, from the segment indexes and the unflushed rows (a
+    /// superset), or read from the spans of the window when a segment has no index.
+    pub async fn tag_keys(
+        &self,
+        tenant: Tenant,
+        window: (i64, i64),
+    ) -> Result<(BTreeSet<String>, BTreeSet<String>)> {
+        let keys = |column: &'static str| {
+            self.sql
+                .attribute_keys(&tenant, common::schema::SPANS, column, window)
+        };
+        if let (Some(span), Some(resource)) =
+            (keys("attributes").await, keys("resource_attributes").await)
+        {
+            return Ok((span, resource));
+        }
+        let (found, _) = self.search(tenant, "{}", window, usize::MAX).await?;
+        let (mut span, mut resource) = (BTreeSet::new(), BTreeSet::new());
+        for t in &found {
+            for s in &t.trace.spans {
+                span.extend(s.span_attrs.iter().map(|(k, _)| k.clone()));
+                resource.extend(s.resource_attrs.iter().map(|(k, _)| k.clone()));
+            }
+        }
+        Ok((span, resource))
+    }
+
+    /// The distinct values of field `tag` (TraceQL: `span.x`, `resource.x`, `.x`, an
+    /// intrinsic) on the spans that TraceQL `q` matches among those of `tenant` starting in
+    /// `window` (ns), typed, at most `limit`.
+    pub async fn tag_values(
+        &self,
+        tenant: Tenant,
+        tag: &str,
+        q: &str,
+        window: (i64, i64),
+        limit: usize,
+    ) -> Result<Vec<traceql::eval::Value>> {
+        let query = format!("{q} | select({tag})");
+        let (found, _) = self.search(tenant, &query, window, usize::MAX).await?;
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for t in &found {
+            for set in &t.spansets {
+                for m in &set.spans {
+                    for (_, v) in &m.selected {
+                        if out.len() < limit && seen.insert(format!("{v:?}")) {
+                            out.push(v.clone());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

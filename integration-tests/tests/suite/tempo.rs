@@ -472,4 +472,110 @@ async fn traceql_search_finds_traces_by_typed_attributes_structure_and_aggregate
     // A query that does not parse is the client's error, with TraceQL's message.
     let (status, body) = search(&vigil, "{ .a = }", window).await;
     assert_eq!(status, 400, "{body}");
+
+    check_tags(&vigil, window).await;
+}
+
+async fn get_json(vigil: &Vigil, path: &str) -> Value {
+    let (status, body) = get(vigil, path, "application/json", None).await;
+    assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).expect("json")
+}
+
+/// The strings of a JSON array, sorted.
+fn sorted(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Tag names by scope and typed tag values, as Grafana's search builder asks for them.
+async fn check_tags(vigil: &Vigil, (start, end): (u64, u64)) {
+    let range = format!("start={start}&end={end}");
+    let v2 = get_json(vigil, &format!("/api/v2/search/tags?{range}")).await;
+    let scope = |name: &str| {
+        v2["scopes"]
+            .as_array()
+            .expect("scopes")
+            .iter()
+            .find(|s| s["name"] == name)
+            .map(|s| sorted(&s["tags"]))
+            .unwrap_or_else(|| panic!("no {name} scope: {v2}"))
+    };
+    assert_eq!(scope("resource"), ["host.cpus", "service.name"]);
+    let span = scope("span");
+    for k in ["http.response.status_code", "amount", "tags", "nested"] {
+        assert!(span.contains(&k.to_string()), "{k} in {span:?}");
+    }
+    assert!(!span.contains(&"service.name".to_string()), "{span:?}");
+    assert!(scope("intrinsic").contains(&"status".to_string()));
+    let only = get_json(
+        vigil,
+        &format!("/api/v2/search/tags?scope=resource&{range}"),
+    )
+    .await;
+    assert_eq!(only["scopes"].as_array().map(Vec::len), Some(1), "{only}");
+    let v1 = get_json(vigil, &format!("/api/search/tags?{range}")).await;
+    let names = sorted(&v1["tagNames"]);
+    assert!(names.contains(&"service.name".to_string()) && names.contains(&"amount".to_string()));
+
+    let values = |v: &Value| {
+        let mut out: Vec<(String, String)> = v["tagValues"]
+            .as_array()
+            .expect("tagValues")
+            .iter()
+            .map(|t| {
+                (
+                    t["type"].as_str().expect("type").to_string(),
+                    t["value"].as_str().expect("value").to_string(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let pair = |t: &str, v: &str| (t.to_string(), v.to_string());
+    let services = get_json(
+        vigil,
+        &format!("/api/v2/search/tag/resource.service.name/values?{range}"),
+    )
+    .await;
+    assert_eq!(
+        values(&services),
+        [pair("string", "checkout"), pair("string", "payments")]
+    );
+    let codes = get_json(
+        vigil,
+        &format!("/api/v2/search/tag/span.http.response.status_code/values?{range}"),
+    )
+    .await;
+    assert_eq!(values(&codes), [pair("int", "502")]);
+    let statuses = get_json(vigil, &format!("/api/v2/search/tag/status/values?{range}")).await;
+    assert_eq!(
+        values(&statuses),
+        [pair("keyword", "error"), pair("keyword", "ok")]
+    );
+    // Filtered by a TraceQL query, as the editor's autocomplete asks.
+    let names = get_json(
+        vigil,
+        &format!(
+            "/api/v2/search/tag/name/values?{range}&q=%7B%20resource.service.name%20%3D%20%22payments%22%20%7D"
+        ),
+    )
+    .await;
+    assert_eq!(
+        values(&names),
+        [pair("string", "charge"), pair("string", "fraud check")]
+    );
+    let v1 = get_json(
+        vigil,
+        &format!("/api/search/tag/service.name/values?{range}"),
+    )
+    .await;
+    assert_eq!(sorted(&v1["tagValues"]), ["checkout", "payments"]);
 }

@@ -2,7 +2,9 @@
 //! `tempopb.Trace` in protobuf, or `{"batches": [...]}` in JSON) and `/api/v2/traces/<id>`
 //! (`tempopb.TraceByIDResponse`, or `{"trace": {"resourceSpans": [...]}, ...}`), chosen by
 //! `Accept: application/protobuf`; `/api/search` (TraceQL `q` over `start`..`end`, `limit`
-//! traces, `spss` spans per spanset, in Tempo's `SearchResponse` JSON); `/api/echo` and
+//! traces, `spss` spans per spanset, in Tempo's `SearchResponse` JSON); tag names
+//! (`/api/search/tags`, `/api/v2/search/tags` by scope) and values (`/api/search/tag/<t>/values`,
+//! `/api/v2/search/tag/<t>/values`, typed, filtered by a TraceQL `q`); `/api/echo` and
 //! `/api/status/buildinfo`. Not found as Tempo
 //! answers it: 404 `trace not found` on v1, a response without a trace on v2. Errors in plain
 //! text, as Tempo writes them.
@@ -33,6 +35,10 @@ pub(crate) fn router(engine: Arc<TempoEngine>) -> Router {
         .route("/api/traces/{id}", get(trace_v1))
         .route("/api/v2/traces/{id}", get(trace_v2))
         .route("/api/search", get(search))
+        .route("/api/search/tags", get(tags_v1))
+        .route("/api/v2/search/tags", get(tags_v2))
+        .route("/api/search/tag/{name}/values", get(tag_values_v1))
+        .route("/api/v2/search/tag/{name}/values", get(tag_values_v2))
         .route("/api/echo", get(|| async { "echo" }))
         .route("/api/status/buildinfo", get(buildinfo))
         .with_state(engine);
@@ -198,6 +204,187 @@ fn attr_value(v: &traceql::eval::Value) -> serde_json::Value {
     }
 }
 
+/// The window a search-like request names: `start`/`end` in Unix seconds, the last hour by
+/// default, in nanoseconds, inclusive.
+fn window(params: &Params) -> Result<(i64, i64)> {
+    let number = |name: &str, default: i64| -> Result<i64> {
+        match params.get(name).filter(|v| !v.is_empty()) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<i64>()
+                .map_err(|_| Error::BadData(format!("invalid {name} {v:?}: want an integer"))),
+        }
+    };
+    let end = number("end", super::kit::now_ms() / 1000)?;
+    // Without a window, the last hour (Tempo searches its ingesters' recent data then).
+    let start = number("start", end - 3600)?;
+    if start > end {
+        return Err(Error::BadData(format!(
+            "invalid start {start} after end {end}"
+        )));
+    }
+    Ok((
+        start.saturating_mul(1_000_000_000),
+        end.saturating_mul(1_000_000_000)
+            .saturating_add(999_999_999),
+    ))
+}
+
+/// Tempo's intrinsic tag names (the `intrinsic` scope of `/api/v2/search/tags`).
+const INTRINSICS: [&str; 20] = [
+    "duration",
+    "event:name",
+    "event:timeSinceStart",
+    "instrumentation:name",
+    "instrumentation:version",
+    "kind",
+    "link:spanID",
+    "link:traceID",
+    "name",
+    "rootName",
+    "rootServiceName",
+    "span:duration",
+    "span:id",
+    "span:kind",
+    "span:name",
+    "span:parentID",
+    "span:status",
+    "span:statusMessage",
+    "status",
+    "statusMessage",
+];
+
+async fn tags_v1(
+    State(engine): State<Arc<TempoEngine>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let answer = async {
+        let params = Params::from(query.as_deref(), &headers, &[]);
+        let (span, resource) = engine.tag_keys(tenant(&headers)?, window(&params)?).await?;
+        let names: std::collections::BTreeSet<String> = span.into_iter().chain(resource).collect();
+        Ok::<_, Error>(json!({ "tagNames": names }))
+    };
+    match answer.await {
+        Ok(body) => super::kit::json(StatusCode::OK, body.to_string()),
+        Err(e) => error(&e),
+    }
+}
+
+async fn tags_v2(
+    State(engine): State<Arc<TempoEngine>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let answer = async {
+        let params = Params::from(query.as_deref(), &headers, &[]);
+        let scope = params.get("scope").unwrap_or("all").to_string();
+        let (span, resource) = engine.tag_keys(tenant(&headers)?, window(&params)?).await?;
+        let mut scopes = Vec::new();
+        let wanted = |s: &str| scope == "all" || scope.is_empty() || scope == s;
+        if wanted("resource") {
+            scopes.push(json!({ "name": "resource", "tags": resource }));
+        }
+        if wanted("span") {
+            scopes.push(json!({ "name": "span", "tags": span }));
+        }
+        if wanted("intrinsic") {
+            scopes.push(json!({ "name": "intrinsic", "tags": INTRINSICS }));
+        }
+        if scopes.is_empty() {
+            return Err(Error::BadData(format!(
+                "invalid scope {scope:?}: want resource, span, intrinsic or none"
+            )));
+        }
+        Ok::<_, Error>(json!({ "scopes": scopes }))
+    };
+    match answer.await {
+        Ok(body) => super::kit::json(StatusCode::OK, body.to_string()),
+        Err(e) => error(&e),
+    }
+}
+
+/// A tag value as `/api/v2/search/tag/<t>/values` lists it: `{"type": …, "value": …}`.
+fn typed_value(v: &traceql::eval::Value) -> Option<serde_json::Value> {
+    use traceql::eval::Value as V;
+    let (kind, text) = match v {
+        V::Nil => return None,
+        V::Bool(b) => ("bool", b.to_string()),
+        V::Int(i) => ("int", i.to_string()),
+        V::Float(f) => ("float", f.to_string()),
+        V::String(s) => ("string", s.clone()),
+        V::Duration(d) => ("duration", format!("{}ns", d)),
+        V::Status(s) => ("keyword", format!("{s:?}").to_lowercase()),
+        V::Kind(k) => ("keyword", format!("{k:?}").to_lowercase()),
+    };
+    Some(json!({ "type": kind, "value": text }))
+}
+
+/// Most values a tag-values answer lists.
+const MAX_TAG_VALUES: usize = 1000;
+
+async fn tag_values_v1(
+    State(engine): State<Arc<TempoEngine>>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let answer = async {
+        let params = Params::from(query.as_deref(), &headers, &[]);
+        // v1 names are unscoped attribute names: `.` and the name, quoted.
+        let tag = format!(".{:?}", name);
+        let values = engine
+            .tag_values(
+                tenant(&headers)?,
+                &tag,
+                "{}",
+                window(&params)?,
+                MAX_TAG_VALUES,
+            )
+            .await?;
+        let texts: Vec<serde_json::Value> = values
+            .iter()
+            .filter_map(typed_value)
+            .map(|v| v["value"].clone())
+            .collect();
+        Ok::<_, Error>(json!({ "tagValues": texts }))
+    };
+    match answer.await {
+        Ok(body) => super::kit::json(StatusCode::OK, body.to_string()),
+        Err(e) => error(&e),
+    }
+}
+
+async fn tag_values_v2(
+    State(engine): State<Arc<TempoEngine>>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let answer = async {
+        let params = Params::from(query.as_deref(), &headers, &[]);
+        let q = params
+            .get("q")
+            .filter(|q| !q.trim().is_empty())
+            .unwrap_or("{}");
+        let values = engine
+            .tag_values(
+                tenant(&headers)?,
+                &name,
+                q,
+                window(&params)?,
+                MAX_TAG_VALUES,
+            )
+            .await?;
+        let typed: Vec<serde_json::Value> = values.iter().filter_map(typed_value).collect();
+        Ok::<_, Error>(json!({ "tagValues": typed }))
+    };
+    match answer.await {
+        Ok(body) => super::kit::json(StatusCode::OK, body.to_string()),
+        Err(e) => error(&e),
+    }
+}
+
 async fn search(
     State(engine): State<Arc<TempoEngine>>,
     RawQuery(query): RawQuery,
@@ -224,26 +411,13 @@ async fn run_search(
                 .map_err(|_| Error::BadData(format!("invalid {name} {v:?}: want an integer"))),
         }
     };
-    let now = super::kit::now_ms() / 1000;
-    let end = number("end", now)?;
-    // Without a window, the last hour (Tempo searches its ingesters' recent data then).
-    let start = number("start", end - 3600)?;
-    if start > end {
-        return Err(Error::BadData(format!(
-            "invalid start {start} after end {end}"
-        )));
-    }
+    let window = window(&params)?;
     let limit = usize::try_from(number("limit", 20)?.max(1)).unwrap_or(20);
     let spss = usize::try_from(number("spss", 3)?.max(1)).unwrap_or(3);
     let q = params
         .get("q")
         .filter(|q| !q.trim().is_empty())
         .unwrap_or("{}");
-    let window = (
-        start.saturating_mul(1_000_000_000),
-        end.saturating_mul(1_000_000_000)
-            .saturating_add(999_999_999),
-    );
     let (found, inspected) = engine.search(tenant, q, window, limit).await?;
     let traces: Vec<serde_json::Value> = found
         .iter()
