@@ -204,17 +204,20 @@ fn attr_value(v: &traceql::eval::Value) -> serde_json::Value {
     }
 }
 
+/// Integer parameter `name`, `default` when absent or empty.
+fn int_param(params: &Params, name: &str, default: i64) -> Result<i64> {
+    match params.get(name).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<i64>()
+            .map_err(|_| Error::BadData(format!("invalid {name} {v:?}: want an integer"))),
+    }
+}
+
 /// The window a search-like request names: `start`/`end` in Unix seconds, the last hour by
 /// default, in nanoseconds, inclusive.
 fn window(params: &Params) -> Result<(i64, i64)> {
-    let number = |name: &str, default: i64| -> Result<i64> {
-        match params.get(name).filter(|v| !v.is_empty()) {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<i64>()
-                .map_err(|_| Error::BadData(format!("invalid {name} {v:?}: want an integer"))),
-        }
-    };
+    let number = |name: &str, default: i64| int_param(params, name, default);
     let end = number("end", super::kit::now_ms() / 1000)?;
     // Without a window, the last hour (Tempo searches its ingesters' recent data then).
     let start = number("start", end - 3600)?;
@@ -403,14 +406,7 @@ async fn run_search(
 ) -> Result<serde_json::Value> {
     let tenant = tenant(headers)?;
     let params = Params::from(query.as_deref(), headers, &[]);
-    let number = |name: &str, default: i64| -> Result<i64> {
-        match params.get(name).filter(|v| !v.is_empty()) {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<i64>()
-                .map_err(|_| Error::BadData(format!("invalid {name} {v:?}: want an integer"))),
-        }
-    };
+    let number = |name: &str, default: i64| int_param(&params, name, default);
     let window = window(&params)?;
     let limit = usize::try_from(number("limit", 20)?.max(1)).unwrap_or(20);
     let spss = usize::try_from(number("spss", 3)?.max(1)).unwrap_or(3);
