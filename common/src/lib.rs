@@ -8,6 +8,7 @@
 mod clock;
 pub mod duration;
 mod error;
+pub mod go;
 pub mod hash;
 pub mod schema;
 mod signal;

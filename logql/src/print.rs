@@ -2,76 +2,11 @@
 //! (`{app="api"} |= "error" | json | ( status>=500 , latency>250ms )`), a metric query in a form
 //! that parses back to the same query.
 
-use std::fmt::{self, Display, Formatter, Write as _};
+use std::fmt::{self, Display, Formatter};
 
 use crate::ast::*;
 
-/// Go's `strconv.Quote`.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\x7f' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `time.Duration.String()` of `ns` nanoseconds (`250ms`, `1m0s`, `1h30m0s`).
-pub fn go_duration(ns: i64) -> String {
-    if ns == 0 {
-        return "0s".into();
-    }
-    let sign = if ns < 0 { "-" } else { "" };
-    let u = ns.unsigned_abs();
-    let frac = |v: u64, unit: u64, digits: usize| {
-        let whole = v / unit;
-        let rest = v % unit;
-        if rest == 0 {
-            whole.to_string()
-        } else {
-            let f = format!("{rest:0digits$}");
-            format!("{whole}.{}", f.trim_end_matches('0'))
-        }
-    };
-    if u < 1_000 {
-        return format!("{sign}{u}ns");
-    }
-    if u < 1_000_000 {
-        return format!("{sign}{}µs", frac(u, 1_000, 3));
-    }
-    if u < 1_000_000_000 {
-        return format!("{sign}{}ms", frac(u, 1_000_000, 6));
-    }
-    let h = u / 3_600_000_000_000;
-    let m = (u / 60_000_000_000) % 60;
-    let s = frac(u % 60_000_000_000, 1_000_000_000, 9);
-    let mut out = String::from(sign);
-    if h > 0 {
-        let _ = write!(out, "{h}h{m}m");
-    } else if m > 0 {
-        let _ = write!(out, "{m}m");
-    }
-    let _ = write!(out, "{s}s");
-    out
-}
+pub use common::go::{duration as go_duration, quote as go_quote};
 
 /// go-humanize's `Bytes` without its space (`10GB`, `2.6kB`), as Loki prints byte filters.
 pub fn humanize_bytes(n: u64) -> String {

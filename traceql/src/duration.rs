@@ -1,49 +1,16 @@
 //! Durations as Tempo's lexer reads them (Prometheus's form first, `1d2h`, then Go's
 //! `time.ParseDuration`, `1.5ms`), and as Go prints them (`1h30m0s`), which reads back the same.
 
-const NS_PER_MS: i128 = 1_000_000;
+const NS_PER_MS: i64 = 1_000_000;
 
 /// Nanoseconds of `text`, or `None` when it is not a duration (or does not fit in an `i64`).
 pub(crate) fn parse_duration(text: &str) -> Option<i64> {
     prometheus(text).or_else(|| go(text))
 }
 
-/// Prometheus's `model.ParseDuration`: whole numbers of `y w d h m s ms`, each unit at most
-/// once and in that order, or `0`.
+/// Prometheus's `model.ParseDuration` (`common::duration::parse_prometheus`), in nanoseconds.
 fn prometheus(text: &str) -> Option<i64> {
-    if text == "0" {
-        return Some(0);
-    }
-    if text.is_empty() {
-        return None;
-    }
-    const UNITS: [(&str, i128); 7] = [
-        ("y", 365 * 24 * 3_600_000),
-        ("w", 7 * 24 * 3_600_000),
-        ("d", 24 * 3_600_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
-    let mut rest = text;
-    let mut next_unit = 0;
-    let mut ms: i128 = 0;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 || digits > 20 {
-            return None;
-        }
-        let n: i128 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(|b| !b.is_ascii_digit()).count();
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let at = UNITS[next_unit..].iter().position(|(u, _)| *u == unit)?;
-        next_unit += at + 1;
-        ms = ms.checked_add(n.checked_mul(UNITS[next_unit - 1].1)?)?;
-    }
-    i64::try_from(ms.checked_mul(NS_PER_MS)?).ok()
+    common::duration::parse_prometheus(text)?.checked_mul(NS_PER_MS)
 }
 
 /// Go's `time.ParseDuration` of a duration without a sign: numbers with optional fractions,
@@ -103,46 +70,7 @@ fn go(text: &str) -> Option<i64> {
     i64::try_from(total).ok()
 }
 
-/// Go's `time.Duration.String()` of `ns` nanoseconds (`250ms`, `1.5µs`, `1h30m0s`).
-pub(crate) fn format_duration(ns: i64) -> String {
-    if ns == 0 {
-        return "0s".into();
-    }
-    let sign = if ns < 0 { "-" } else { "" };
-    let u = ns.unsigned_abs();
-    let frac = |v: u64, unit: u64, digits: usize| {
-        let whole = v / unit;
-        let rest = v % unit;
-        if rest == 0 {
-            whole.to_string()
-        } else {
-            let f = format!("{rest:0digits$}");
-            format!("{whole}.{}", f.trim_end_matches('0'))
-        }
-    };
-    if u < 1_000 {
-        return format!("{sign}{u}ns");
-    }
-    if u < 1_000_000 {
-        return format!("{sign}{}µs", frac(u, 1_000, 3));
-    }
-    if u < 1_000_000_000 {
-        return format!("{sign}{}ms", frac(u, 1_000_000, 6));
-    }
-    let hours = u / 3_600_000_000_000;
-    let minutes = u % 3_600_000_000_000 / 60_000_000_000;
-    let seconds = u % 60_000_000_000;
-    let mut out = sign.to_string();
-    if hours > 0 {
-        out.push_str(&format!("{hours}h"));
-    }
-    if hours > 0 || minutes > 0 {
-        out.push_str(&format!("{minutes}m"));
-    }
-    out.push_str(&frac(seconds, 1_000_000_000, 9));
-    out.push('s');
-    out
-}
+pub(crate) use common::go::duration as format_duration;
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,8 @@ use std::fmt::{self, Display, Formatter, Write as _};
 use crate::ast::{
     Attribute, BinaryOp, Field, FieldExpr, Intrinsic, Kind, Scope, Static, Status, UnaryOp,
 };
+use common::go::quote as go_quote;
+
 use crate::duration::format_duration;
 use crate::lex::is_attribute_char;
 use crate::parse::field::{level, operand_level};
@@ -181,35 +183,4 @@ impl Display for Kind {
             Kind::Consumer => "consumer",
         })
     }
-}
-
-/// Go's `strconv.Quote`, which the lexer reads back.
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\x7f' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if c.is_control() && (c as u32) <= 0xffff => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c if c.is_control() => {
-                let _ = write!(out, "\\U{:08x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
