@@ -14,5 +14,5 @@ pub(crate) mod time;
 pub use metrics::instrument;
 pub use params::{tenant, Params};
 pub use respond::{error_response, json, json_str, success};
-pub(crate) use respond::{success_with, write_json_str};
+pub(crate) use respond::{json_or_text_error, success_with, text_error, write_json_str};
 pub(crate) use time::{format_time, now_ms, parse_duration, parse_time, TimeForms};

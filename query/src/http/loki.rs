@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use logql::eval::{Labels, Stream, Value};
@@ -58,18 +58,8 @@ pub(crate) fn router(engine: Arc<LokiEngine>) -> Router {
     instrument(API, routes)
 }
 
-/// An error as Loki answers it: the status by its class, the message in plain text.
 fn error(e: &Error) -> Response {
-    let status = match e.code() {
-        common::ErrorCode::InvalidArgument => StatusCode::BAD_REQUEST,
-        common::ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        common::ErrorCode::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    if status == StatusCode::INTERNAL_SERVER_ERROR {
-        tracing::error!(error = %e, api = API, "query failed");
-    }
-    (status, format!("{}\n", e.client_message())).into_response()
+    super::kit::text_error(API, e)
 }
 
 fn ok(body: Json) -> Response {
@@ -78,10 +68,7 @@ fn ok(body: Json) -> Response {
 
 /// A handler's answer: its JSON, or its error as Loki writes one.
 fn respond(answer: Result<Json>) -> Response {
-    match answer {
-        Ok(j) => ok(j),
-        Err(e) => error(&e),
-    }
+    super::kit::json_or_text_error(API, answer)
 }
 
 fn now_ns() -> i64 {

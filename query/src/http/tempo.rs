@@ -45,18 +45,9 @@ pub(crate) fn router(engine: Arc<TempoEngine>) -> Router {
     instrument(API, routes)
 }
 
-/// An error as Tempo answers it: the status by its class, the message in plain text.
+/// An error as Tempo answers it (Go's `http.Error`).
 fn error(e: &Error) -> Response {
-    let status = match e.code() {
-        common::ErrorCode::InvalidArgument => StatusCode::BAD_REQUEST,
-        common::ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        common::ErrorCode::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    if status == StatusCode::INTERNAL_SERVER_ERROR {
-        tracing::error!(error = %e, api = API, "query failed");
-    }
-    (status, e.client_message()).into_response()
+    super::kit::text_error(API, e)
 }
 
 fn wants_protobuf(headers: &HeaderMap) -> bool {
@@ -268,10 +259,7 @@ async fn tags_v1(
         let names: std::collections::BTreeSet<String> = span.into_iter().chain(resource).collect();
         Ok::<_, Error>(json!({ "tagNames": names }))
     };
-    match answer.await {
-        Ok(body) => super::kit::json(StatusCode::OK, body.to_string()),
-        Err(e) => error(&e),
-    }
+    super::kit::json_or_text_error(API, answer.await)
 }
 
 async fn tags_v2(
@@ -301,10 +289,7 @@ async fn tags_v2(
         }
         Ok::<_, Error>(json!({ "scopes": scopes }))
     };
-    match answer.await {
-        Ok(body) => super::kit::json(StatusCode::OK, body.to_string()),
-        Err(e) => error(&e),
-    }
+    super::kit::json_or_text_error(API, answer.await)
 }
 
 /// A tag value as `/api/v2/search/tag/<t>/values` lists it: `{"type": …, "value": …}`.
@@ -352,10 +337,7 @@ async fn tag_values_v1(
             .collect();
         Ok::<_, Error>(json!({ "tagValues": texts }))
     };
-    match answer.await {
-        Ok(body) => super::kit::json(StatusCode::OK, body.to_string()),
-        Err(e) => error(&e),
-    }
+    super::kit::json_or_text_error(API, answer.await)
 }
 
 async fn tag_values_v2(
@@ -382,10 +364,7 @@ async fn tag_values_v2(
         let typed: Vec<serde_json::Value> = values.iter().filter_map(typed_value).collect();
         Ok::<_, Error>(json!({ "tagValues": typed }))
     };
-    match answer.await {
-        Ok(body) => super::kit::json(StatusCode::OK, body.to_string()),
-        Err(e) => error(&e),
-    }
+    super::kit::json_or_text_error(API, answer.await)
 }
 
 async fn search(
@@ -393,10 +372,7 @@ async fn search(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    match run_search(&engine, &headers, query).await {
-        Ok(body) => super::kit::json(StatusCode::OK, body.to_string()),
-        Err(e) => error(&e),
-    }
+    super::kit::json_or_text_error(API, run_search(&engine, &headers, query).await)
 }
 
 async fn run_search(

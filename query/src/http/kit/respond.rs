@@ -93,6 +93,32 @@ pub(crate) fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// An error as Loki and Tempo answer it (Go's `http.Error`): the status by its class, the
+/// message in plain text and a newline; internal detail logged instead of sent.
+pub(crate) fn text_error(api: &'static str, e: &Error) -> Response {
+    let status = match e.code() {
+        ErrorCode::InvalidArgument => StatusCode::BAD_REQUEST,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(error = %e, api, "query failed");
+    }
+    (status, format!("{}\n", e.client_message())).into_response()
+}
+
+/// A handler's answer in Loki's or Tempo's way: its JSON, or [`text_error`].
+pub(crate) fn json_or_text_error(
+    api: &'static str,
+    answer: crate::Result<serde_json::Value>,
+) -> Response {
+    match answer {
+        Ok(body) => json(StatusCode::OK, body.to_string()),
+        Err(e) => text_error(api, &e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
