@@ -8,6 +8,7 @@ mod loki;
 mod prometheus;
 mod sql;
 mod tempo;
+mod tempo_metrics;
 
 use std::sync::Arc;
 

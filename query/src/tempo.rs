@@ -4,14 +4,18 @@
 //! tags and metrics follow (issue 18).
 
 pub(crate) mod json;
+mod legacy;
 pub(crate) mod otlp;
+mod plan;
 pub(crate) mod search;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
+use arrow::array::{FixedSizeBinaryArray, Int64Array, RecordBatch};
 use common::Tenant;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+use traceql::metrics::{MetricsEval, MetricsOutput, MetricsRequest};
 
 use crate::{Error, Result, SqlEngine, SqlLimits};
 
@@ -50,9 +54,11 @@ impl TempoEngine {
 
 impl TempoEngine {
     /// The traces of `tenant` with a span starting in `[start, end]` (ns) that TraceQL
-    /// search `q` matches, newest first, at most `limit`. The window is read whole, at most
-    /// `max_result_rows` spans (a larger one is refused: narrow it). Also how many traces
-    /// were inspected.
+    /// search `q` matches, newest first, at most `limit`; also how many traces were
+    /// inspected. Candidates come newest first from the spans that meet the query's row
+    /// condition (`plan`, answered by the segment indexes), a page at a time, each page's
+    /// traces read whole by id and evaluated, until `limit` traces matched or the window
+    /// is exhausted.
     pub async fn search(
         &self,
         tenant: Tenant,
@@ -63,13 +69,156 @@ impl TempoEngine {
         let expr = traceql::parse_and_validate(q).map_err(|e| Error::BadData(e.to_string()))?;
         let search =
             traceql::eval::Search::new(&expr).map_err(|e| Error::BadData(e.to_string()))?;
-        let sql = format!(
-            "SELECT * FROM spans WHERE trace_id IN (SELECT DISTINCT trace_id FROM spans \
-             WHERE start_time_unix_nano >= {start} AND start_time_unix_nano <= {end})"
+        let condition = plan::candidates(&expr)
+            .map(|c| format!(" AND {c}"))
+            .unwrap_or_default();
+        let mut seen = HashSet::new();
+        let mut found = Vec::new();
+        let mut inspected = 0;
+        let mut upper = end;
+        let mut page = limit.saturating_mul(4).clamp(64, CANDIDATE_PAGE_MAX);
+        loop {
+            let sql = format!(
+                "SELECT trace_id, start_time_unix_nano FROM spans \
+                 WHERE start_time_unix_nano >= {start} AND start_time_unix_nano <= {upper}\
+                 {condition} ORDER BY start_time_unix_nano DESC LIMIT {page}"
+            );
+            let rows = self.sql.execute(tenant.clone(), &sql, &self.limits).await?;
+            let (ids, oldest, newest, count) = candidate_rows(&rows.batches)?;
+            let fresh: Vec<[u8; 16]> = ids.into_iter().filter(|id| seen.insert(*id)).collect();
+            for chunk in fresh.chunks(TRACES_PER_READ) {
+                let traces = self.traces_by_id(&tenant, chunk).await?;
+                inspected += traces.len();
+                let (mut matched, _) = search::run(&search, traces, usize::MAX)
+                    .map_err(|e| Error::BadData(e.to_string()))?;
+                found.append(&mut matched);
+            }
+            if found.len() >= limit || count < page {
+                break;
+            }
+            // The next page: spans no newer than the oldest seen (ties are read again and
+            // their traces skipped), or strictly older when the whole page shared one time.
+            upper = if oldest == newest { oldest - 1 } else { oldest };
+            page = page.saturating_mul(2).min(CANDIDATE_PAGE_MAX);
+        }
+        search::sort_newest_first(&mut found);
+        found.truncate(limit);
+        Ok((found, inspected))
+    }
+
+    /// The traces `ids` of `tenant`, read whole (a bloom filter and the index on `trace_id`
+    /// find their rows).
+    async fn traces_by_id(
+        &self,
+        tenant: &Tenant,
+        ids: &[[u8; 16]],
+    ) -> Result<Vec<traceql::eval::TraceData>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = ids
+            .iter()
+            .map(|id| format!("'{}'", hex::encode(id)))
+            .collect();
+        let sql = format!("SELECT * FROM spans WHERE trace_id IN ({})", list.join(","));
+        let result = self.sql.execute(tenant.clone(), &sql, &self.limits).await?;
+        Ok(search::traces(&otlp::resource_spans(&result.batches)?))
+    }
+}
+
+/// Most candidate spans read in one page of a search.
+const CANDIDATE_PAGE_MAX: usize = 50_000;
+
+/// Most traces read by id in one query.
+const TRACES_PER_READ: usize = 512;
+
+/// The trace ids of candidate rows (`trace_id`, `start_time_unix_nano`, newest first) in
+/// first-seen order, the oldest and newest start, and how many rows there were.
+fn candidate_rows(batches: &[RecordBatch]) -> Result<(Vec<[u8; 16]>, i64, i64, usize)> {
+    let mut ids = Vec::new();
+    let (mut oldest, mut newest, mut count) = (i64::MAX, i64::MIN, 0);
+    for b in batches {
+        let id_col: &FixedSizeBinaryArray = otlp::column(b, "trace_id")?;
+        let starts: &Int64Array = otlp::column(b, "start_time_unix_nano")?;
+        for row in 0..b.num_rows() {
+            if let Ok(id) = <[u8; 16]>::try_from(id_col.value(row)) {
+                ids.push(id);
+            }
+            let t = starts.value(row);
+            oldest = oldest.min(t);
+            newest = newest.max(t);
+            count += 1;
+        }
+    }
+    Ok((ids, oldest, newest, count))
+}
+
+/// Most points a metrics series may have (as Prometheus's query range allows).
+pub(crate) const MAX_METRICS_POINTS: usize = 11_000;
+
+impl TempoEngine {
+    /// TraceQL metrics query `q` over `tenant`'s spans for `req`'s range and step: the
+    /// series, at most `max_series` (0: no cap; past it the answer is cut and marked
+    /// partial), and how many spans were read. A query whose spans decide alone
+    /// (`plan::span_local`) streams the spans of its window that meet its row condition;
+    /// any other reads the traces holding such spans whole, by id (at most
+    /// `max_result_rows` of them).
+    pub async fn metrics(
+        &self,
+        tenant: Tenant,
+        q: &str,
+        req: MetricsRequest,
+        max_series: usize,
+    ) -> Result<(MetricsOutput, usize)> {
+        let bad = |e: traceql::Error| Error::BadData(e.to_string());
+        let expr = traceql::parse_and_validate(q).map_err(bad)?;
+        let eval = MetricsEval::new(&expr, req, MAX_METRICS_POINTS)
+            .map_err(bad)?
+            .with_max_series(max_series);
+        let (after, until) = eval.window();
+        let condition = plan::metrics_candidates(&expr)
+            .map(|c| format!(" AND {c}"))
+            .unwrap_or_default();
+        let window = format!(
+            "start_time_unix_nano > {after} AND start_time_unix_nano <= {until}{condition}"
         );
-        let result = self.sql.execute(tenant, &sql, &self.limits).await?;
-        let traces = search::traces(&otlp::resource_spans(&result.batches)?);
-        search::run(&search, traces, limit).map_err(|e| Error::BadData(e.to_string()))
+        let (eval, spans) = if plan::span_local(&expr) {
+            let sql = format!("SELECT * FROM spans WHERE {window}");
+            self.sql
+                .fold(
+                    tenant,
+                    &sql,
+                    &self.limits,
+                    (eval, 0),
+                    move |(eval, spans), batch| {
+                        *spans += batch.num_rows();
+                        for trace in search::traces(&otlp::resource_spans(&[batch])?) {
+                            eval.observe(&trace).map_err(bad)?;
+                        }
+                        Ok(())
+                    },
+                )
+                .await?
+        } else {
+            let sql = format!("SELECT DISTINCT trace_id FROM spans WHERE {window}");
+            let rows = self.sql.execute(tenant.clone(), &sql, &self.limits).await?;
+            let mut ids = Vec::new();
+            for b in &rows.batches {
+                let col: &FixedSizeBinaryArray = otlp::column(b, "trace_id")?;
+                ids.extend(
+                    (0..b.num_rows()).filter_map(|i| <[u8; 16]>::try_from(col.value(i)).ok()),
+                );
+            }
+            let (mut eval, mut spans) = (eval, 0);
+            for chunk in ids.chunks(TRACES_PER_READ) {
+                for trace in self.traces_by_id(&tenant, chunk).await? {
+                    spans += trace.spans.len();
+                    eval.observe(&trace).map_err(bad)?;
+                }
+            }
+            (eval, spans)
+        };
+        Ok((eval.finish_output().map_err(bad)?, spans))
     }
 }
 
@@ -131,6 +280,8 @@ impl TempoEngine {
         Ok(out)
     }
 }
+
+pub(crate) use legacy::query as legacy_query;
 
 /// A trace id as Tempo reads one from a URL: up to 32 hex digits, left-padded with zeros.
 pub fn parse_trace_id(text: &str) -> Option<[u8; 16]> {

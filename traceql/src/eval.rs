@@ -25,6 +25,7 @@ mod aggregate;
 mod field;
 mod model;
 mod pipeline;
+mod reader;
 mod runner;
 mod structural;
 mod tree;
@@ -33,6 +34,7 @@ mod value;
 pub use model::{
     Attr, EventData, LinkData, MatchedSpan, SpanData, Spanset, SpansetResult, TraceData, Value,
 };
+pub(crate) use reader::{SpanFilter, SpanReader};
 
 use crate::ast::{Expr, Field, Pipeline, Query, SpansetExpr, Stage};
 use crate::error::{Error, Result};
@@ -59,12 +61,18 @@ impl Search {
                     .to_string(),
             ));
         };
+        Ok(Search::from_pipeline(p))
+    }
+
+    /// Compiles the spanset pipeline of a metrics query, which the caller validated with the
+    /// whole query.
+    pub(crate) fn from_pipeline(p: &Pipeline) -> Search {
         let mut select = Vec::new();
         collect_select(p, &mut select);
-        Ok(Search {
+        Search {
             plan: PipelinePlan::compile(p),
             select,
-        })
+        }
     }
 
     /// The fields `select(…)` asks for, in the order first asked, wherever the stages are:
@@ -81,9 +89,30 @@ impl Search {
             return Ok(Vec::new());
         }
         let tree = Tree::new(trace);
+        self.run(trace, &tree)
+    }
+
+    /// The spansets of [`Search::eval_trace`], handed to `read` with a reader of the trace's
+    /// fields, so that the metrics engine reads the values it groups by and measures from
+    /// the trace the query ran over.
+    pub(crate) fn eval_trace_with<R>(
+        &self,
+        trace: &TraceData,
+        read: impl FnOnce(&[Spanset], &SpanReader<'_>) -> R,
+    ) -> Result<R> {
+        let tree = Tree::new(trace);
+        let sets = if trace.spans.is_empty() {
+            Vec::new()
+        } else {
+            self.run(trace, &tree)?
+        };
+        Ok(read(&sets, &SpanReader { trace, tree: &tree }))
+    }
+
+    fn run(&self, trace: &TraceData, tree: &Tree) -> Result<Vec<Spanset>> {
         let mut runner = Runner {
             trace,
-            tree: &tree,
+            tree,
             stack: Vec::new(),
             error: None,
         };
@@ -102,7 +131,7 @@ impl Search {
                     .spans
                     .iter()
                     .map(|&index| {
-                        let ctx = Ctx::first(trace, &tree, index);
+                        let ctx = Ctx::first(trace, tree, index);
                         MatchedSpan {
                             index,
                             selected: self

@@ -579,3 +579,282 @@ async fn check_tags(vigil: &Vigil, (start, end): (u64, u64)) {
     .await;
     assert_eq!(sorted(&v1["tagValues"]), ["checkout", "payments"]);
 }
+
+/// Trace `k` of the many-traces tests, starting at `start`: a root in service `svc{k % 3}`
+/// lasting `k` ms, a child named `a` (every 50th trace) or `b`, and under it a span that
+/// failed.
+fn numbered_trace(k: u16, start: u64) -> ResourceSpans {
+    let mut trace_id = [0x11u8; 16];
+    trace_id[14..].copy_from_slice(&k.to_be_bytes());
+    let one = |id: u8, parent: Option<u8>, name: &str, ms: u64, code: i32| Span {
+        trace_id: trace_id.to_vec(),
+        span_id: vec![1, 0, 0, 0, 0, 0, 0, id],
+        parent_span_id: parent.map_or_else(Vec::new, |p| vec![1, 0, 0, 0, 0, 0, 0, p]),
+        name: name.into(),
+        kind: 2,
+        start_time_unix_nano: start + u64::from(id),
+        end_time_unix_nano: start + u64::from(id) + ms * 1_000_000,
+        status: Some(Status {
+            message: String::new(),
+            code,
+        }),
+        ..Span::default()
+    };
+    let middle = if k.is_multiple_of(50) { "a" } else { "b" };
+    ResourceSpans {
+        resource: Some(Resource {
+            attributes: vec![kv("service.name", s(&format!("svc{}", k % 3)))],
+            ..Resource::default()
+        }),
+        scope_spans: vec![ScopeSpans {
+            scope: None,
+            spans: vec![
+                one(1, None, "root", u64::from(k), 1),
+                one(2, Some(1), middle, 0, 1),
+                one(3, Some(2), "leaf", 0, 2),
+            ],
+            schema_url: String::new(),
+        }],
+        schema_url: String::new(),
+    }
+}
+
+/// The trace ids (their last two bytes, as numbers) of a search answer, in its order.
+fn numbers(body: &Value) -> Vec<u16> {
+    body["traces"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no traces: {body}"))
+        .iter()
+        .map(|t| {
+            let id = t["traceID"].as_str().expect("traceID");
+            u16::from_str_radix(&id[id.len() - 4..], 16).expect("hex")
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_page_through_candidates_newest_first_and_tags_search_without_traceql() {
+    let vigil = Vigil::start().await;
+    let t0 = u64::try_from(nanos(base_time())).expect("positive");
+    let req = ExportTraceServiceRequest {
+        resource_spans: (0..300)
+            .map(|k| numbered_trace(k, t0 + u64::from(k) * 1_000_000))
+            .collect(),
+    };
+    let resp = vigil
+        .http()
+        .post(vigil.otlp_http_url("/v1/traces"))
+        .header("Content-Type", "application/x-protobuf")
+        .body(req.encode_to_vec())
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(resp.status().as_u16(), 200);
+    let secs = t0 / 1_000_000_000;
+    let range = format!("start={}&end={}", secs - 60, secs + 60);
+    let get_search = |params: String| search_with(&vigil, params, &range);
+    // Every trace has a failed span, one in fifty under `a`: the newest three that match
+    // lie behind 150 candidates, more than the first page holds.
+    let q = "q=%7B%20name%20%3D%20%22a%22%20%7D%20%3E%3E%20%7B%20status%20%3D%20error%20%7D";
+    let (status, body) = get_search(format!("{q}&limit=3")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(numbers(&body), [250, 200, 150]);
+    let (_, body) = get_search(format!("{q}&limit=20")).await;
+    assert_eq!(numbers(&body), [250, 200, 150, 100, 50, 0]);
+    // The same after a flush, from segments and their indexes.
+    vigil.flush().await;
+    let (_, body) = get_search(format!("{q}&limit=3")).await;
+    assert_eq!(numbers(&body), [250, 200, 150]);
+
+    // Tempo's search without TraceQL: tags (logfmt) and trace durations.
+    let (status, body) =
+        get_search("tags=service.name%3Dsvc1&minDuration=150ms&limit=100".to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    let found = numbers(&body);
+    let want: Vec<u16> = (150..300).rev().filter(|k| k % 3 == 1).collect();
+    assert_eq!(found, want);
+    let (_, body) = get_search("tags=name%3Da&maxDuration=99ms&limit=100".to_string()).await;
+    assert_eq!(numbers(&body), [50, 0]);
+    let (status, body) = get_search("minDuration=soon".to_string()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("minDuration"), "{body}");
+}
+
+/// `/api/search?<params>&<range>`: the status and the JSON (or text) answered.
+async fn search_with(vigil: &Vigil, params: String, range: &str) -> (u16, Value) {
+    let (status, body) = get(
+        vigil,
+        &format!("/api/search?{params}&{range}"),
+        "application/json",
+        None,
+    )
+    .await;
+    let body = serde_json::from_slice::<Value>(&body)
+        .unwrap_or_else(|_| json!(String::from_utf8_lossy(&body)));
+    (status, body)
+}
+
+/// `path` with `params` (already escaped): the status and the JSON answered.
+async fn get_metrics(vigil: &Vigil, path: &str, params: &str) -> (u16, Value) {
+    let (status, body) = get(vigil, &format!("{path}?{params}"), "application/json", None).await;
+    let body = serde_json::from_slice::<Value>(&body)
+        .unwrap_or_else(|_| json!(String::from_utf8_lossy(&body)));
+    (status, body)
+}
+
+/// A query-string value, percent-encoded.
+fn escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The string value of label `key` of a series, if it has one.
+fn label<'a>(series: &'a Value, key: &str) -> Option<&'a str> {
+    series["labels"]
+        .as_array()?
+        .iter()
+        .find(|l| l["key"] == key)?["value"]["stringValue"]
+        .as_str()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traceql_metrics_count_what_was_sent_per_step_and_instant() {
+    let vigil = Vigil::start().await;
+    let t0 = u64::try_from(nanos(base_time())).expect("positive");
+    // 120 traces of three spans, one every 30 s over the hour before t0.
+    let starts: Vec<u64> = (0..120u16)
+        .map(|k| t0 - u64::from(k) * 30_000_000_000)
+        .collect();
+    let req = ExportTraceServiceRequest {
+        resource_spans: (0..120u16)
+            .map(|k| numbered_trace(k, starts[usize::from(k)]))
+            .collect(),
+    };
+    let resp = vigil
+        .http()
+        .post(vigil.otlp_http_url("/v1/traces"))
+        .header("Content-Type", "application/x-protobuf")
+        .body(req.encode_to_vec())
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(resp.status().as_u16(), 200);
+    let secs = t0 / 1_000_000_000;
+    let range = format!("start={}&end={}", secs - 3600, secs + 1);
+    // The failed span of trace k starts 3 ns after the trace.
+    let failed_at = |k: usize| i64::try_from(starts[k] + 3).expect("fits");
+
+    for flushed in [false, true] {
+        if flushed {
+            vigil.flush().await;
+        }
+        let q = escape("{ status = error } | count_over_time() by (resource.service.name)");
+        let (status, body) = get_metrics(
+            &vigil,
+            "/api/metrics/query_range",
+            &format!("q={q}&{range}&step=300"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let series = body["series"].as_array().expect("series");
+        assert_eq!(series.len(), 3, "{body}");
+        let mut total = 0.0;
+        for s in series {
+            let service = label(s, "resource.service.name").expect("service label");
+            let k_of = |k: &usize| format!("svc{}", k % 3) == service;
+            for sample in s["samples"].as_array().expect("samples") {
+                let ts: i64 = sample["timestampMs"]
+                    .as_str()
+                    .expect("ms")
+                    .parse()
+                    .expect("int");
+                let v = sample["value"].as_f64().expect("value");
+                // Each point counts the failed spans of its service in (ts - step, ts].
+                let want = (0..120)
+                    .filter(k_of)
+                    .filter(|&k| {
+                        let at = failed_at(k);
+                        at > (ts - 300_000) * 1_000_000 && at <= ts * 1_000_000
+                    })
+                    .count();
+                assert_eq!(v, want as f64, "{service} at {ts} (flushed: {flushed})");
+                total += v;
+            }
+        }
+        assert_eq!(total, 120.0, "{body}");
+
+        // Spans per second: the points times the step add up to every span.
+        let q = escape("{ } | rate()");
+        let (_, body) = get_metrics(
+            &vigil,
+            "/api/metrics/query_range",
+            &format!("q={q}&{range}&step=5m&exemplars=7"),
+        )
+        .await;
+        let s = &body["series"][0];
+        assert_eq!(label(s, "__name__"), Some("rate"), "{body}");
+        let sum: f64 = s["samples"]
+            .as_array()
+            .expect("samples")
+            .iter()
+            .map(|p| p["value"].as_f64().expect("value") * 300.0)
+            .sum();
+        assert!((sum - 360.0).abs() < 1e-6, "{sum}: {body}");
+        let exemplars = s["exemplars"].as_array().expect("exemplars");
+        assert!(!exemplars.is_empty() && exemplars.len() <= 7, "{body}");
+        assert!(
+            exemplars.iter().all(|e| label(e, "trace:id").is_some()),
+            "{body}"
+        );
+
+        // Structure decides: only one trace in fifty has its failed span under `a`.
+        let q = escape(r#"{ name = "a" } >> { status = error } | count_over_time()"#);
+        let (status, body) =
+            get_metrics(&vigil, "/api/metrics/query", &format!("q={q}&{range}")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["series"][0]["value"], json!(3.0), "{body}");
+
+        // Instant, by service: one value per series, the spans of the whole range.
+        let q = escape("{ } | count_over_time() by (resource.service.name)");
+        let (_, body) = get_metrics(&vigil, "/api/metrics/query", &format!("q={q}&{range}")).await;
+        let mut values: Vec<(String, f64)> = body["series"]
+            .as_array()
+            .expect("series")
+            .iter()
+            .map(|s| {
+                (
+                    label(s, "resource.service.name")
+                        .expect("service")
+                        .to_string(),
+                    s["value"].as_f64().expect("value"),
+                )
+            })
+            .collect();
+        values.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            values,
+            [
+                ("svc0".to_string(), 120.0),
+                ("svc1".to_string(), 120.0),
+                ("svc2".to_string(), 120.0)
+            ]
+        );
+    }
+
+    // Bad requests are the client's, with the reason.
+    let q = escape("{ } | rate()");
+    for (params, why) in [
+        (format!("q={q}&{range}&step=0"), "step"),
+        (range.clone(), "q"),
+        (format!("q={}&{range}", escape("{ } | rate(")), "syntax"),
+        (format!("q={q}&start=soon"), "start"),
+    ] {
+        let (status, body) = get_metrics(&vigil, "/api/metrics/query_range", &params).await;
+        assert_eq!(status, 400, "{params}: {body}");
+        assert!(body.to_string().contains(why), "{params}: {body}");
+    }
+}

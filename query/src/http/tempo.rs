@@ -41,7 +41,8 @@ pub(crate) fn router(engine: Arc<TempoEngine>) -> Router {
         .route("/api/v2/search/tag/{name}/values", get(tag_values_v2))
         .route("/api/echo", get(|| async { "echo" }))
         .route("/api/status/buildinfo", get(buildinfo))
-        .with_state(engine);
+        .with_state(Arc::clone(&engine))
+        .merge(super::tempo_metrics::routes(engine));
     instrument(API, routes)
 }
 
@@ -386,11 +387,16 @@ async fn run_search(
     let window = window(&params)?;
     let limit = usize::try_from(number("limit", 20)?.max(1)).unwrap_or(20);
     let spss = usize::try_from(number("spss", 3)?.max(1)).unwrap_or(3);
-    let q = params
-        .get("q")
-        .filter(|q| !q.trim().is_empty())
-        .unwrap_or("{}");
-    let (found, inspected) = engine.search(tenant, q, window, limit).await?;
+    // Without TraceQL, Tempo's tag search: tags and trace durations as one spanset filter.
+    let q = match params.get("q").filter(|q| !q.trim().is_empty()) {
+        Some(q) => q.to_string(),
+        None => crate::tempo::legacy_query(
+            params.get("tags").unwrap_or(""),
+            params.get("minDuration"),
+            params.get("maxDuration"),
+        )?,
+    };
+    let (found, inspected) = engine.search(tenant, &q, window, limit).await?;
     let traces: Vec<serde_json::Value> = found
         .iter()
         .map(|f| {

@@ -9,6 +9,7 @@ use arrow::array::{Array, AsArray, MapArray, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use common::Tenant;
 use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{SQLOptions, SessionContext};
 use futures::StreamExt;
 use parking_lot::Mutex;
@@ -169,13 +170,7 @@ impl SqlEngine {
         sql: &str,
         limits: &SqlLimits,
     ) -> Result<SqlResult> {
-        let depth = nesting_bound(sql);
-        if depth > MAX_NESTING {
-            return Err(Error::BadData(format!(
-                "query nests too deeply: {depth} levels of parentheses and operators, at most \
-                 {MAX_NESTING} are allowed"
-            )));
-        }
+        check_nesting(sql)?;
         let ctx = self.session(tenant);
         let max_rows = limits.max_result_rows;
         let sql = sql.to_string();
@@ -187,10 +182,55 @@ impl SqlEngine {
     }
 }
 
+impl SqlEngine {
+    /// Plans and runs `sql` like [`SqlEngine::execute`], but hands each result batch to `f`
+    /// with `state` as it comes instead of collecting them: for readers that reduce many rows
+    /// (a TraceQL metrics query over a day of spans) and keep none. Runs on the query runtime
+    /// under `limits.timeout`; `max_result_rows` does not apply. Returns the final state.
+    pub async fn fold<S, F>(
+        &self,
+        tenant: Tenant,
+        sql: &str,
+        limits: &SqlLimits,
+        state: S,
+        mut f: F,
+    ) -> Result<S>
+    where
+        S: Send + 'static,
+        F: FnMut(&mut S, RecordBatch) -> Result<()> + Send + 'static,
+    {
+        check_nesting(sql)?;
+        let ctx = self.session(tenant);
+        let sql = sql.to_string();
+        self.executor
+            .run(limits.timeout, promql::Cancel::default(), async move {
+                let mut stream = stream(&ctx, &sql).await?;
+                let mut state = state;
+                while let Some(batch) = stream.next().await {
+                    f(&mut state, batch?)?;
+                }
+                Ok(state)
+            })
+            .await
+    }
+}
+
 /// Most levels a SQL statement may nest: the deepest parentheses plus every operator bound the
 /// depth of its expression trees, which parsing, planning and dropping them recurse over (a
 /// 20,000-term sum overflowed a 64 MiB stack). Refused before DataFusion sees the text.
 pub(crate) const MAX_NESTING: usize = 1024;
+
+/// Refuses `sql` when its expressions may nest deeper than [`MAX_NESTING`].
+fn check_nesting(sql: &str) -> Result<()> {
+    let depth = nesting_bound(sql);
+    if depth > MAX_NESTING {
+        return Err(Error::BadData(format!(
+            "query nests too deeply: {depth} levels of parentheses and operators, at most \
+             {MAX_NESTING} are allowed"
+        )));
+    }
+    Ok(())
+}
 
 /// An upper bound of the depth of the expression trees of `sql`, from its text alone: the
 /// deepest parentheses plus the number of operators (symbols, and the words `AND`, `OR`, `NOT`),
@@ -252,14 +292,19 @@ fn nesting_bound(sql: &str) -> usize {
     deepest + operators + 1
 }
 
-/// Plans and runs `sql`, collecting at most `max_rows` rows.
-async fn run_query(ctx: &SessionContext, sql: &str, max_rows: usize) -> Result<SqlResult> {
+/// Plans `sql` (read-only statements only) and starts it.
+async fn stream(ctx: &SessionContext, sql: &str) -> Result<SendableRecordBatchStream> {
     let options = SQLOptions::new()
         .with_allow_ddl(false)
         .with_allow_dml(false)
         .with_allow_statements(false);
     let frame = ctx.sql_with_options(sql, options).await?;
-    let mut stream = frame.execute_stream().await?;
+    Ok(frame.execute_stream().await?)
+}
+
+/// Plans and runs `sql`, collecting at most `max_rows` rows.
+async fn run_query(ctx: &SessionContext, sql: &str, max_rows: usize) -> Result<SqlResult> {
+    let mut stream = stream(ctx, sql).await?;
     let schema = stream.schema();
     let mut batches = Vec::new();
     let mut rows = 0usize;

@@ -140,7 +140,8 @@ struct Columns<'a> {
     types: Option<&'a StringArray>,
 }
 
-fn column<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T> {
+/// Column `name` of `b` as a `T`, or an error naming it.
+pub(crate) fn column<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T> {
     b.column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<T>())
         .ok_or_else(|| {

@@ -118,6 +118,13 @@ pub(crate) fn run(
             found.push(FoundTrace { trace, spansets });
         }
     }
+    sort_newest_first(&mut found);
+    found.truncate(limit);
+    Ok((found, inspected))
+}
+
+/// Orders found traces by their first span's start, newest first.
+pub(crate) fn sort_newest_first(found: &mut [FoundTrace]) {
     found.sort_by_key(|f| {
         std::cmp::Reverse(
             f.trace
@@ -128,8 +135,6 @@ pub(crate) fn run(
                 .unwrap_or_default(),
         )
     });
-    found.truncate(limit);
-    Ok((found, inspected))
 }
 
 fn kind(k: i32) -> Kind {

@@ -1,0 +1,374 @@
+//! Which spans a TraceQL search must find before it can match a trace: a SQL condition on
+//! one row of `spans`, true for at least one span of every trace the query matches (a
+//! necessary condition, never a sufficient one: the evaluator decides). Searches read the
+//! trace ids of the rows that meet it first — through the segment indexes on `service_name`,
+//! `name`, `kind`, `status_code` and attribute pairs, which `sql::index_filter` consults —
+//! and then only those traces, instead of every span of the window.
+//!
+//! | TraceQL | condition |
+//! |---|---|
+//! | `{ a && b }` | `a AND b` (the same span) |
+//! | `{ a \|\| b }` | `a OR b` |
+//! | `resource.service.name = "s"` | `service_name = 's'` |
+//! | `name`, `kind`, `status`, `statusMessage`, `duration` compared with a value | the column compared |
+//! | `name =~ "re"` | `name ~ '^(?:re)$'` |
+//! | `span.k = v`, `resource.k = v` (string, integer or boolean `v`) | `attributes['k'] = 'v'` |
+//! | `.k = v` | the span's or the resource's attribute |
+//! | `A && B`, `A >> B` and the other structural operators | one side: `B` for structural ones (their result is drawn from `B`, or from both sides), the first that says anything for `&&` |
+//! | `A \|\| B` | `A OR B` |
+//! | `{ A } \| { B } \| …` | `A AND B` (later filters keep a subset of the same spans) |
+//! | anything else (`!`, trace-level intrinsics, events, links, arithmetic) | none: every span |
+
+use traceql::ast::{
+    Attribute, BinaryOp, Expr, Field, FieldExpr, Intrinsic, Kind, MetricsExpr, MetricsFunction,
+    MetricsQuery, Pipeline, Query, Scope, SpansetExpr, SpansetOp, Stage, Static, Status,
+};
+
+/// The condition for `expr`'s spans, or `None` when any span may belong to a matching trace.
+pub(crate) fn candidates(expr: &Expr) -> Option<String> {
+    match &expr.query {
+        Query::Spans(p) => pipeline(p),
+        _ => None,
+    }
+}
+
+/// The condition for the spans a metrics query measures: its queries' conditions ORed, or
+/// `None` when any query may measure any span.
+pub(crate) fn metrics_candidates(expr: &Expr) -> Option<String> {
+    let Query::Metrics(m) = &expr.query else {
+        return None;
+    };
+    let mut queries = Vec::new();
+    metrics_queries(&m.expr, &mut queries);
+    let mut parts = Vec::new();
+    for q in queries {
+        parts.push(pipeline(&q.spans)?);
+    }
+    let mut parts = parts.into_iter();
+    let first = parts.next()?;
+    parts.try_fold(first, or)
+}
+
+/// Whether every query of metrics query `expr` decides about each span from the span alone
+/// (its fields, resource and scope; no other span of its trace, no trace-level intrinsic, no
+/// aggregate over a spanset): then spans can be measured as they are read, trace by trace
+/// parts and all, instead of whole traces.
+pub(crate) fn span_local(expr: &Expr) -> bool {
+    let Query::Metrics(m) = &expr.query else {
+        return false;
+    };
+    let mut queries = Vec::new();
+    metrics_queries(&m.expr, &mut queries);
+    queries.iter().all(|q| {
+        let function_field = match &q.aggregate.function {
+            MetricsFunction::Rate | MetricsFunction::CountOverTime => None,
+            MetricsFunction::MinOverTime(f)
+            | MetricsFunction::MaxOverTime(f)
+            | MetricsFunction::AvgOverTime(f)
+            | MetricsFunction::SumOverTime(f)
+            | MetricsFunction::HistogramOverTime(f)
+            | MetricsFunction::QuantileOverTime { field: f, .. } => Some(f),
+            MetricsFunction::Compare { .. } => return false,
+        };
+        q.spans.stages.iter().all(|stage| match stage {
+            Stage::Spanset(SpansetExpr::Filter(f)) | Stage::GroupBy(f) => local_expr(f),
+            Stage::Select(fields) => fields.iter().all(local_field),
+            _ => false,
+        }) && q.aggregate.by.iter().all(local_field)
+            && function_field.is_none_or(local_field)
+    })
+}
+
+fn metrics_queries<'a>(e: &'a MetricsExpr, out: &mut Vec<&'a MetricsQuery>) {
+    match e {
+        MetricsExpr::Query(q) => out.push(q),
+        MetricsExpr::Number(_) => {}
+        MetricsExpr::Binary { lhs, rhs, .. } => {
+            metrics_queries(lhs, out);
+            metrics_queries(rhs, out);
+        }
+    }
+}
+
+fn local_expr(f: &FieldExpr) -> bool {
+    match f {
+        FieldExpr::Static(_) => true,
+        FieldExpr::Field(field) => local_field(field),
+        FieldExpr::Unary { expr, .. } => local_expr(expr),
+        FieldExpr::Binary { lhs, rhs, .. } => local_expr(lhs) && local_expr(rhs),
+    }
+}
+
+fn local_field(f: &Field) -> bool {
+    match f {
+        Field::Attribute(a) => !a.parent,
+        Field::Intrinsic(i) => !matches!(
+            i,
+            Intrinsic::ChildCount
+                | Intrinsic::Parent
+                | Intrinsic::TraceRootSpan
+                | Intrinsic::TraceRootService
+                | Intrinsic::TraceDuration
+                | Intrinsic::NestedSetLeft
+                | Intrinsic::NestedSetRight
+                | Intrinsic::NestedSetParent
+        ),
+    }
+}
+
+/// The condition of a pipeline: its spanset stages ANDed, each narrowing the same spans.
+pub(crate) fn pipeline(p: &Pipeline) -> Option<String> {
+    let mut parts = Vec::new();
+    for stage in &p.stages {
+        if let Stage::Spanset(e) = stage {
+            if let Some(c) = spanset(e) {
+                parts.push(c);
+            }
+        }
+    }
+    and(parts)
+}
+
+fn spanset(e: &SpansetExpr) -> Option<String> {
+    match e {
+        SpansetExpr::Filter(f) => field(f),
+        SpansetExpr::Pipeline(p) => pipeline(p),
+        SpansetExpr::Op { op, lhs, rhs } => match op {
+            SpansetOp::Union => or(spanset(lhs)?, spanset(rhs)?),
+            SpansetOp::And => spanset(lhs).or_else(|| spanset(rhs)),
+            // Every structural operator returns spans of its right side (the union forms, of
+            // both): a trace without a right-side span cannot match.
+            _ => spanset(rhs),
+        },
+    }
+}
+
+/// The condition a span meets when `f` is true of it, or `None` for "unknown".
+fn field(f: &FieldExpr) -> Option<String> {
+    let FieldExpr::Binary { op, lhs, rhs } = f else {
+        return None;
+    };
+    match op {
+        BinaryOp::And => and([field(lhs), field(rhs)].into_iter().flatten().collect()),
+        BinaryOp::Or => or(field(lhs)?, field(rhs)?),
+        BinaryOp::Eq
+        | BinaryOp::Neq
+        | BinaryOp::Lt
+        | BinaryOp::Lte
+        | BinaryOp::Gt
+        | BinaryOp::Gte
+        | BinaryOp::Re => match (lhs.as_ref(), rhs.as_ref()) {
+            (FieldExpr::Field(f), FieldExpr::Static(v)) => compare(f, *op, v),
+            (FieldExpr::Static(v), FieldExpr::Field(f)) if *op != BinaryOp::Re => {
+                compare(f, flip(*op), v)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `lhs op rhs` read from the right: `1s < duration` is `duration > 1s`.
+fn flip(op: BinaryOp) -> BinaryOp {
+    match op {
+        BinaryOp::Lt => BinaryOp::Gt,
+        BinaryOp::Lte => BinaryOp::Gte,
+        BinaryOp::Gt => BinaryOp::Lt,
+        BinaryOp::Gte => BinaryOp::Lte,
+        other => other,
+    }
+}
+
+fn compare(f: &Field, op: BinaryOp, v: &Static) -> Option<String> {
+    match f {
+        Field::Intrinsic(i) => intrinsic(*i, op, v),
+        Field::Attribute(a) => attribute(a, op, v),
+    }
+}
+
+fn intrinsic(i: Intrinsic, op: BinaryOp, v: &Static) -> Option<String> {
+    let (column, value) = match (i, v) {
+        (Intrinsic::Name, Static::Str(s)) => ("name", literal(s)),
+        (Intrinsic::StatusMessage, Static::Str(s)) => ("status_message", literal(s)),
+        (Intrinsic::Status, Static::Status(s)) => ("status_code", status_code(*s).to_string()),
+        (Intrinsic::Kind, Static::Kind(k)) => ("kind", kind_code(*k).to_string()),
+        (Intrinsic::Duration, Static::Duration(ns)) => ("duration_nano", ns.to_string()),
+        _ => return None,
+    };
+    if op == BinaryOp::Re {
+        let Static::Str(pattern) = v else {
+            return None;
+        };
+        // Anchored, as TraceQL's regular expressions are.
+        return Some(format!(
+            "{column} ~ {}",
+            literal(&format!("^(?:{pattern})$"))
+        ));
+    }
+    // Status and kind compare by name in TraceQL, not by order: only equality translates.
+    let ordered = matches!(i, Intrinsic::Duration);
+    let op = sql_op(op, ordered)?;
+    Some(format!("{column} {op} {value}"))
+}
+
+fn attribute(a: &Attribute, op: BinaryOp, v: &Static) -> Option<String> {
+    if a.parent || op != BinaryOp::Eq {
+        return None;
+    }
+    // Attributes are stored as text; these values are stored as they print.
+    let text = match v {
+        Static::Str(s) => s.clone(),
+        Static::Int(n) => n.to_string(),
+        Static::Bool(b) => b.to_string(),
+        _ => return None,
+    };
+    let value = literal(&text);
+    let key = literal(&a.name);
+    let span = format!("attributes[{key}] = {value}");
+    let resource = if a.name == "service.name" {
+        format!("service_name = {value}")
+    } else {
+        format!("resource_attributes[{key}] = {value}")
+    };
+    match a.scope {
+        Scope::Span => Some(span),
+        Scope::Resource => Some(resource),
+        Scope::None => or(span, resource),
+        Scope::Event | Scope::Link | Scope::Instrumentation => None,
+    }
+}
+
+fn sql_op(op: BinaryOp, ordered: bool) -> Option<&'static str> {
+    Some(match op {
+        BinaryOp::Eq => "=",
+        BinaryOp::Neq => "!=",
+        BinaryOp::Lt if ordered => "<",
+        BinaryOp::Lte if ordered => "<=",
+        BinaryOp::Gt if ordered => ">",
+        BinaryOp::Gte if ordered => ">=",
+        _ => return None,
+    })
+}
+
+fn status_code(s: Status) -> i32 {
+    match s {
+        Status::Unset => 0,
+        Status::Ok => 1,
+        Status::Error => 2,
+    }
+}
+
+fn kind_code(k: Kind) -> i32 {
+    match k {
+        Kind::Unspecified => 0,
+        Kind::Internal => 1,
+        Kind::Server => 2,
+        Kind::Client => 3,
+        Kind::Producer => 4,
+        Kind::Consumer => 5,
+    }
+}
+
+/// A SQL string literal.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn and(parts: Vec<String>) -> Option<String> {
+    match parts.len() {
+        0 => None,
+        1 => parts.into_iter().next(),
+        _ => Some(format!("({})", parts.join(" AND "))),
+    }
+}
+
+fn or(a: String, b: String) -> Option<String> {
+    Some(format!("({a} OR {b})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cond(q: &str) -> Option<String> {
+        candidates(&traceql::parse_and_validate(q).unwrap())
+    }
+
+    #[test]
+    fn filters_become_row_conditions() {
+        assert_eq!(
+            cond(r#"{ resource.service.name = "cart" && status = error }"#).as_deref(),
+            Some("(service_name = 'cart' AND status_code = 2)")
+        );
+        assert_eq!(
+            cond(r#"{ .http.method = "GET" || duration > 1s }"#).as_deref(),
+            Some("((attributes['http.method'] = 'GET' OR resource_attributes['http.method'] = 'GET') OR duration_nano > 1000000000)")
+        );
+        assert_eq!(
+            cond(r#"{ span.code = 502 && name =~ "GET.*" && kind != server }"#).as_deref(),
+            Some("((attributes['code'] = '502' AND name ~ '^(?:GET.*)$') AND kind != 2)")
+        );
+        assert_eq!(
+            cond(r#"{ name = "it's" } >> { status = error }"#).as_deref(),
+            Some("status_code = 2")
+        );
+        assert_eq!(
+            cond(r#"{ traceDuration > 1s } && { name = "a" }"#).as_deref(),
+            Some("name = 'a'")
+        );
+        assert_eq!(
+            cond(r#"{ name = "a" } | count() > 2 | { 1s < duration }"#).as_deref(),
+            Some("(name = 'a' AND duration_nano > 1000000000)")
+        );
+        assert_eq!(
+            cond(r#"{ name = "it's" } || { status = error }"#).as_deref(),
+            Some("(name = 'it''s' OR status_code = 2)")
+        );
+    }
+
+    #[test]
+    fn metrics_queries_narrow_and_say_whether_spans_decide_alone() {
+        let parse = |q: &str| traceql::parse_and_validate(q).unwrap();
+        let e = parse(r#"{ status = error } | rate() by (resource.service.name)"#);
+        assert_eq!(metrics_candidates(&e).as_deref(), Some("status_code = 2"));
+        assert!(span_local(&e));
+        let e =
+            parse(r#"({ name = "a" } | count_over_time()) / ({ name = "b" } | count_over_time())"#);
+        assert_eq!(
+            metrics_candidates(&e).as_deref(),
+            Some("(name = 'a' OR name = 'b')")
+        );
+        assert!(span_local(&e));
+        let e = parse(r#"({ name = "a" } | rate()) + ({ } | rate())"#);
+        assert_eq!(metrics_candidates(&e), None);
+        for q in [
+            r#"{ name = "a" } >> { } | rate()"#,
+            "{ } | count() > 2 | rate()",
+            "{ } | rate() by (rootServiceName)",
+            "{ } | avg_over_time(traceDuration)",
+            "{ traceDuration > 1s } | rate()",
+            r#"{ } | compare({ status = error })"#,
+        ] {
+            assert!(!span_local(&parse(q)), "{q}");
+        }
+        assert!(span_local(&parse(
+            "{ } | quantile_over_time(duration, .9) by (span.x)"
+        )));
+    }
+
+    #[test]
+    fn what_cannot_narrow_says_nothing() {
+        for q in [
+            "{}",
+            r#"{ !(name = "a") }"#,
+            r#"{ name = "a" } || { traceDuration > 1s }"#,
+            r#"{ name = "a" || rootName = "b" }"#,
+            r#"{ event.k = "v" }"#,
+            r#"{ span.x > 3 }"#,
+            r#"{ span.x = 1.5 }"#,
+            r#"{ name = "a" } >> { }"#,
+        ] {
+            assert_eq!(cond(q), None, "{q}");
+        }
+    }
+}
