@@ -8,6 +8,7 @@
 mod body;
 pub mod convert;
 mod error;
+pub mod generator;
 mod grpc;
 mod http;
 mod loki_push;

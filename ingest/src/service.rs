@@ -21,6 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::convert::{self, ConvertLimits, Converted, KnownFn};
 use crate::error::{Error, Result};
+use crate::generator::{Delta, Generator};
 use crate::metrics::{self, Protocol};
 use crate::otlp_json::{JsonRequest, JsonResponse};
 
@@ -61,6 +62,7 @@ pub struct IngestState {
     sink: Arc<dyn Sink>,
     limits: IngestLimits,
     inflight: Arc<Semaphore>,
+    generator: Option<Arc<Generator>>,
 }
 
 impl fmt::Debug for IngestState {
@@ -80,7 +82,14 @@ impl IngestState {
             sink,
             limits,
             inflight: Arc::new(Semaphore::new(permits)),
+            generator: None,
         }
+    }
+
+    /// The same state, feeding the spans of every accepted trace export to `generator`.
+    pub fn with_generator(mut self, generator: Arc<Generator>) -> Self {
+        self.generator = Some(generator);
+        self
     }
 
     /// The limits in force.
@@ -131,6 +140,10 @@ pub(crate) trait OtlpRequest: Message + Default + JsonRequest + Send + 'static {
     fn convert(&self, known: Option<&KnownFn>, limits: &ConvertLimits) -> Converted;
     /// The response for `outcome`, with a partial success when items were refused.
     fn response(outcome: &Outcome) -> Self::Response;
+    /// What the request adds to span metrics and the service graph (traces only).
+    fn digest(&self, _generator: &Generator) -> Option<Delta> {
+        None
+    }
 }
 
 impl OtlpRequest for ExportTraceServiceRequest {
@@ -139,6 +152,10 @@ impl OtlpRequest for ExportTraceServiceRequest {
 
     fn convert(&self, _known: Option<&KnownFn>, _limits: &ConvertLimits) -> Converted {
         convert::traces(self)
+    }
+
+    fn digest(&self, generator: &Generator) -> Option<Delta> {
+        Some(generator.digest(self))
     }
 
     fn response(outcome: &Outcome) -> Self::Response {
@@ -215,6 +232,7 @@ pub(crate) async fn export<R: OtlpRequest>(
     wait_for_room(state).await?;
     let known = known_series::<R>(state, &tenant);
     let limits = state.limits.convert;
+    let generator = state.generator.clone();
     let prepared = match input {
         Input::Protobuf(body) => {
             let work = move || {
@@ -223,6 +241,7 @@ pub(crate) async fn export<R: OtlpRequest>(
                 let converted = request.convert(known.as_deref(), &limits);
                 Ok(Prepared {
                     payload: body,
+                    delta: generator.and_then(|g| request.digest(&g)),
                     converted,
                     permit,
                 })
@@ -237,6 +256,7 @@ pub(crate) async fn export<R: OtlpRequest>(
                 let converted = request.convert(known.as_deref(), &limits);
                 Ok(Prepared {
                     payload,
+                    delta: generator.and_then(|g| request.digest(&g)),
                     converted,
                     permit,
                 })
@@ -267,6 +287,7 @@ pub(crate) async fn export_remote_write(
         Ok(Prepared {
             payload: crate::remote_write::payload(&body),
             converted,
+            delta: None,
             permit,
         })
     };
@@ -278,6 +299,8 @@ pub(crate) async fn export_remote_write(
 struct Prepared {
     payload: Bytes,
     converted: Converted,
+    /// What the spans add to the generator's series, once appended.
+    delta: Option<Delta>,
     permit: OwnedSemaphorePermit,
 }
 
@@ -334,6 +357,7 @@ async fn append(
     let Prepared {
         payload,
         converted,
+        delta,
         permit,
     } = prepared;
     let Converted {
@@ -363,6 +387,7 @@ async fn append(
         )));
     };
 
+    let generated = delta.filter(|d| !d.is_empty()).map(|d| (tenant.clone(), d));
     let appended = state.sink.append(tenant, signal, payload, rows).await;
     drop(permit);
     if let Err(e) = appended {
@@ -370,12 +395,23 @@ async fn append(
         metrics::observe_rejected(signal, error.reason(), accepted);
         return Err(error);
     }
+    // Counted once durable: a refused request, retried, counts once.
+    if let (Some(g), Some((tenant, delta))) = (&state.generator, generated) {
+        g.apply(&tenant, delta, now_ms());
+    }
     metrics::observe_accepted(signal, protocol, accepted);
     Ok(Outcome {
         accepted,
         rejected,
         error_message,
     })
+}
+
+/// The wall clock in unix milliseconds.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A fake sink and sample requests shared by the receivers' tests.

@@ -34,6 +34,61 @@ pub(crate) struct Config {
     pub(crate) retention: RetentionSection,
     pub(crate) alerting: AlertingSection,
     pub(crate) loki: LokiSection,
+    pub(crate) generator: GeneratorSection,
+}
+
+/// Span metrics and the service graph derived from ingested spans (`[generator]`), written to
+/// each tenant's metrics as Tempo's metrics-generator names them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct GeneratorSection {
+    /// Whether spans become metrics.
+    pub(crate) enabled: bool,
+    /// Extra span-metrics labels: attribute keys, looked up in the resource, then the span.
+    pub(crate) dimensions: Vec<String>,
+    /// How often the series are written.
+    #[serde(with = "humantime_serde")]
+    pub(crate) collection_interval: Duration,
+    /// Most series per tenant.
+    pub(crate) max_series: usize,
+    /// How long a series may go without an update before it is no longer written.
+    #[serde(with = "humantime_serde")]
+    pub(crate) stale_after: Duration,
+    /// How long half of a service-graph edge waits for the other half.
+    #[serde(with = "humantime_serde")]
+    pub(crate) graph_wait: Duration,
+    /// Most half edges waiting at once, per tenant.
+    pub(crate) graph_max_items: usize,
+}
+
+impl Default for GeneratorSection {
+    fn default() -> Self {
+        let d = ingest::generator::GeneratorConfig::default();
+        Self {
+            enabled: d.enabled,
+            dimensions: d.dimensions,
+            collection_interval: d.collection_interval,
+            max_series: d.max_series,
+            stale_after: d.stale_after,
+            graph_wait: d.graph_wait,
+            graph_max_items: d.graph_max_items,
+        }
+    }
+}
+
+impl GeneratorSection {
+    /// The generator's settings.
+    pub(crate) fn to_config(&self) -> ingest::generator::GeneratorConfig {
+        ingest::generator::GeneratorConfig {
+            enabled: self.enabled,
+            dimensions: self.dimensions.clone(),
+            collection_interval: self.collection_interval,
+            max_series: self.max_series,
+            stale_after: self.stale_after,
+            graph_wait: self.graph_wait,
+            graph_max_items: self.graph_max_items,
+        }
+    }
 }
 
 /// The Loki API (`[loki]`).
@@ -346,6 +401,7 @@ impl Default for Config {
             retention: RetentionSection::default(),
             alerting: AlertingSection::default(),
             loki: LokiSection::default(),
+            generator: GeneratorSection::default(),
         }
     }
 }
@@ -533,6 +589,15 @@ pub(crate) struct Overrides {
     /// How often Vigil writes its own metrics and checks them (default `15s`).
     #[arg(long, env = "VIGIL_SELF_WATCH_INTERVAL", value_parser = humantime::parse_duration)]
     pub(crate) self_watch_interval: Option<Duration>,
+    /// `generator.enabled`
+    #[arg(long, env = "VIGIL_GENERATOR_ENABLED")]
+    pub(crate) generator_enabled: Option<bool>,
+    /// `generator.dimensions` (comma-separated attribute keys)
+    #[arg(long, env = "VIGIL_GENERATOR_DIMENSIONS", value_delimiter = ',')]
+    pub(crate) generator_dimensions: Option<Vec<String>>,
+    /// `generator.collection_interval`
+    #[arg(long, env = "VIGIL_GENERATOR_COLLECTION_INTERVAL", value_parser = humantime::parse_duration)]
+    pub(crate) generator_collection_interval: Option<Duration>,
 }
 
 impl Config {
@@ -609,6 +674,15 @@ impl Config {
         set!(o.evaluation_interval => config.alerting.evaluation_interval);
         set!(o.self_watch => config.alerting.self_watch);
         set!(o.self_watch_interval => config.alerting.self_watch_interval);
+        set!(o.generator_enabled => config.generator.enabled);
+        set!(o.generator_collection_interval => config.generator.collection_interval);
+        if let Some(dims) = o.generator_dimensions {
+            config.generator.dimensions = dims
+                .into_iter()
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.is_empty())
+                .collect();
+        }
         if let Some(urls) = o.alertmanagers {
             config.alerting.alertmanagers = urls
                 .into_iter()
@@ -650,6 +724,9 @@ impl Config {
         }
         if self.limits.max_request_bytes == 0 || self.limits.max_inflight_bytes == 0 {
             bail!("limits must be positive");
+        }
+        if self.generator.collection_interval.is_zero() {
+            bail!("generator.collection_interval must be positive");
         }
         if self.alerting.self_watch_interval.is_zero() {
             bail!("alerting.self_watch_interval must be positive");

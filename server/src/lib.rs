@@ -3,6 +3,7 @@
 //! thin `main` over [`cli_main`], so tests can build the same program.
 
 mod config;
+mod generator;
 mod rules;
 mod selfwatch;
 mod serve;

@@ -301,16 +301,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             .context("failed to start the query runtime")?,
     );
     let sink: Arc<dyn Sink> = Arc::clone(&engine) as _;
-    let ingest_state = Arc::new(ingest::IngestState::new(
-        sink,
-        ingest::IngestLimits {
-            max_request_bytes: config.limits.max_request_bytes,
-            max_inflight_bytes: config.limits.max_inflight_bytes,
-            convert: ingest::convert::ConvertLimits {
-                max_label_value_bytes: config.limits.max_label_value_bytes,
-            },
-        },
+    let generator = Arc::new(ingest::generator::Generator::new(
+        config.generator.to_config(),
     ));
+    let ingest_state = Arc::new(
+        ingest::IngestState::new(
+            sink,
+            ingest::IngestLimits {
+                max_request_bytes: config.limits.max_request_bytes,
+                max_inflight_bytes: config.limits.max_inflight_bytes,
+                convert: ingest::convert::ConvertLimits {
+                    max_label_value_bytes: config.limits.max_label_value_bytes,
+                },
+            },
+        )
+        .with_generator(Arc::clone(&generator)),
+    );
     let prometheus = Arc::new(query::PromEngine::new(
         Arc::clone(&view),
         Arc::clone(&executor),
@@ -473,6 +479,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             stop_ingest.clone(),
         ))
     });
+    let generating = config.generator.enabled.then(|| {
+        tokio::spawn(crate::generator::run(
+            Arc::clone(&ingest_state),
+            Arc::clone(&generator),
+            stop_ingest.clone(),
+        ))
+    });
     let reloader = tokio::spawn({
         let r = reloadable.clone();
         async move { reload_on_sighup(&r).await }
@@ -487,6 +500,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     rules.stop().await;
     let _ = stop_alerts_tx.send(true);
     let _ = stop_ingest_tx.send(true);
+    // The generator writes its series once more on the way out.
+    if let Some(task) = generating {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
     let grace = Duration::from_secs(30);
     for (name, outcome) in [
         (

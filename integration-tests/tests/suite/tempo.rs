@@ -858,3 +858,219 @@ async fn traceql_metrics_count_what_was_sent_per_step_and_instant() {
         assert!(body.to_string().contains(why), "{params}: {body}");
     }
 }
+
+/// An instant PromQL query at now + 1 s: the result vector.
+async fn promql(vigil: &Vigil, q: &str) -> Vec<Value> {
+    let now_ms = nanos(std::time::SystemTime::now()) / 1_000_000;
+    let time = format!("{:.3}", (now_ms + 1000) as f64 / 1000.0);
+    let data = crate::prometheus_api::ok(
+        vigil,
+        "GET",
+        "/api/v1/query",
+        &[("query", q), ("time", &time)],
+    )
+    .await;
+    data["result"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_become_red_metrics_and_a_service_graph_that_grafanas_queries_read() {
+    let vigil = Vigil::start_with(&[
+        ("VIGIL_GENERATOR_COLLECTION_INTERVAL", "300ms"),
+        ("VIGIL_GENERATOR_DIMENSIONS", "http.method"),
+    ])
+    .await;
+    let now = u64::try_from(nanos(std::time::SystemTime::now())).expect("positive");
+    let trace = [0x42u8; 16];
+    let one = |id: u8, parent: u8, name: &str, kind: i32, ms: u64, error: bool, attrs| Span {
+        trace_id: trace.to_vec(),
+        span_id: vec![id; 8],
+        parent_span_id: if parent == 0 {
+            Vec::new()
+        } else {
+            vec![parent; 8]
+        },
+        name: name.into(),
+        kind,
+        start_time_unix_nano: now,
+        end_time_unix_nano: now + ms * 1_000_000,
+        attributes: attrs,
+        status: Some(Status {
+            message: String::new(),
+            code: if error { 2 } else { 1 },
+        }),
+        ..Span::default()
+    };
+    let service = |name: &str, spans: Vec<Span>| ResourceSpans {
+        resource: Some(Resource {
+            attributes: vec![kv("service.name", s(name))],
+            ..Resource::default()
+        }),
+        scope_spans: vec![ScopeSpans {
+            scope: None,
+            spans,
+            schema_url: String::new(),
+        }],
+        schema_url: String::new(),
+    };
+    // web serves GET / and calls api, which fails and queries postgresql.
+    let req = ExportTraceServiceRequest {
+        resource_spans: vec![
+            service(
+                "web",
+                vec![
+                    one(
+                        1,
+                        0,
+                        "GET /",
+                        2,
+                        40,
+                        false,
+                        vec![kv("http.method", s("GET"))],
+                    ),
+                    one(2, 1, "call api", 3, 30, false, vec![]),
+                ],
+            ),
+            service(
+                "api",
+                vec![
+                    one(3, 2, "handle", 2, 20, true, vec![]),
+                    one(
+                        4,
+                        3,
+                        "SELECT",
+                        3,
+                        5,
+                        false,
+                        vec![kv("db.system", s("postgresql"))],
+                    ),
+                ],
+            ),
+        ],
+    };
+    let resp = vigil
+        .http()
+        .post(vigil.otlp_http_url("/v1/traces"))
+        .header("Content-Type", "application/x-protobuf")
+        .body(req.encode_to_vec())
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(resp.status().as_u16(), 200);
+
+    // The series appear within a few collections.
+    let calls = r#"traces_spanmetrics_calls_total{service="web",span_name="GET /"}"#;
+    let mut found = Vec::new();
+    for _ in 0..50 {
+        found = promql(&vigil, calls).await;
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(found.len(), 1, "no span metrics after 10 s");
+    let metric = &found[0]["metric"];
+    assert_eq!(metric["span_kind"], "SPAN_KIND_SERVER");
+    assert_eq!(metric["status_code"], "STATUS_CODE_OK");
+    assert_eq!(metric["http_method"], "GET");
+    assert_eq!(found[0]["value"][1], "1");
+
+    // Grafana's service map: the edges with their connection types.
+    let edges = promql(
+        &vigil,
+        "group by (client, connection_type, server) (traces_service_graph_request_total)",
+    )
+    .await;
+    let mut pairs: Vec<(String, String, String)> = edges
+        .iter()
+        .map(|e| {
+            let m = &e["metric"];
+            let text = |k: &str| m[k].as_str().unwrap_or("").to_string();
+            (text("client"), text("server"), text("connection_type"))
+        })
+        .collect();
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        [
+            ("api".into(), "postgresql".into(), "database".into()),
+            ("web".into(), "api".into(), String::new()),
+        ]
+    );
+    let rates = promql(
+        &vigil,
+        "sum by (client, server) (rate(traces_service_graph_request_failed_total[5m]))",
+    )
+    .await;
+    let failed: Vec<(&str, f64)> = rates
+        .iter()
+        .map(|r| {
+            let v: f64 = r["value"][1]
+                .as_str()
+                .expect("value")
+                .parse()
+                .expect("number");
+            (r["metric"]["client"].as_str().unwrap_or(""), v)
+        })
+        .collect();
+    assert!(
+        failed.iter().any(|(c, v)| *c == "web" && *v > 0.0),
+        "{rates:?}"
+    );
+    assert!(
+        failed.iter().any(|(c, v)| *c == "api" && *v == 0.0),
+        "{rates:?}"
+    );
+
+    // The RED panels' queries.
+    let top = promql(
+        &vigil,
+        r#"topk(5, sum(rate(traces_spanmetrics_calls_total{span_kind="SPAN_KIND_SERVER"}[5m])) by (span_name))"#,
+    )
+    .await;
+    let mut names: Vec<&str> = top
+        .iter()
+        .map(|r| r["metric"]["span_name"].as_str().expect("span_name"))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["GET /", "handle"]);
+    let p90 = promql(
+        &vigil,
+        r#"histogram_quantile(0.9, sum(rate(traces_spanmetrics_latency_bucket{service="web"}[5m])) by (le))"#,
+    )
+    .await;
+    let v: f64 = p90[0]["value"][1]
+        .as_str()
+        .expect("value")
+        .parse()
+        .expect("number");
+    // 30 ms and 40 ms: the 0.9 quantile lies in the (0.032, 0.064] bucket.
+    assert!(v > 0.032 && v <= 0.064, "{v}");
+
+    // Exemplars name the trace.
+    let now_s = now / 1_000_000_000;
+    let (start, end) = ((now_s - 120).to_string(), (now_s + 120).to_string());
+    let ex = crate::prometheus_api::ok(
+        &vigil,
+        "GET",
+        "/api/v1/query_exemplars",
+        &[
+            (
+                "query",
+                r#"traces_spanmetrics_latency_bucket{service="web"}"#,
+            ),
+            ("start", &start),
+            ("end", &end),
+        ],
+    )
+    .await;
+    let ids: Vec<&str> = ex
+        .as_array()
+        .expect("exemplars")
+        .iter()
+        .flat_map(|s| s["exemplars"].as_array().into_iter().flatten())
+        .map(|e| e["labels"]["traceID"].as_str().expect("traceID"))
+        .collect();
+    let want: String = trace.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(!ids.is_empty() && ids.iter().all(|id| *id == want), "{ex}");
+}

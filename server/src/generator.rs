@@ -1,0 +1,35 @@
+//! Writes the span metrics and service graph of [`ingest::generator::Generator`] every
+//! collection interval, per tenant, through the remote-write path (WAL first), and once more
+//! when the server stops.
+
+use std::sync::Arc;
+
+use ingest::generator::Generator;
+use ingest::IngestState;
+use tokio::sync::watch;
+
+/// Collects and writes until `stop`, then once more.
+pub(crate) async fn run(
+    state: Arc<IngestState>,
+    generator: Arc<Generator>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let interval = generator.config().collection_interval;
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(interval) => false,
+            _ = stop.wait_for(|s| *s) => true,
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        for (tenant, request) in generator.collect(now) {
+            if let Err(e) = ingest::write_request(&state, tenant.clone(), &request).await {
+                tracing::warn!(error = %e, tenant = %tenant, "writing span metrics failed");
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}
