@@ -36,7 +36,7 @@ pub(crate) enum Side {
 /// client's span id).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Half {
-    pub(crate) key: ([u8; 16], [u8; 8]),
+    pub(crate) key: EdgeKey,
     pub(crate) side: Side,
     pub(crate) service: String,
     pub(crate) seconds: f64,
@@ -131,11 +131,14 @@ pub(crate) fn half(
     }))
 }
 
+/// Where a half waits: the trace id and the client span's id.
+pub(crate) type EdgeKey = ([u8; 16], [u8; 8]);
+
 /// Halves waiting for their other side, oldest first.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
-    waiting: HashMap<([u8; 16], [u8; 8]), (Half, i64)>,
-    order: VecDeque<(([u8; 16], [u8; 8]), i64)>,
+    waiting: HashMap<EdgeKey, (Half, i64)>,
+    order: VecDeque<(EdgeKey, i64)>,
 }
 
 impl Store {

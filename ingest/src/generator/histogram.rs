@@ -10,6 +10,12 @@ pub(crate) const LATENCY_BUCKETS: [f64; 14] = [
 /// Service-graph latency buckets, seconds (Tempo's `ExponentialBuckets(0.1, 2, 8)`).
 pub(crate) const GRAPH_BUCKETS: [f64; 8] = [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8];
 
+/// A bucket's exemplar: the trace and the value observed.
+pub(crate) type BucketExemplar = Option<([u8; 16], f64)>;
+
+/// One bucket as written: its `le`, the cumulative count and its exemplar.
+pub(crate) type Bucket = (String, u64, BucketExemplar);
+
 /// Observations per bucket (not cumulative; the last counts those above every bound), their
 /// sum and count, and an exemplar per bucket.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +24,7 @@ pub(crate) struct Histogram {
     counts: Vec<u64>,
     sum: f64,
     count: u64,
-    exemplars: Vec<Option<([u8; 16], f64)>>,
+    exemplars: Vec<BucketExemplar>,
 }
 
 impl Histogram {
@@ -57,7 +63,7 @@ impl Histogram {
 
     /// `(le, cumulative count, exemplar)` per bucket, `+Inf` last, taking the exemplars (each
     /// is written once).
-    pub(crate) fn buckets(&mut self) -> Vec<(String, u64, Option<([u8; 16], f64)>)> {
+    pub(crate) fn buckets(&mut self) -> Vec<Bucket> {
         let mut out = Vec::with_capacity(self.counts.len());
         let mut total = 0;
         for (i, count) in self.counts.iter().enumerate() {
