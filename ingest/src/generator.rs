@@ -38,7 +38,7 @@ use graph::{edge_key, Call, EdgeStats, Half, Store};
 use histogram::Histogram;
 use spans::{SpanSeries, SpanStats, INTRINSICS};
 
-use crate::remote_write::{Exemplar, Label, Sample, TimeSeries, WriteRequest};
+use crate::remote_write::wire::{Exemplar, Label, Sample, TimeSeries, WriteRequest};
 
 /// Spans the generator could not count, by why (`max_series`, `graph_max_items`).
 static DROPPED: LazyLock<IntCounterVec> = LazyLock::new(|| {

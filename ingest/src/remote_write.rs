@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::metrics::{self, Protocol};
 use crate::service::{self, tenant_from, IngestState};
 
-mod wire;
+pub(crate) mod wire;
 
 pub(crate) use wire::payload;
 pub use wire::{Exemplar, Label, MetricMetadata, Sample, TimeSeries, WriteRequest, PAYLOAD_TAG};

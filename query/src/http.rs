@@ -3,11 +3,13 @@
 //! [`PromEngine`] and the SQL API (`sql.rs`) over the [`SqlEngine`]. The Loki, Tempo and
 //! Alertmanager APIs go beside them, over their engines, through the same kit.
 
+mod jaeger;
 pub mod kit;
 mod loki;
 mod prometheus;
 mod sql;
 mod tempo;
+mod tempo_grpc;
 mod tempo_metrics;
 
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use axum::Router;
 
 pub use self::sql::{ARROW_STREAM, SQL_PATH};
+use crate::jaeger::JaegerEngine;
 use crate::loki::LokiEngine;
 use crate::prometheus::PromEngine;
 use crate::sql::{SqlEngine, SqlLimits};
@@ -38,4 +41,9 @@ pub fn sql_router(engine: Arc<SqlEngine>, limits: SqlLimits) -> Router {
 /// The Tempo HTTP API over `engine`.
 pub fn tempo_router(engine: Arc<TempoEngine>) -> Router {
     tempo::router(engine)
+}
+
+/// Jaeger's query HTTP API (under `/jaeger`) over `engine`.
+pub fn jaeger_router(engine: Arc<JaegerEngine>) -> Router {
+    jaeger::router(engine)
 }

@@ -14,6 +14,7 @@
 mod error;
 mod executor;
 mod http;
+mod jaeger;
 mod loki;
 mod metrics;
 mod prometheus;
@@ -23,8 +24,10 @@ mod tempo;
 pub use error::{Error, Result};
 pub use executor::QueryExecutor;
 pub use http::{
-    kit, loki_router, prometheus_router, sql_router, tempo_router, ARROW_STREAM, SQL_PATH,
+    jaeger_router, kit, loki_router, prometheus_router, sql_router, tempo_router, ARROW_STREAM,
+    SQL_PATH,
 };
+pub use jaeger::JaegerEngine;
 pub use loki::{
     DetectedField, IndexStats, LokiAnswer, LokiEngine, LokiLimits, Pattern, DEFAULT_PROMOTED,
 };

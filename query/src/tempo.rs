@@ -3,11 +3,13 @@
 //! into OTLP (`otlp.rs`) and written in Tempo's protobuf or JSON (`json.rs`). TraceQL search,
 //! tags and metrics follow (issue 18).
 
+pub(crate) mod answer;
 pub(crate) mod json;
 mod legacy;
 pub(crate) mod otlp;
 mod plan;
 pub(crate) mod search;
+pub(crate) mod wire;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -113,16 +115,29 @@ impl TempoEngine {
         tenant: &Tenant,
         ids: &[[u8; 16]],
     ) -> Result<Vec<traceql::eval::TraceData>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        Ok(search::traces(
+            &self.resource_spans_by_id(tenant, ids).await?,
+        ))
+    }
+
+    /// The spans of traces `ids` of `tenant` grouped as OTLP, read [`TRACES_PER_READ`] ids
+    /// per query.
+    pub(crate) async fn resource_spans_by_id(
+        &self,
+        tenant: &Tenant,
+        ids: &[[u8; 16]],
+    ) -> Result<Vec<ResourceSpans>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(TRACES_PER_READ) {
+            let list: Vec<String> = chunk
+                .iter()
+                .map(|id| format!("'{}'", hex::encode(id)))
+                .collect();
+            let sql = format!("SELECT * FROM spans WHERE trace_id IN ({})", list.join(","));
+            let result = self.sql.execute(tenant.clone(), &sql, &self.limits).await?;
+            out.extend(otlp::resource_spans(&result.batches)?);
         }
-        let list: Vec<String> = ids
-            .iter()
-            .map(|id| format!("'{}'", hex::encode(id)))
-            .collect();
-        let sql = format!("SELECT * FROM spans WHERE trace_id IN ({})", list.join(","));
-        let result = self.sql.execute(tenant.clone(), &sql, &self.limits).await?;
-        Ok(search::traces(&otlp::resource_spans(&result.batches)?))
+        Ok(out)
     }
 }
 

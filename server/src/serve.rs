@@ -349,6 +349,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::clone(&sql),
         sql_limits.clone(),
     ));
+    let jaeger = Arc::new(query::JaegerEngine::new(
+        Arc::clone(&tempo),
+        Arc::clone(&sql),
+        sql_limits.clone(),
+    ));
     let (stop_alerts_tx, stop_alerts) = watch::channel(false);
     let alertmanager_text = match &config.alerting.alertmanager_config {
         Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
@@ -428,6 +433,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .merge(ingest::remote_write_router(Arc::clone(&ingest_state)))
         .merge(query::loki_router(Arc::clone(&loki)))
         .merge(query::tempo_router(tempo))
+        .merge(query::jaeger_router(jaeger))
         .merge(ingest::loki_push_router(Arc::clone(&ingest_state)))
         .route(
             "/api/v1/admin/flush",

@@ -14,6 +14,7 @@
 //!   after a crash and reloads.
 //! - `alertmanager`: alerts routed to a webhook as Alertmanager sends them; the v2 API.
 //! - `tempo`: a trace comes back from Tempo's trace-by-id API with every field it was sent with.
+//! - `jaeger`: the Jaeger query API under `/jaeger` (trace by id, search, services, operations).
 
 mod harness;
 mod otlp;
@@ -25,6 +26,7 @@ mod compaction;
 mod crash;
 mod durability;
 mod exemplars;
+mod jaeger;
 mod limits;
 mod logs;
 mod loki;
@@ -36,5 +38,6 @@ mod prometheus_api;
 mod promql_reads;
 mod rules;
 mod tempo;
+mod tempo_grafana;
 mod tenancy;
 mod traces;

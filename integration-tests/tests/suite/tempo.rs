@@ -191,7 +191,12 @@ fn canonical(mut rs: Vec<ResourceSpans>) -> Vec<ResourceSpans> {
     rs
 }
 
-async fn get(vigil: &Vigil, path: &str, accept: &str, tenant: Option<&str>) -> (u16, Vec<u8>) {
+pub(crate) async fn get(
+    vigil: &Vigil,
+    path: &str,
+    accept: &str,
+    tenant: Option<&str>,
+) -> (u16, Vec<u8>) {
     let mut req = vigil
         .http()
         .get(vigil.api_url(path))
@@ -583,7 +588,7 @@ async fn check_tags(vigil: &Vigil, (start, end): (u64, u64)) {
 /// Trace `k` of the many-traces tests, starting at `start`: a root in service `svc{k % 3}`
 /// lasting `k` ms, a child named `a` (every 50th trace) or `b`, and under it a span that
 /// failed.
-fn numbered_trace(k: u16, start: u64) -> ResourceSpans {
+pub(crate) fn numbered_trace(k: u16, start: u64) -> ResourceSpans {
     let mut trace_id = [0x11u8; 16];
     trace_id[14..].copy_from_slice(&k.to_be_bytes());
     let one = |id: u8, parent: Option<u8>, name: &str, ms: u64, code: i32| Span {

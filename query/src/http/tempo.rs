@@ -22,7 +22,7 @@ use prost::Message;
 use serde_json::json;
 
 use super::kit::{instrument, tenant, Params};
-use crate::tempo::{json as tjson, parse_trace_id, TempoEngine};
+use crate::tempo::{answer, json as tjson, parse_trace_id, TempoEngine};
 use crate::{Error, Result};
 
 const API: &str = "tempo";
@@ -42,7 +42,8 @@ pub(crate) fn router(engine: Arc<TempoEngine>) -> Router {
         .route("/api/echo", get(|| async { "echo" }))
         .route("/api/status/buildinfo", get(buildinfo))
         .with_state(Arc::clone(&engine))
-        .merge(super::tempo_metrics::routes(engine));
+        .merge(super::tempo_metrics::routes(Arc::clone(&engine)))
+        .merge(super::tempo_grpc::routes(engine));
     instrument(API, routes)
 }
 
@@ -170,32 +171,6 @@ async fn buildinfo() -> Response {
     )
 }
 
-/// A trace id as Tempo's search prints one: hex without leading zeros.
-fn trace_id_hex(id: &[u8; 16]) -> String {
-    let hex = hex::encode(id);
-    let trimmed = hex.trim_start_matches('0');
-    if trimmed.is_empty() {
-        "0".to_string()
-    } else {
-        trimmed.to_string()
-    }
-}
-
-/// An evaluator value as a Tempo attribute value (`{"stringValue": …}`, …).
-fn attr_value(v: &traceql::eval::Value) -> serde_json::Value {
-    use traceql::eval::Value as V;
-    match v {
-        V::Nil => json!({}),
-        V::Bool(b) => json!({ "boolValue": b }),
-        V::Int(i) => json!({ "intValue": i.to_string() }),
-        V::Float(f) => json!({ "doubleValue": f }),
-        V::String(s) => json!({ "stringValue": s }),
-        V::Duration(d) => json!({ "stringValue": format!("{}ns", d) }),
-        V::Status(st) => json!({ "stringValue": format!("{st:?}").to_lowercase() }),
-        V::Kind(k) => json!({ "stringValue": format!("{k:?}").to_lowercase() }),
-    }
-}
-
 /// Integer parameter `name`, `default` when absent or empty.
 fn int_param(params: &Params, name: &str, default: i64) -> Result<i64> {
     match params.get(name).filter(|v| !v.is_empty()) {
@@ -225,30 +200,6 @@ fn window(params: &Params) -> Result<(i64, i64)> {
     ))
 }
 
-/// Tempo's intrinsic tag names (the `intrinsic` scope of `/api/v2/search/tags`).
-const INTRINSICS: [&str; 20] = [
-    "duration",
-    "event:name",
-    "event:timeSinceStart",
-    "instrumentation:name",
-    "instrumentation:version",
-    "kind",
-    "link:spanID",
-    "link:traceID",
-    "name",
-    "rootName",
-    "rootServiceName",
-    "span:duration",
-    "span:id",
-    "span:kind",
-    "span:name",
-    "span:parentID",
-    "span:status",
-    "span:statusMessage",
-    "status",
-    "statusMessage",
-];
-
 async fn tags_v1(
     State(engine): State<Arc<TempoEngine>>,
     RawQuery(query): RawQuery,
@@ -272,45 +223,20 @@ async fn tags_v2(
         let params = Params::from(query.as_deref(), &headers, &[]);
         let scope = params.get("scope").unwrap_or("all").to_string();
         let (span, resource) = engine.tag_keys(tenant(&headers)?, window(&params)?).await?;
-        let mut scopes = Vec::new();
-        let wanted = |s: &str| scope == "all" || scope.is_empty() || scope == s;
-        if wanted("resource") {
-            scopes.push(json!({ "name": "resource", "tags": resource }));
-        }
-        if wanted("span") {
-            scopes.push(json!({ "name": "span", "tags": span }));
-        }
-        if wanted("intrinsic") {
-            scopes.push(json!({ "name": "intrinsic", "tags": INTRINSICS }));
-        }
-        if scopes.is_empty() {
-            return Err(Error::BadData(format!(
+        let answer = answer::tags_v2(&scope, span, resource).ok_or_else(|| {
+            Error::BadData(format!(
                 "invalid scope {scope:?}: want resource, span, intrinsic or none"
-            )));
-        }
+            ))
+        })?;
+        let scopes: Vec<serde_json::Value> = answer
+            .scopes
+            .iter()
+            .map(|s| json!({ "name": s.name, "tags": s.tags }))
+            .collect();
         Ok::<_, Error>(json!({ "scopes": scopes }))
     };
     super::kit::json_or_text_error(API, answer.await)
 }
-
-/// A tag value as `/api/v2/search/tag/<t>/values` lists it: `{"type": …, "value": …}`.
-fn typed_value(v: &traceql::eval::Value) -> Option<serde_json::Value> {
-    use traceql::eval::Value as V;
-    let (kind, text) = match v {
-        V::Nil => return None,
-        V::Bool(b) => ("bool", b.to_string()),
-        V::Int(i) => ("int", i.to_string()),
-        V::Float(f) => ("float", f.to_string()),
-        V::String(s) => ("string", s.clone()),
-        V::Duration(d) => ("duration", format!("{}ns", d)),
-        V::Status(s) => ("keyword", format!("{s:?}").to_lowercase()),
-        V::Kind(k) => ("keyword", format!("{k:?}").to_lowercase()),
-    };
-    Some(json!({ "type": kind, "value": text }))
-}
-
-/// Most values a tag-values answer lists.
-const MAX_TAG_VALUES: usize = 1000;
 
 async fn tag_values_v1(
     State(engine): State<Arc<TempoEngine>>,
@@ -328,13 +254,13 @@ async fn tag_values_v1(
                 &tag,
                 "{}",
                 window(&params)?,
-                MAX_TAG_VALUES,
+                answer::MAX_TAG_VALUES,
             )
             .await?;
-        let texts: Vec<serde_json::Value> = values
+        let texts: Vec<String> = values
             .iter()
-            .filter_map(typed_value)
-            .map(|v| v["value"].clone())
+            .filter_map(answer::tag_value)
+            .map(|v| v.value)
             .collect();
         Ok::<_, Error>(json!({ "tagValues": texts }))
     };
@@ -359,10 +285,14 @@ async fn tag_values_v2(
                 &name,
                 q,
                 window(&params)?,
-                MAX_TAG_VALUES,
+                answer::MAX_TAG_VALUES,
             )
             .await?;
-        let typed: Vec<serde_json::Value> = values.iter().filter_map(typed_value).collect();
+        let typed: Vec<serde_json::Value> = values
+            .iter()
+            .filter_map(answer::tag_value)
+            .map(|v| json!({ "type": v.r#type, "value": v.value }))
+            .collect();
         Ok::<_, Error>(json!({ "tagValues": typed }))
     };
     super::kit::json_or_text_error(API, answer.await)
@@ -397,75 +327,5 @@ async fn run_search(
         )?,
     };
     let (found, inspected) = engine.search(tenant, &q, window, limit).await?;
-    let traces: Vec<serde_json::Value> = found
-        .iter()
-        .map(|f| {
-            let spans = &f.trace.spans;
-            let start = spans.iter().map(|s| s.start_unix_nano).min().unwrap_or(0);
-            let end = spans
-                .iter()
-                .map(|s| s.start_unix_nano.saturating_add(s.duration_nano))
-                .max()
-                .unwrap_or(start);
-            let root = spans
-                .iter()
-                .find(|s| s.parent_span_id.is_none_or(|p| p == [0; 8]));
-            let sets: Vec<serde_json::Value> = f
-                .spansets
-                .iter()
-                .map(|set| {
-                    let shown: Vec<serde_json::Value> = set
-                        .spans
-                        .iter()
-                        .take(spss)
-                        .map(|m| {
-                            let s = &spans[m.index];
-                            let attrs: Vec<serde_json::Value> = m
-                                .selected
-                                .iter()
-                                .map(|(field, v)| json!({ "key": field.to_string(), "value": attr_value(v) }))
-                                .collect();
-                            let mut o = json!({
-                                "spanID": hex::encode(s.span_id),
-                                "name": s.name,
-                                "startTimeUnixNano": s.start_unix_nano.to_string(),
-                                "durationNanos": s.duration_nano.to_string(),
-                            });
-                            if !attrs.is_empty() {
-                                o["attributes"] = json!(attrs);
-                            }
-                            o
-                        })
-                        .collect();
-                    let mut o = json!({ "spans": shown, "matched": set.spans.len() });
-                    if !set.attributes.is_empty() {
-                        o["attributes"] = json!(set
-                            .attributes
-                            .iter()
-                            .map(|(k, v)| json!({ "key": k, "value": attr_value(v) }))
-                            .collect::<Vec<_>>());
-                    }
-                    o
-                })
-                .collect();
-            let mut t = json!({
-                "traceID": trace_id_hex(&spans[0].trace_id),
-                "rootServiceName": root.map_or("<root span not yet received>", |r| r.service_name.as_str()),
-                "startTimeUnixNano": start.to_string(),
-                "durationMs": (end - start) / 1_000_000,
-                "spanSets": sets,
-            });
-            if let Some(r) = root {
-                t["rootTraceName"] = json!(r.name);
-            }
-            if let Some(first) = sets.first() {
-                t["spanSet"] = first.clone();
-            }
-            t
-        })
-        .collect();
-    Ok(json!({
-        "traces": traces,
-        "metrics": { "inspectedTraces": inspected, "completedJobs": 1, "totalJobs": 1 },
-    }))
+    Ok(answer::search(&found, spss, inspected).to_json())
 }

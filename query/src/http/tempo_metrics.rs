@@ -14,22 +14,21 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use serde_json::{json, Value as Json};
-use traceql::eval::Value;
-use traceql::metrics::{label_text, MetricsOutput, MetricsRequest};
+use serde_json::Value as Json;
+use traceql::metrics::MetricsRequest;
 
 use super::kit::time::{parse_duration, parse_time_nanos, TimeForms};
 use super::kit::{tenant, Params};
-use crate::tempo::TempoEngine;
+use crate::tempo::{answer, TempoEngine};
 use crate::{Error, Result};
 
 const API: &str = "tempo";
 
 /// Tempo's default cap on the series of one answer (`max_response_series`).
-const MAX_SERIES: usize = 1000;
+pub(crate) const MAX_SERIES: usize = 1000;
 
 /// Exemplars per answer when the request names none (Tempo's cap).
-const DEFAULT_EXEMPLARS: usize = 100;
+pub(crate) const DEFAULT_EXEMPLARS: usize = 100;
 
 const SECOND: i64 = 1_000_000_000;
 
@@ -93,9 +92,9 @@ async fn run(
     };
     let (out, spans) = engine.metrics(tenant, q, req, MAX_SERIES).await?;
     Ok(if instant {
-        instant_json(&out, spans)
+        answer::instant(&out, spans, MAX_SERIES).to_json()
     } else {
-        range_json(&out, spans)
+        answer::range(&out, spans, MAX_SERIES).to_json()
     })
 }
 
@@ -119,7 +118,7 @@ fn bounds(params: &Params) -> Result<(i64, i64)> {
 
 /// Tempo's `DefaultQueryRangeStep`: the range over 240, rounded down to 5 s (or to 1 s under
 /// 5 s), at least 1 s.
-fn default_step(start: i64, end: i64) -> i64 {
+pub(crate) fn default_step(start: i64, end: i64) -> i64 {
     let baseline = end.saturating_sub(start) / 240;
     let five = baseline / (5 * SECOND) * (5 * SECOND);
     let interval = if five < 5 * SECOND {
@@ -128,100 +127,6 @@ fn default_step(start: i64, end: i64) -> i64 {
         five
     };
     interval.max(SECOND)
-}
-
-/// A label value as Tempo's `AnyValue` in protobuf JSON.
-fn label_value(v: &Value) -> Json {
-    match v {
-        Value::Bool(b) => json!({ "boolValue": b }),
-        Value::Int(i) => json!({ "intValue": i.to_string() }),
-        Value::Float(f) => json!({ "doubleValue": number(*f) }),
-        other => json!({ "stringValue": label_text(other) }),
-    }
-}
-
-fn labels(labels: &[(String, Value)]) -> Json {
-    Json::Array(
-        labels
-            .iter()
-            .map(|(k, v)| json!({ "key": k, "value": label_value(v) }))
-            .collect(),
-    )
-}
-
-/// A double as protobuf JSON writes it: a number, or `"NaN"`, `"Infinity"`, `"-Infinity"`.
-fn number(f: f64) -> Json {
-    if f.is_nan() {
-        json!("NaN")
-    } else if f.is_infinite() {
-        json!(if f > 0.0 { "Infinity" } else { "-Infinity" })
-    } else {
-        json!(f)
-    }
-}
-
-/// `SearchMetrics` of an answer that read `spans` spans in one job.
-fn metrics(spans: usize) -> Json {
-    json!({
-        "inspectedSpans": spans.to_string(),
-        "totalJobs": 1,
-        "completedJobs": 1,
-    })
-}
-
-fn range_json(out: &MetricsOutput, spans: usize) -> Json {
-    let series: Vec<Json> = out
-        .series
-        .iter()
-        .map(|s| {
-            let mut o = json!({
-                "labels": labels(&s.labels),
-                "samples": s.samples.iter().map(|(t, v)| json!({
-                    "timestampMs": t.to_string(),
-                    "value": number(*v),
-                })).collect::<Vec<_>>(),
-            });
-            if !s.exemplars.is_empty() {
-                o["exemplars"] = Json::Array(
-                    s.exemplars
-                        .iter()
-                        .map(|e| {
-                            json!({
-                                "labels": labels(&e.labels),
-                                "value": number(e.value),
-                                "timestampMs": e.timestamp_ms.to_string(),
-                            })
-                        })
-                        .collect(),
-                );
-            }
-            o
-        })
-        .collect();
-    finish(json!({ "series": series, "metrics": metrics(spans) }), out)
-}
-
-fn instant_json(out: &MetricsOutput, spans: usize) -> Json {
-    let series: Vec<Json> = out
-        .series
-        .iter()
-        .filter_map(|s| {
-            let (_, v) = s.samples.last()?;
-            Some(json!({ "labels": labels(&s.labels), "value": number(*v) }))
-        })
-        .collect();
-    finish(json!({ "series": series, "metrics": metrics(spans) }), out)
-}
-
-/// Marks an answer the series cap cut short, as Tempo's `PartialStatus` says it.
-fn finish(mut body: Json, out: &MetricsOutput) -> Json {
-    if out.partial {
-        body["status"] = json!("PARTIAL");
-        body["message"] = json!(format!(
-            "Response exceeds maximum series limit of {MAX_SERIES}, a partial response is returned"
-        ));
-    }
-    body
 }
 
 #[cfg(test)]
@@ -235,25 +140,5 @@ mod tests {
         assert_eq!(default_step(0, 86_400 * SECOND), 360 * SECOND);
         assert_eq!(default_step(0, 60 * SECOND), SECOND);
         assert_eq!(default_step(0, 600 * SECOND), 2 * SECOND);
-    }
-
-    #[test]
-    fn labels_are_typed_any_values() {
-        let l = labels(&[
-            ("a".into(), Value::String("x".into())),
-            ("b".into(), Value::Int(5)),
-            ("c".into(), Value::Float(0.5)),
-            ("d".into(), Value::Nil),
-        ]);
-        assert_eq!(
-            l,
-            json!([
-                {"key": "a", "value": {"stringValue": "x"}},
-                {"key": "b", "value": {"intValue": "5"}},
-                {"key": "c", "value": {"doubleValue": 0.5}},
-                {"key": "d", "value": {"stringValue": "nil"}},
-            ])
-        );
-        assert_eq!(number(f64::NAN), json!("NaN"));
     }
 }
