@@ -12,10 +12,10 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use common::Tenant;
 use futures::future::BoxFuture;
 use promql::value::{Labels, Sample, Value};
-use query::{LokiAnswer, LokiEngine, PromEngine, SqlEngine, SqlLimits, SqlResult};
+use query::{LokiAnswer, LokiEngine, PromEngine, SqlEngine, SqlLimits, SqlResult, TempoEngine};
 
 use crate::group::Backend;
-use crate::rules::Language;
+use crate::rules::{Language, TRACEQL_RULE_WINDOW};
 
 /// Where rules' samples are written: durably, through the write path, visible to queries once
 /// the future resolves.
@@ -36,6 +36,8 @@ pub struct Engines {
     pub sql_limits: SqlLimits,
     /// LogQL.
     pub loki: Arc<LokiEngine>,
+    /// TraceQL metrics.
+    pub tempo: Arc<TempoEngine>,
     /// Where samples go.
     pub sink: Arc<dyn SampleSink>,
 }
@@ -108,6 +110,25 @@ impl Backend for EngineBackend {
                     _ => return Err("a LogQL rule must give a vector".into()),
                 })
             }
+            Language::TraceQl => {
+                let ns = |ms: i64| ms.saturating_mul(1_000_000);
+                let request = traceql::metrics::MetricsRequest {
+                    start_ns: ns(t - TRACEQL_RULE_WINDOW),
+                    end_ns: ns(t),
+                    step_ns: ns(TRACEQL_RULE_WINDOW),
+                    max_exemplars: 0,
+                };
+                let (out, _) = self
+                    .runtime
+                    .block_on(self.engines.tempo.metrics(
+                        self.tenant.clone(),
+                        expr,
+                        request,
+                        TRACEQL_RULE_MAX_SERIES,
+                    ))
+                    .map_err(|e| e.client_message())?;
+                Ok(Value::Vector(traceql_vector(&out, t)))
+            }
         }
     }
 
@@ -115,6 +136,52 @@ impl Backend for EngineBackend {
         self.runtime
             .block_on(self.engines.sink.write(self.tenant.clone(), samples))
     }
+}
+
+/// Most series a TraceQL rule's query may give.
+const TRACEQL_RULE_MAX_SERIES: usize = 1000;
+
+/// A TraceQL metrics answer as an instant vector at `t`: each series' last value, its labels
+/// as Prometheus names them (`resource.service.name` → `resource_service_name`, values as
+/// Tempo writes them), without the function's `__name__`.
+pub fn traceql_vector(out: &traceql::metrics::MetricsOutput, t: i64) -> Vec<Sample> {
+    out.series
+        .iter()
+        .filter_map(|s| {
+            let (_, v) = s.samples.last()?;
+            let labels = s
+                .labels
+                .iter()
+                .filter(|(k, _)| k != "__name__")
+                .map(|(k, v)| (label_name(k), traceql::metrics::label_text(v)))
+                .collect();
+            Some(Sample {
+                labels: Labels::new(labels),
+                t,
+                v: *v,
+                drop_name: false,
+            })
+        })
+        .collect()
+}
+
+/// A Prometheus label name for `key`: every character but `[a-zA-Z0-9_]` as `_`, a leading
+/// digit behind `_`.
+fn label_name(key: &str) -> String {
+    let mut name: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert(0, '_');
+    }
+    name
 }
 
 /// The column of a SQL rule's result that holds the value.

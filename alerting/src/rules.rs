@@ -14,4 +14,6 @@ mod yaml;
 
 pub use check::{check_files, duplicates, CheckOptions, CheckOutcome, Duplicate};
 pub use load::{parse, parse_file};
-pub use model::{Language, NameValidation, ParseOptions, Pos, Rule, RuleFile, RuleGroup};
+pub use model::{
+    Language, NameValidation, ParseOptions, Pos, Rule, RuleFile, RuleGroup, TRACEQL_RULE_WINDOW,
+};

@@ -393,6 +393,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 sql: Arc::clone(&sql),
                 sql_limits: sql_limits.clone(),
                 loki: Arc::clone(&loki),
+                tempo: Arc::clone(&tempo),
                 sink: Arc::new(crate::rules::IngestSink(Arc::clone(&ingest_state))),
             },
         )

@@ -52,7 +52,14 @@ pub enum Language {
     Sql,
     /// LogQL metric queries over the logs (Loki's ruler rules).
     LogQl,
+    /// TraceQL metrics queries over the spans (`{ status = error } | rate() by (…)`), each
+    /// evaluated as an instant query over the [`TRACEQL_RULE_WINDOW`] before the evaluation.
+    TraceQl,
 }
+
+/// The window a TraceQL rule's instant query covers, ms: its `rate()` is per second over it,
+/// its `count_over_time()` counts in it.
+pub const TRACEQL_RULE_WINDOW: i64 = 5 * 60 * 1000;
 
 impl Language {
     /// The name rule files and the rule API use.
@@ -61,21 +68,32 @@ impl Language {
             Language::PromQl => "promql",
             Language::Sql => "sql",
             Language::LogQl => "logql",
+            Language::TraceQl => "traceql",
         }
     }
 
     /// The language of a rule: as the rule or its group names it, else PromQL, or LogQL for an
     /// expression that is no PromQL but a LogQL metric query (Loki's ruler files read
-    /// unchanged). `count_over_time({app="a"}[5m])` is valid PromQL too: such a rule needs
+    /// unchanged), or TraceQL for one that is neither but a TraceQL metrics query.
+    /// `count_over_time({app="a"}[5m])` is valid PromQL too: such a rule needs
     /// `language: logql`.
     pub fn of(rule: Option<Language>, group: Option<Language>, expr: &str) -> Language {
         if let Some(l) = rule.or(group) {
             return l;
         }
-        if promql::parse(expr).is_err()
-            && matches!(logql::parse(expr), Ok(logql::ast::Expr::Metric(_)))
-        {
+        if promql::parse(expr).is_ok() {
+            return Language::PromQl;
+        }
+        if matches!(logql::parse(expr), Ok(logql::ast::Expr::Metric(_))) {
             Language::LogQl
+        } else if matches!(
+            traceql::parse(expr),
+            Ok(traceql::ast::Expr {
+                query: traceql::ast::Query::Metrics(_),
+                ..
+            })
+        ) {
+            Language::TraceQl
         } else {
             Language::PromQl
         }
@@ -87,6 +105,7 @@ impl Language {
             "promql" => Some(Language::PromQl),
             "sql" => Some(Language::Sql),
             "logql" => Some(Language::LogQl),
+            "traceql" => Some(Language::TraceQl),
             _ => None,
         }
     }

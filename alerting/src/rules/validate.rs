@@ -90,6 +90,18 @@ fn rule_errors(r: &Rule, language: Language, names: NameValidation) -> Vec<RuleE
             )),
             Err(e) => out.push(at(r.at.expr, format!("could not parse expression: {e}"))),
         }
+    } else if language == Language::TraceQl {
+        match traceql::parse_and_validate(&r.expr) {
+            Ok(traceql::ast::Expr {
+                query: traceql::ast::Query::Metrics(_),
+                ..
+            }) => {}
+            Ok(_) => out.push(at(
+                r.at.expr,
+                "could not parse expression: a TraceQL rule needs a metrics query, not a search",
+            )),
+            Err(e) => out.push(at(r.at.expr, format!("could not parse expression: {e}"))),
+        }
     } else if language != Language::PromQl {
         // SQL is planned when the rule is evaluated; a statement that does not plan is the
         // rule's error on the rules API.
@@ -207,5 +219,26 @@ mod tests {
         assert!(!legacy_name("a:b", false));
         assert!(legacy_name("job:rate5m:sum", true));
         assert!(!legacy_name("", true));
+    }
+
+    #[test]
+    fn languages_are_told_apart_by_parsing() {
+        let of = |expr: &str| Language::of(None, None, expr);
+        assert_eq!(of("sum(rate(x[5m])) > 1"), Language::PromQl);
+        assert_eq!(
+            of(r#"sum(count_over_time({app="a"} |= "e" [1m]))"#),
+            Language::LogQl
+        );
+        assert_eq!(
+            of("{ status = error } | rate() by (resource.service.name) > 1"),
+            Language::TraceQl
+        );
+        // What none parses stays PromQL, whose parser reports the error.
+        assert_eq!(of("{ status = error }"), Language::PromQl);
+        assert_eq!(
+            Language::of(None, Some(Language::TraceQl), "x"),
+            Language::TraceQl
+        );
+        assert_eq!(Language::from_name("TraceQL"), Some(Language::TraceQl));
     }
 }

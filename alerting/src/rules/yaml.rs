@@ -238,7 +238,7 @@ impl Decoder {
         let language = Language::from_name(&name);
         if language.is_none() {
             self.errors.push(format!(
-                "line {}: unknown rule language {name:?}: use promql, sql or logql",
+                "line {}: unknown rule language {name:?}: use promql, sql, logql or traceql",
                 pos(node).line
             ));
         }

@@ -382,3 +382,106 @@ async fn grafanas_tempo_requests_are_answered_over_http_and_streaming_grpc() {
     .expect_err("a bad query fails");
     assert_eq!(bad.code(), tonic::Code::InvalidArgument, "{bad}");
 }
+
+/// Alerting and recording rules in TraceQL metrics: told apart from PromQL and LogQL by
+/// parsing (or named with `language: traceql`), evaluated as instant queries over the five
+/// minutes before each evaluation; labels as Prometheus names them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traceql_rules_alert_and_record() {
+    use std::time::Duration;
+
+    use crate::harness::poll;
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        r#"groups:
+  - name: traces
+    interval: 1s
+    rules:
+      - alert: ServiceFailing
+        expr: '{ status = error } | count_over_time() by (resource.service.name) > 30'
+        labels:
+          severity: page
+        annotations:
+          summary: "{{ $labels.resource_service_name }} failed {{ $value }} times"
+      - record: service:spans:count5m
+        language: traceql
+        expr: '{ } | count_over_time() by (resource.service.name)'
+"#,
+    )
+    .expect("rules");
+    let vigil = Vigil::start_with(&[
+        ("VIGIL_RULE_FILES", rules.to_str().expect("utf-8")),
+        ("VIGIL_EVALUATION_INTERVAL", "1s"),
+    ])
+    .await;
+    // 120 traces over the last two minutes, 40 per service, each with one failed span.
+    let now = u64::try_from(nanos(std::time::SystemTime::now())).expect("positive");
+    let req = ExportTraceServiceRequest {
+        resource_spans: (0..120u16)
+            .map(|k| numbered_trace(k, now - u64::from(k) * 1_000_000_000))
+            .collect(),
+    };
+    let resp = vigil
+        .http()
+        .post(vigil.otlp_http_url("/v1/traces"))
+        .header("Content-Type", "application/x-protobuf")
+        .body(req.encode_to_vec())
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(resp.status().as_u16(), 200);
+
+    let alerts = poll(
+        "the TraceQL alerts fire",
+        Duration::from_secs(30),
+        || async {
+            let (_, body) = vigil.get("/api/v1/alerts").await;
+            let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            match v["data"]["alerts"].as_array() {
+                Some(a) if a.len() == 3 && a.iter().all(|x| x["state"] == "firing") => {
+                    Ok(a.clone())
+                }
+                _ => Err(body),
+            }
+        },
+    )
+    .await;
+    let mut services: Vec<&str> = alerts
+        .iter()
+        .map(|a| {
+            a["labels"]["resource_service_name"]
+                .as_str()
+                .expect("label")
+        })
+        .collect();
+    services.sort_unstable();
+    assert_eq!(services, ["svc0", "svc1", "svc2"]);
+    let summary = alerts[0]["annotations"]["summary"]
+        .as_str()
+        .expect("summary");
+    assert!(summary.ends_with("failed 40 times"), "{summary}");
+    let (_, rules_body) = vigil.get("/api/v1/rules").await;
+    assert!(
+        rules_body.contains(r#""language":"traceql""#),
+        "{rules_body}"
+    );
+    let value = poll(
+        "the recorded series is queryable",
+        Duration::from_secs(30),
+        || async {
+            let (_, body) = vigil
+                .get("/api/v1/query?query=service:spans:count5m%7Bresource_service_name%3D%22svc1%22%7D")
+                .await;
+            let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            match v["data"]["result"].as_array().and_then(|r| r.first()) {
+                Some(s) => Ok(s["value"][1].as_str().unwrap_or("").to_string()),
+                None => Err(body),
+            }
+        },
+    )
+    .await;
+    assert_eq!(value, "120");
+}
