@@ -138,9 +138,66 @@ impl MetricsEval {
         self.intervals.window()
     }
 
+    /// How many more traces may give an exemplar (0 when none are asked for).
+    pub fn exemplar_traces(&self) -> usize {
+        self.exemplar_traces
+    }
+
+    /// The step of the intervals, ns (the whole window for an instant query).
+    pub fn step_ns(&self) -> i64 {
+        self.intervals.step()
+    }
+
+    /// The `by()` fields of a query that only counts spans (one `rate()` or
+    /// `count_over_time()`, no arithmetic), whose counts [`MetricsEval::add_count`] may add
+    /// instead of spans; `None` for any other query.
+    pub fn counting_by(&self) -> Option<&[Field]> {
+        match (&self.tree, self.queries.as_slice()) {
+            (
+                Node::Query(0),
+                [QueryRun {
+                    function: Aggregator::Series(a),
+                    ..
+                }],
+            ) if a.counts() => Some(a.by()),
+            _ => None,
+        }
+    }
+
+    /// Adds `n` spans that the query's pipeline keeps, with `by()` values `by` (in
+    /// [`MetricsEval::counting_by`]'s order), started at `ts` (ns) — what [`MetricsEval::observe`]
+    /// would count for them, without exemplars. Only for counting queries: the caller has
+    /// applied the pipeline's filter exactly.
+    pub fn add_count(&mut self, by: Vec<Value>, ts: i64, n: u64) -> Result<()> {
+        if self.counting_by().is_none() {
+            return Err(Error::Eval(
+                "counts stand in for spans only in a rate() or count_over_time() query".into(),
+            ));
+        }
+        if let Some(QueryRun {
+            function: Aggregator::Series(a),
+            ..
+        }) = self.queries.first_mut()
+        {
+            a.add_count(by, ts, n as f64);
+        }
+        Ok(())
+    }
+
     /// Adds one trace's matching spans; spans started outside the window are ignored. Fails
     /// only where Tempo's pipeline fails at run time.
     pub fn observe(&mut self, trace: &TraceData) -> Result<()> {
+        self.observe_with(trace, true)
+    }
+
+    /// Offers one trace's matching spans as exemplars only, counting nothing: for a caller
+    /// that added the counts with [`MetricsEval::add_count`] and reads a sample of traces for
+    /// their exemplars.
+    pub fn observe_exemplars(&mut self, trace: &TraceData) -> Result<()> {
+        self.observe_with(trace, false)
+    }
+
+    fn observe_with(&mut self, trace: &TraceData, count: bool) -> Result<()> {
         let intervals = self.intervals;
         for q in &mut self.queries {
             let QueryRun {
@@ -161,9 +218,11 @@ impl MetricsEval {
                         if !intervals.contains(ts) {
                             continue;
                         }
-                        match function {
-                            Aggregator::Series(a) => a.observe(reader, m.index, ts),
-                            Aggregator::Compare(c) => c.observe(reader, m.index, ts),
+                        if count {
+                            match function {
+                                Aggregator::Series(a) => a.observe(reader, m.index, ts),
+                                Aggregator::Compare(c) => c.observe(reader, m.index, ts),
+                            }
                         }
                         if sample && exemplar.is_none() {
                             exemplar = Some((m.index, ts));

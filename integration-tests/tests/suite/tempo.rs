@@ -792,6 +792,26 @@ async fn traceql_metrics_count_what_was_sent_per_step_and_instant() {
         }
         assert_eq!(total, 120.0, "{body}");
 
+        // The same counted span by span (a regular expression keeps the query off the SQL
+        // aggregate and on the streaming evaluator): the same series.
+        let streamed = escape(
+            r#"{ status = error && name =~ "le.f" } | count_over_time() by (resource.service.name)"#,
+        );
+        let (_, other) = get_metrics(
+            &vigil,
+            "/api/metrics/query_range",
+            &format!("q={streamed}&{range}&step=300"),
+        )
+        .await;
+        let without_exemplars = |v: &Value| {
+            let mut v = v["series"].clone();
+            for s in v.as_array_mut().expect("series") {
+                s.as_object_mut().expect("series").remove("exemplars");
+            }
+            v
+        };
+        assert_eq!(without_exemplars(&other), without_exemplars(&body));
+
         // Spans per second: the points times the step add up to every span.
         let q = escape("{ } | rate()");
         let (_, body) = get_metrics(

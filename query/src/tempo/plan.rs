@@ -79,6 +79,100 @@ pub(crate) fn span_local(expr: &Expr) -> bool {
     })
 }
 
+/// A `by()` field that a SQL column gives exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ByColumn {
+    /// `name`: a string.
+    Name,
+    /// `kind`: the OTLP number.
+    Kind,
+    /// `status`: the OTLP code.
+    Status,
+    /// `resource.service.name`: the resource attribute (null when absent).
+    Service,
+}
+
+impl ByColumn {
+    /// The SQL expression of the column.
+    pub(crate) fn sql(self) -> &'static str {
+        match self {
+            ByColumn::Name => "name",
+            ByColumn::Kind => "kind",
+            ByColumn::Status => "status_code",
+            ByColumn::Service => "resource_attributes['service.name']",
+        }
+    }
+}
+
+/// For a counting metrics query (`by` its `by()` fields) whose spanset filter SQL states
+/// exactly — intrinsic comparisons of `name`, `status`, `kind`, `duration` and string
+/// (in)equality of `resource.service.name`, joined by `&&`, `||` — the exact condition
+/// (`None`: every span) and the columns of its `by()` fields; `None` when either is not
+/// exact. Spans can then be counted by SQL instead of evaluated one by one.
+pub(crate) fn exact_counting(expr: &Expr, by: &[Field]) -> Option<(Option<String>, Vec<ByColumn>)> {
+    let Query::Metrics(m) = &expr.query else {
+        return None;
+    };
+    let MetricsExpr::Query(q) = &m.expr else {
+        return None;
+    };
+    let columns = by
+        .iter()
+        .map(|f| match f {
+            Field::Intrinsic(Intrinsic::Name) => Some(ByColumn::Name),
+            Field::Intrinsic(Intrinsic::Kind) => Some(ByColumn::Kind),
+            Field::Intrinsic(Intrinsic::Status) => Some(ByColumn::Status),
+            Field::Attribute(a)
+                if a.scope == Scope::Resource && !a.parent && a.name == "service.name" =>
+            {
+                Some(ByColumn::Service)
+            }
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let [Stage::Spanset(SpansetExpr::Filter(f))] = q.spans.stages.as_slice() else {
+        return None;
+    };
+    if matches!(f, FieldExpr::Static(Static::Bool(true))) {
+        return Some((None, columns));
+    }
+    Some((Some(exact(f)?), columns))
+}
+
+/// The SQL condition exactly equivalent to `f`, if there is one.
+fn exact(f: &FieldExpr) -> Option<String> {
+    let FieldExpr::Binary { op, lhs, rhs } = f else {
+        return None;
+    };
+    match op {
+        BinaryOp::And => Some(format!("({} AND {})", exact(lhs)?, exact(rhs)?)),
+        BinaryOp::Or => Some(format!("({} OR {})", exact(lhs)?, exact(rhs)?)),
+        _ => match (lhs.as_ref(), rhs.as_ref()) {
+            (FieldExpr::Field(Field::Intrinsic(i)), FieldExpr::Static(v))
+                if matches!(
+                    i,
+                    Intrinsic::Name | Intrinsic::Status | Intrinsic::Kind | Intrinsic::Duration
+                ) && *op != BinaryOp::Re =>
+            {
+                intrinsic(*i, *op, v)
+            }
+            (FieldExpr::Field(Field::Attribute(a)), FieldExpr::Static(Static::Str(s)))
+                if a.scope == Scope::Resource
+                    && !a.parent
+                    && a.name == "service.name"
+                    && matches!(op, BinaryOp::Eq | BinaryOp::Neq) =>
+            {
+                let sql_op = if *op == BinaryOp::Eq { "=" } else { "!=" };
+                Some(format!(
+                    "resource_attributes['service.name'] {sql_op} {}",
+                    literal(s)
+                ))
+            }
+            _ => None,
+        },
+    }
+}
+
 fn metrics_queries<'a>(e: &'a MetricsExpr, out: &mut Vec<&'a MetricsQuery>) {
     match e {
         MetricsExpr::Query(q) => out.push(q),
@@ -354,6 +448,50 @@ mod tests {
         assert!(span_local(&parse(
             "{ } | quantile_over_time(duration, .9) by (span.x)"
         )));
+    }
+
+    #[test]
+    fn counting_queries_over_columns_are_exact_in_sql() {
+        let plan = |q: &str| {
+            let e = traceql::parse_and_validate(q).unwrap();
+            let Query::Metrics(m) = &e.query else {
+                panic!("{q}")
+            };
+            let MetricsExpr::Query(mq) = &m.expr else {
+                panic!("{q}")
+            };
+            exact_counting(&e, &mq.aggregate.by)
+        };
+        assert_eq!(
+            plan("{ } | rate() by (resource.service.name)"),
+            Some((None, vec![ByColumn::Service]))
+        );
+        assert_eq!(
+            plan(
+                r#"{ status = error && (name = "a" || duration > 1s) } | count_over_time() by (name, kind)"#
+            ),
+            Some((
+                Some("(status_code = 2 AND (name = 'a' OR duration_nano > 1000000000))".into()),
+                vec![ByColumn::Name, ByColumn::Kind]
+            ))
+        );
+        assert_eq!(
+            plan(r#"{ resource.service.name != "x" } | rate()"#),
+            Some((
+                Some("resource_attributes['service.name'] != 'x'".into()),
+                vec![]
+            ))
+        );
+        for q in [
+            "{ } | rate() by (span.http.method)",
+            r#"{ span.a = "b" } | rate()"#,
+            r#"{ name =~ "a.*" } | rate()"#,
+            r#"{ .service.name = "x" } | rate()"#,
+            "{ } | count() > 1 | rate()",
+            r#"{ name = "a" } >> { } | rate()"#,
+        ] {
+            assert_eq!(plan(q), None, "{q}");
+        }
     }
 
     #[test]

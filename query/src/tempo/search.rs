@@ -137,7 +137,8 @@ pub(crate) fn sort_newest_first(found: &mut [FoundTrace]) {
     });
 }
 
-fn kind(k: i32) -> Kind {
+/// An OTLP span kind as TraceQL's.
+pub(crate) fn kind(k: i32) -> Kind {
     match k {
         1 => Kind::Internal,
         2 => Kind::Server,
@@ -148,7 +149,8 @@ fn kind(k: i32) -> Kind {
     }
 }
 
-fn status(code: i32) -> Status {
+/// An OTLP status code as TraceQL's.
+pub(crate) fn status(code: i32) -> Status {
     match code {
         1 => Status::Ok,
         2 => Status::Error,

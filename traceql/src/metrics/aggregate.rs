@@ -247,9 +247,36 @@ impl Aggregation {
         raw
     }
 
+    /// Whether [`Aggregation::add_count`] may stand in for spans: the function counts.
+    pub(crate) fn counts(&self) -> bool {
+        matches!(self.function, Function::Rate | Function::Count)
+    }
+
+    /// The `by()` fields.
+    pub(crate) fn by(&self) -> &[Field] {
+        &self.by
+    }
+
+    /// Adds `n` spans whose `by()` values are `by`, started at `ts`, as if observed one by
+    /// one (counting functions only; see [`Aggregation::counts`]).
+    pub(crate) fn add_count(&mut self, by: Vec<Value>, ts: i64, n: f64) {
+        let Some(i) = self.intervals.of(ts) else {
+            return;
+        };
+        let g = self.group_of(by, None);
+        if let Cells::Count(c) = &mut self.groups[g].cells {
+            c[i] += n;
+        }
+    }
+
     /// The series of the span at `index`, created when new.
     fn group(&mut self, reader: &SpanReader<'_>, index: usize, bucket: Option<f64>) -> usize {
         let by: Vec<Value> = self.by.iter().map(|f| reader.value(f, index)).collect();
+        self.group_of(by, bucket)
+    }
+
+    /// The series of `by` values (and histogram bucket), created when new.
+    fn group_of(&mut self, by: Vec<Value>, bucket: Option<f64>) -> usize {
         let mut key: Vec<ValueKey> = by.iter().map(ValueKey::of).collect();
         if let Some(b) = bucket {
             key.push(ValueKey::Float(b.to_bits()));

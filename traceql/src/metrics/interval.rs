@@ -103,6 +103,11 @@ impl Intervals {
         self.start < ts && ts <= self.end
     }
 
+    /// The step, ns.
+    pub(crate) fn step(&self) -> i64 {
+        self.step
+    }
+
     /// The step in seconds, as Go's `time.Duration.Seconds` computes it.
     pub(crate) fn step_seconds(&self) -> f64 {
         let secs = self.step / 1_000_000_000;

@@ -695,3 +695,71 @@ fn series_cap_cuts_the_sorted_answer() {
     let names: Vec<_> = out.series.iter().map(|s| s.labels[0].1.clone()).collect();
     assert_eq!(names, vec![s("a"), s("b")]);
 }
+
+#[test]
+fn counts_added_without_spans_answer_as_the_spans_do() {
+    // Spans on interval edges and inside, two names, errors and not; the caller's SQL would
+    // group them by `(ts - start - 1) / step` and hand each group's right edge.
+    let spans: Vec<SpanData> = [
+        (1, 0),
+        (2, 1),
+        (3, 10 * S),
+        (4, 10 * S + 1),
+        (5, 25 * S),
+        (6, 30 * S),
+        (7, -5 * S),
+    ]
+    .into_iter()
+    .map(|(id, at)| {
+        let s = span(id, id, at, S);
+        status(
+            s,
+            if id % 2 == 0 {
+                Status::Error
+            } else {
+                Status::Ok
+            },
+        )
+    })
+    .collect();
+    for q in [
+        "{ status = error } | count_over_time() by (name)",
+        "{ } | rate()",
+    ] {
+        for request in [
+            req(),
+            MetricsRequest {
+                step_ns: 30 * S,
+                ..req()
+            },
+        ] {
+            let want = eval(q, request, &traces(spans.clone())).unwrap();
+            let expr = parse_and_validate(q).unwrap();
+            let mut m = MetricsEval::new(&expr, request, 11_000).unwrap();
+            let by = m.counting_by().expect("a counting query").to_vec();
+            let (after, until) = m.window();
+            let step = m.step_ns();
+            let mut groups: std::collections::BTreeMap<(Vec<String>, i64), u64> =
+                std::collections::BTreeMap::new();
+            for s in &spans {
+                let keep = !q.contains("error") || s.status == Status::Error;
+                if !keep || s.start_unix_nano <= after || s.start_unix_nano > until {
+                    continue;
+                }
+                let labels = by.iter().map(|_| s.name.clone()).collect();
+                *groups
+                    .entry((labels, (s.start_unix_nano - after - 1) / step))
+                    .or_default() += 1;
+            }
+            for ((labels, b), n) in groups {
+                let by = labels.into_iter().map(Value::String).collect();
+                m.add_count(by, after + (b + 1) * step, n).unwrap();
+            }
+            assert_eq!(m.finish().unwrap(), want, "{q} step {}", request.step_ns);
+        }
+    }
+    let expr = parse_and_validate("{ } | avg_over_time(duration)").unwrap();
+    let mut m = MetricsEval::new(&expr, req(), 11_000).unwrap();
+    assert!(m.counting_by().is_none());
+    assert!(m.add_count(Vec::new(), T0, 1).is_err());
+}
