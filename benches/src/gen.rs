@@ -322,14 +322,14 @@ fn access_logs(
     })
 }
 
-fn traces(rng: &mut StdRng, batch: usize, t: &mut u64) -> Request {
+fn traces(rng: &mut StdRng, batch: usize, t: &mut u64, gap_ns: u64) -> Request {
     const SPANS_PER_TRACE: usize = 8;
     let service = SERVICES[rng.random_range(0..SERVICES.len())];
     let mut spans = Vec::with_capacity(batch);
     while spans.len() < batch {
         let mut trace_id = vec![0u8; 16];
         rng.fill_bytes(&mut trace_id);
-        *t += rng.random_range(0..2_000_000u64);
+        *t += rng.random_range(0..gap_ns.max(1));
         let root_start = *t;
         let mut root_id = vec![0u8; 8];
         rng.fill_bytes(&mut root_id);
@@ -572,6 +572,7 @@ pub struct Source {
     pub raw_text_bytes: u64,
     values: Vec<f64>,
     step: u64,
+    trace_gap_ns: u64,
 }
 
 impl Source {
@@ -586,7 +587,14 @@ impl Source {
             raw_text_bytes: 0,
             values: Vec::new(),
             step: 0,
+            trace_gap_ns: 2_000_000,
         }
+    }
+
+    /// The same stream with traces starting up to `ns` apart (uniformly; 2 ms by default).
+    pub fn with_trace_gap(mut self, ns: u64) -> Self {
+        self.trace_gap_ns = ns;
+        self
     }
 
     /// The next logs request of `batch` access-log records.
@@ -626,7 +634,7 @@ impl Source {
 
     /// The next traces request of `batch` spans (traces of eight spans).
     pub fn traces(&mut self, batch: usize) -> Request {
-        traces(&mut self.rng, batch, &mut self.t)
+        traces(&mut self.rng, batch, &mut self.t, self.trace_gap_ns)
     }
 
     /// The next metrics request: one point for each of `series` series, 15 s after the last.

@@ -126,6 +126,8 @@ pub fn spans_schema() -> SchemaRef {
             ),
             Field::new("dropped_links_count", DataType::UInt32, false),
             Field::new(ATTRIBUTE_TYPES, DataType::Utf8, true),
+            Field::new(RESOURCE_DROPPED_ATTRIBUTES, DataType::UInt32, true),
+            Field::new(SCOPE_DROPPED_ATTRIBUTES, DataType::UInt32, true),
         ]))
     }))
 }
@@ -136,6 +138,13 @@ pub fn spans_schema() -> SchemaRef {
 /// every value is a string (most rows). TraceQL compares typed values, and Tempo's API gives
 /// them back typed.
 pub const ATTRIBUTE_TYPES: &str = "attribute_types";
+
+/// Column of `spans`: the resource's `dropped_attributes_count`, null when 0 (most rows; rows
+/// written before the column existed read as 0).
+pub const RESOURCE_DROPPED_ATTRIBUTES: &str = "resource_dropped_attributes_count";
+
+/// Column of `spans`: the instrumentation scope's `dropped_attributes_count`, null when 0.
+pub const SCOPE_DROPPED_ATTRIBUTES: &str = "scope_dropped_attributes_count";
 
 /// The letters of [`ATTRIBUTE_TYPES`].
 pub mod attr_type {

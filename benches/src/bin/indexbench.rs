@@ -50,6 +50,9 @@ struct Args {
     /// Trace ids looked up.
     #[arg(long, default_value_t = 100)]
     traces: usize,
+    /// Most time between two traces' starts, ms (uniform; 69 spreads 20M spans over a day).
+    #[arg(long, default_value_t = 2.0)]
+    trace_gap_ms: f64,
     /// The DuckDB side (a Python script); skipped when Python or duckdb is missing.
     #[arg(long, default_value = "benches/duckdb_queries.py")]
     duckdb_script: PathBuf,
@@ -63,7 +66,7 @@ const REQUEST_ITEMS: usize = 10_000;
 
 /// Generates and stores the data set; returns sampled trace ids (hex).
 async fn generate(args: &Args, engine: &Engine) -> anyhow::Result<Vec<String>> {
-    let mut src = Source::new(42);
+    let mut src = Source::new(42).with_trace_gap((args.trace_gap_ms * 1e6) as u64);
     let t = Instant::now();
     let mut n = 0u64;
     let every = (args.logs / 10).max(1);
@@ -112,7 +115,7 @@ async fn generate(args: &Args, engine: &Engine) -> anyhow::Result<Vec<String>> {
     let t = Instant::now();
     let steps = (args.days * 86_400.0 / 15.0) as u64;
     let mut n = 0u64;
-    for _ in 0..steps {
+    for _ in 0..if args.series == 0 { 0 } else { steps } {
         n += append(engine, Signal::Metrics, &src.metrics(args.series)).await?;
     }
     println!(

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, ListArray, StringBuilder};
+use arrow::array::{ArrayRef, ListArray, StringBuilder, UInt32Array};
 use arrow::datatypes::{DataType, Int32Type, Int64Type, UInt32Type};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
@@ -55,6 +55,10 @@ pub(super) fn convert(req: &ExportTraceServiceRequest) -> Converted {
             let ctx = Context {
                 service,
                 resource: &resource,
+                resource_dropped: rs
+                    .resource
+                    .as_ref()
+                    .map_or(0, |r| r.dropped_attributes_count),
                 resource_schema_url: &rs.schema_url,
                 scope,
                 scope_attrs: &scope_attrs,
@@ -95,6 +99,7 @@ struct Size {
 struct Context<'a> {
     service: &'a str,
     resource: &'a RenderedAttrs<'a>,
+    resource_dropped: u32,
     resource_schema_url: &'a str,
     scope: Option<&'a InstrumentationScope>,
     scope_attrs: &'a RenderedAttrs<'a>,
@@ -184,6 +189,8 @@ struct Columns {
     link_flags: Vec<u32>,
     dropped_links_count: Vec<u32>,
     attribute_types: StringBuilder,
+    resource_dropped: Vec<Option<u32>>,
+    scope_dropped: Vec<Option<u32>>,
     /// The current row's type letters.
     types: Vec<u8>,
 }
@@ -229,6 +236,8 @@ impl Columns {
             link_flags: Vec::with_capacity(s.links),
             dropped_links_count: Vec::with_capacity(n),
             attribute_types: strings(n, 0),
+            resource_dropped: Vec::with_capacity(n),
+            scope_dropped: Vec::with_capacity(n),
             types: Vec::new(),
         }
     }
@@ -284,6 +293,11 @@ impl Columns {
         self.attributes.push_attrs(&span.attributes);
         self.dropped_attributes_count
             .push(span.dropped_attributes_count);
+        self.resource_dropped
+            .push((ctx.resource_dropped > 0).then_some(ctx.resource_dropped));
+        let scope_dropped = ctx.scope.map_or(0, |s| s.dropped_attributes_count);
+        self.scope_dropped
+            .push((scope_dropped > 0).then_some(scope_dropped));
 
         for e in &span.events {
             // Checked to fit by `check`.
@@ -358,6 +372,8 @@ impl Columns {
             list(&schema, "links", self.links, links)?,
             primitive::<UInt32Type>(self.dropped_links_count),
             Arc::new(self.attribute_types.finish()),
+            Arc::new(UInt32Array::from(self.resource_dropped)),
+            Arc::new(UInt32Array::from(self.scope_dropped)),
         ];
         RecordBatch::try_new(schema, columns)
     }

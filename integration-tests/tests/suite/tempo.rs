@@ -128,14 +128,14 @@ fn request(t0: u64) -> ExportTraceServiceRequest {
             kv("service.name", s(service)),
             kv("host.cpus", V::IntValue(8)),
         ],
-        dropped_attributes_count: 0,
+        dropped_attributes_count: 2,
         entity_refs: Vec::new(),
     };
     let scope = |name: &str| InstrumentationScope {
         name: name.into(),
         version: "1.2.3".into(),
         attributes: vec![kv("scope.flag", V::BoolValue(true))],
-        dropped_attributes_count: 0,
+        dropped_attributes_count: 1,
     };
     ExportTraceServiceRequest {
         resource_spans: vec![

@@ -11,7 +11,9 @@ use arrow::array::{
 };
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use common::schema::{attr_type, ATTRIBUTE_TYPES};
+use common::schema::{
+    attr_type, ATTRIBUTE_TYPES, RESOURCE_DROPPED_ATTRIBUTES, SCOPE_DROPPED_ATTRIBUTES,
+};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
@@ -45,7 +47,7 @@ pub(crate) fn resource_spans(batches: &[RecordBatch]) -> Result<Vec<ResourceSpan
                 name: text(cols.scope_name, row),
                 version: text(cols.scope_version, row),
                 attributes: scope_attrs,
-                dropped_attributes_count: 0,
+                dropped_attributes_count: dropped(cols.scope_dropped, row),
             };
             let scope_url = text(cols.scope_schema_url, row);
             let span = cols.span(row, &mut types);
@@ -55,7 +57,7 @@ pub(crate) fn resource_spans(batches: &[RecordBatch]) -> Result<Vec<ResourceSpan
                 out.push(ResourceSpans {
                     resource: Some(Resource {
                         attributes: resource,
-                        dropped_attributes_count: 0,
+                        dropped_attributes_count: dropped(cols.resource_dropped, row),
                         entity_refs: Vec::new(),
                     }),
                     scope_spans: Vec::new(),
@@ -138,6 +140,15 @@ struct Columns<'a> {
     links: &'a ListArray,
     dropped_links_count: &'a UInt32Array,
     types: Option<&'a StringArray>,
+    resource_dropped: Option<&'a UInt32Array>,
+    scope_dropped: Option<&'a UInt32Array>,
+}
+
+/// A nullable count column's value at `row`, 0 when null or absent.
+fn dropped(column: Option<&UInt32Array>, row: usize) -> u32 {
+    column
+        .filter(|c| !c.is_null(row))
+        .map_or(0, |c| c.value(row))
 }
 
 /// Column `name` of `b` as a `T`, or an error naming it.
@@ -191,6 +202,13 @@ impl<'a> Columns<'a> {
             types: b
                 .column_by_name(ATTRIBUTE_TYPES)
                 .and_then(|c| c.as_string_opt()),
+            // … and drop no resource or scope attributes.
+            resource_dropped: b
+                .column_by_name(RESOURCE_DROPPED_ATTRIBUTES)
+                .and_then(|c| c.as_any().downcast_ref::<UInt32Array>()),
+            scope_dropped: b
+                .column_by_name(SCOPE_DROPPED_ATTRIBUTES)
+                .and_then(|c| c.as_any().downcast_ref::<UInt32Array>()),
         })
     }
 
