@@ -153,7 +153,12 @@ pub fn traceql_vector(out: &traceql::metrics::MetricsOutput, t: i64) -> Vec<Samp
                 .labels
                 .iter()
                 .filter(|(k, _)| k != "__name__")
-                .map(|(k, v)| (label_name(k), traceql::metrics::label_text(v)))
+                .map(|(k, v)| {
+                    (
+                        common::label_name::sanitize(k),
+                        traceql::metrics::label_text(v),
+                    )
+                })
                 .collect();
             Some(Sample {
                 labels: Labels::new(labels),
@@ -163,25 +168,6 @@ pub fn traceql_vector(out: &traceql::metrics::MetricsOutput, t: i64) -> Vec<Samp
             })
         })
         .collect()
-}
-
-/// A Prometheus label name for `key`: every character but `[a-zA-Z0-9_]` as `_`, a leading
-/// digit behind `_`.
-fn label_name(key: &str) -> String {
-    let mut name: String = key
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if name.starts_with(|c: char| c.is_ascii_digit()) {
-        name.insert(0, '_');
-    }
-    name
 }
 
 /// The column of a SQL rule's result that holds the value.

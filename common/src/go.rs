@@ -1,5 +1,6 @@
 //! Go's text forms that the query languages print so that Go tools read them back: strings as
-//! `strconv.Quote` writes them, durations as `time.Duration.String()` does.
+//! `strconv.Quote` writes them, durations as `time.Duration.String()` does; and durations read
+//! as `time.ParseDuration` reads them, with its error texts.
 
 use std::fmt::Write as _;
 
@@ -72,6 +73,81 @@ pub fn duration(ns: i64) -> String {
     }
     let _ = write!(out, "{s}s");
     out
+}
+
+/// Go's `time.ParseDuration`, in nanoseconds, with Go's error text: an optional sign, then
+/// decimal numbers each with a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), e.g. `1.5h` or
+/// `2h45m`.
+pub fn parse_duration(text: &str) -> Result<i64, String> {
+    let invalid = || format!("time: invalid duration {}", quote(text));
+    let (negative, mut rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let (int, after) = rest.split_at(int_len);
+        rest = after;
+        let mut frac = "";
+        if let Some(after) = rest.strip_prefix('.') {
+            let frac_len = after.bytes().take_while(u8::is_ascii_digit).count();
+            (frac, rest) = after.split_at(frac_len);
+        } else if int.is_empty() {
+            return Err(invalid());
+        }
+        if int.is_empty() && frac.is_empty() {
+            return Err(invalid());
+        }
+        let unit_len = rest
+            .bytes()
+            .position(|b| b == b'.' || b.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let (unit, after) = rest.split_at(unit_len);
+        rest = after;
+        let scale: u128 = match unit {
+            "" => return Err(format!("time: missing unit in duration {}", quote(text))),
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => {
+                return Err(format!(
+                    "time: unknown unit {} in duration {}",
+                    quote(unit),
+                    quote(text)
+                ))
+            }
+        };
+        let whole: u128 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| invalid())?
+        };
+        // The fraction, truncated to the nanosecond (Go stops reading digits past 2^63).
+        let (mut f, mut f_scale): (u128, u128) = (0, 1);
+        for d in frac.bytes().take(20) {
+            f = f * 10 + u128::from(d - b'0');
+            f_scale *= 10;
+        }
+        total = whole
+            .checked_mul(scale)
+            .and_then(|v| v.checked_add(f * scale / f_scale))
+            .and_then(|v| total.checked_add(v))
+            .filter(|&t| t <= 1 << 63)
+            .ok_or_else(invalid)?;
+    }
+    let total = i128::try_from(total).map_err(|_| invalid())?;
+    i64::try_from(if negative { -total } else { total }).map_err(|_| invalid())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod duration;
 mod error;
 pub mod go;
 pub mod hash;
+pub mod label_name;
 pub mod schema;
 mod signal;
 pub mod template;

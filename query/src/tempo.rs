@@ -142,6 +142,16 @@ impl TempoEngine {
     }
 }
 
+/// The `trace_id` column of `batches`, in row order.
+fn trace_ids(batches: &[RecordBatch]) -> Result<Vec<[u8; 16]>> {
+    let mut ids = Vec::new();
+    for b in batches {
+        let col: &FixedSizeBinaryArray = otlp::column(b, "trace_id")?;
+        ids.extend((0..b.num_rows()).filter_map(|i| <[u8; 16]>::try_from(col.value(i)).ok()));
+    }
+    Ok(ids)
+}
+
 /// Most candidate spans read in one page of a search.
 const CANDIDATE_PAGE_MAX: usize = 50_000;
 
@@ -226,13 +236,7 @@ impl TempoEngine {
         } else {
             let sql = format!("SELECT DISTINCT trace_id FROM spans WHERE {window}");
             let rows = self.sql.execute(tenant.clone(), &sql, &self.limits).await?;
-            let mut ids = Vec::new();
-            for b in &rows.batches {
-                let col: &FixedSizeBinaryArray = otlp::column(b, "trace_id")?;
-                ids.extend(
-                    (0..b.num_rows()).filter_map(|i| <[u8; 16]>::try_from(col.value(i)).ok()),
-                );
-            }
+            let ids = trace_ids(&rows.batches)?;
             let (mut eval, mut spans) = (eval, 0);
             for chunk in ids.chunks(TRACES_PER_READ) {
                 for trace in self.traces_by_id(&tenant, chunk).await? {
@@ -340,13 +344,7 @@ impl TempoEngine {
                  {condition} GROUP BY (start_time_unix_nano - {after} - 1) / {slice}"
             );
             let rows = self.sql.execute(tenant.clone(), &sql, &self.limits).await?;
-            let mut ids = Vec::new();
-            for b in &rows.batches {
-                let col: &FixedSizeBinaryArray = otlp::column(b, "trace_id")?;
-                ids.extend(
-                    (0..b.num_rows()).filter_map(|i| <[u8; 16]>::try_from(col.value(i)).ok()),
-                );
-            }
+            let mut ids = trace_ids(&rows.batches)?;
             ids.sort_unstable();
             ids.dedup();
             for trace in self.traces_by_id(&tenant, &ids).await? {

@@ -13,61 +13,9 @@ fn prometheus(text: &str) -> Option<i64> {
     common::duration::parse_prometheus(text)?.checked_mul(NS_PER_MS)
 }
 
-/// Go's `time.ParseDuration` of a duration without a sign: numbers with optional fractions,
-/// each followed by one of `ns us µs μs ms s m h`.
+/// Go's `time.ParseDuration` (`common::go::parse_duration`); the lexer hands it no sign.
 fn go(text: &str) -> Option<i64> {
-    if text == "0" {
-        return Some(0);
-    }
-    if text.is_empty() {
-        return None;
-    }
-    let mut rest = text;
-    let mut total: i128 = 0;
-    while !rest.is_empty() {
-        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let int = &rest[..int_len];
-        rest = &rest[int_len..];
-        let mut frac = "";
-        if let Some(r) = rest.strip_prefix('.') {
-            let frac_len = r.bytes().take_while(u8::is_ascii_digit).count();
-            frac = &r[..frac_len];
-            rest = &r[frac_len..];
-        }
-        if int.is_empty() && frac.is_empty() {
-            return None;
-        }
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit: i128 = match &rest[..unit_len] {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        // Go accumulates the whole part exactly and truncates the fraction.
-        if int.len() > 20 {
-            return None;
-        }
-        let whole: i128 = if int.is_empty() { 0 } else { int.parse().ok()? };
-        total = total.checked_add(whole.checked_mul(unit)?)?;
-        let mut scale: i128 = 1;
-        let mut f: i128 = 0;
-        for d in frac.bytes().take(30) {
-            f = f * 10 + i128::from(d - b'0');
-            scale *= 10;
-        }
-        total = total.checked_add(f * unit / scale)?;
-        if total > i128::from(i64::MAX) {
-            return None;
-        }
-    }
-    i64::try_from(total).ok()
+    common::go::parse_duration(text).ok()
 }
 
 pub(crate) use common::go::duration as format_duration;

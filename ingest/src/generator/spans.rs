@@ -47,19 +47,7 @@ pub(crate) fn dimension_labels(dimensions: &[String]) -> Vec<String> {
     dimensions
         .iter()
         .map(|d| {
-            let mut name: String = d
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '_' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            if name.starts_with(|c: char| c.is_ascii_digit()) {
-                name.insert(0, '_');
-            }
+            let mut name = common::label_name::sanitize(d);
             if INTRINSICS.contains(&name.as_str()) || name == "status_message" {
                 name.insert_str(0, "__");
             }

@@ -104,23 +104,9 @@ pub(super) fn decolorize(line: &str) -> String {
     out
 }
 
-/// A label name Loki makes of a parsed key: characters other than letters, digits and `_`
-/// become `_`, and a leading digit gets a `_` before it.
+/// A label name Loki makes of a parsed key (`common::label_name::sanitize`).
 pub(super) fn sanitize(key: &str) -> String {
-    let mut out: String = key
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if out.starts_with(|c: char| c.is_ascii_digit()) {
-        out.insert(0, '_');
-    }
-    out
+    common::label_name::sanitize(key)
 }
 
 /// Every leaf of a JSON object, keys joined with `_` (arrays are skipped), as Loki's `json`.
