@@ -264,96 +264,137 @@ impl TempoEngine {
     ) -> Result<(MetricsOutput, usize)> {
         let bad = |e: traceql::Error| Error::BadData(e.to_string());
         let step = eval.step_ns().max(1);
-        let mut select: Vec<String> = columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{} AS by{i}", c.sql()))
-            .collect();
-        select.push(format!(
-            "(start_time_unix_nano - {after} - 1) / {step} AS bucket"
-        ));
-        select.push("count(*) AS n".into());
-        let group: Vec<String> = (0..=columns.len()).map(|i| (i + 1).to_string()).collect();
         let condition = condition.map(|c| format!(" AND {c}")).unwrap_or_default();
-        let sql = format!(
-            "SELECT {} FROM spans WHERE start_time_unix_nano > {after} \
-             AND start_time_unix_nano <= {until}{condition} GROUP BY {}",
-            select.join(", "),
-            group.join(", ")
-        );
-        let result = self.sql.execute(tenant.clone(), &sql, &self.limits).await?;
+        // `resource.service.name` is the `service_name` column except where that says
+        // `unknown_service`: those rows (the index finds them; usually none) read the map.
+        let passes: &[(bool, &str)] = if columns.contains(&plan::ByColumn::Service) {
+            &[
+                (false, " AND service_name != 'unknown_service'"),
+                (true, " AND service_name = 'unknown_service'"),
+            ]
+        } else {
+            &[(false, "")]
+        };
         let mut spans = 0usize;
-        for b in &result.batches {
-            let text = |i: usize| {
-                arrow::compute::cast(b.column(i), &arrow::datatypes::DataType::Utf8)
-                    .map_err(Error::Encode)
-            };
-            let int = |i: usize| {
-                arrow::compute::cast(b.column(i), &arrow::datatypes::DataType::Int64)
-                    .map_err(Error::Encode)
-            };
-            let mut by_columns = Vec::with_capacity(columns.len());
-            for (i, c) in columns.iter().enumerate() {
-                by_columns.push(match c {
-                    plan::ByColumn::Name | plan::ByColumn::Service => text(i)?,
-                    plan::ByColumn::Kind | plan::ByColumn::Status => int(i)?,
-                });
-            }
-            let buckets = int(columns.len())?;
-            let counts = int(columns.len() + 1)?;
-            let buckets = buckets.as_primitive::<Int64Type>();
-            let counts = counts.as_primitive::<Int64Type>();
-            for row in 0..b.num_rows() {
-                let by = columns
-                    .iter()
-                    .zip(&by_columns)
-                    .map(|(c, col)| {
-                        if col.is_null(row) {
-                            return traceql::eval::Value::Nil;
-                        }
-                        match c {
-                            plan::ByColumn::Name | plan::ByColumn::Service => {
-                                traceql::eval::Value::String(
-                                    col.as_string::<i32>().value(row).into(),
-                                )
-                            }
-                            plan::ByColumn::Kind => traceql::eval::Value::Kind(search::kind(
-                                col.as_primitive::<Int64Type>().value(row) as i32,
-                            )),
-                            plan::ByColumn::Status => traceql::eval::Value::Status(search::status(
-                                col.as_primitive::<Int64Type>().value(row) as i32,
-                            )),
-                        }
-                    })
-                    .collect();
-                let n = u64::try_from(counts.value(row)).unwrap_or(0);
-                spans += n as usize;
-                let ts =
-                    after.saturating_add(buckets.value(row).saturating_add(1).saturating_mul(step));
-                eval.add_count(by, ts, n).map_err(bad)?;
-            }
-        }
-        // Exemplars: one trace from each of as many slices of the window as exemplars are
-        // asked for, read whole and offered to the evaluator (which counts nothing of them).
-        let wanted = eval.exemplar_traces();
-        if wanted > 0 && spans > 0 {
-            let slice = (until - after).max(1) / i64::try_from(wanted).unwrap_or(1).max(1) + 1;
+        for (map, split) in passes {
+            let mut select: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{} AS by{i}", c.sql(*map)))
+                .collect();
+            select.push(format!(
+                "(start_time_unix_nano - {after} - 1) / {step} AS bucket"
+            ));
+            select.push("count(*) AS n".into());
+            let group: Vec<String> = (0..=columns.len()).map(|i| (i + 1).to_string()).collect();
             let sql = format!(
-                "SELECT first_value(trace_id) AS trace_id FROM spans \
-                 WHERE start_time_unix_nano > {after} AND start_time_unix_nano <= {until}\
-                 {condition} GROUP BY (start_time_unix_nano - {after} - 1) / {slice}"
+                "SELECT {} FROM spans WHERE start_time_unix_nano > {after} \
+                 AND start_time_unix_nano <= {until}{condition}{split} GROUP BY {}",
+                select.join(", "),
+                group.join(", ")
             );
-            let rows = self.sql.execute(tenant.clone(), &sql, &self.limits).await?;
-            let mut ids = trace_ids(&rows.batches)?;
-            ids.sort_unstable();
-            ids.dedup();
-            for trace in self.traces_by_id(&tenant, &ids).await? {
-                eval.observe_exemplars(&trace).map_err(bad)?;
-            }
+            let result = self.sql.execute(tenant.clone(), &sql, &self.limits).await?;
+            spans += add_counts(&mut eval, &result.batches, columns, after, step)?;
         }
+        self.sample_exemplars(&tenant, &mut eval, (after, until), &condition)
+            .await?;
         Ok((eval.finish_output().map_err(bad)?, spans))
     }
 
+    /// Offers `eval` whole traces, one from each of as many slices of the window as
+    /// exemplars are asked for, for their exemplars (it counts nothing of them).
+    async fn sample_exemplars(
+        &self,
+        tenant: &Tenant,
+        eval: &mut MetricsEval,
+        (after, until): (i64, i64),
+        condition: &str,
+    ) -> Result<()> {
+        let wanted = eval.exemplar_traces();
+        if wanted == 0 {
+            return Ok(());
+        }
+        let slice = (until - after).max(1) / i64::try_from(wanted).unwrap_or(1).max(1) + 1;
+        let sql = format!(
+            "SELECT first_value(trace_id) AS trace_id FROM spans \
+             WHERE start_time_unix_nano > {after} AND start_time_unix_nano <= {until}\
+             {condition} GROUP BY (start_time_unix_nano - {after} - 1) / {slice}"
+        );
+        let rows = self.sql.execute(tenant.clone(), &sql, &self.limits).await?;
+        let mut ids = trace_ids(&rows.batches)?;
+        ids.sort_unstable();
+        ids.dedup();
+        for trace in self.traces_by_id(tenant, &ids).await? {
+            eval.observe_exemplars(&trace)
+                .map_err(|e| Error::BadData(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Adds the counts of rows `(by…, bucket, n)` of a counting aggregate to `eval`; the spans
+/// counted.
+fn add_counts(
+    eval: &mut MetricsEval,
+    batches: &[RecordBatch],
+    columns: &[plan::ByColumn],
+    after: i64,
+    step: i64,
+) -> Result<usize> {
+    let bad = |e: traceql::Error| Error::BadData(e.to_string());
+    let mut spans = 0usize;
+    for b in batches {
+        let text = |i: usize| {
+            arrow::compute::cast(b.column(i), &arrow::datatypes::DataType::Utf8)
+                .map_err(Error::Encode)
+        };
+        let int = |i: usize| {
+            arrow::compute::cast(b.column(i), &arrow::datatypes::DataType::Int64)
+                .map_err(Error::Encode)
+        };
+        let mut by_columns = Vec::with_capacity(columns.len());
+        for (i, c) in columns.iter().enumerate() {
+            by_columns.push(match c {
+                plan::ByColumn::Name | plan::ByColumn::Service => text(i)?,
+                plan::ByColumn::Kind | plan::ByColumn::Status => int(i)?,
+            });
+        }
+        let buckets = int(columns.len())?;
+        let counts = int(columns.len() + 1)?;
+        let buckets = buckets.as_primitive::<Int64Type>();
+        let counts = counts.as_primitive::<Int64Type>();
+        for row in 0..b.num_rows() {
+            let by = columns
+                .iter()
+                .zip(&by_columns)
+                .map(|(c, col)| {
+                    if col.is_null(row) {
+                        return traceql::eval::Value::Nil;
+                    }
+                    match c {
+                        plan::ByColumn::Name | plan::ByColumn::Service => {
+                            traceql::eval::Value::String(col.as_string::<i32>().value(row).into())
+                        }
+                        plan::ByColumn::Kind => traceql::eval::Value::Kind(search::kind(
+                            col.as_primitive::<Int64Type>().value(row) as i32,
+                        )),
+                        plan::ByColumn::Status => traceql::eval::Value::Status(search::status(
+                            col.as_primitive::<Int64Type>().value(row) as i32,
+                        )),
+                    }
+                })
+                .collect();
+            let n = u64::try_from(counts.value(row)).unwrap_or(0);
+            spans += n as usize;
+            let ts =
+                after.saturating_add(buckets.value(row).saturating_add(1).saturating_mul(step));
+            eval.add_count(by, ts, n).map_err(bad)?;
+        }
+    }
+    Ok(spans)
+}
+
+impl TempoEngine {
     /// The attribute keys of `tenant`'s spans that may lie in `[start, end]` (ns): span
     /// attributes and resource attributes, from the segment indexes and the unflushed rows (a
     /// superset), or read from the spans of the window when a segment has no index.

@@ -88,18 +88,23 @@ pub(crate) enum ByColumn {
     Kind,
     /// `status`: the OTLP code.
     Status,
-    /// `resource.service.name`: the resource attribute (null when absent).
+    /// `resource.service.name`: the `service_name` column, which holds the attribute's text
+    /// unless the resource has none (or an empty one: `unknown_service`); those rows read the
+    /// map, where the attribute is null when absent.
     Service,
 }
 
 impl ByColumn {
-    /// The SQL expression of the column.
-    pub(crate) fn sql(self) -> &'static str {
+    /// The SQL expression of the column; `map`: read `resource.service.name` from the
+    /// attribute map (for rows whose `service_name` is `unknown_service`) rather than the
+    /// column.
+    pub(crate) fn sql(self, map: bool) -> &'static str {
         match self {
             ByColumn::Name => "name",
             ByColumn::Kind => "kind",
             ByColumn::Status => "status_code",
-            ByColumn::Service => "resource_attributes['service.name']",
+            ByColumn::Service if map => "resource_attributes['service.name']",
+            ByColumn::Service => "service_name",
         }
     }
 }
@@ -162,6 +167,11 @@ fn exact(f: &FieldExpr) -> Option<String> {
                     && a.name == "service.name"
                     && matches!(op, BinaryOp::Eq | BinaryOp::Neq) =>
             {
+                // `service_name` holds the attribute's text wherever it is another than
+                // `unknown_service` (which it also holds for resources without one).
+                if *op == BinaryOp::Eq && !s.is_empty() && s != common::schema::UNKNOWN_SERVICE {
+                    return Some(format!("service_name = {}", literal(s)));
+                }
                 let sql_op = if *op == BinaryOp::Eq { "=" } else { "!=" };
                 Some(format!(
                     "resource_attributes['service.name'] {sql_op} {}",
@@ -473,6 +483,17 @@ mod tests {
             Some((
                 Some("(status_code = 2 AND (name = 'a' OR duration_nano > 1000000000))".into()),
                 vec![ByColumn::Name, ByColumn::Kind]
+            ))
+        );
+        assert_eq!(
+            plan(r#"{ resource.service.name = "x" } | rate()"#),
+            Some((Some("service_name = 'x'".into()), vec![]))
+        );
+        assert_eq!(
+            plan(r#"{ resource.service.name = "unknown_service" } | rate()"#),
+            Some((
+                Some("resource_attributes['service.name'] = 'unknown_service'".into()),
+                vec![]
             ))
         );
         assert_eq!(
