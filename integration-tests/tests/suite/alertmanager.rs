@@ -590,7 +590,15 @@ async fn sigkill_at_random_points_of_delivery_drops_nothing_and_repeats_only_wit
             1,
             "{name}: a repeat must carry the first delivery's id (kills at {kills:?} ms): {ids:?}"
         );
-        assert!(ids.len() <= 2, "{name}: delivered {} times", ids.len());
+        // Each repeat needs a crash between a delivery and its record: a group posted in
+        // round i lives through ROUNDS - i kills (two kills in a row can both land while its
+        // delivery is in flight, seed 1796683164048763855 does).
+        assert!(
+            ids.len() <= 1 + (ROUNDS - i),
+            "{name}: delivered {} times through {} kills",
+            ids.len(),
+            ROUNDS - i
+        );
         repeats += ids.len() - 1;
     }
     eprintln!(
