@@ -240,10 +240,26 @@ fn spans_become_red_metrics_and_service_graph_edges() {
             .find(|ts| {
                 ts.labels.iter().any(|l| {
                     l.name == "__name__" && l.value == "traces_service_graph_request_total"
-                }) && ts.labels.iter().any(|l| l.value == "web")
+                }) && ts
+                    .labels
+                    .iter()
+                    .any(|l| l.name == "client" && l.value == "web")
             })
             .expect("edge");
     assert!(plain.labels.iter().all(|l| l.name != "connection_type"));
+    // The root span of web waited in vain for a caller: `user` calls it.
+    assert_eq!(
+        value(
+            req,
+            "traces_service_graph_request_total",
+            &[
+                ("client", "user"),
+                ("server", "web"),
+                ("connection_type", "virtual_node")
+            ]
+        ),
+        Some(1.0)
+    );
     assert_eq!(
         value(
             req,

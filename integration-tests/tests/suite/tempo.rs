@@ -1015,6 +1015,9 @@ async fn spans_become_red_metrics_and_a_service_graph_that_grafanas_queries_read
         })
         .collect();
     pairs.sort();
+    // Once `generator.graph_wait` (10 s) passes, web's root span also gets its virtual caller
+    // (`user` → web); the two calls are there either way.
+    pairs.retain(|(_, _, kind)| kind != "virtual_node");
     assert_eq!(
         pairs,
         [
