@@ -105,6 +105,25 @@ impl Vigil {
         format!("http://{}{path}", self.addrs().otlp_http)
     }
 
+    /// Sends `req` over OTLP/HTTP protobuf (as `tenant` when given) and expects it taken.
+    pub(crate) async fn export_traces(
+        &self,
+        req: &opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+        tenant: Option<&str>,
+    ) {
+        use prost::Message;
+        let mut post = self
+            .http()
+            .post(self.otlp_http_url("/v1/traces"))
+            .header("Content-Type", "application/x-protobuf")
+            .body(req.encode_to_vec());
+        if let Some(t) = tenant {
+            post = post.header("X-Scope-OrgID", t);
+        }
+        let resp = post.send().await.expect("export");
+        assert_eq!(resp.status().as_u16(), 200, "OTLP/HTTP traces export");
+    }
+
     /// The URL of a path of the HTTP API.
     pub(crate) fn api_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addrs().http)

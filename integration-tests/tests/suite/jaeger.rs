@@ -12,7 +12,6 @@ use opentelemetry_proto::tonic::common::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
-use prost::Message;
 use serde_json::{json, Value};
 
 use crate::harness::{base_time, nanos, Vigil};
@@ -313,16 +312,7 @@ fn expected_trace(t0: u64) -> Value {
 }
 
 async fn send(vigil: &Vigil, req: &ExportTraceServiceRequest, tenant: Option<&str>) {
-    let mut post = vigil
-        .http()
-        .post(vigil.otlp_http_url("/v1/traces"))
-        .header("Content-Type", "application/x-protobuf")
-        .body(req.encode_to_vec());
-    if let Some(t) = tenant {
-        post = post.header(TENANT_HEADER, t);
-    }
-    let resp = post.send().await.expect("export");
-    assert_eq!(resp.status().as_u16(), 200);
+    vigil.export_traces(req, tenant).await;
 }
 
 /// `GET` of a Jaeger API path as `tenant`: status, content type and body.

@@ -239,15 +239,7 @@ async fn a_trace_comes_back_from_the_tempo_api_with_every_field() {
     let vigil = Vigil::start().await;
     let t0 = u64::try_from(nanos(base_time())).expect("positive");
     let sent = request(t0);
-    let resp = vigil
-        .http()
-        .post(vigil.otlp_http_url("/v1/traces"))
-        .header("Content-Type", "application/x-protobuf")
-        .body(sent.encode_to_vec())
-        .send()
-        .await
-        .expect("export");
-    assert_eq!(resp.status().as_u16(), 200);
+    vigil.export_traces(&sent, None).await;
     let hex: String = TRACE.iter().map(|b| format!("{b:02x}")).collect();
 
     check_round_trip(&vigil, &sent, &hex).await;
@@ -646,15 +638,7 @@ async fn searches_page_through_candidates_newest_first_and_tags_search_without_t
             .map(|k| numbered_trace(k, t0 + u64::from(k) * 1_000_000))
             .collect(),
     };
-    let resp = vigil
-        .http()
-        .post(vigil.otlp_http_url("/v1/traces"))
-        .header("Content-Type", "application/x-protobuf")
-        .body(req.encode_to_vec())
-        .send()
-        .await
-        .expect("export");
-    assert_eq!(resp.status().as_u16(), 200);
+    vigil.export_traces(&req, None).await;
     let secs = t0 / 1_000_000_000;
     let range = format!("start={}&end={}", secs - 60, secs + 60);
     let get_search = |params: String| search_with(&vigil, params, &range);
@@ -739,15 +723,7 @@ async fn traceql_metrics_count_what_was_sent_per_step_and_instant() {
             .map(|k| numbered_trace(k, starts[usize::from(k)]))
             .collect(),
     };
-    let resp = vigil
-        .http()
-        .post(vigil.otlp_http_url("/v1/traces"))
-        .header("Content-Type", "application/x-protobuf")
-        .body(req.encode_to_vec())
-        .send()
-        .await
-        .expect("export");
-    assert_eq!(resp.status().as_u16(), 200);
+    vigil.export_traces(&req, None).await;
     let secs = t0 / 1_000_000_000;
     let range = format!("start={}&end={}", secs - 3600, secs + 1);
     // The failed span of trace k starts 3 ns after the trace.
@@ -973,15 +949,7 @@ async fn spans_become_red_metrics_and_a_service_graph_that_grafanas_queries_read
             ),
         ],
     };
-    let resp = vigil
-        .http()
-        .post(vigil.otlp_http_url("/v1/traces"))
-        .header("Content-Type", "application/x-protobuf")
-        .body(req.encode_to_vec())
-        .send()
-        .await
-        .expect("export");
-    assert_eq!(resp.status().as_u16(), 200);
+    vigil.export_traces(&req, None).await;
 
     // The series appear within a few collections.
     let calls = r#"traces_spanmetrics_calls_total{service="web",span_name="GET /"}"#;

@@ -195,15 +195,7 @@ async fn grafanas_tempo_requests_are_answered_over_http_and_streaming_grpc() {
             .map(|k| numbered_trace(k, t0 - u64::from(k) * 10_000_000_000))
             .collect(),
     };
-    let resp = vigil
-        .http()
-        .post(vigil.otlp_http_url("/v1/traces"))
-        .header("Content-Type", "application/x-protobuf")
-        .body(req.encode_to_vec())
-        .send()
-        .await
-        .expect("export");
-    assert_eq!(resp.status().as_u16(), 200);
+    vigil.export_traces(&req, None).await;
     let secs = t0 / 1_000_000_000;
     let (start, end) = ((secs - 1800).to_string(), (secs + 1).to_string());
     let range = [("start", start.as_str()), ("end", end.as_str())];
@@ -424,15 +416,7 @@ async fn traceql_rules_alert_and_record() {
             .map(|k| numbered_trace(k, now - u64::from(k) * 1_000_000_000))
             .collect(),
     };
-    let resp = vigil
-        .http()
-        .post(vigil.otlp_http_url("/v1/traces"))
-        .header("Content-Type", "application/x-protobuf")
-        .body(req.encode_to_vec())
-        .send()
-        .await
-        .expect("export");
-    assert_eq!(resp.status().as_u16(), 200);
+    vigil.export_traces(&req, None).await;
 
     let alerts = poll(
         "the TraceQL alerts fire",
