@@ -424,16 +424,18 @@ impl TempoEngine {
     }
 
     /// The distinct values of field `tag` (TraceQL: `span.x`, `resource.x`, `.x`, an
-    /// intrinsic) on the spans that TraceQL `q` matches among those of `tenant` starting in
-    /// `window` (ns), typed, at most `limit`.
-    pub async fn tag_values(
+    /// intrinsic) on the spans that TraceQL `q` (every span when empty) matches among those
+    /// of `tenant` starting in `window` (ns), typed as Tempo lists them, at most
+    /// [`answer::MAX_TAG_VALUES`].
+    pub(crate) async fn tag_values(
         &self,
         tenant: Tenant,
         tag: &str,
         q: &str,
         window: (i64, i64),
-        limit: usize,
-    ) -> Result<Vec<traceql::eval::Value>> {
+    ) -> Result<Vec<wire::TagValue>> {
+        let q = if q.trim().is_empty() { "{}" } else { q };
+        let limit = answer::MAX_TAG_VALUES;
         let query = format!("{q} | select({tag})");
         let (found, _) = self.search(tenant, &query, window, usize::MAX).await?;
         let mut seen = BTreeSet::new();
@@ -443,7 +445,7 @@ impl TempoEngine {
                 for m in &set.spans {
                     for (_, v) in &m.selected {
                         if out.len() < limit && seen.insert(format!("{v:?}")) {
-                            out.push(v.clone());
+                            out.extend(answer::tag_value(v));
                         }
                     }
                 }
@@ -454,6 +456,28 @@ impl TempoEngine {
 }
 
 pub(crate) use legacy::query as legacy_query;
+
+/// A search window given in Unix seconds, `[start, end]` in ns (the whole last second
+/// included): `end` defaults to `now_s`, `start` to an hour before `end` (Tempo searches its
+/// recent data then).
+pub(crate) fn seconds_window(
+    start: Option<i64>,
+    end: Option<i64>,
+    now_s: i64,
+) -> Result<(i64, i64)> {
+    let end = end.unwrap_or(now_s);
+    let start = start.unwrap_or(end - 3600);
+    if start > end {
+        return Err(Error::BadData(format!(
+            "invalid start {start} after end {end}"
+        )));
+    }
+    Ok((
+        start.saturating_mul(1_000_000_000),
+        end.saturating_mul(1_000_000_000)
+            .saturating_add(999_999_999),
+    ))
+}
 
 /// A trace id as Tempo reads one from a URL: up to 32 hex digits, left-padded with zeros.
 pub fn parse_trace_id(text: &str) -> Option<[u8; 16]> {

@@ -181,23 +181,19 @@ fn int_param(params: &Params, name: &str, default: i64) -> Result<i64> {
     }
 }
 
-/// The window a search-like request names: `start`/`end` in Unix seconds, the last hour by
-/// default, in nanoseconds, inclusive.
+/// The window a search-like request names: `start`/`end` in Unix seconds.
 fn window(params: &Params) -> Result<(i64, i64)> {
-    let number = |name: &str, default: i64| int_param(params, name, default);
-    let end = number("end", super::kit::now_ms() / 1000)?;
-    // Without a window, the last hour (Tempo searches its ingesters' recent data then).
-    let start = number("start", end - 3600)?;
-    if start > end {
-        return Err(Error::BadData(format!(
-            "invalid start {start} after end {end}"
-        )));
-    }
-    Ok((
-        start.saturating_mul(1_000_000_000),
-        end.saturating_mul(1_000_000_000)
-            .saturating_add(999_999_999),
-    ))
+    let seconds = |name: &str| -> Result<Option<i64>> {
+        match params.get(name).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(_) => int_param(params, name, 0).map(Some),
+        }
+    };
+    crate::tempo::seconds_window(
+        seconds("start")?,
+        seconds("end")?,
+        super::kit::now_ms() / 1000,
+    )
 }
 
 async fn tags_v1(
@@ -208,7 +204,7 @@ async fn tags_v1(
     let answer = async {
         let params = Params::from(query.as_deref(), &headers, &[]);
         let (span, resource) = engine.tag_keys(tenant(&headers)?, window(&params)?).await?;
-        let names: std::collections::BTreeSet<String> = span.into_iter().chain(resource).collect();
+        let names = answer::tags_v1(span, resource).tag_names;
         Ok::<_, Error>(json!({ "tagNames": names }))
     };
     super::kit::json_or_text_error(API, answer.await)
@@ -223,11 +219,7 @@ async fn tags_v2(
         let params = Params::from(query.as_deref(), &headers, &[]);
         let scope = params.get("scope").unwrap_or("all").to_string();
         let (span, resource) = engine.tag_keys(tenant(&headers)?, window(&params)?).await?;
-        let answer = answer::tags_v2(&scope, span, resource).ok_or_else(|| {
-            Error::BadData(format!(
-                "invalid scope {scope:?}: want resource, span, intrinsic or none"
-            ))
-        })?;
+        let answer = answer::tags_v2(&scope, span, resource)?;
         let scopes: Vec<serde_json::Value> = answer
             .scopes
             .iter()
@@ -246,22 +238,15 @@ async fn tag_values_v1(
 ) -> Response {
     let answer = async {
         let params = Params::from(query.as_deref(), &headers, &[]);
-        // v1 names are unscoped attribute names: `.` and the name, quoted.
-        let tag = format!(".{:?}", name);
         let values = engine
             .tag_values(
                 tenant(&headers)?,
-                &tag,
-                "{}",
+                &answer::v1_tag(&name),
+                "",
                 window(&params)?,
-                answer::MAX_TAG_VALUES,
             )
             .await?;
-        let texts: Vec<String> = values
-            .iter()
-            .filter_map(answer::tag_value)
-            .map(|v| v.value)
-            .collect();
+        let texts: Vec<String> = values.into_iter().map(|v| v.value).collect();
         Ok::<_, Error>(json!({ "tagValues": texts }))
     };
     super::kit::json_or_text_error(API, answer.await)
@@ -275,22 +260,16 @@ async fn tag_values_v2(
 ) -> Response {
     let answer = async {
         let params = Params::from(query.as_deref(), &headers, &[]);
-        let q = params
-            .get("q")
-            .filter(|q| !q.trim().is_empty())
-            .unwrap_or("{}");
         let values = engine
             .tag_values(
                 tenant(&headers)?,
                 &name,
-                q,
+                params.get("q").unwrap_or(""),
                 window(&params)?,
-                answer::MAX_TAG_VALUES,
             )
             .await?;
         let typed: Vec<serde_json::Value> = values
             .iter()
-            .filter_map(answer::tag_value)
             .map(|v| json!({ "type": v.r#type, "value": v.value }))
             .collect();
         Ok::<_, Error>(json!({ "tagValues": typed }))

@@ -25,7 +25,6 @@ use traceql::metrics::MetricsRequest;
 
 use super::kit::tenant;
 use super::tempo_metrics::MAX_SERIES;
-use crate::tempo::answer::MAX_TAG_VALUES;
 use crate::tempo::{answer, wire, TempoEngine};
 use crate::{Error, Result};
 
@@ -124,25 +123,10 @@ fn status(e: &Error) -> Status {
     }
 }
 
-/// A request's `[start, end]` window (Unix seconds) in ns, the last hour when unset.
+/// A request's `[start, end]` window (Unix seconds, 0 when unset) in ns.
 fn window(start: u32, end: u32) -> Result<(i64, i64)> {
-    let now = super::kit::now_ms() / 1000;
-    let end = if end == 0 { now } else { i64::from(end) };
-    let start = if start == 0 {
-        end - 3600
-    } else {
-        i64::from(start)
-    };
-    if start > end {
-        return Err(Error::BadData(format!(
-            "invalid start {start} after end {end}"
-        )));
-    }
-    Ok((
-        start.saturating_mul(1_000_000_000),
-        end.saturating_mul(1_000_000_000)
-            .saturating_add(999_999_999),
-    ))
+    let set = |s: u32| (s != 0).then_some(i64::from(s));
+    crate::tempo::seconds_window(set(start), set(end), super::kit::now_ms() / 1000)
 }
 
 async fn search(
@@ -190,10 +174,7 @@ async fn tags_v1(
     let (span, resource) = engine
         .tag_keys(tenant(&headers)?, window(req.start, req.end)?)
         .await?;
-    let names: std::collections::BTreeSet<String> = span.into_iter().chain(resource).collect();
-    Ok(wire::SearchTagsResponse {
-        tag_names: names.into_iter().collect(),
-    })
+    Ok(answer::tags_v1(span, resource))
 }
 
 async fn tags_v2(
@@ -204,35 +185,7 @@ async fn tags_v2(
     let (span, resource) = engine
         .tag_keys(tenant(&headers)?, window(req.start, req.end)?)
         .await?;
-    answer::tags_v2(&req.scope, span, resource).ok_or_else(|| {
-        Error::BadData(format!(
-            "invalid scope {:?}: want resource, span, intrinsic or none",
-            req.scope
-        ))
-    })
-}
-
-async fn tag_values(
-    engine: &TempoEngine,
-    headers: &HeaderMap,
-    tag: &str,
-    req: &wire::SearchTagValuesRequest,
-) -> Result<Vec<wire::TagValue>> {
-    let q = if req.query.trim().is_empty() {
-        "{}"
-    } else {
-        req.query.as_str()
-    };
-    let values = engine
-        .tag_values(
-            tenant(headers)?,
-            tag,
-            q,
-            window(req.start, req.end)?,
-            MAX_TAG_VALUES,
-        )
-        .await?;
-    Ok(values.iter().filter_map(answer::tag_value).collect())
+    answer::tags_v2(&req.scope, span, resource)
 }
 
 async fn tag_values_v1(
@@ -240,9 +193,15 @@ async fn tag_values_v1(
     headers: HeaderMap,
     req: wire::SearchTagValuesRequest,
 ) -> Result<wire::SearchTagValuesResponse> {
-    // v1 names are unscoped attribute names.
-    let tag = format!(".{:?}", req.tag_name);
-    let values = tag_values(&engine, &headers, &tag, &req).await?;
+    let tag = answer::v1_tag(&req.tag_name);
+    let values = engine
+        .tag_values(
+            tenant(&headers)?,
+            &tag,
+            &req.query,
+            window(req.start, req.end)?,
+        )
+        .await?;
     Ok(wire::SearchTagValuesResponse {
         tag_values: values.into_iter().map(|v| v.value).collect(),
     })
@@ -253,10 +212,15 @@ async fn tag_values_v2(
     headers: HeaderMap,
     req: wire::SearchTagValuesRequest,
 ) -> Result<wire::SearchTagValuesV2Response> {
-    let tag = req.tag_name.clone();
-    Ok(wire::SearchTagValuesV2Response {
-        tag_values: tag_values(&engine, &headers, &tag, &req).await?,
-    })
+    let tag_values = engine
+        .tag_values(
+            tenant(&headers)?,
+            &req.tag_name,
+            &req.query,
+            window(req.start, req.end)?,
+        )
+        .await?;
+    Ok(wire::SearchTagValuesV2Response { tag_values })
 }
 
 fn nanos(v: u64, name: &str) -> Result<i64> {

@@ -11,6 +11,7 @@ use traceql::metrics::{label_text, MetricsOutput};
 
 use super::search::FoundTrace;
 use super::wire;
+use crate::Error;
 
 /// Most values a tag-values answer lists.
 pub(crate) const MAX_TAG_VALUES: usize = 1000;
@@ -146,13 +147,29 @@ pub(crate) fn search(found: &[FoundTrace], spss: usize, inspected: usize) -> wir
     }
 }
 
-/// The v2 tags answer: the scopes asked for (`scope` empty or `all`: every one), or `None`
-/// for an unknown scope.
+/// The v1 tags answer: span and resource attribute names together.
+pub(crate) fn tags_v1(
+    span: BTreeSet<String>,
+    resource: BTreeSet<String>,
+) -> wire::SearchTagsResponse {
+    let names: BTreeSet<String> = span.into_iter().chain(resource).collect();
+    wire::SearchTagsResponse {
+        tag_names: names.into_iter().collect(),
+    }
+}
+
+/// The field a v1 tag-values request names: an unscoped attribute (`.` and the quoted name).
+pub(crate) fn v1_tag(name: &str) -> String {
+    format!(".{name:?}")
+}
+
+/// The v2 tags answer: the scopes asked for (`scope` empty or `all`: every one); an unknown
+/// scope is the client's error.
 pub(crate) fn tags_v2(
     scope: &str,
     span: BTreeSet<String>,
     resource: BTreeSet<String>,
-) -> Option<wire::SearchTagsV2Response> {
+) -> Result<wire::SearchTagsV2Response, Error> {
     let wanted = |s: &str| scope == "all" || scope.is_empty() || scope == s;
     let mut scopes = Vec::new();
     if wanted("resource") {
@@ -173,7 +190,12 @@ pub(crate) fn tags_v2(
             tags: INTRINSICS.iter().map(|s| s.to_string()).collect(),
         });
     }
-    (!scopes.is_empty()).then_some(wire::SearchTagsV2Response { scopes })
+    if scopes.is_empty() {
+        return Err(Error::BadData(format!(
+            "invalid scope {scope:?}: want resource, span, intrinsic or none"
+        )));
+    }
+    Ok(wire::SearchTagsV2Response { scopes })
 }
 
 /// A tag value as the v2 tag-values answer lists it; `None` for `nil`.
