@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::{Signal, Tenant};
+use common::{Clock, Signal, Tenant};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
@@ -397,7 +397,7 @@ async fn append(
     }
     // Counted once durable: a refused request, retried, counts once.
     if let (Some(g), Some((tenant, delta))) = (&state.generator, generated) {
-        g.apply(&tenant, delta, now_ms());
+        g.apply(&tenant, delta, common::SystemClock.now_nanos() / 1_000_000);
     }
     metrics::observe_accepted(signal, protocol, accepted);
     Ok(Outcome {
@@ -405,13 +405,6 @@ async fn append(
         rejected,
         error_message,
     })
-}
-
-/// The wall clock in unix milliseconds.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A fake sink and sample requests shared by the receivers' tests.

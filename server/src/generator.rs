@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use common::Clock;
 use ingest::generator::Generator;
 use ingest::IngestState;
 use tokio::sync::watch;
@@ -20,10 +21,8 @@ pub(crate) async fn run(
             _ = tokio::time::sleep(interval) => false,
             _ = stop.wait_for(|s| *s) => true,
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        for (tenant, request) in generator.collect(now) {
+        let now_ms = common::SystemClock.now_nanos() / 1_000_000;
+        for (tenant, request) in generator.collect(now_ms) {
             if let Err(e) = ingest::write_request(&state, tenant.clone(), &request).await {
                 tracing::warn!(error = %e, tenant = %tenant, "writing span metrics failed");
             }
