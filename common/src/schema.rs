@@ -79,7 +79,8 @@ pub fn link_fields() -> Fields {
     ])
 }
 
-/// The `spans` table: one row per span; segments sorted by `trace_id`.
+/// The `spans` table: one row per span; segments hold each trace in one run of rows, traces in
+/// order of their first start.
 pub fn spans_schema() -> SchemaRef {
     static S: OnceLock<SchemaRef> = OnceLock::new();
     Arc::clone(S.get_or_init(|| {

@@ -1,5 +1,5 @@
-//! Traces as Tempo serves them ([`TempoEngine`]): a trace by id read through SQL (span segments
-//! are sorted by `trace_id` with a bloom filter on it, so no time range is needed), turned back
+//! Traces as Tempo serves them ([`TempoEngine`]): a trace by id read through SQL (the segment
+//! index maps each trace id to its one run of rows, so no time range is needed), turned back
 //! into OTLP (`otlp.rs`) and written in Tempo's protobuf or JSON (`json.rs`). TraceQL search,
 //! tags and metrics follow (issue 18).
 
@@ -59,9 +59,11 @@ impl TempoEngine {
     /// The traces of `tenant` with a span starting in `[start, end]` (ns) that TraceQL
     /// search `q` matches, newest first, at most `limit`; also how many traces were
     /// inspected. Candidates come newest first from the spans that meet the query's row
-    /// condition (`plan`, answered by the segment indexes), a page at a time, each page's
-    /// traces read whole by id and evaluated, until `limit` traces matched or the window
-    /// is exhausted.
+    /// condition (`plan`, answered by the segment indexes): the window is walked backwards
+    /// in slices that double in width (span segments are laid out by trace start, so a slice
+    /// reads only the pages of its time), each slice a page at a time; each page's traces are
+    /// read whole by id and evaluated, until `limit` traces matched or the window is
+    /// exhausted.
     pub async fn search(
         &self,
         tenant: Tenant,
@@ -78,12 +80,14 @@ impl TempoEngine {
         let mut seen = HashSet::new();
         let mut found = Vec::new();
         let mut inspected = 0;
+        let mut width = first_slice(start, end);
         let mut upper = end;
         let mut page = limit.saturating_mul(4).clamp(64, CANDIDATE_PAGE_MAX);
-        loop {
+        while upper >= start && found.len() < limit {
+            let lower = upper.saturating_sub(width).max(start);
             let sql = format!(
                 "SELECT trace_id, start_time_unix_nano FROM spans \
-                 WHERE start_time_unix_nano >= {start} AND start_time_unix_nano <= {upper}\
+                 WHERE start_time_unix_nano >= {lower} AND start_time_unix_nano <= {upper}\
                  {condition} ORDER BY start_time_unix_nano DESC LIMIT {page}"
             );
             let rows = self.sql.execute(tenant.clone(), &sql, &self.limits).await?;
@@ -96,13 +100,20 @@ impl TempoEngine {
                     .map_err(|e| Error::BadData(e.to_string()))?;
                 found.append(&mut matched);
             }
-            if found.len() >= limit || count < page {
-                break;
+            if count < page {
+                // The slice is exhausted: the next one, older and twice as wide.
+                let Some(older) = lower.checked_sub(1) else {
+                    break;
+                };
+                upper = older;
+                width = width.saturating_mul(2);
+            } else {
+                // The next page of this slice: spans no newer than the oldest seen (ties are
+                // read again and their traces skipped), or strictly older when the whole
+                // page shared one time.
+                upper = if oldest == newest { oldest - 1 } else { oldest };
+                page = page.saturating_mul(2).min(CANDIDATE_PAGE_MAX);
             }
-            // The next page: spans no newer than the oldest seen (ties are read again and
-            // their traces skipped), or strictly older when the whole page shared one time.
-            upper = if oldest == newest { oldest - 1 } else { oldest };
-            page = page.saturating_mul(2).min(CANDIDATE_PAGE_MAX);
         }
         search::sort_newest_first(&mut found);
         found.truncate(limit);
@@ -150,6 +161,13 @@ fn trace_ids(batches: &[RecordBatch]) -> Result<Vec<[u8; 16]>> {
         ids.extend((0..b.num_rows()).filter_map(|i| <[u8; 16]>::try_from(col.value(i)).ok()));
     }
     Ok(ids)
+}
+
+/// The width of the newest slice of a search window `[start, end]` (ns): a 48th of it, at least
+/// a minute (a day is searched in slices of 30 min, 1 h, 2 h, ...).
+fn first_slice(start: i64, end: i64) -> i64 {
+    const MINUTE: i64 = 60_000_000_000;
+    (end.saturating_sub(start) / 48).max(MINUTE)
 }
 
 /// Most candidate spans read in one page of a search.

@@ -30,7 +30,8 @@ pub(crate) struct SegmentOptions {
     pub(crate) row_group_rows: usize,
 }
 
-/// Columns a signal's segments are sorted by, most significant first.
+/// Columns a signal's segments are sorted by, most significant first. Spans sorted so are then
+/// regrouped whole traces at a time in order of each trace's first start ([`traces_by_start`]).
 fn sort_columns(signal: Signal) -> &'static [&'static str] {
     match signal {
         Signal::Traces => &["trace_id", "start_time_unix_nano"],
@@ -196,8 +197,52 @@ fn lexsorted(signal: Signal, batch: &RecordBatch) -> Result<RecordBatch> {
             })
         })
         .collect::<Result<_>>()?;
-    let indices = lexsort_to_indices(&columns, None)?;
+    let mut indices = lexsort_to_indices(&columns, None)?;
+    if signal == Signal::Traces {
+        let ids = column(batch, "trace_id")?;
+        let starts = column(batch, "start_time_unix_nano")?;
+        if let (Some(ids), Some(starts)) = (
+            ids.as_any().downcast_ref::<FixedSizeBinaryArray>(),
+            starts.as_any().downcast_ref::<Int64Array>(),
+        ) {
+            let rows = traces_by_start(
+                indices.values().to_vec(),
+                |&r| ids.is_valid(r as usize).then(|| ids.value(r as usize)),
+                |&r| starts.value(r as usize),
+            );
+            indices = rows.into();
+        }
+    }
     Ok(take_record_batch(batch, &indices)?)
+}
+
+/// `rows`, sorted by trace id and then start, regrouped so that whole traces come in order of
+/// their first span's start (traces starting together keep their id order). A segment so laid
+/// out keeps each trace in one run of rows (what the id index and trace-by-id reads need) while
+/// its pages and row groups cover narrow spans of time, so that time-bounded reads (search
+/// newest first, structural queries over an hour) skip the rest through page statistics.
+fn traces_by_start<T: Copy, K: PartialEq>(
+    rows: Vec<T>,
+    id: impl Fn(&T) -> K,
+    start: impl Fn(&T) -> i64,
+) -> Vec<T> {
+    let mut runs: Vec<(i64, usize, usize)> = Vec::new();
+    let mut from = 0;
+    for i in 1..=rows.len() {
+        if i == rows.len() || id(&rows[i]) != id(&rows[from]) {
+            runs.push((start(&rows[from]), from, i));
+            from = i;
+        }
+    }
+    if runs.windows(2).all(|w| w[0].0 <= w[1].0) {
+        return rows;
+    }
+    runs.sort_by_key(|r| r.0);
+    let mut out = Vec::with_capacity(rows.len());
+    for (_, a, b) in runs {
+        out.extend_from_slice(&rows[a..b]);
+    }
+    out
 }
 
 /// The rows of `batches` in the order of [`sort_columns`], as `(batch, row)` pairs, computed on
@@ -262,6 +307,9 @@ fn fast_sort_order(signal: Signal, batches: &[RecordBatch]) -> Option<Vec<(usize
         }
     }
     keys.sort_unstable();
+    if signal == Signal::Traces {
+        keys = traces_by_start(keys, |k| k.0, |k| k.1);
+    }
     Some(
         keys.into_iter()
             .map(|k| (k.3 as usize, k.4 as usize))
@@ -452,6 +500,30 @@ mod tests {
         keys_of(signal, &lexsorted(signal, batch).unwrap())
     }
 
+    /// Spans (`id|start` keys in segment order) come a whole trace at a time, each sorted by
+    /// start, traces in order of their first start and then of id.
+    fn check_traces_by_start(keys: &[String]) -> Result<(), TestCaseError> {
+        let rows: Vec<(&str, i64)> = keys
+            .iter()
+            .map(|k| {
+                let (id, start) = k.split_once('|').unwrap();
+                (id, start.parse().unwrap())
+            })
+            .collect();
+        let mut firsts: Vec<(i64, &str)> = Vec::new();
+        for (i, &(id, start)) in rows.iter().enumerate() {
+            match i.checked_sub(1).map(|p| rows[p]) {
+                Some((prev, prev_start)) if prev == id => prop_assert!(prev_start <= start),
+                _ => {
+                    prop_assert!(!firsts.iter().any(|f| f.1 == id), "trace {} split", id);
+                    firsts.push((start, id));
+                }
+            }
+        }
+        prop_assert!(firsts.windows(2).all(|w| w[0] <= w[1]), "{:?}", firsts);
+        Ok(())
+    }
+
     proptest! {
         #[test]
         fn fast_sort_order_matches_lexsort(
@@ -484,7 +556,9 @@ mod tests {
                 ("start_time_unix_nano", Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1)))),
             ]);
             if let Ok(spans) = spans {
-                prop_assert_eq!(fast(Signal::Traces, &spans), slow(Signal::Traces, &spans));
+                let order = fast(Signal::Traces, &spans);
+                prop_assert_eq!(&order, &slow(Signal::Traces, &spans));
+                check_traces_by_start(&order)?;
             }
         }
     }

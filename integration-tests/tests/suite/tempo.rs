@@ -639,9 +639,29 @@ async fn searches_page_through_candidates_newest_first_and_tags_search_without_t
             .collect(),
     };
     vigil.export_traces(&req, None).await;
+    // Three hours before, 48 traces 2.5 min apart: a search over them walks its window back
+    // in slices (the newest a 48th of the window, each next twice as wide).
+    let t1 = t0 - 3 * 3_600_000_000_000;
+    let spread = ExportTraceServiceRequest {
+        resource_spans: (0..48u16)
+            .map(|i| numbered_trace(1000 + i, t1 + u64::from(i) * 150_000_000_000))
+            .collect(),
+    };
+    vigil.export_traces(&spread, None).await;
     let secs = t0 / 1_000_000_000;
     let range = format!("start={}&end={}", secs - 60, secs + 60);
     let get_search = |params: String| search_with(&vigil, params, &range);
+    let spread_range = format!("start={}&end={}", secs - 3 * 3600 - 60, secs - 3600 + 60);
+    let check_spread = || async {
+        let svc1: Vec<u16> = (1000..1048u16).rev().filter(|k| k % 3 == 1).collect();
+        let q = "q=%7B%20resource.service.name%20%3D%20%22svc1%22%20%7D";
+        let (status, body) = search_with(&vigil, format!("{q}&limit=5"), &spread_range).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(numbers(&body), svc1[..5]);
+        let (_, body) = search_with(&vigil, format!("{q}&limit=100"), &spread_range).await;
+        assert_eq!(numbers(&body), svc1);
+    };
+    check_spread().await;
     // Every trace has a failed span, one in fifty under `a`: the newest three that match
     // lie behind 150 candidates, more than the first page holds.
     let q = "q=%7B%20name%20%3D%20%22a%22%20%7D%20%3E%3E%20%7B%20status%20%3D%20error%20%7D";
@@ -654,6 +674,7 @@ async fn searches_page_through_candidates_newest_first_and_tags_search_without_t
     vigil.flush().await;
     let (_, body) = get_search(format!("{q}&limit=3")).await;
     assert_eq!(numbers(&body), [250, 200, 150]);
+    check_spread().await;
 
     // Tempo's search without TraceQL: tags (logfmt) and trace durations.
     let (status, body) =

@@ -1,7 +1,7 @@
 //! What each kind of segment file indexes, under which index column names.
 //!
-//! - spans: `trace_id` as an id column (first eight bytes and run of rows: segments are sorted
-//!   by it), and per block
+//! - spans: `trace_id` as an id column (first eight bytes and run of rows: segments keep each
+//!   trace in one run, traces in order of their first start), and per block
 //!   `service_name`, `name`, `kind`, `status_code`;
 //! - logs: `service_name` (per row: segments are sorted by it), and per block `severity_text`,
 //!   `severity_number` and `body` (its tokens);
