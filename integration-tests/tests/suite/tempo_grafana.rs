@@ -409,11 +409,13 @@ async fn traceql_rules_alert_and_record() {
         ("VIGIL_EVALUATION_INTERVAL", "1s"),
     ])
     .await;
-    // 120 traces over the last two minutes, 40 per service, each with one failed span.
+    // 120 traces over the two minutes before the last five seconds, 40 per service, each with
+    // one failed span. (A rule evaluation counts up to its scheduled time, which may lie a
+    // moment before the export: spans stamped "now" were once missed that way.)
     let now = u64::try_from(nanos(std::time::SystemTime::now())).expect("positive");
     let req = ExportTraceServiceRequest {
         resource_spans: (0..120u16)
-            .map(|k| numbered_trace(k, now - u64::from(k) * 1_000_000_000))
+            .map(|k| numbered_trace(k, now - (5 + u64::from(k)) * 1_000_000_000))
             .collect(),
     };
     vigil.export_traces(&req, None).await;

@@ -28,9 +28,10 @@ use crate::{Error, Result};
 /// per distinct resource, one `ScopeSpans` per distinct scope in it, spans by start time.
 pub(crate) fn resource_spans(batches: &[RecordBatch]) -> Result<Vec<ResourceSpans>> {
     let mut out: Vec<ResourceSpans> = Vec::new();
-    // Resource key -> place in `out`; (resource place, scope key) -> place in its scope list.
-    let mut resources: HashMap<String, usize> = HashMap::new();
-    let mut scopes: HashMap<(usize, String), usize> = HashMap::new();
+    // Resource key -> place in `out`; resource place and scope key -> place in its scope list.
+    let mut resources: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut scopes: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut key = Vec::new();
     for b in batches {
         let b = &as_stored(b)?;
         let cols = Columns::of(b)?;
@@ -52,29 +53,45 @@ pub(crate) fn resource_spans(batches: &[RecordBatch]) -> Result<Vec<ResourceSpan
             let scope_url = text(cols.scope_schema_url, row);
             let span = cols.span(row, &mut types);
 
-            let rkey = format!("{resource:?}\u{0}{resource_url}");
-            let r = *resources.entry(rkey).or_insert_with(|| {
-                out.push(ResourceSpans {
-                    resource: Some(Resource {
-                        attributes: resource,
-                        dropped_attributes_count: dropped(cols.resource_dropped, row),
-                        entity_refs: Vec::new(),
-                    }),
-                    scope_spans: Vec::new(),
-                    schema_url: resource_url,
-                });
-                out.len() - 1
-            });
-            let skey = format!("{scope:?}\u{0}{scope_url}");
+            key.clear();
+            attributes_key(&resource, &mut key);
+            bytes_key(resource_url.as_bytes(), &mut key);
+            let r = match resources.get(key.as_slice()) {
+                Some(&r) => r,
+                None => {
+                    out.push(ResourceSpans {
+                        resource: Some(Resource {
+                            attributes: resource,
+                            dropped_attributes_count: dropped(cols.resource_dropped, row),
+                            entity_refs: Vec::new(),
+                        }),
+                        scope_spans: Vec::new(),
+                        schema_url: resource_url,
+                    });
+                    resources.insert(key.clone(), out.len() - 1);
+                    out.len() - 1
+                }
+            };
+            key.clear();
+            key.extend_from_slice(&(r as u64).to_le_bytes());
+            bytes_key(scope.name.as_bytes(), &mut key);
+            bytes_key(scope.version.as_bytes(), &mut key);
+            attributes_key(&scope.attributes, &mut key);
+            key.extend_from_slice(&scope.dropped_attributes_count.to_le_bytes());
+            bytes_key(scope_url.as_bytes(), &mut key);
             let scope_list = &mut out[r].scope_spans;
-            let s = *scopes.entry((r, skey)).or_insert_with(|| {
-                scope_list.push(ScopeSpans {
-                    scope: Some(scope),
-                    spans: Vec::new(),
-                    schema_url: scope_url,
-                });
-                scope_list.len() - 1
-            });
+            let s = match scopes.get(key.as_slice()) {
+                Some(&s) => s,
+                None => {
+                    scope_list.push(ScopeSpans {
+                        scope: Some(scope),
+                        spans: Vec::new(),
+                        schema_url: scope_url,
+                    });
+                    scopes.insert(key.clone(), scope_list.len() - 1);
+                    scope_list.len() - 1
+                }
+            };
             scope_list[s].spans.push(span);
         }
     }
@@ -85,6 +102,61 @@ pub(crate) fn resource_spans(batches: &[RecordBatch]) -> Result<Vec<ResourceSpan
         }
     }
     Ok(out)
+}
+
+/// Appends to `out` bytes that are equal for equal `attrs` and differ for different ones (a
+/// grouping key, cheaper than any text form).
+fn attributes_key(attrs: &[KeyValue], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(attrs.len() as u64).to_le_bytes());
+    for kv in attrs {
+        bytes_key(kv.key.as_bytes(), out);
+        value_key(kv.value.as_ref(), out);
+    }
+}
+
+/// `b` with its length ahead, so that consecutive fields cannot run into each other.
+fn bytes_key(b: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+/// One attribute value, tagged by its type (see [`attributes_key`]).
+fn value_key(v: Option<&AnyValue>, out: &mut Vec<u8>) {
+    match v.and_then(|v| v.value.as_ref()) {
+        None => out.push(0),
+        Some(Value::StringValue(s)) => {
+            out.push(1);
+            bytes_key(s.as_bytes(), out);
+        }
+        Some(Value::BoolValue(b)) => out.extend_from_slice(&[2, u8::from(*b)]),
+        Some(Value::IntValue(i)) => {
+            out.push(3);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        Some(Value::DoubleValue(d)) => {
+            out.push(4);
+            out.extend_from_slice(&d.to_bits().to_le_bytes());
+        }
+        Some(Value::ArrayValue(a)) => {
+            out.push(5);
+            out.extend_from_slice(&(a.values.len() as u64).to_le_bytes());
+            for v in &a.values {
+                value_key(Some(v), out);
+            }
+        }
+        Some(Value::KvlistValue(l)) => {
+            out.push(6);
+            attributes_key(&l.values, out);
+        }
+        Some(Value::BytesValue(b)) => {
+            out.push(7);
+            bytes_key(b, out);
+        }
+        Some(Value::StringValueStrindex(i)) => {
+            out.push(8);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+    }
 }
 
 /// `b` with the columns' types of the `spans` schema: scans read strings as views, which
