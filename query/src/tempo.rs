@@ -235,22 +235,46 @@ impl TempoEngine {
                 .await;
         }
         let (eval, spans) = if plan::span_local(&expr) {
-            let sql = format!("SELECT * FROM spans WHERE {window}");
-            self.sql
-                .fold(
-                    tenant,
-                    &sql,
-                    &self.limits,
-                    (eval, 0),
-                    move |(eval, spans), batch| {
-                        *spans += batch.num_rows();
-                        for trace in search::traces(&otlp::resource_spans(&[batch])?) {
-                            eval.observe(&trace).map_err(bad)?;
-                        }
-                        Ok(())
-                    },
-                )
-                .await?
+            // A lean query reads a span's own columns, except for rows whose service name the
+            // column cannot give (`unknown_service`): those are read whole.
+            let passes: &[(&str, &str)] = if plan::lean(&expr) {
+                &[
+                    (
+                        search::LEAN_COLUMNS,
+                        " AND service_name != 'unknown_service'",
+                    ),
+                    ("*", " AND service_name = 'unknown_service'"),
+                ]
+            } else {
+                &[("*", "")]
+            };
+            let mut state = (eval, 0);
+            for &(columns, split) in passes {
+                let sql = format!("SELECT {columns} FROM spans WHERE {window}{split}");
+                let whole = columns == "*";
+                state = self
+                    .sql
+                    .fold(
+                        tenant.clone(),
+                        &sql,
+                        &self.limits,
+                        state,
+                        move |(eval, spans), batch| {
+                            *spans += batch.num_rows();
+                            let traces = if whole {
+                                search::traces(&otlp::resource_spans(&[batch])?)
+                            } else {
+                                search::lean_traces(&batch)?
+                            };
+                            for trace in traces {
+                                eval.observe(&trace).map_err(bad)?;
+                            }
+                            Ok(())
+                        },
+                    )
+                    .await?;
+            }
+            state
         } else {
             let sql = format!("SELECT DISTINCT trace_id FROM spans WHERE {window}");
             let rows = self.sql.execute(tenant.clone(), &sql, &self.limits).await?;

@@ -809,6 +809,33 @@ async fn traceql_metrics_count_what_was_sent_per_step_and_instant() {
         };
         assert_eq!(without_exemplars(&other), without_exemplars(&body));
 
+        // Read lean (a span's own columns) or whole (naming a span attribute, here one that
+        // no span has, makes the query read every column): the same quantiles.
+        let quantiles = |q: &str| {
+            let q = escape(q);
+            let range = &range;
+            let vigil = &vigil;
+            async move {
+                let (status, body) = get_metrics(
+                    vigil,
+                    "/api/metrics/query_range",
+                    &format!("q={q}&{range}&step=300"),
+                )
+                .await;
+                assert_eq!(status, 200, "{body}");
+                body
+            }
+        };
+        let lean =
+            quantiles("{ } | quantile_over_time(duration, .5, .9) by (resource.service.name)")
+                .await;
+        let whole = quantiles(
+            "{ span.absent = nil } | quantile_over_time(duration, .5, .9) by (resource.service.name)",
+        )
+        .await;
+        assert_eq!(lean["series"].as_array().map(Vec::len), Some(6), "{lean}");
+        assert_eq!(without_exemplars(&lean), without_exemplars(&whole));
+
         // Spans per second: the points times the step add up to every span.
         let q = escape("{ } | rate()");
         let (_, body) = get_metrics(
@@ -866,6 +893,50 @@ async fn traceql_metrics_count_what_was_sent_per_step_and_instant() {
             ]
         );
     }
+
+    // A resource without a service name (stored as `unknown_service`): lean queries read
+    // such rows whole, so the name is nil as the whole read says, not the column's text.
+    let t2 = t0 - 2 * 3_600_000_000_000;
+    let mut nameless = numbered_trace(500, t2);
+    nameless.resource = Some(Resource::default());
+    let req = ExportTraceServiceRequest {
+        resource_spans: vec![nameless, numbered_trace(501, t2 + 1_000_000_000)],
+    };
+    vigil.export_traces(&req, None).await;
+    let range2 = format!(
+        "start={}&end={}",
+        t2 / 1_000_000_000 - 60,
+        t2 / 1_000_000_000 + 60
+    );
+    let by_service = |q: &str| {
+        let q = escape(q);
+        let (range2, vigil) = (&range2, &vigil);
+        async move {
+            let (status, body) =
+                get_metrics(vigil, "/api/metrics/query", &format!("q={q}&{range2}")).await;
+            assert_eq!(status, 200, "{body}");
+            let mut got: Vec<(Option<String>, f64)> = body["series"]
+                .as_array()
+                .expect("series")
+                .iter()
+                .map(|s| {
+                    (
+                        label(s, "resource.service.name").map(str::to_string),
+                        s["value"].as_f64().expect("value"),
+                    )
+                })
+                .collect();
+            got.sort_by(|a, b| a.0.cmp(&b.0));
+            got
+        }
+    };
+    let lean = by_service("{ } | max_over_time(duration) by (resource.service.name)").await;
+    let whole =
+        by_service("{ span.absent = nil } | max_over_time(duration) by (resource.service.name)")
+            .await;
+    assert_eq!(lean.len(), 2, "{lean:?}");
+    assert_eq!(lean, whole);
+    assert_eq!(lean[1].0.as_deref(), Some("svc0"), "{lean:?}");
 
     // Bad requests are the client's, with the reason.
     let q = escape("{ } | rate()");

@@ -161,7 +161,7 @@ fn value_key(v: Option<&AnyValue>, out: &mut Vec<u8>) {
 
 /// `b` with the columns' types of the `spans` schema: scans read strings as views, which
 /// the readers below do not take.
-fn as_stored(b: &RecordBatch) -> Result<RecordBatch> {
+pub(crate) fn as_stored(b: &RecordBatch) -> Result<RecordBatch> {
     let schema = common::schema::spans_schema();
     let mut fields = Vec::with_capacity(b.num_columns());
     let mut columns = Vec::with_capacity(b.num_columns());
@@ -365,7 +365,7 @@ fn list_range(l: &ListArray, row: usize) -> Result<(&StructArray, std::ops::Rang
 }
 
 /// The text at `row`, empty when null (as OTLP leaves an unset string).
-fn text(a: &StringArray, row: usize) -> String {
+pub(crate) fn text(a: &StringArray, row: usize) -> String {
     if a.is_null(row) {
         String::new()
     } else {

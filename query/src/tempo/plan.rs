@@ -54,6 +54,20 @@ pub(crate) fn metrics_candidates(expr: &Expr) -> Option<String> {
 /// aggregate over a spanset): then spans can be measured as they are read, trace by trace
 /// parts and all, instead of whole traces.
 pub(crate) fn span_local(expr: &Expr) -> bool {
+    metrics_fields_all(expr, local_field)
+}
+
+/// Whether a [`span_local`] metrics query names nothing but the intrinsics of a span's own
+/// columns and `resource.service.name` (no attribute map, event or link): its spans can be read
+/// as `search::LEAN_COLUMNS` give them, except those whose `service_name` is `unknown_service`
+/// (the column then cannot tell an absent attribute from that text; those read everything).
+pub(crate) fn lean(expr: &Expr) -> bool {
+    span_local(expr) && metrics_fields_all(expr, lean_field)
+}
+
+/// Whether `expr` is a metrics query of span-wise stages (filters, `by`, `select`; no
+/// `compare`) whose every field meets `ok`.
+fn metrics_fields_all(expr: &Expr, ok: fn(&Field) -> bool) -> bool {
     let Query::Metrics(m) = &expr.query else {
         return false;
     };
@@ -71,11 +85,11 @@ pub(crate) fn span_local(expr: &Expr) -> bool {
             MetricsFunction::Compare { .. } => return false,
         };
         q.spans.stages.iter().all(|stage| match stage {
-            Stage::Spanset(SpansetExpr::Filter(f)) | Stage::GroupBy(f) => local_expr(f),
-            Stage::Select(fields) => fields.iter().all(local_field),
+            Stage::Spanset(SpansetExpr::Filter(f)) | Stage::GroupBy(f) => expr_fields_all(f, ok),
+            Stage::Select(fields) => fields.iter().all(ok),
             _ => false,
-        }) && q.aggregate.by.iter().all(local_field)
-            && function_field.is_none_or(local_field)
+        }) && q.aggregate.by.iter().all(ok)
+            && function_field.is_none_or(ok)
     })
 }
 
@@ -194,12 +208,26 @@ fn metrics_queries<'a>(e: &'a MetricsExpr, out: &mut Vec<&'a MetricsQuery>) {
     }
 }
 
-fn local_expr(f: &FieldExpr) -> bool {
+fn expr_fields_all(f: &FieldExpr, ok: fn(&Field) -> bool) -> bool {
     match f {
         FieldExpr::Static(_) => true,
-        FieldExpr::Field(field) => local_field(field),
-        FieldExpr::Unary { expr, .. } => local_expr(expr),
-        FieldExpr::Binary { lhs, rhs, .. } => local_expr(lhs) && local_expr(rhs),
+        FieldExpr::Field(field) => ok(field),
+        FieldExpr::Unary { expr, .. } => expr_fields_all(expr, ok),
+        FieldExpr::Binary { lhs, rhs, .. } => expr_fields_all(lhs, ok) && expr_fields_all(rhs, ok),
+    }
+}
+
+/// A field a span's lean columns hold (see [`lean`]).
+fn lean_field(f: &Field) -> bool {
+    match f {
+        Field::Attribute(a) => a.scope == Scope::Resource && !a.parent && a.name == "service.name",
+        Field::Intrinsic(i) => !matches!(
+            i,
+            Intrinsic::EventName
+                | Intrinsic::EventTimeSinceStart
+                | Intrinsic::LinkTraceId
+                | Intrinsic::LinkSpanId
+        ),
     }
 }
 
@@ -458,6 +486,25 @@ mod tests {
         assert!(span_local(&parse(
             "{ } | quantile_over_time(duration, .9) by (span.x)"
         )));
+
+        // Lean: the span's own columns and the service name, nothing from a map.
+        for q in [
+            "{ } | quantile_over_time(duration, .9) by (resource.service.name)",
+            r#"{ status = error && name =~ "le.f" } | count_over_time() by (kind)"#,
+            "{ instrumentation:name = \"x\" } | histogram_over_time(duration) by (span:id)",
+        ] {
+            assert!(lean(&parse(q)), "{q}");
+        }
+        for q in [
+            "{ } | quantile_over_time(duration, .9) by (span.x)",
+            "{ } | rate() by (.service.name)",
+            "{ resource.host = \"a\" } | rate()",
+            "{ event:name = \"e\" } | rate()",
+            "{ link:traceID != nil } | rate()",
+            r#"{ name = "a" } >> { } | rate()"#,
+        ] {
+            assert!(!lean(&parse(q)), "{q}");
+        }
     }
 
     #[test]

@@ -5,11 +5,15 @@
 
 use std::collections::HashMap;
 
+use arrow::array::{Array, FixedSizeBinaryArray, Int32Array, Int64Array, RecordBatch, StringArray};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 use traceql::ast::{Kind, Status};
 use traceql::eval::{Attr, EventData, LinkData, Search, SpanData, Spanset, TraceData, Value};
+
+use super::otlp;
+use crate::Result;
 
 /// One trace of a search answer, with the spansets that matched in it.
 #[derive(Debug, Clone)]
@@ -101,6 +105,66 @@ pub(crate) fn traces(resource_spans: &[ResourceSpans]) -> Vec<TraceData> {
         t.spans.sort_by_key(|s| (s.start_unix_nano, s.span_id));
     }
     out
+}
+
+/// The columns of `spans` that [`lean_traces`] reads: a span's own, without its attribute
+/// maps, events and links (for the queries `plan::lean` accepts).
+pub(crate) const LEAN_COLUMNS: &str = "trace_id, span_id, parent_span_id, name, kind, \
+     status_code, status_message, start_time_unix_nano, end_time_unix_nano, service_name, \
+     scope_name, scope_version";
+
+/// Rows of [`LEAN_COLUMNS`] as the evaluator's traces, as [`traces`] would give them minus
+/// attributes, events and links; the service name comes from the `service_name` column (so
+/// the rows must not be `unknown_service` ones, where the column cannot tell an absent
+/// attribute from that text).
+pub(crate) fn lean_traces(batch: &RecordBatch) -> Result<Vec<TraceData>> {
+    let b = &otlp::as_stored(batch)?;
+    let trace_ids: &FixedSizeBinaryArray = otlp::column(b, "trace_id")?;
+    let span_ids: &FixedSizeBinaryArray = otlp::column(b, "span_id")?;
+    let parents: &FixedSizeBinaryArray = otlp::column(b, "parent_span_id")?;
+    let names: &StringArray = otlp::column(b, "name")?;
+    let kinds: &Int32Array = otlp::column(b, "kind")?;
+    let codes: &Int32Array = otlp::column(b, "status_code")?;
+    let messages: &StringArray = otlp::column(b, "status_message")?;
+    let starts: &Int64Array = otlp::column(b, "start_time_unix_nano")?;
+    let ends: &Int64Array = otlp::column(b, "end_time_unix_nano")?;
+    let services: &StringArray = otlp::column(b, "service_name")?;
+    let scope_names: &StringArray = otlp::column(b, "scope_name")?;
+    let scope_versions: &StringArray = otlp::column(b, "scope_version")?;
+    let mut by_id: HashMap<[u8; 16], usize> = HashMap::new();
+    let mut out: Vec<TraceData> = Vec::new();
+    for row in 0..b.num_rows() {
+        let Ok(trace_id) = <[u8; 16]>::try_from(trace_ids.value(row)) else {
+            continue;
+        };
+        let (start, end) = (starts.value(row), ends.value(row));
+        let span = SpanData {
+            trace_id,
+            span_id: <[u8; 8]>::try_from(span_ids.value(row)).unwrap_or_default(),
+            parent_span_id: (!parents.is_null(row))
+                .then(|| <[u8; 8]>::try_from(parents.value(row)).ok())
+                .flatten(),
+            name: names.value(row).to_string(),
+            kind: kind(kinds.value(row)),
+            status: status(codes.value(row)),
+            status_message: otlp::text(messages, row),
+            start_unix_nano: start.max(0),
+            duration_nano: end.saturating_sub(start).max(0),
+            service_name: otlp::text(services, row),
+            scope_name: otlp::text(scope_names, row),
+            scope_version: otlp::text(scope_versions, row),
+            ..SpanData::default()
+        };
+        let at = *by_id.entry(trace_id).or_insert_with(|| {
+            out.push(TraceData::default());
+            out.len() - 1
+        });
+        out[at].spans.push(span);
+    }
+    for t in &mut out {
+        t.spans.sort_by_key(|s| (s.start_unix_nano, s.span_id));
+    }
+    Ok(out)
 }
 
 /// Runs `search` over `traces`; the traces with at least one spanset, newest first, at most
