@@ -26,8 +26,7 @@ pub struct FoundTrace {
 
 /// The traces of `resource_spans` (any number, any order), spans in storage order.
 pub(crate) fn traces(resource_spans: &[ResourceSpans]) -> Vec<TraceData> {
-    let mut by_id: HashMap<[u8; 16], usize> = HashMap::new();
-    let mut out: Vec<TraceData> = Vec::new();
+    let mut traces = Traces::default();
     for rs in resource_spans {
         let resource = rs
             .resource
@@ -93,18 +92,37 @@ pub(crate) fn traces(resource_spans: &[ResourceSpans]) -> Vec<TraceData> {
                         })
                         .collect(),
                 };
-                let at = *by_id.entry(trace_id).or_insert_with(|| {
-                    out.push(TraceData::default());
-                    out.len() - 1
-                });
-                out[at].spans.push(span);
+                traces.push(span);
             }
         }
     }
-    for t in &mut out {
-        t.spans.sort_by_key(|s| (s.start_unix_nano, s.span_id));
+    traces.finish()
+}
+
+/// Spans gathered into traces by id, traces in the order first seen.
+#[derive(Default)]
+struct Traces {
+    by_id: HashMap<[u8; 16], usize>,
+    out: Vec<TraceData>,
+}
+
+impl Traces {
+    fn push(&mut self, span: SpanData) {
+        let out = &mut self.out;
+        let at = *self.by_id.entry(span.trace_id).or_insert_with(|| {
+            out.push(TraceData::default());
+            out.len() - 1
+        });
+        out[at].spans.push(span);
     }
-    out
+
+    /// The traces, each one's spans in storage order (by start, then id).
+    fn finish(mut self) -> Vec<TraceData> {
+        for t in &mut self.out {
+            t.spans.sort_by_key(|s| (s.start_unix_nano, s.span_id));
+        }
+        self.out
+    }
 }
 
 /// The columns of `spans` that [`lean_traces`] reads: a span's own, without its attribute
@@ -131,8 +149,7 @@ pub(crate) fn lean_traces(batch: &RecordBatch) -> Result<Vec<TraceData>> {
     let services: &StringArray = otlp::column(b, "service_name")?;
     let scope_names: &StringArray = otlp::column(b, "scope_name")?;
     let scope_versions: &StringArray = otlp::column(b, "scope_version")?;
-    let mut by_id: HashMap<[u8; 16], usize> = HashMap::new();
-    let mut out: Vec<TraceData> = Vec::new();
+    let mut traces = Traces::default();
     for row in 0..b.num_rows() {
         let Ok(trace_id) = <[u8; 16]>::try_from(trace_ids.value(row)) else {
             continue;
@@ -155,16 +172,9 @@ pub(crate) fn lean_traces(batch: &RecordBatch) -> Result<Vec<TraceData>> {
             scope_version: otlp::text(scope_versions, row),
             ..SpanData::default()
         };
-        let at = *by_id.entry(trace_id).or_insert_with(|| {
-            out.push(TraceData::default());
-            out.len() - 1
-        });
-        out[at].spans.push(span);
+        traces.push(span);
     }
-    for t in &mut out {
-        t.spans.sort_by_key(|s| (s.start_unix_nano, s.span_id));
-    }
-    Ok(out)
+    Ok(traces.finish())
 }
 
 /// Runs `search` over `traces`; the traces with at least one spanset, newest first, at most
