@@ -5,6 +5,7 @@ use arrow::array::{
     Array, ArrayRef, FixedSizeBinaryArray, Int64Array, RecordBatch, StringArray, UInt64Array,
 };
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::compute::{
@@ -205,44 +206,43 @@ fn lexsorted(signal: Signal, batch: &RecordBatch) -> Result<RecordBatch> {
             ids.as_any().downcast_ref::<FixedSizeBinaryArray>(),
             starts.as_any().downcast_ref::<Int64Array>(),
         ) {
-            let rows = traces_by_start(
-                indices.values().to_vec(),
+            let sorted = indices.values();
+            let runs = traces_by_start(
+                sorted,
                 |&r| ids.is_valid(r as usize).then(|| ids.value(r as usize)),
                 |&r| starts.value(r as usize),
             );
+            let rows: Vec<u32> = runs
+                .into_iter()
+                .flat_map(|r| sorted[r].iter().copied())
+                .collect();
             indices = rows.into();
         }
     }
     Ok(take_record_batch(batch, &indices)?)
 }
 
-/// `rows`, sorted by trace id and then start, regrouped so that whole traces come in order of
-/// their first span's start (traces starting together keep their id order). A segment so laid
-/// out keeps each trace in one run of rows (what the id index and trace-by-id reads need) while
-/// its pages and row groups cover narrow spans of time, so that time-bounded reads (search
-/// newest first, structural queries over an hour) skip the rest through page statistics.
-fn traces_by_start<T: Copy, K: PartialEq>(
-    rows: Vec<T>,
+/// The runs of `rows` (sorted by trace id and then start) that hold one trace each, in the order
+/// segments lay traces out: by their first span's start (traces starting together keep their id
+/// order). A segment so laid out keeps each trace in one run of rows (what the id index and
+/// trace-by-id reads need) while its pages and row groups cover narrow spans of time, so that
+/// time-bounded reads (search newest first, structural queries over an hour) skip the rest
+/// through page statistics.
+fn traces_by_start<T, K: PartialEq>(
+    rows: &[T],
     id: impl Fn(&T) -> K,
     start: impl Fn(&T) -> i64,
-) -> Vec<T> {
-    let mut runs: Vec<(i64, usize, usize)> = Vec::new();
+) -> Vec<Range<usize>> {
+    let mut runs: Vec<(i64, Range<usize>)> = Vec::new();
     let mut from = 0;
     for i in 1..=rows.len() {
         if i == rows.len() || id(&rows[i]) != id(&rows[from]) {
-            runs.push((start(&rows[from]), from, i));
+            runs.push((start(&rows[from]), from..i));
             from = i;
         }
     }
-    if runs.windows(2).all(|w| w[0].0 <= w[1].0) {
-        return rows;
-    }
     runs.sort_by_key(|r| r.0);
-    let mut out = Vec::with_capacity(rows.len());
-    for (_, a, b) in runs {
-        out.extend_from_slice(&rows[a..b]);
-    }
-    out
+    runs.into_iter().map(|(_, r)| r).collect()
 }
 
 /// The rows of `batches` in the order of [`sort_columns`], as `(batch, row)` pairs, computed on
@@ -307,14 +307,16 @@ fn fast_sort_order(signal: Signal, batches: &[RecordBatch]) -> Option<Vec<(usize
         }
     }
     keys.sort_unstable();
+    let at = |k: &(u128, i64, i64, u32, u32)| (k.3 as usize, k.4 as usize);
     if signal == Signal::Traces {
-        keys = traces_by_start(keys, |k| k.0, |k| k.1);
+        let runs = traces_by_start(&keys, |k| k.0, |k| k.1);
+        return Some(
+            runs.into_iter()
+                .flat_map(|r| keys[r].iter().map(at))
+                .collect(),
+        );
     }
-    Some(
-        keys.into_iter()
-            .map(|k| (k.3 as usize, k.4 as usize))
-            .collect(),
-    )
+    Some(keys.iter().map(at).collect())
 }
 
 fn column(batch: &RecordBatch, name: &str) -> Result<ArrayRef> {
