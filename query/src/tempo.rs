@@ -62,7 +62,8 @@ impl TempoEngine {
     /// condition (`plan`, answered by the segment indexes): the window is walked backwards
     /// in slices that double in width (span segments are laid out by trace start, so a slice
     /// reads only the pages of its time), each slice a page at a time; each page's traces are
-    /// read whole by id and evaluated, until `limit` traces matched or the window is
+    /// read whole by id and evaluated, until `limit` traces matched and no unread candidate
+    /// can belong to a trace that starts later than the `limit`-th of them, or the window is
     /// exhausted.
     pub async fn search(
         &self,
@@ -82,9 +83,11 @@ impl TempoEngine {
         let mut inspected = 0;
         let mut width = first_slice(start, end);
         let mut upper = end;
+        // The oldest span start that can still change the answer.
+        let mut floor = start;
         let mut page = limit.saturating_mul(4).clamp(64, CANDIDATE_PAGE_MAX);
-        while upper >= start && found.len() < limit {
-            let lower = upper.saturating_sub(width).max(start);
+        while limit > 0 && upper >= floor {
+            let lower = upper.saturating_sub(width).max(floor);
             let sql = format!(
                 "SELECT trace_id, start_time_unix_nano FROM spans \
                  WHERE start_time_unix_nano >= {lower} AND start_time_unix_nano <= {upper}\
@@ -100,6 +103,11 @@ impl TempoEngine {
                     .map_err(|e| Error::BadData(e.to_string()))?;
                 found.append(&mut matched);
             }
+            if let Some(kth) = search::kth_newest_start(&found, limit) {
+                // Traces rank by their first span. One that would displace the limit-th found
+                // starts after it, and so has all its spans (its candidates too) after it.
+                floor = floor.max(kth);
+            }
             if count < page {
                 // The slice is exhausted: the next one, older and twice as wide.
                 let Some(older) = lower.checked_sub(1) else {
@@ -107,10 +115,14 @@ impl TempoEngine {
                 };
                 upper = older;
                 width = width.saturating_mul(2);
+            } else if oldest == newest && page < CANDIDATE_PAGE_MAX {
+                // The whole page shares one time: read it again, larger, so that no span of
+                // that time is passed over.
+                page = page.saturating_mul(2).min(CANDIDATE_PAGE_MAX);
             } else {
                 // The next page of this slice: spans no newer than the oldest seen (ties are
-                // read again and their traces skipped), or strictly older when the whole
-                // page shared one time.
+                // read again and their traces skipped), or strictly older when even the
+                // largest page shared one time (more spans than it holds at one nanosecond).
                 upper = if oldest == newest { oldest - 1 } else { oldest };
                 page = page.saturating_mul(2).min(CANDIDATE_PAGE_MAX);
             }

@@ -648,10 +648,39 @@ async fn searches_page_through_candidates_newest_first_and_tags_search_without_t
             .collect(),
     };
     vigil.export_traces(&spread, None).await;
+    // Six hours before: trace 3000 starts 40 min before the window's end and has a leaf 30 s
+    // before it; trace 3001 starts 5 min before the end. Traces rank by their first span, so
+    // 3001 is the newest, though 3000 has the newest candidate span.
+    let t3 = t0 - 6 * 3_600_000_000_000;
+    let mut late_leaf = numbered_trace(3000, t3 - 2_400_000_000_000);
+    late_leaf.scope_spans[0].spans[2].start_time_unix_nano = t3 - 30_000_000_000;
+    late_leaf.scope_spans[0].spans[2].end_time_unix_nano = t3 - 29_000_000_000;
+    let ranked = ExportTraceServiceRequest {
+        resource_spans: vec![late_leaf, numbered_trace(3001, t3 - 300_000_000_000)],
+    };
+    vigil.export_traces(&ranked, None).await;
+    // Nine hours before: 100 traces whose failed leaves start at the same nanosecond, more
+    // than a page of candidates; only traces 4050 and 4100 have the `a` parent.
+    let t4 = t0 - 9 * 3_600_000_000_000;
+    let tied = ExportTraceServiceRequest {
+        resource_spans: (4001..4101).map(|k| numbered_trace(k, t4)).collect(),
+    };
+    vigil.export_traces(&tied, None).await;
+    let tied_range = format!(
+        "start={}&end={}",
+        t4 / 1_000_000_000 - 60,
+        t4 / 1_000_000_000 + 60
+    );
+    let ranked_range = format!(
+        "start={}&end={}",
+        t3 / 1_000_000_000 - 48 * 60,
+        t3 / 1_000_000_000
+    );
     let secs = t0 / 1_000_000_000;
     let range = format!("start={}&end={}", secs - 60, secs + 60);
     let get_search = |params: String| search_with(&vigil, params, &range);
     let spread_range = format!("start={}&end={}", secs - 3 * 3600 - 60, secs - 3600 + 60);
+    let q_a = "q=%7B%20name%20%3D%20%22a%22%20%7D%20%3E%3E%20%7B%20status%20%3D%20error%20%7D";
     let check_spread = || async {
         let svc1: Vec<u16> = (1000..1048u16).rev().filter(|k| k % 3 == 1).collect();
         let q = "q=%7B%20resource.service.name%20%3D%20%22svc1%22%20%7D";
@@ -660,6 +689,15 @@ async fn searches_page_through_candidates_newest_first_and_tags_search_without_t
         assert_eq!(numbers(&body), svc1[..5]);
         let (_, body) = search_with(&vigil, format!("{q}&limit=100"), &spread_range).await;
         assert_eq!(numbers(&body), svc1);
+        let leaf = "q=%7B%20name%20%3D%20%22leaf%22%20%7D";
+        let (_, body) = search_with(&vigil, format!("{leaf}&limit=1"), &ranked_range).await;
+        assert_eq!(numbers(&body), [3001]);
+        let (_, body) = search_with(&vigil, format!("{leaf}&limit=2"), &ranked_range).await;
+        assert_eq!(numbers(&body), [3001, 3000]);
+        let (_, body) = search_with(&vigil, format!("{q_a}&limit=2"), &tied_range).await;
+        let mut tied_found = numbers(&body);
+        tied_found.sort_unstable();
+        assert_eq!(tied_found, [4050, 4100]);
     };
     check_spread().await;
     // Every trace has a failed span, one in fifty under `a`: the newest three that match

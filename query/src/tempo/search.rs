@@ -199,16 +199,28 @@ pub(crate) fn run(
 
 /// Orders found traces by their first span's start, newest first.
 pub(crate) fn sort_newest_first(found: &mut [FoundTrace]) {
-    found.sort_by_key(|f| {
-        std::cmp::Reverse(
-            f.trace
-                .spans
-                .iter()
-                .map(|s| s.start_unix_nano)
-                .min()
-                .unwrap_or_default(),
-        )
-    });
+    found.sort_by_key(|f| std::cmp::Reverse(trace_start(f)));
+}
+
+/// The start of the `k`-th newest of `found` (by first span), if there are `k`.
+pub(crate) fn kth_newest_start(found: &[FoundTrace], k: usize) -> Option<i64> {
+    let i = k.checked_sub(1)?;
+    if found.len() <= i {
+        return None;
+    }
+    let mut starts: Vec<i64> = found.iter().map(trace_start).collect();
+    let (_, kth, _) = starts.select_nth_unstable_by(i, |a, b| b.cmp(a));
+    Some(*kth)
+}
+
+/// When a found trace starts: its first span's start.
+fn trace_start(f: &FoundTrace) -> i64 {
+    f.trace
+        .spans
+        .iter()
+        .map(|s| s.start_unix_nano)
+        .min()
+        .unwrap_or_default()
 }
 
 /// An OTLP span kind as TraceQL's.
