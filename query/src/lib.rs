@@ -15,6 +15,7 @@ mod error;
 mod executor;
 mod http;
 mod jaeger;
+mod logfmt;
 mod loki;
 mod metrics;
 mod prometheus;

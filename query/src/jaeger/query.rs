@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use common::go::quote;
 
+use crate::logfmt::LogfmtError;
 use crate::{Error, Result};
 
 /// What a Jaeger search asks for.
@@ -140,46 +141,13 @@ pub(crate) fn parse_tags(simple: &[&str], objects: &[&str]) -> Result<BTreeMap<S
     Ok(out)
 }
 
-/// The pairs of a logfmt line (`a=b c="d e"`), in order; a bare key has an empty value.
+/// The pairs of a logfmt `tags` parameter (a key may hold quotes), or why not.
 fn logfmt(text: &str) -> std::result::Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    let mut chars = text.chars().peekable();
-    loop {
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        if chars.peek().is_none() {
-            return Ok(out);
-        }
-        let mut key = String::new();
-        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
-            key.push(c);
-        }
-        let mut value = String::new();
-        if chars.next_if_eq(&'=').is_some() {
-            if chars.next_if_eq(&'"').is_some() {
-                loop {
-                    match chars.next() {
-                        None => return Err(format!("unclosed quote in {text:?}")),
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some('n') => value.push('\n'),
-                            Some('t') => value.push('\t'),
-                            Some(c) => value.push(c),
-                            None => return Err(format!("unclosed quote in {text:?}")),
-                        },
-                        Some(c) => value.push(c),
-                    }
-                }
-            } else {
-                while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
-                    value.push(c);
-                }
-            }
-        }
-        if key.is_empty() {
-            return Err(format!("a value without a key in {text:?}"));
-        }
-        out.push((key, value));
-    }
+    crate::logfmt::pairs(text, true).map_err(|e| match e {
+        // (Keys may hold quotes here, so a quote left open is the only quote error.)
+        LogfmtError::Unclosed | LogfmtError::QuoteInKey => format!("unclosed quote in {text:?}"),
+        LogfmtError::NoKey => format!("a value without a key in {text:?}"),
+    })
 }
 
 pub(crate) use common::go::parse_duration as go_duration;

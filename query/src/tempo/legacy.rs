@@ -4,6 +4,7 @@
 //! Tempo's dedicated integer columns do), `name` and `status.code` are the intrinsics, and the
 //! durations bound the trace's duration (`traceDuration`), as Tempo's block search does.
 
+use crate::logfmt::LogfmtError;
 use crate::{Error, Result};
 
 /// The TraceQL query of a search by `tags` (logfmt) and trace durations (Go's duration text,
@@ -55,50 +56,16 @@ fn tag_term(key: &str, value: &str) -> String {
     }
 }
 
-/// The pairs of a logfmt line (`a=b c="d e"`), in order; a bare key is an empty value.
+/// The pairs of the logfmt `tags` parameter (keys may not hold quotes).
 fn logfmt(text: &str) -> Result<Vec<(String, String)>> {
-    let bad = |why: &str| Error::BadData(format!("invalid tags {text:?}: {why}"));
-    let mut out = Vec::new();
-    let mut chars = text.chars().peekable();
-    loop {
-        while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        if chars.peek().is_none() {
-            return Ok(out);
-        }
-        let mut key = String::new();
-        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
-            if c == '"' {
-                return Err(bad("a key cannot hold a quote"));
-            }
-            key.push(c);
-        }
-        let mut value = String::new();
-        if chars.next_if_eq(&'=').is_some() {
-            if chars.next_if_eq(&'"').is_some() {
-                loop {
-                    match chars.next() {
-                        None => return Err(bad("a quoted value is not closed")),
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some('n') => value.push('\n'),
-                            Some('t') => value.push('\t'),
-                            Some(c) => value.push(c),
-                            None => return Err(bad("a quoted value is not closed")),
-                        },
-                        Some(c) => value.push(c),
-                    }
-                }
-            } else {
-                while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
-                    value.push(c);
-                }
-            }
-        }
-        if key.is_empty() {
-            return Err(bad("a value without a key"));
-        }
-        out.push((key, value));
-    }
+    crate::logfmt::pairs(text, false).map_err(|e| {
+        let why = match e {
+            LogfmtError::Unclosed => "a quoted value is not closed",
+            LogfmtError::NoKey => "a value without a key",
+            LogfmtError::QuoteInKey => "a key cannot hold a quote",
+        };
+        Error::BadData(format!("invalid tags {text:?}: {why}"))
+    })
 }
 
 #[cfg(test)]
